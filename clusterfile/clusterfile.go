@@ -1,0 +1,406 @@
+package clusterfile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/docker/go-connections/nat"
+	"go.yaml.in/yaml/v3"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// File is a loaded cluster file.
+type File struct {
+	Path       string
+	Strategy   string           // empty: spread
+	Filters    []string         // nil: the default chain
+	Overcommit model.Overcommit // percent
+	Nodes      []*model.Node
+}
+
+// SchedConfig is the scheduler configuration the file asks for.
+func (f *File) SchedConfig() sched.Config {
+	return sched.Config{Strategy: f.Strategy, Filters: f.Filters, Overcommit: f.Overcommit}
+}
+
+// Error is a problem in a cluster file, at a line when one is known.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+// at is a YAML value with the line it stands on.
+type at[T any] struct {
+	V    T
+	Line int
+	Set  bool
+}
+
+func (a *at[T]) UnmarshalYAML(n *yaml.Node) error {
+	a.Line, a.Set = n.Line, true
+	return n.Decode(&a.V)
+}
+
+type rawFile struct {
+	Strategy   at[string]   `yaml:"strategy"`
+	Filters    at[[]string] `yaml:"filters"`
+	Overcommit at[float64]  `yaml:"overcommit"`
+	Nodes      []rawNode    `yaml:"nodes"`
+}
+
+type rawNode struct {
+	Name       at[string]            `yaml:"name"`
+	ID         at[string]            `yaml:"id"`
+	Addr       at[string]            `yaml:"addr"`
+	CPUs       at[int]               `yaml:"cpus"`
+	Memory     at[string]            `yaml:"memory"`
+	Labels     at[map[string]string] `yaml:"labels"`
+	Health     at[string]            `yaml:"health"`
+	Failures   at[int]               `yaml:"failures"`
+	Version    at[string]            `yaml:"version"`
+	Images     at[[]string]          `yaml:"images"`
+	Containers []rawContainer        `yaml:"containers"`
+}
+
+type rawContainer struct {
+	Name    at[string]            `yaml:"name"`
+	ID      at[string]            `yaml:"id"`
+	Image   at[string]            `yaml:"image"`
+	State   at[string]            `yaml:"state"`
+	CPUs    at[string]            `yaml:"cpus"`
+	Memory  at[string]            `yaml:"memory"`
+	Labels  at[map[string]string] `yaml:"labels"`
+	Env     at[[]string]          `yaml:"env"`
+	Command at[[]string]          `yaml:"command"`
+	Ports   at[[]string]          `yaml:"ports"`
+	Network at[string]            `yaml:"network"`
+	Expose  at[[]string]          `yaml:"expose"`
+}
+
+// Load reads and checks the cluster file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Path: path, Msg: "cannot read the cluster file: " + errors.Unwrap(err).Error()}
+	}
+	return Parse(path, data)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// typeNames turns the decoder's Go type names into the file's words.
+var typeNames = strings.NewReplacer(
+	"in type clusterfile.rawFile", "at the top level (keys: strategy, filters, overcommit, nodes)",
+	"in type clusterfile.rawNode", "in a node (keys: name, id, addr, cpus, memory, labels, health, failures, version, images, containers)",
+	"in type clusterfile.rawContainer", "in a container (keys: name, id, image, state, cpus, memory, labels, env, command, ports, network, expose)",
+)
+
+// Parse checks a cluster file's contents; path only names it in errors.
+func Parse(path string, data []byte) (*File, error) {
+	var raw rawFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{Path: path, Msg: "the file is empty: a cluster file lists its nodes under nodes:"}
+		}
+		return nil, yamlError(path, err)
+	}
+	p := parser{path: path, names: map[string]int{}, addrs: map[string]int{}}
+	return p.file(&raw)
+}
+
+func yamlError(path string, err error) error {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	first := strings.TrimPrefix(msgs[0], "yaml: ")
+	if m := yamlLine.FindStringSubmatch(first); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{Path: path, Line: line, Msg: typeNames.Replace(m[2])}
+	}
+	return &Error{Path: path, Msg: typeNames.Replace(first)}
+}
+
+type parser struct {
+	path  string
+	names map[string]int // container name → line
+	addrs map[string]int // node address → line
+}
+
+func (p *parser) errf(line int, format string, args ...any) error {
+	return &Error{Path: p.path, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) file(raw *rawFile) (*File, error) {
+	f := &File{Path: p.path, Strategy: raw.Strategy.V, Overcommit: model.DefaultOvercommit}
+	if raw.Filters.Set {
+		f.Filters = raw.Filters.V
+		if f.Filters == nil {
+			f.Filters = []string{}
+		}
+	}
+	if raw.Overcommit.Set {
+		o, err := model.NewOvercommit(raw.Overcommit.V)
+		if err != nil {
+			return nil, p.errf(raw.Overcommit.Line, "overcommit: %v", err)
+		}
+		f.Overcommit = o
+	}
+	if _, err := sched.New(f.SchedConfig()); err != nil {
+		line := raw.Strategy.Line
+		if strings.HasPrefix(err.Error(), "filter") {
+			line = raw.Filters.Line
+		}
+		return nil, p.errf(line, "%v", err)
+	}
+	if len(raw.Nodes) == 0 {
+		return nil, &Error{Path: p.path, Msg: "no nodes: a cluster file lists at least one node under nodes:"}
+	}
+	for i := range raw.Nodes {
+		n, err := p.node(&raw.Nodes[i], i)
+		if err != nil {
+			return nil, err
+		}
+		f.Nodes = append(f.Nodes, n)
+	}
+	return f, nil
+}
+
+func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
+	line := r.Name.Line
+	if !r.Name.Set || strings.TrimSpace(r.Name.V) == "" {
+		return nil, p.errf(firstLine(r.Name.Line, r.CPUs.Line, r.Memory.Line), "node %d has no name", i+1)
+	}
+	n := &model.Node{Name: r.Name.V, ID: r.ID.V, Addr: r.Addr.V, Version: r.Version.V, Health: model.Healthy}
+	if n.ID == "" {
+		n.ID = n.Name
+	}
+	if n.Addr == "" {
+		n.Addr = n.Name
+	}
+	if prev, dup := p.addrs[n.Addr]; dup {
+		return nil, p.errf(firstLine(r.Addr.Line, line), "node %s: address %s is already the address of the node on line %d", n.Name, n.Addr, prev)
+	}
+	p.addrs[n.Addr] = line
+	if !r.CPUs.Set || r.CPUs.V <= 0 {
+		return nil, p.errf(firstLine(r.CPUs.Line, line), "node %s: cpus must be a whole number above 0", n.Name)
+	}
+	n.CPUs = r.CPUs.V
+	if !r.Memory.Set {
+		return nil, p.errf(line, "node %s: memory is missing (bytes or a size such as 8GiB)", n.Name)
+	}
+	mem, err := model.ParseBytes(r.Memory.V)
+	if err != nil || mem == 0 {
+		return nil, p.errf(r.Memory.Line, "node %s: memory: %s", n.Name, orZero(err))
+	}
+	n.Memory = mem
+	n.Labels = map[string]string{}
+	for k, v := range r.Labels.V {
+		if k == "node" {
+			return nil, p.errf(r.Labels.Line, "node %s: label node is reserved: constraint:node== matches the node's name and ID", n.Name)
+		}
+		n.Labels[k] = v
+	}
+	if r.Health.Set {
+		h, err := model.ParseHealth(r.Health.V)
+		if err != nil || h == model.Disconnected {
+			return nil, p.errf(r.Health.Line, "node %s: health %q: want healthy, unhealthy or pending", n.Name, r.Health.V)
+		}
+		n.Health = h
+	}
+	if r.Failures.V < 0 {
+		return nil, p.errf(r.Failures.Line, "node %s: failures must not be negative", n.Name)
+	}
+	n.Failures = r.Failures.V
+	for _, ref := range r.Images.V {
+		n.Images = addImage(n.Images, ref)
+	}
+	for j := range r.Containers {
+		c, err := p.container(&r.Containers[j], n)
+		if err != nil {
+			return nil, err
+		}
+		n.Images = addImage(n.Images, c.Image)
+		n.Containers = append(n.Containers, c)
+	}
+	return n, nil
+}
+
+func (p *parser) container(r *rawContainer, n *model.Node) (*model.Container, error) {
+	line := firstLine(r.Name.Line, r.Image.Line, r.State.Line)
+	name := strings.TrimPrefix(r.Name.V, "/")
+	if !r.Image.Set || r.Image.V == "" {
+		return nil, p.errf(line, "container %s on node %s has no image", orUnnamed(name), n.Name)
+	}
+	cfg := model.Config{
+		Name:        name,
+		Image:       r.Image.V,
+		Cmd:         r.Command.V,
+		Env:         r.Env.V,
+		Labels:      r.Labels.V,
+		NetworkMode: r.Network.V,
+	}
+	if cfg.NetworkMode == "" {
+		cfg.NetworkMode = "bridge"
+	}
+	if name != "" {
+		if prev, dup := p.names[name]; dup {
+			return nil, p.errf(line, "container name %s is already used on line %d: names are unique in the cluster", name, prev)
+		}
+		p.names[name] = line
+	}
+	var err error
+	if r.CPUs.Set {
+		if cfg.CPUs, err = model.ParseCPUs(r.CPUs.V); err != nil {
+			return nil, p.errf(r.CPUs.Line, "container %s: cpus: %v", orUnnamed(name), err)
+		}
+	}
+	if r.Memory.Set {
+		if cfg.Memory, err = model.ParseBytes(r.Memory.V); err != nil {
+			return nil, p.errf(r.Memory.Line, "container %s: memory: %v", orUnnamed(name), err)
+		}
+	}
+	if cfg.Ports, err = ParsePorts(r.Ports.V); err != nil {
+		return nil, p.errf(r.Ports.Line, "container %s: ports: %v", orUnnamed(name), err)
+	}
+	if cfg.Expose, err = ParseExpose(r.Expose.V); err != nil {
+		return nil, p.errf(r.Expose.Line, "container %s: expose: %v", orUnnamed(name), err)
+	}
+	req, err := sched.NewRequest(cfg)
+	if err != nil {
+		return nil, p.errf(firstLine(r.Labels.Line, r.Env.Line, line), "container %s: %v", orUnnamed(name), err)
+	}
+	c := &model.Container{Config: req.Config, Node: n.Addr, State: model.Running}
+	if r.State.Set {
+		if c.State, err = model.ParseState(r.State.V); err != nil {
+			return nil, p.errf(r.State.Line, "container %s: %v", orUnnamed(name), err)
+		}
+	}
+	c.ID = r.ID.V
+	if c.ID == "" {
+		c.ID = hash(n.Addr + "/" + name + "/" + strconv.Itoa(len(n.Containers)))
+	}
+	c.SwarmID = c.Labels[model.LabelSwarmID]
+	if c.SwarmID == "" {
+		c.SwarmID = hash("swarm/" + c.ID)
+		c.Labels[model.LabelSwarmID] = c.SwarmID
+	}
+	c.Constraints = exprStrings(req.Constraints)
+	c.Affinities = exprStrings(req.Affinities)
+	c.Whitelists = exprStrings(req.Whitelists)
+	if req.Reschedule != "" {
+		c.Reschedule = []string{req.Reschedule}
+	}
+	return c, nil
+}
+
+// ParsePorts reads port bindings in `docker run -p` syntax:
+// "80:80", "127.0.0.1:53:53/udp", "8080-8081:80-81", "80".
+func ParsePorts(specs []string) ([]model.PortBinding, error) {
+	var out []model.PortBinding
+	for _, s := range specs {
+		ms, err := nat.ParsePortSpec(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", s, err)
+		}
+		for _, m := range ms {
+			out = append(out, model.PortBinding{HostIP: m.Binding.HostIP, HostPort: m.Binding.HostPort,
+				ContainerPort: m.Port.Port(), Proto: m.Port.Proto()})
+		}
+	}
+	return out, nil
+}
+
+// ParseExpose reads exposed ports as `docker run --expose` does, giving
+// "80/tcp" for "80"; ranges expand.
+func ParseExpose(specs []string) ([]string, error) {
+	var out []string
+	for _, s := range specs {
+		proto, port := nat.SplitProtoPort(s)
+		lo, hi, err := nat.ParsePortRangeToInt(port)
+		if err != nil || lo == 0 {
+			return nil, fmt.Errorf("invalid port %q: want a port such as 80 or 80/udp", s)
+		}
+		if proto != "tcp" && proto != "udp" && proto != "sctp" {
+			return nil, fmt.Errorf("invalid protocol in %q: want tcp, udp or sctp", s)
+		}
+		for p := lo; p <= hi; p++ {
+			out = append(out, strconv.Itoa(p)+"/"+proto)
+		}
+	}
+	return out, nil
+}
+
+func exprStrings(es []*sched.Expr) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Raw
+	}
+	return out
+}
+
+func addImage(ims []model.Image, ref string) []model.Image {
+	tag := ref
+	if i := strings.LastIndexByte(ref, ':'); i <= strings.LastIndexByte(ref, '/') {
+		tag = ref + ":latest"
+	}
+	for _, im := range ims {
+		for _, t := range im.RepoTags {
+			if t == tag {
+				return ims
+			}
+		}
+	}
+	return append(ims, model.Image{ID: "sha256:" + hash("image/"+tag), RepoTags: []string{tag}})
+}
+
+// hash makes a stable 64-hex-digit ID from s, so a file always yields the
+// same IDs.
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func firstLine(lines ...int) int {
+	for _, l := range lines {
+		if l > 0 {
+			return l
+		}
+	}
+	return 0
+}
+
+func orZero(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "must be above 0"
+}
+
+func orUnnamed(name string) string {
+	if name == "" {
+		return "(unnamed)"
+	}
+	return name
+}

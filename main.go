@@ -1,0 +1,55 @@
+// Command swarmdeck turns a pool of Docker hosts into one cluster, as
+// standalone Docker Swarm did, with the manager inside a terminal console.
+//
+//	swarmdeck                       the console on an embedded simulated cluster
+//	swarmdeck place [flags] IMAGE   where containers would go, and why
+//	swarmdeck manage DISCOVERY      the manager on a real pool
+//	swarmdeck join / list           discovery agent and listing
+package main
+
+import (
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+)
+
+//go:embed examples/demo.yaml
+var demoCluster []byte
+
+// Exit statuses shared by every command.
+const (
+	exitOK      = 0
+	exitRefused = 1 // the cluster said no: no node fits, a name is taken…
+	exitUsage   = 2 // bad flags, a bad cluster file, a malformed expression
+)
+
+const usage = `swarmdeck turns a pool of Docker hosts into one cluster.
+
+Usage:
+  swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
+                        show where containers would be placed, and why
+  swarmdeck help        this text
+
+Run 'swarmdeck place --help' for the flags of place.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	switch args[0] {
+	case "place":
+		return place(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "swarmdeck: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}

@@ -1,0 +1,222 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Health is an engine's place in its life cycle.
+type Health int
+
+// The engine life cycle: Pending → Healthy ⇄ Unhealthy → Disconnected.
+const (
+	Pending Health = iota
+	Healthy
+	Unhealthy
+	Disconnected
+)
+
+var healthNames = [...]string{"Pending", "Healthy", "Unhealthy", "Disconnected"}
+
+func (h Health) String() string {
+	if int(h) < len(healthNames) {
+		return healthNames[h]
+	}
+	return fmt.Sprintf("Health(%d)", int(h))
+}
+
+// ParseHealth reads a health state, case-insensitively.
+func ParseHealth(s string) (Health, error) {
+	for i, n := range healthNames {
+		if strings.EqualFold(s, n) {
+			return Health(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown health %q (want healthy, unhealthy or pending)", s)
+}
+
+// State is a container's run state.
+type State int
+
+// Container states as Docker reports them.
+const (
+	Created State = iota
+	Running
+	Paused
+	Exited
+)
+
+var stateNames = [...]string{"created", "running", "paused", "exited"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// ParseState reads a container state; Docker's "restarting", "removing" and
+// "dead" fold into the nearest of the four states the scheduler tells apart.
+func ParseState(s string) (State, error) {
+	switch strings.ToLower(s) {
+	case "created":
+		return Created, nil
+	case "running", "restarting":
+		return Running, nil
+	case "paused":
+		return Paused, nil
+	case "exited", "dead", "removing", "stopped":
+		return Exited, nil
+	}
+	return 0, fmt.Errorf("unknown container state %q (want running, exited, paused or created)", s)
+}
+
+// Built-in engine labels, set from `docker info`; a user label cannot
+// override them.
+const (
+	LabelStorageDriver   = "storagedriver"
+	LabelKernelVersion   = "kernelversion"
+	LabelOperatingSystem = "operatingsystem"
+	LabelOSType          = "ostype"
+)
+
+// Container labels through which swarmdeck (like Swarm) keeps its state on
+// the engines.
+const (
+	LabelSwarmID            = "com.docker.swarm.id"
+	LabelConstraints        = "com.docker.swarm.constraints"
+	LabelAffinities         = "com.docker.swarm.affinities"
+	LabelWhitelists         = "com.docker.swarm.whitelists"
+	LabelReschedulePolicies = "com.docker.swarm.reschedule-policies"
+)
+
+// Node is one Docker engine of the cluster. Nodes are keyed by Addr: two
+// engines may report the same ID and name.
+type Node struct {
+	ID     string            // the engine's ID, matched by constraint:node==
+	Name   string            // the engine's (or operator's) name for it
+	Addr   string            // host:port; the key of the node
+	Labels map[string]string // engine labels, built-ins included
+	CPUs   int               // CPUs the engine reports, before overcommit
+	Memory int64             // bytes the engine reports, before overcommit
+
+	Health   Health
+	Failures int    // connection failures in a row
+	Error    string // the last error, empty when none
+	Version  string // engine version
+	Updated  time.Time
+
+	Images     []Image
+	Containers []*Container
+}
+
+// Image is an image present on a node.
+type Image struct {
+	ID       string
+	RepoTags []string
+}
+
+// PortBinding is one published port: HostIP:HostPort → ContainerPort/Proto.
+// An empty HostPort means "any free port".
+type PortBinding struct {
+	HostIP        string
+	HostPort      string
+	ContainerPort string
+	Proto         string // tcp, udp or sctp
+}
+
+func (p PortBinding) String() string {
+	s := p.ContainerPort + "/" + p.Proto
+	if p.HostPort == "" && p.HostIP == "" {
+		return s
+	}
+	h := p.HostPort
+	if p.HostIP != "" {
+		h = p.HostIP + ":" + h
+	}
+	return h + "->" + s
+}
+
+// Config is what a user asks for when creating a container: `docker run`'s
+// options that matter to placement, plus image, command, env and labels.
+type Config struct {
+	Name        string
+	Image       string
+	Cmd         []string
+	Env         []string
+	Labels      map[string]string
+	CPUs        MilliCPU // reserved CPUs
+	Memory      int64    // reserved bytes
+	Ports       []PortBinding
+	Expose      []string // exposed ports as "80/tcp"
+	NetworkMode string   // bridge, host, none, container:X, or a network name
+	VolumesFrom []string
+	Links       []string
+}
+
+// Container is a container on a node, with the placement rules it was
+// created with (read back from its labels).
+type Container struct {
+	Config
+	ID      string
+	SwarmID string
+	Node    string // the node's address
+	State   State
+	Created time.Time
+
+	Constraints []string
+	Affinities  []string
+	Whitelists  []string
+	Reschedule  []string // reschedule policies: "off", "on-node-failure"
+}
+
+// ShortID is the first 12 characters of id, as docker prints it.
+func ShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Network is a network on one node, or on every node when it is shared.
+type Network struct {
+	ID         string
+	Name       string
+	Node       string // node address; empty for a network every node shares
+	Driver     string
+	Scope      string // local, global or swarm
+	Subnet     string
+	Containers []string
+}
+
+// EventKind says what an Event is about.
+type EventKind int
+
+// Kinds of cluster events.
+const (
+	EventPlaced EventKind = iota
+	EventEngine
+	EventReschedule
+	EventFailure
+	EventContainer
+)
+
+var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) {
+		return eventKindNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is something that happened in the cluster.
+type Event struct {
+	Time      time.Time
+	Kind      EventKind
+	Node      string // node name
+	Container string // container name or ID
+	Action    string // e.g. "create", "engine_disconnect"
+	Message   string
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"swarmdeck/clusterfile"
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// placeFlags are `docker run`'s placement flags, spelled as docker spells
+// them, plus the dry run's own.
+type placeFlags struct {
+	cluster     string
+	name        string
+	env         []string
+	labels      []string
+	cpuShares   int64
+	cpus        string
+	memory      string
+	publish     []string
+	expose      []string
+	network     string
+	volumesFrom []string
+	links       []string
+	strategy    string
+	filters     []string
+	count       int
+	explain     bool
+	format      string
+}
+
+func (f *placeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.cluster, "cluster", "", "cluster file (default: the embedded demo cluster)")
+	fs.StringVar(&f.name, "name", "", "container name; with --count N the containers are NAME-1…NAME-N")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "environment variable; constraint:, affinity:, whitelist: and reschedule: entries are placement rules")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "container label KEY=VALUE")
+	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPUs to reserve, a whole number (Swarm's meaning of -c)")
+	fs.StringVar(&f.cpus, "cpus", "", "CPUs to reserve, fractions allowed; wins over -c")
+	fs.StringVarP(&f.memory, "memory", "m", "", "memory to reserve (512m, 2g)")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:]HOST:CONTAINER[/PROTO]")
+	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or range")
+	fs.StringVar(&f.network, "network", "bridge", "network mode: bridge, host, none, container:NAME or a network name")
+	fs.StringVar(&f.network, "net", "bridge", "same as --network")
+	fs.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "mount volumes from a container (placed with it)")
+	fs.StringArrayVar(&f.links, "link", nil, "link to a container (placed with it)")
+	fs.StringVar(&f.strategy, "strategy", "", "spread, binpack or random (default: the cluster file's, else spread)")
+	fs.StringArrayVar(&f.filters, "filter", nil, "a filter to run, repeatable and in order; replaces the default chain")
+	fs.IntVar(&f.count, "count", 1, "place N containers one after the other, each seeing those before it")
+	fs.BoolVar(&f.explain, "explain", false, "say for every node why it was kept or rejected")
+	fs.StringVar(&f.format, "format", "text", "output format: text or json")
+}
+
+// config turns the flags into the container config a `docker run` would send.
+func (f *placeFlags) config(image string, cmd []string) (model.Config, error) {
+	cfg := model.Config{
+		Name: f.name, Image: image, Cmd: cmd, Env: f.env, Labels: map[string]string{},
+		NetworkMode: f.network, VolumesFrom: f.volumesFrom, Links: f.links,
+	}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return cfg, fmt.Errorf("invalid label %q: want KEY=VALUE", l)
+		}
+		cfg.Labels[k] = v
+	}
+	if f.cpuShares < 0 {
+		return cfg, fmt.Errorf("invalid --cpu-shares %d: must not be negative", f.cpuShares)
+	}
+	cfg.CPUs = model.CPUs(int(f.cpuShares))
+	if f.cpus != "" {
+		c, err := model.ParseCPUs(f.cpus)
+		if err != nil {
+			return cfg, fmt.Errorf("--cpus: %v", err)
+		}
+		cfg.CPUs = c
+	}
+	if f.memory != "" {
+		m, err := model.ParseBytes(f.memory)
+		if err != nil {
+			return cfg, fmt.Errorf("--memory: %v", err)
+		}
+		cfg.Memory = m
+	}
+	var err error
+	if cfg.Ports, err = clusterfile.ParsePorts(f.publish); err != nil {
+		return cfg, fmt.Errorf("--publish: %v", err)
+	}
+	if cfg.Expose, err = clusterfile.ParseExpose(f.expose); err != nil {
+		return cfg, fmt.Errorf("--expose: %v", err)
+	}
+	// docker run exposes the container side of every published port.
+	for _, p := range cfg.Ports {
+		if e := p.ContainerPort + "/" + p.Proto; !contains(cfg.Expose, e) {
+			cfg.Expose = append(cfg.Expose, e)
+		}
+	}
+	return cfg, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// placed is one container's result, as --format json prints it.
+type placed struct {
+	Name   string        `json:"name"`
+	Node   string        `json:"node"`
+	Ranked []string      `json:"ranked"`
+	Soft   *bool         `json:"soft,omitempty"`
+	Nodes  []explainNode `json:"nodes,omitempty"`
+	asked  model.Config  // what was requested, to word the scores
+}
+
+// percent shows a score part, or that the request asked for none of it
+// (Swarm then scores it 100).
+func percent(what string, v int64, asked bool) string {
+	if !asked {
+		return what + " -"
+	}
+	return fmt.Sprintf("%s %d%%", what, v)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+type explainNode struct {
+	Node    string         `json:"node"`
+	Kept    bool           `json:"kept"`
+	Rank    int            `json:"rank,omitempty"`
+	Score   *sched.Score   `json:"score,omitempty"`
+	Reasons []sched.Reason `json:"reasons,omitempty"`
+}
+
+func place(args []string, stdout, stderr io.Writer) int {
+	var f placeFlags
+	fs := pflag.NewFlagSet("place", pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	fs.SetOutput(stderr)
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]\n\n"+
+			"A dry run of docker run against a cluster: prints the node each container\n"+
+			"would land on. Exit 0 placed, 1 refused, 2 bad usage or input.\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "swarmdeck place: "+format+"\n", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return usageErr("%v (see 'swarmdeck place --help')", err)
+	}
+	if fs.NArg() == 0 {
+		return usageErr("an image is required: swarmdeck place [flags] IMAGE [COMMAND...]")
+	}
+	if f.count < 1 {
+		return usageErr("--count %d: must be at least 1", f.count)
+	}
+	if f.format != "text" && f.format != "json" {
+		return usageErr("--format %q: want text or json", f.format)
+	}
+	cf, err := loadCluster(f.cluster)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	scfg := cf.SchedConfig()
+	if f.strategy != "" {
+		scfg.Strategy = f.strategy
+	}
+	if fs.Changed("filter") {
+		scfg.Filters = f.filters
+	}
+	s, err := sched.New(scfg)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	base, err := f.config(fs.Arg(0), fs.Args()[1:])
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	snap := sched.NewSnapshot(cf.Nodes)
+	var results []placed
+	defer func() { printResults(stdout, f, results) }()
+	for i := 1; i <= f.count; i++ {
+		cfg := base
+		if f.name != "" && f.count > 1 {
+			cfg.Name = f.name + "-" + strconv.Itoa(i)
+		}
+		req, err := sched.NewRequest(cfg)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		req.Seed = uint64(i)
+		if snap.NameInUse(cfg.Name) {
+			fmt.Fprintln(stderr, model.NameConflict(cfg.Name))
+			return exitRefused
+		}
+		var p *sched.Placement
+		if f.explain {
+			p, err = s.Explain(snap, req)
+		} else {
+			p, err = s.Rank(snap, req)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			var pe *sched.PlacementError
+			if f.explain && errors.As(err, &pe) {
+				fmt.Fprintln(stderr, pe.Summary)
+				if f.format == "text" {
+					printReports(stderr, pe.Nodes)
+				}
+			}
+			return exitRefused
+		}
+		results = append(results, result(cfg.Name, cfg, p, f.explain))
+		c := &model.Container{Config: req.Config, Node: p.Node.Addr, State: model.Running}
+		snap.AddContainer(p.Node.Addr, c)
+	}
+	return exitOK
+}
+
+func loadCluster(path string) (*clusterfile.File, error) {
+	if path == "" {
+		return clusterfile.Parse("examples/demo.yaml (embedded)", demoCluster)
+	}
+	return clusterfile.Load(path)
+}
+
+func result(name string, cfg model.Config, p *sched.Placement, explain bool) placed {
+	r := placed{Name: name, Node: p.Node.Name, asked: cfg}
+	for _, n := range p.Ranked {
+		r.Ranked = append(r.Ranked, n.Name)
+	}
+	if explain {
+		soft := p.Soft
+		r.Soft = &soft
+		for _, rep := range p.Nodes {
+			en := explainNode{Node: rep.Node.Name, Kept: rep.Kept, Rank: rep.Rank, Reasons: rep.Reasons}
+			if rep.Kept {
+				sc := rep.Score
+				en.Score = &sc
+			}
+			r.Nodes = append(r.Nodes, en)
+		}
+	}
+	return r
+}
+
+func printResults(w io.Writer, f placeFlags, results []placed) {
+	if f.format == "json" {
+		if results == nil {
+			results = []placed{}
+		}
+		b, _ := json.MarshalIndent(results, "", "  ")
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	for _, r := range results {
+		fmt.Fprintln(w, r.Node)
+		if !f.explain {
+			continue
+		}
+		name := r.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		soft := "soft expressions honoured"
+		if r.Soft != nil && !*r.Soft {
+			soft = "soft expressions dropped"
+		}
+		fmt.Fprintf(w, "  container %s → %s (%s)\n", name, r.Node, soft)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		kept := make([]explainNode, len(r.Ranked))
+		for _, n := range r.Nodes {
+			if n.Kept {
+				kept[n.Rank-1] = n
+			}
+		}
+		for _, n := range kept {
+			fmt.Fprintf(tw, "  #%d\t%s\tweight %d\t%s\t%s\thealth %d\t%s\n", n.Rank, n.Node, n.Score.Weight,
+				percent("cpu", n.Score.CPU, r.asked.CPUs > 0), percent("memory", n.Score.Memory, r.asked.Memory > 0),
+				n.Score.Health, plural(n.Score.Containers, "container"))
+		}
+		for _, n := range r.Nodes {
+			if !n.Kept {
+				fmt.Fprintf(tw, "  ✗\t%s\t%s\n", n.Node, joinReasons(n.Reasons))
+			}
+		}
+		tw.Flush()
+	}
+}
+
+func printReports(w io.Writer, reps []sched.NodeReport) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range reps {
+		fmt.Fprintf(tw, "  ✗\t%s\t%s\n", r.Node.Name, joinReasons(r.Reasons))
+	}
+	tw.Flush()
+}
+
+func joinReasons(rs []sched.Reason) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, "; ")
+}

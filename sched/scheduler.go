@@ -1,0 +1,448 @@
+package sched
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"swarmdeck/model"
+)
+
+// Strategy names. "binpacking" is accepted as an alias of binpack.
+const (
+	StrategySpread  = "spread"
+	StrategyBinpack = "binpack"
+	StrategyRandom  = "random"
+)
+
+// DefaultFailureRetry is Swarm's --engine-failure-retry.
+const DefaultFailureRetry = 3
+
+// Swarm's error texts.
+const (
+	msgNoHealthy   = "No healthy node available in the cluster"
+	msgUnable      = "Unable to find a node that satisfies the following conditions "
+	msgNoResources = "no resources available to schedule container"
+	msgNoNodes     = "No nodes available in the cluster"
+)
+
+// Config chooses a scheduler's strategy, filter chain and accounting.
+type Config struct {
+	Strategy     string           // spread (default), binpack or random
+	Filters      []string         // nil: DefaultFilters(); order matters
+	Overcommit   model.Overcommit // percent; use model.DefaultOvercommit for Swarm's 5%
+	FailureRetry int              // connection failures that make a node unhealthy; 0: 3
+}
+
+// Scheduler places containers on a Snapshot. It holds only its
+// configuration: it is safe for concurrent use, and the same snapshot,
+// request and seed always give the same placement and explanation.
+type Scheduler struct {
+	strategy   string
+	filters    []filter
+	overcommit model.Overcommit
+	retry      int
+}
+
+// New builds a scheduler. An unknown strategy or filter is refused with
+// Swarm's message.
+func New(cfg Config) (*Scheduler, error) {
+	s := &Scheduler{overcommit: cfg.Overcommit, retry: cfg.FailureRetry}
+	if s.retry <= 0 {
+		s.retry = DefaultFailureRetry
+	}
+	switch cfg.Strategy {
+	case "", StrategySpread:
+		s.strategy = StrategySpread
+	case StrategyBinpack, "binpacking":
+		s.strategy = StrategyBinpack
+	case StrategyRandom:
+		s.strategy = StrategyRandom
+	default:
+		return nil, fmt.Errorf("strategy not supported: %q (use spread, binpack or random)", cfg.Strategy)
+	}
+	names := cfg.Filters
+	if names == nil {
+		names = DefaultFilters()
+	}
+	for _, n := range names {
+		f, ok := newFilter(n)
+		if !ok {
+			return nil, fmt.Errorf("filter not supported: %q (use %s)", n, strings.Join(DefaultFilters(), ", "))
+		}
+		s.filters = append(s.filters, f)
+	}
+	return s, nil
+}
+
+// Strategy is the strategy's name as `docker info` shows it.
+func (s *Scheduler) Strategy() string { return s.strategy }
+
+// Filters are the filter names in chain order.
+func (s *Scheduler) Filters() []string {
+	out := make([]string, len(s.filters))
+	for i, f := range s.filters {
+		out[i] = f.name()
+	}
+	return out
+}
+
+// Overcommit is the overcommit percentage the scheduler counts with.
+func (s *Scheduler) Overcommit() model.Overcommit { return s.overcommit }
+
+// HealthIndicator is Swarm's 0..100 health of a node: 0 unless Healthy with
+// fewer failures than the retry count, else 100 - failures*100/retry.
+func (s *Scheduler) HealthIndicator(n *model.Node) int64 {
+	if n.Health != model.Healthy || n.Failures >= s.retry {
+		return 0
+	}
+	return 100 - int64(n.Failures)*100/int64(s.retry)
+}
+
+// Class tells a node that can never run a request from one that is full
+// right now: the second is worth retrying when capacity changes.
+type Class int
+
+// Reason classes.
+const (
+	Filtered  Class = iota // the node can never run it (constraint, affinity, dependency…)
+	Exhausted              // the node is full or down right now (resources, ports, slots, health)
+)
+
+func (c Class) String() string {
+	if c == Exhausted {
+		return "exhausted"
+	}
+	return "filtered"
+}
+
+// MarshalText writes the class by name.
+func (c Class) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
+// Reason is why one node was rejected: the filter (or resource), the
+// condition it checked, as counted in summaries, and what the node had.
+type Reason struct {
+	Filter string `json:"filter"`              // a filter name, or "cpus" / "memory" / "pending"
+	Class  Class  `json:"class"`               // filtered or exhausted
+	Cond   string `json:"condition,omitempty"` // e.g. "zone==eu", "80 (Bridge mode)"; empty for resources
+	Detail string `json:"detail"`              // e.g. "node has zone=us"
+}
+
+// String reads "constraint zone==eu: node has zone=us", or for reasons
+// without a condition "memory: needs 4 GiB, 1 GiB of 8.4 GiB free".
+func (r Reason) String() string {
+	return r.label(false) + ": " + r.Detail
+}
+
+// label names what blocked: the filter and its condition, or for
+// resources and health what ran out (summary wording when summary is set).
+func (r Reason) label(summary bool) string {
+	if r.Cond != "" {
+		return r.Filter + " " + r.Cond
+	}
+	if !summary {
+		return r.Filter
+	}
+	switch r.Filter {
+	case FilterHealth:
+		return "unhealthy"
+	case FilterSlots:
+		return "no container slot left"
+	case reasonPending:
+		return "pending"
+	}
+	return r.Filter + " exhausted"
+}
+
+// Reasons that are not filters.
+const (
+	reasonCPUs    = "cpus"
+	reasonMemory  = "memory"
+	reasonPending = "pending"
+)
+
+// Score is a kept node's strategy weight and its parts.
+type Score struct {
+	Weight     int64 `json:"weight"`
+	CPU        int64 `json:"cpu"`    // percent of CPUs reserved after placing
+	Memory     int64 `json:"memory"` // percent of memory reserved after placing
+	Health     int64 `json:"health"` // health indicator 0..100
+	Containers int   `json:"containers"`
+}
+
+// NodeReport is one node's verdict in an explained placement.
+type NodeReport struct {
+	Node    *model.Node
+	Kept    bool     // passed every filter and the resource check
+	Rank    int      // 1-based position among kept nodes; 0 when rejected
+	Score   Score    // for nodes that passed the filters
+	Reasons []Reason // every blocker found, in chain order
+}
+
+// Placement is where a request goes.
+type Placement struct {
+	Node *model.Node
+	// Ranked is every node that passed (in the pass that succeeded), best
+	// first; Ranked[0] is Node. Filled when ranking or explaining.
+	Ranked []*model.Node
+	// Soft reports whether soft expressions were honoured (pass 1
+	// succeeded) or dropped (pass 2).
+	Soft bool
+	// Nodes is the per-node explanation, in natural order of name; filled
+	// only by Explain.
+	Nodes []NodeReport
+}
+
+// PlacementError is a refusal to place. Error() is Swarm's text exactly;
+// Summary counts the blockers per condition over every node, as
+// "0/5 nodes are available: 3 constraint zone==eu; 2 memory"; Nodes is the
+// per-node explanation when the placement was explained.
+type PlacementError struct {
+	Msg     string
+	Summary string
+	Nodes   []NodeReport
+}
+
+func (e *PlacementError) Error() string { return e.Msg }
+
+// mode says how much a placement computes.
+type mode int
+
+const (
+	modeBest    mode = iota // the chosen node only
+	modeRank                // and every kept node in order
+	modeExplain             // and every node's reasons
+)
+
+// Place picks the node for r. It runs Swarm's two passes: soft expressions
+// honoured, then, if that fails for any reason, dropped together.
+func (s *Scheduler) Place(snap *Snapshot, r *Request) (*Placement, error) {
+	return s.place(snap, r, modeBest)
+}
+
+// Rank is Place with Placement.Ranked filled.
+func (s *Scheduler) Rank(snap *Snapshot, r *Request) (*Placement, error) {
+	return s.place(snap, r, modeRank)
+}
+
+// Explain is Rank that also evaluates every filter on every node, so each
+// rejected node lists every blocker, not only the first.
+func (s *Scheduler) Explain(snap *Snapshot, r *Request) (*Placement, error) {
+	return s.place(snap, r, modeExplain)
+}
+
+func (s *Scheduler) place(snap *Snapshot, r *Request, m mode) (*Placement, error) {
+	p, err := s.pass(snap, r, true, m)
+	if err != nil && r.hasSoft {
+		p, err = s.pass(snap, r, false, m)
+	}
+	return p, err
+}
+
+// eval is the state of one pass over the snapshot.
+type eval struct {
+	s        *Snapshot
+	sch      *Scheduler
+	r        *Request
+	soft     bool // honour soft expressions
+	cons     []active
+	affs     []active
+	wls      []active
+	slotsKey int32
+}
+
+func (ev *eval) health(ns *nodeState) int64 { return ev.sch.HealthIndicator(ns.n) }
+
+// nodeOf resolves a container's node for node/name lookups.
+func (ev *eval) nodeOf(c *model.Container) *model.Node { return ev.s.Node(c.Node) }
+
+func (s *Scheduler) newEval(snap *Snapshot, r *Request, soft bool) *eval {
+	ev := &eval{s: snap, sch: s, r: r, soft: soft, slotsKey: keySlot(snap, slotsLabel)}
+	pick := func(es []*Expr) []active {
+		var out []active
+		for _, e := range es {
+			if e.Soft && !soft {
+				continue
+			}
+			a := active{e: e, slot: keySlot(snap, e.Key)}
+			if e.Key == "node" {
+				a.slot = -1
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	ev.cons = pick(r.Constraints)
+	ev.affs = pick(r.Affinities)
+	ev.wls = pick(r.Whitelists)
+	for i := range ev.wls {
+		ev.wls[i].names = strings.Split(ev.wls[i].e.Value, "|")
+	}
+	return ev
+}
+
+func keySlot(snap *Snapshot, key string) int32 {
+	if slot, ok := snap.keys[key]; ok {
+		return slot
+	}
+	return -1
+}
+
+// candidate is a node that passed the filters and the resource check.
+type candidate struct {
+	ns    *nodeState
+	score Score
+}
+
+func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placement, error) {
+	ev := s.newEval(snap, r, soft)
+	// survivors[i] counts the nodes that passed filters 0..i.
+	survivors := make([]int, len(s.filters))
+	cands := make([]candidate, 0, len(snap.nodes))
+	var reports []NodeReport
+	if m == modeExplain {
+		reports = make([]NodeReport, len(snap.nodes))
+	}
+	resourceFailures := 0
+	for _, ns := range snap.nodes {
+		var why *[]Reason
+		var rep *NodeReport
+		if m == modeExplain {
+			rep = &reports[ns.rank]
+			rep.Node = ns.n
+			why = &rep.Reasons
+		}
+		if ns.n.Health == model.Pending || ns.n.Health == model.Disconnected {
+			reject(why, Reason{Filter: reasonPending, Class: Exhausted,
+				Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"})
+			continue
+		}
+		passed := true
+		for i, f := range s.filters {
+			if f.check(ev, ns, why) {
+				if passed {
+					survivors[i]++
+				}
+				continue
+			}
+			passed = false
+			if why == nil {
+				break
+			}
+		}
+		if !passed && why == nil {
+			continue
+		}
+		sc, ok := s.weigh(ns, r, why)
+		if rep != nil {
+			rep.Score = sc
+		}
+		if !passed {
+			continue
+		}
+		if !ok {
+			resourceFailures++
+			continue
+		}
+		cands = append(cands, candidate{ns: ns, score: sc})
+	}
+	if err := s.chainError(ev, survivors); err != nil {
+		return nil, s.explainErr(err, reports, len(snap.nodes))
+	}
+	if len(cands) == 0 {
+		msg := msgNoResources
+		if resourceFailures == 0 {
+			msg = msgNoNodes
+		}
+		return nil, s.explainErr(msg, reports, len(snap.nodes))
+	}
+	p := &Placement{Soft: soft, Nodes: reports}
+	rng := rand.New(rand.NewPCG(r.Seed, 0x5357_4152_4d44_4543))
+	if m == modeBest {
+		p.Node = s.best(cands, rng).ns.n
+		return p, nil
+	}
+	s.order(cands, rng)
+	p.Node = cands[0].ns.n
+	p.Ranked = make([]*model.Node, len(cands))
+	for i, c := range cands {
+		p.Ranked[i] = c.ns.n
+		if reports != nil {
+			reports[c.ns.rank].Kept = true
+			reports[c.ns.rank].Rank = i + 1
+		}
+	}
+	return p, nil
+}
+
+// chainError finds the filter at which Swarm's chain would have run out of
+// nodes and words the error as Swarm does: every enabled filter's
+// conditions up to and including the failing one.
+func (s *Scheduler) chainError(ev *eval, survivors []int) error {
+	for i, f := range s.filters {
+		if survivors[i] > 0 || !f.active(ev) {
+			continue
+		}
+		if f.name() == FilterHealth {
+			return errors.New(msgNoHealthy)
+		}
+		var b strings.Builder
+		b.WriteString(msgUnable)
+		for _, g := range s.filters[:i+1] {
+			if conds := g.conditions(ev.r); len(conds) > 0 {
+				fmt.Fprintf(&b, "\n%v", conds)
+			}
+		}
+		return errors.New(b.String())
+	}
+	// Every filter passed some node, or was inactive on an empty input.
+	if len(survivors) > 0 && survivors[len(survivors)-1] == 0 {
+		return errors.New(msgNoNodes)
+	}
+	return nil
+}
+
+// explainErr wraps a refusal with the summary of blockers.
+func (s *Scheduler) explainErr(err any, reports []NodeReport, total int) error {
+	pe := &PlacementError{Msg: fmt.Sprint(err), Nodes: reports}
+	if reports != nil {
+		pe.Summary = summarize(reports, total)
+	}
+	return pe
+}
+
+// summarize counts blockers per condition: "0/5 nodes are available:
+// 3 constraint zone==eu; 2 memory".
+func summarize(reports []NodeReport, total int) string {
+	type key = string
+	counts := map[key]int{}
+	var order []key
+	for _, r := range reports {
+		seen := map[key]bool{}
+		for _, why := range r.Reasons {
+			k := why.label(true)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if counts[k] == 0 {
+				order = append(order, k)
+			}
+			counts[k]++
+		}
+	}
+	slices.SortStableFunc(order, func(a, b key) int { return counts[b] - counts[a] })
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	kept := 0
+	for _, r := range reports {
+		if len(r.Reasons) == 0 {
+			kept++
+		}
+	}
+	return fmt.Sprintf("%d/%d nodes are available: %s", kept, total, strings.Join(parts, "; "))
+}

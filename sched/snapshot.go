@@ -1,0 +1,279 @@
+package sched
+
+import (
+	"slices"
+	"strings"
+
+	"swarmdeck/model"
+)
+
+// Snapshot is the scheduler's indexed copy of a cluster: per node the
+// reserved CPUs and memory, the container count, interned engine labels and
+// images, and a name index, all kept up to date incrementally as containers
+// are added (placed or pending) and removed. Building it walks every
+// container once; placing then touches each node in O(1) for the common
+// filters.
+//
+// A Snapshot is not safe for concurrent use: its owner (the manager, under
+// its lock, or one command) serialises access.
+type Snapshot struct {
+	nodes  []*nodeState
+	byAddr map[string]int
+	keys   map[string]int32 // engine label key → slot in nodeState.labels
+	strs   interner         // engine label values, node names and IDs, image refs
+	names  map[string]int   // container names (no slash) in the whole cluster → count
+}
+
+type nodeState struct {
+	n          *model.Node
+	rank       int     // position of the name in natural order
+	id, name   int32   // interned node ID and name
+	labels     []int32 // by key slot: interned value, or -1 when absent
+	images     []int32 // interned image IDs, tags and repositories
+	containers []*model.Container
+	names      map[string]int // container names (no slash) and IDs → count
+	usedCPU    model.MilliCPU
+	usedMem    int64
+}
+
+type interner struct {
+	ids  map[string]int32
+	strs []string
+}
+
+func (in *interner) id(s string) int32 {
+	if id, ok := in.ids[s]; ok {
+		return id
+	}
+	if in.ids == nil {
+		in.ids = make(map[string]int32)
+	}
+	id := int32(len(in.strs))
+	in.ids[s] = id
+	in.strs = append(in.strs, s)
+	return id
+}
+
+// NewSnapshot indexes nodes and their containers. The nodes and containers
+// are shared, not copied: callers must not change them afterwards.
+func NewSnapshot(nodes []*model.Node) *Snapshot {
+	s := &Snapshot{byAddr: make(map[string]int, len(nodes)), keys: make(map[string]int32), names: map[string]int{}}
+	s.strs.id("") // id 0 is the empty string: what a missing label reads as
+	for _, n := range nodes {
+		s.addNode(n)
+	}
+	s.rerank()
+	return s
+}
+
+// Nodes returns the snapshot's nodes in natural order of name.
+func (s *Snapshot) Nodes() []*model.Node {
+	out := make([]*model.Node, len(s.nodes))
+	for _, ns := range s.nodes {
+		out[ns.rank] = ns.n
+	}
+	return out
+}
+
+// Node returns the node at addr, or nil.
+func (s *Snapshot) Node(addr string) *model.Node {
+	if i, ok := s.byAddr[addr]; ok {
+		return s.nodes[i].n
+	}
+	return nil
+}
+
+// Containers returns the containers the snapshot counts on the node at
+// addr, pending ones included.
+func (s *Snapshot) Containers(addr string) []*model.Container {
+	if i, ok := s.byAddr[addr]; ok {
+		return s.nodes[i].containers
+	}
+	return nil
+}
+
+// SetNode adds a node or replaces the node with the same address (its
+// health, labels or resources changed). The node's Containers are indexed
+// anew.
+func (s *Snapshot) SetNode(n *model.Node) {
+	if i, ok := s.byAddr[n.Addr]; ok {
+		for _, c := range s.nodes[i].containers {
+			s.countName(c, -1)
+		}
+		s.nodes[i] = s.index(n)
+	} else {
+		s.addNode(n)
+	}
+	s.rerank()
+}
+
+// RemoveNode drops the node at addr.
+func (s *Snapshot) RemoveNode(addr string) {
+	i, ok := s.byAddr[addr]
+	if !ok {
+		return
+	}
+	for _, c := range s.nodes[i].containers {
+		s.countName(c, -1)
+	}
+	s.nodes = slices.Delete(s.nodes, i, i+1)
+	delete(s.byAddr, addr)
+	for j := i; j < len(s.nodes); j++ {
+		s.byAddr[s.nodes[j].n.Addr] = j
+	}
+	s.rerank()
+}
+
+// AddContainer counts c on the node at addr: its reservation, its name,
+// its ports and labels become visible to the next placement. It reports
+// false when there is no such node.
+func (s *Snapshot) AddContainer(addr string, c *model.Container) bool {
+	i, ok := s.byAddr[addr]
+	if !ok {
+		return false
+	}
+	ns := s.nodes[i]
+	ns.containers = append(ns.containers, c)
+	ns.usedCPU += c.CPUs
+	ns.usedMem += c.Memory
+	ns.indexNames(c, 1)
+	s.countName(c, 1)
+	return true
+}
+
+// RemoveContainer forgets c (the same pointer that was added) on the node
+// at addr.
+func (s *Snapshot) RemoveContainer(addr string, c *model.Container) bool {
+	i, ok := s.byAddr[addr]
+	if !ok {
+		return false
+	}
+	ns := s.nodes[i]
+	j := slices.Index(ns.containers, c)
+	if j < 0 {
+		return false
+	}
+	ns.containers = slices.Delete(ns.containers, j, j+1)
+	ns.usedCPU -= c.CPUs
+	ns.usedMem -= c.Memory
+	ns.indexNames(c, -1)
+	s.countName(c, -1)
+	return true
+}
+
+// NameInUse reports whether a container anywhere in the snapshot, pending
+// ones included, is named name (with or without the leading slash). The
+// empty name is always free.
+func (s *Snapshot) NameInUse(name string) bool {
+	name = strings.TrimPrefix(name, "/")
+	return name != "" && s.names[name] > 0
+}
+
+func (s *Snapshot) countName(c *model.Container, delta int) {
+	name := strings.TrimPrefix(c.Name, "/")
+	if name == "" {
+		return
+	}
+	if s.names[name] += delta; s.names[name] <= 0 {
+		delete(s.names, name)
+	}
+}
+
+func (s *Snapshot) addNode(n *model.Node) {
+	s.byAddr[n.Addr] = len(s.nodes)
+	s.nodes = append(s.nodes, s.index(n))
+}
+
+func (s *Snapshot) index(n *model.Node) *nodeState {
+	ns := &nodeState{
+		n:          n,
+		id:         s.strs.id(n.ID),
+		name:       s.strs.id(n.Name),
+		containers: slices.Clone(n.Containers),
+		names:      make(map[string]int, 2*len(n.Containers)),
+	}
+	for k, v := range n.Labels {
+		slot, ok := s.keys[k]
+		if !ok {
+			slot = int32(len(s.keys))
+			s.keys[k] = slot
+		}
+		for int(slot) >= len(ns.labels) {
+			ns.labels = append(ns.labels, -1)
+		}
+		ns.labels[slot] = s.strs.id(v)
+	}
+	for _, im := range n.Images {
+		ns.images = appendUnique(ns.images, s.strs.id(im.ID))
+		for _, t := range im.RepoTags {
+			ns.images = appendUnique(ns.images, s.strs.id(t))
+			ns.images = appendUnique(ns.images, s.strs.id(repository(t)))
+		}
+	}
+	for _, c := range ns.containers {
+		ns.usedCPU += c.CPUs
+		ns.usedMem += c.Memory
+		ns.indexNames(c, 1)
+		s.countName(c, 1)
+	}
+	return ns
+}
+
+func (s *Snapshot) rerank() {
+	order := slices.Clone(s.nodes)
+	slices.SortStableFunc(order, func(a, b *nodeState) int {
+		switch {
+		case model.NaturalLess(a.n.Name, b.n.Name):
+			return -1
+		case model.NaturalLess(b.n.Name, a.n.Name):
+			return 1
+		}
+		return strings.Compare(a.n.Addr, b.n.Addr)
+	})
+	for i, ns := range order {
+		ns.rank = i
+	}
+}
+
+// label returns the interned value of engine label slot, 0 ("") if absent.
+func (ns *nodeState) label(slot int32) int32 {
+	if slot < 0 || int(slot) >= len(ns.labels) || ns.labels[slot] < 0 {
+		return 0
+	}
+	return ns.labels[slot]
+}
+
+func (ns *nodeState) hasLabel(slot int32) bool {
+	return slot >= 0 && int(slot) < len(ns.labels) && ns.labels[slot] >= 0
+}
+
+func (ns *nodeState) indexNames(c *model.Container, delta int) {
+	bump := func(k string) {
+		if k == "" {
+			return
+		}
+		if ns.names[k] += delta; ns.names[k] <= 0 {
+			delete(ns.names, k)
+		}
+	}
+	if name := strings.TrimPrefix(c.Name, "/"); name != "" {
+		bump(name)
+		bump(c.ID) // affinity sees the IDs of named containers only
+	}
+}
+
+func appendUnique(s []int32, v int32) []int32 {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+// repository strips the tag from an image reference, keeping a registry
+// port: localhost:5000/test:latest → localhost:5000/test.
+func repository(ref string) string {
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		return ref[:i]
+	}
+	return ref
+}

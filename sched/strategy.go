@@ -1,0 +1,115 @@
+package sched
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"swarmdeck/model"
+)
+
+// healthFactor is Swarm's weight of the health indicator: spread adds
+// -10×health (lower wins), binpack +10×health (higher wins).
+func (s *Scheduler) healthFactor() int64 {
+	if s.strategy == StrategyBinpack {
+		return 10
+	}
+	return -10
+}
+
+// weigh is Swarm's weighNodes for one node, in integer arithmetic: the
+// node is kept only when the request fits its totals (overcommit included)
+// and neither CPU nor memory goes past 100%. why receives the resource
+// that ran short and by how much.
+func (s *Scheduler) weigh(ns *nodeState, r *Request, why *[]Reason) (Score, bool) {
+	reqCPU, reqMem := r.Config.CPUs, r.Config.Memory
+	totalCPU, totalMem := ns.n.TotalCPUs(s.overcommit), ns.n.TotalMemory(s.overcommit)
+	sc := Score{Health: s.HealthIndicator(ns.n), Containers: len(ns.containers), CPU: 100, Memory: 100}
+	ok := true
+	if reqCPU > 0 {
+		if totalCPU < reqCPU {
+			ok = false
+		} else {
+			sc.CPU = int64(ns.usedCPU+reqCPU) * 100 / int64(totalCPU)
+		}
+		if !ok || sc.CPU > 100 {
+			ok = reject(why, Reason{Filter: reasonCPUs, Class: Exhausted, Detail: fmt.Sprintf(
+				"needs %s CPUs, %s of %s free", reqCPU, max(totalCPU-ns.usedCPU, 0), totalCPU)})
+		}
+	}
+	if reqMem > 0 {
+		memOK := totalMem >= reqMem
+		if memOK {
+			sc.Memory = (ns.usedMem + reqMem) * 100 / totalMem
+		}
+		if !memOK || sc.Memory > 100 {
+			ok = reject(why, Reason{Filter: reasonMemory, Class: Exhausted, Detail: fmt.Sprintf(
+				"needs %s, %s of %s free", model.FormatBytes(reqMem), model.FormatBytes(max(totalMem-ns.usedMem, 0)),
+				model.FormatBytes(totalMem))})
+		}
+	}
+	sc.Weight = sc.CPU + sc.Memory + s.healthFactor()*sc.Health
+	return sc, ok
+}
+
+// better reports whether a ranks before b: spread takes the lower weight,
+// then fewer containers; binpack the higher weight, then more containers;
+// what is still tied goes to the name first in natural order.
+func (s *Scheduler) better(a, b *candidate) bool {
+	if a.score.Weight != b.score.Weight {
+		if s.strategy == StrategyBinpack {
+			return a.score.Weight > b.score.Weight
+		}
+		return a.score.Weight < b.score.Weight
+	}
+	if a.score.Containers != b.score.Containers {
+		if s.strategy == StrategyBinpack {
+			return a.score.Containers > b.score.Containers
+		}
+		return a.score.Containers < b.score.Containers
+	}
+	return a.ns.rank < b.ns.rank
+}
+
+// best picks the first of the order without sorting.
+func (s *Scheduler) best(cands []candidate, rng *rand.Rand) *candidate {
+	if s.strategy == StrategyRandom {
+		s.byName(cands)
+		return &cands[rng.IntN(len(cands))]
+	}
+	b := &cands[0]
+	for i := 1; i < len(cands); i++ {
+		if s.better(&cands[i], b) {
+			b = &cands[i]
+		}
+	}
+	return b
+}
+
+// order sorts cands best first. random is a Fisher–Yates shuffle whose
+// first draw is the one best makes, so Ranked[0] is always the choice.
+func (s *Scheduler) order(cands []candidate, rng *rand.Rand) {
+	if s.strategy == StrategyRandom {
+		s.byName(cands)
+		for i := 0; i < len(cands)-1; i++ {
+			j := i + rng.IntN(len(cands)-i)
+			cands[i], cands[j] = cands[j], cands[i]
+		}
+		return
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		switch {
+		case s.better(&a, &b):
+			return -1
+		case s.better(&b, &a):
+			return 1
+		}
+		return 0
+	})
+}
+
+// byName puts cands in natural order of name, so random draws from the
+// same list whatever order the snapshot holds its nodes in.
+func (s *Scheduler) byName(cands []candidate) {
+	slices.SortFunc(cands, func(a, b candidate) int { return a.ns.rank - b.ns.rank })
+}
