@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
@@ -70,11 +71,11 @@ type rawNode struct {
 	Name       at[string]            `yaml:"name"`
 	ID         at[string]            `yaml:"id"`
 	Addr       at[string]            `yaml:"addr"`
-	CPUs       at[int]               `yaml:"cpus"`
+	CPUs       at[float64]           `yaml:"cpus"` // float, so that 2.5 is refused rather than truncated
 	Memory     at[string]            `yaml:"memory"`
 	Labels     at[map[string]string] `yaml:"labels"`
 	Health     at[string]            `yaml:"health"`
-	Failures   at[int]               `yaml:"failures"`
+	Failures   at[float64]           `yaml:"failures"`
 	Version    at[string]            `yaml:"version"`
 	Images     at[[]string]          `yaml:"images"`
 	Containers []rawContainer        `yaml:"containers"`
@@ -203,10 +204,10 @@ func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
 		return nil, p.errf(firstLine(r.Addr.Line, line), "node %s: address %s is already the address of the node on line %d", n.Name, n.Addr, prev)
 	}
 	p.addrs[n.Addr] = line
-	if !r.CPUs.Set || r.CPUs.V <= 0 {
+	if !r.CPUs.Set || !whole(r.CPUs.V) || r.CPUs.V <= 0 {
 		return nil, p.errf(firstLine(r.CPUs.Line, line), "node %s: cpus must be a whole number above 0", n.Name)
 	}
-	n.CPUs = r.CPUs.V
+	n.CPUs = int(r.CPUs.V)
 	if !r.Memory.Set {
 		return nil, p.errf(line, "node %s: memory is missing (bytes or a size such as 8GiB)", n.Name)
 	}
@@ -229,10 +230,10 @@ func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
 		}
 		n.Health = h
 	}
-	if r.Failures.V < 0 {
-		return nil, p.errf(r.Failures.Line, "node %s: failures must not be negative", n.Name)
+	if r.Failures.V < 0 || !whole(r.Failures.V) {
+		return nil, p.errf(r.Failures.Line, "node %s: failures must be a whole number, 0 or more", n.Name)
 	}
-	n.Failures = r.Failures.V
+	n.Failures = int(r.Failures.V)
 	for _, ref := range r.Images.V {
 		n.Images = addImage(n.Images, ref)
 	}
@@ -381,6 +382,9 @@ func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// whole reports whether f is an integer a node count can hold.
+func whole(f float64) bool { return f == math.Trunc(f) && math.Abs(f) < 1<<31 }
 
 func firstLine(lines ...int) int {
 	for _, l := range lines {

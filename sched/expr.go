@@ -45,7 +45,7 @@ type ExprError struct {
 }
 
 func (e *ExprError) Error() string {
-	return fmt.Sprintf("invalid %s %q: %s", e.Kind, e.Expr, e.Msg)
+	return fmt.Sprintf("invalid %s \"%s\": %s", e.Kind, e.Expr, e.Msg)
 }
 
 // Expr is one parsed and compiled expression, such as zone==~eu*.
