@@ -41,7 +41,7 @@ func TestPlaceOnTheDemoCluster(t *testing.T) {
 		// eu-1 (5+8)/16.8=77, eu-2 (0.5+8)/16.8=50, us-1 (2.5+8)/33.6=31 → us-1;
 		// then us-1 18.5/33.6=55 vs eu-2 50 → eu-2; then eu-2 98 → us-1.
 		{name: "count places one after the other, each seeing the last",
-			args: []string{"--cluster", demo, "--count", "3", "-e", "constraint:disk==ssd", "-m", "8g", "--name", "api", "nginx"},
+			args:    []string{"--cluster", demo, "--count", "3", "-e", "constraint:disk==ssd", "-m", "8g", "--name", "api", "nginx"},
 			wantOut: "us-1\neu-2\nus-1\n"},
 		// CPU scores with one more CPU: eu-1 4/8=50, eu-3 1/4=25, eu-2 1.5/8=18,
 		// us-1 2.5/16=15; binpack takes the fullest.

@@ -128,8 +128,8 @@ func TestFindContainer(t *testing.T) {
 	}{
 		{"abcdef0123456789aaaa", web}, {"abcdef012345", web}, {"5555aaaa0000bbbb1111", web}, {"5555aaaa0000", web},
 		{"web", web}, {"/web", web}, {"node-1/web", web}, {"ID1/web", web}, {"abcd", web}, {"5555", web},
-		{"con", con},  // a name wins over an ID prefix
-		{"dup", nil},  // ambiguous names find nothing
+		{"con", con}, // a name wins over an ID prefix
+		{"dup", nil}, // ambiguous names find nothing
 		{"node-2/dup", dup2}, {"dd", nil}, {"", nil}, {"nothing", nil},
 	} {
 		if got := FindContainer(cs, tt.q, nodeOf); got != tt.want {

@@ -64,10 +64,10 @@ func fakeID(name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func cid(s string) ctrOpt                { return func(c *model.Container) { c.ID = s } }
-func swarmID(s string) ctrOpt            { return func(c *model.Container) { c.SwarmID = s } }
-func state(s model.State) ctrOpt         { return func(c *model.Container) { c.State = s } }
-func clabel(k, v string) ctrOpt          { return func(c *model.Container) { c.Labels[k] = v } }
+func cid(s string) ctrOpt        { return func(c *model.Container) { c.ID = s } }
+func swarmID(s string) ctrOpt    { return func(c *model.Container) { c.SwarmID = s } }
+func state(s model.State) ctrOpt { return func(c *model.Container) { c.State = s } }
+func clabel(k, v string) ctrOpt  { return func(c *model.Container) { c.Labels[k] = v } }
 func res(cpu model.MilliCPU, mem int64) ctrOpt {
 	return func(c *model.Container) { c.CPUs, c.Memory = cpu, mem }
 }
@@ -87,10 +87,12 @@ func hostNet(expose ...string) ctrOpt {
 // runOpt shapes a request as `docker run` flags would.
 type runOpt func(*model.Config)
 
-func env(e ...string) runOpt                  { return func(c *model.Config) { c.Env = append(c.Env, e...) } }
-func label(k, v string) runOpt                { return func(c *model.Config) { c.Labels[k] = v } }
-func named(n string) runOpt                   { return func(c *model.Config) { c.Name = n } }
-func want(cpu model.MilliCPU, m int64) runOpt { return func(c *model.Config) { c.CPUs, c.Memory = cpu, m } }
+func env(e ...string) runOpt   { return func(c *model.Config) { c.Env = append(c.Env, e...) } }
+func label(k, v string) runOpt { return func(c *model.Config) { c.Labels[k] = v } }
+func named(n string) runOpt    { return func(c *model.Config) { c.Name = n } }
+func want(cpu model.MilliCPU, m int64) runOpt {
+	return func(c *model.Config) { c.CPUs, c.Memory = cpu, m }
+}
 func publish(specs ...string) runOpt {
 	return func(c *model.Config) {
 		p, err := clusterfile.ParsePorts(specs)
@@ -103,9 +105,11 @@ func publish(specs ...string) runOpt {
 func netHost(expose ...string) runOpt {
 	return func(c *model.Config) { c.NetworkMode, c.Expose = "host", expose }
 }
-func netMode(m string) runOpt         { return func(c *model.Config) { c.NetworkMode = m } }
-func link(l ...string) runOpt         { return func(c *model.Config) { c.Links = append(c.Links, l...) } }
-func volumesFrom(v ...string) runOpt  { return func(c *model.Config) { c.VolumesFrom = append(c.VolumesFrom, v...) } }
+func netMode(m string) runOpt { return func(c *model.Config) { c.NetworkMode = m } }
+func link(l ...string) runOpt { return func(c *model.Config) { c.Links = append(c.Links, l...) } }
+func volumesFrom(v ...string) runOpt {
+	return func(c *model.Config) { c.VolumesFrom = append(c.VolumesFrom, v...) }
+}
 
 func request(t testing.TB, opts ...runOpt) *sched.Request {
 	t.Helper()

@@ -240,7 +240,7 @@ func TestAffinityFilter(t *testing.T) {
 		{name: "a stopped container counts", nodes: []*model.Node{node("a"), node("b", with(ctr("old", state(model.Exited))))},
 			run: []runOpt{env("affinity:container==old")}, want: "b"},
 		{name: "several affinities must all hold", nodes: two(),
-			run: []runOpt{env("affinity:container==cache", "affinity:image==nginx")},
+			run:     []runOpt{env("affinity:container==cache", "affinity:image==nginx")},
 			wantErr: unable + "\n[available container slots]\n[container==cache (soft=false) image==nginx (soft=false)]"},
 		{name: "affinities come from the label too", nodes: two(),
 			run: []runOpt{label(model.LabelAffinities, `["container==cache"]`)}, want: "b"},
