@@ -47,6 +47,12 @@ func FindContainer(cs []*Container, q string, nodeOf func(*Container) *Node) *Co
 	return nil
 }
 
+// qualified reports q == prefix + "/" + name without building the string.
+func qualified(q, prefix, name string) bool {
+	return len(q) == len(prefix)+1+len(name) && q[len(prefix)] == '/' &&
+		strings.HasPrefix(q, prefix) && strings.HasSuffix(q, name)
+}
+
 func findByName(cs []*Container, q string, nodeOf func(*Container) *Node) (*Container, int) {
 	bare := strings.TrimPrefix(q, "/")
 	var hit *Container
@@ -59,7 +65,7 @@ func findByName(cs []*Container, q string, nodeOf func(*Container) *Node) (*Cont
 		ok := name == bare
 		if !ok && nodeOf != nil {
 			if n := nodeOf(c); n != nil {
-				ok = bare == n.Name+"/"+name || bare == n.ID+"/"+name
+				ok = qualified(bare, n.Name, name) || qualified(bare, n.ID, name)
 			}
 		}
 		if ok {

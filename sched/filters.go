@@ -63,6 +63,8 @@ func newFilter(name string) (filter, bool) {
 	return nil, false
 }
 
+// reject records r when explaining and returns false. Callers return
+// early when why is nil, so reason text is only built when asked for.
 func reject(why *[]Reason, r Reason) bool {
 	if why != nil {
 		*why = append(*why, r)
@@ -78,6 +80,9 @@ func (healthFilter) conditions(*Request) []string { return nil }
 func (healthFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 	if ev.health(ns) > 0 {
 		return true
+	}
+	if why == nil {
+		return false
 	}
 	d := "node is " + ns.n.Health.String()
 	if ns.n.Failures > 0 {
@@ -100,13 +105,13 @@ func (portFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 	ok := true
 	if ev.r.hostMode {
 		for _, p := range ev.r.Config.Expose {
-			for _, c := range ns.containers {
-				if c.NetworkMode == "host" && slices.Contains(c.Expose, p) {
-					ok = reject(why, Reason{Filter: FilterPort, Class: Exhausted, Cond: p + " (Host mode)",
-						Detail: fmt.Sprintf("port %s is taken in host mode by %s", p, displayName(c))})
+			for _, u := range ns.hostPorts {
+				if c := u.c; u.port == p {
 					if why == nil {
 						return false
 					}
+					ok = reject(why, Reason{Filter: FilterPort, Class: Exhausted, Cond: p + " (Host mode)",
+						Detail: fmt.Sprintf("port %s is taken in host mode by %s", p, displayName(c))})
 					break
 				}
 			}
@@ -118,11 +123,11 @@ func (portFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 			continue
 		}
 		if c := portUser(ns, b); c != nil {
-			ok = reject(why, Reason{Filter: FilterPort, Class: Exhausted, Cond: b.HostPort + " (Bridge mode)",
-				Detail: fmt.Sprintf("host port %s is taken by %s", hostPort(b), displayName(c))})
 			if why == nil {
 				return false
 			}
+			ok = reject(why, Reason{Filter: FilterPort, Class: Exhausted, Cond: b.HostPort + " (Bridge mode)",
+				Detail: fmt.Sprintf("host port %s is taken by %s", hostPort(b), displayName(c))})
 		}
 	}
 	return ok
@@ -131,11 +136,9 @@ func (portFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 // portUser finds a container of the node that binds b's host port on a
 // clashing address. The protocol and container port do not matter.
 func portUser(ns *nodeState, b model.PortBinding) *model.Container {
-	for _, c := range ns.containers {
-		for _, used := range c.Ports {
-			if used.HostPort == b.HostPort && ipsClash(used.HostIP, b.HostIP) {
-				return c
-			}
+	for _, u := range ns.ports {
+		if u.port == b.HostPort && ipsClash(u.ip, b.HostIP) {
+			return u.c
 		}
 	}
 	return nil
@@ -180,6 +183,9 @@ func (slotsFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 	if err != nil || len(ns.containers) < slots {
 		return true
 	}
+	if why == nil {
+		return false
+	}
 	return reject(why, Reason{Filter: FilterSlots, Class: Exhausted,
 		Detail: fmt.Sprintf("all %d container slots are used (%d containers)", slots, len(ns.containers))})
 }
@@ -199,11 +205,11 @@ func (dependencyFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 	ok := true
 	for _, d := range ev.r.deps {
 		if model.FindContainer(ns.containers, d.ref, ev.nodeOf) == nil {
-			ok = reject(why, Reason{Filter: FilterDependency, Class: Filtered, Cond: d.desc,
-				Detail: fmt.Sprintf("no container %s on the node", d.ref)})
 			if why == nil {
 				return false
 			}
+			ok = reject(why, Reason{Filter: FilterDependency, Class: Filtered, Cond: d.desc,
+				Detail: fmt.Sprintf("no container %s on the node", d.ref)})
 		}
 	}
 	return ok
@@ -223,10 +229,10 @@ func (affinityFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 		if a.matchAffinity(ev, ns) == (a.e.Op == OpEq) {
 			continue
 		}
-		ok = reject(why, Reason{Filter: FilterAffinity, Class: Filtered, Cond: a.e.String(), Detail: affinityDetail(a.e, ns)})
 		if why == nil {
 			return false
 		}
+		ok = reject(why, Reason{Filter: FilterAffinity, Class: Filtered, Cond: a.e.String(), Detail: affinityDetail(a.e, ns)})
 	}
 	return ok
 }
@@ -255,10 +261,10 @@ func (constraintFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 		if matched == (c.e.Op == OpEq) {
 			continue
 		}
-		ok = reject(why, Reason{Filter: FilterConstraint, Class: Filtered, Cond: c.e.String(), Detail: constraintDetail(ev, c, ns)})
 		if why == nil {
 			return false
 		}
+		ok = reject(why, Reason{Filter: FilterConstraint, Class: Filtered, Cond: c.e.String(), Detail: constraintDetail(ev, c, ns)})
 	}
 	return ok
 }
@@ -277,11 +283,11 @@ func (whitelistFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 		if slices.Contains(w.names, ns.n.Name) {
 			continue
 		}
-		ok = reject(why, Reason{Filter: FilterWhitelist, Class: Filtered, Cond: w.e.String(),
-			Detail: fmt.Sprintf("node name %s is not among %s", ns.n.Name, strings.Join(w.names, ", "))})
 		if why == nil {
 			return false
 		}
+		ok = reject(why, Reason{Filter: FilterWhitelist, Class: Filtered, Cond: w.e.String(),
+			Detail: fmt.Sprintf("node name %s is not among %s", ns.n.Name, strings.Join(w.names, ", "))})
 	}
 	return ok
 }

@@ -251,15 +251,13 @@ type eval struct {
 	affs     []active
 	wls      []active
 	slotsKey int32
+	nodeOf   func(*model.Container) *model.Node // bound once: a method value per call would allocate
 }
 
 func (ev *eval) health(ns *nodeState) int64 { return ev.sch.HealthIndicator(ns.n) }
 
-// nodeOf resolves a container's node for node/name lookups.
-func (ev *eval) nodeOf(c *model.Container) *model.Node { return ev.s.Node(c.Node) }
-
 func (s *Scheduler) newEval(snap *Snapshot, r *Request, soft bool) *eval {
-	ev := &eval{s: snap, sch: s, r: r, soft: soft, slotsKey: keySlot(snap, slotsLabel)}
+	ev := &eval{s: snap, sch: s, r: r, soft: soft, slotsKey: keySlot(snap, slotsLabel), nodeOf: snap.nodeOf}
 	pick := func(es []*Expr) []active {
 		var out []active
 		for _, e := range es {
@@ -298,14 +296,28 @@ type candidate struct {
 
 func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placement, error) {
 	ev := s.newEval(snap, r, soft)
-	// survivors[i] counts the nodes that passed filters 0..i.
-	survivors := make([]int, len(s.filters))
-	cands := make([]candidate, 0, len(snap.nodes))
+	// Only active filters run per node: an inactive one keeps every node.
+	var active []int
+	for i, f := range s.filters {
+		if f.active(ev) {
+			active = append(active, i)
+		}
+	}
+	// firstFail[i] counts the nodes whose first failing filter is i.
+	firstFail := make([]int, len(s.filters))
+	eligible, resourceFailures := 0, 0
+	// The best node is tracked as the loop goes; the full list is kept only
+	// to rank, to explain, or to draw at random.
+	keep := m != modeBest || s.strategy == StrategyRandom
+	var cands []candidate
+	if keep {
+		cands = make([]candidate, 0, len(snap.nodes))
+	}
+	var best candidate
 	var reports []NodeReport
 	if m == modeExplain {
 		reports = make([]NodeReport, len(snap.nodes))
 	}
-	resourceFailures := 0
 	for _, ns := range snap.nodes {
 		var why *[]Reason
 		var rep *NodeReport
@@ -315,43 +327,51 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			why = &rep.Reasons
 		}
 		if ns.n.Health == model.Pending || ns.n.Health == model.Disconnected {
-			reject(why, Reason{Filter: reasonPending, Class: Exhausted,
-				Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"})
+			if why != nil {
+				reject(why, Reason{Filter: reasonPending, Class: Exhausted,
+					Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"})
+			}
 			continue
 		}
-		passed := true
-		for i, f := range s.filters {
-			if f.check(ev, ns, why) {
-				if passed {
-					survivors[i]++
-				}
+		eligible++
+		failed := -1
+		for _, i := range active {
+			if s.filters[i].check(ev, ns, why) {
 				continue
 			}
-			passed = false
+			if failed < 0 {
+				failed = i
+				firstFail[i]++
+			}
 			if why == nil {
 				break
 			}
 		}
-		if !passed && why == nil {
+		if failed >= 0 && why == nil {
 			continue
 		}
 		sc, ok := s.weigh(ns, r, why)
 		if rep != nil {
 			rep.Score = sc
 		}
-		if !passed {
+		if failed >= 0 {
 			continue
 		}
 		if !ok {
 			resourceFailures++
 			continue
 		}
-		cands = append(cands, candidate{ns: ns, score: sc})
+		c := candidate{ns: ns, score: sc}
+		if keep {
+			cands = append(cands, c)
+		} else if best.ns == nil || s.better(&c, &best) {
+			best = c
+		}
 	}
-	if err := s.chainError(ev, survivors); err != nil {
+	if err := s.chainError(ev, eligible, firstFail); err != nil {
 		return nil, s.explainErr(err, reports, len(snap.nodes))
 	}
-	if len(cands) == 0 {
+	if len(cands) == 0 && best.ns == nil {
 		msg := msgNoResources
 		if resourceFailures == 0 {
 			msg = msgNoNodes
@@ -359,9 +379,13 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		return nil, s.explainErr(msg, reports, len(snap.nodes))
 	}
 	p := &Placement{Soft: soft, Nodes: reports}
+	if best.ns != nil {
+		p.Node = best.ns.n
+		return p, nil
+	}
 	rng := rand.New(rand.NewPCG(r.Seed, 0x5357_4152_4d44_4543))
 	if m == modeBest {
-		p.Node = s.best(cands, rng).ns.n
+		p.Node = s.draw(cands, rng).ns.n
 		return p, nil
 	}
 	s.order(cands, rng)
@@ -380,9 +404,10 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 // chainError finds the filter at which Swarm's chain would have run out of
 // nodes and words the error as Swarm does: every enabled filter's
 // conditions up to and including the failing one.
-func (s *Scheduler) chainError(ev *eval, survivors []int) error {
+func (s *Scheduler) chainError(ev *eval, eligible int, firstFail []int) error {
+	survivors := eligible
 	for i, f := range s.filters {
-		if survivors[i] > 0 || !f.active(ev) {
+		if survivors -= firstFail[i]; survivors > 0 || !f.active(ev) {
 			continue
 		}
 		if f.name() == FilterHealth {
@@ -397,8 +422,8 @@ func (s *Scheduler) chainError(ev *eval, survivors []int) error {
 		}
 		return errors.New(b.String())
 	}
-	// Every filter passed some node, or was inactive on an empty input.
-	if len(survivors) > 0 && survivors[len(survivors)-1] == 0 {
+	// Every active filter kept some node; an empty input stays empty.
+	if len(s.filters) > 0 && survivors == 0 {
 		return errors.New(msgNoNodes)
 	}
 	return nil

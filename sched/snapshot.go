@@ -32,8 +32,18 @@ type nodeState struct {
 	images     []int32 // interned image IDs, tags and repositories
 	containers []*model.Container
 	names      map[string]int // container names (no slash) and IDs → count
+	ports      []portUse      // host ports bound by the node's containers
+	hostPorts  []portUse      // ports exposed by its host-network containers
 	usedCPU    model.MilliCPU
 	usedMem    int64
+}
+
+// portUse is one port a container holds on its node: a bridge binding
+// with a host port (ip, port), or an exposed port of a host-network
+// container (port as "80/tcp").
+type portUse struct {
+	ip, port string
+	c        *model.Container
 }
 
 type interner struct {
@@ -82,6 +92,9 @@ func (s *Snapshot) Node(addr string) *model.Node {
 	}
 	return nil
 }
+
+// nodeOf is the node a container sits on, for node/name lookups.
+func (s *Snapshot) nodeOf(c *model.Container) *model.Node { return s.Node(c.Node) }
 
 // Containers returns the containers the snapshot counts on the node at
 // addr, pending ones included.
@@ -136,7 +149,7 @@ func (s *Snapshot) AddContainer(addr string, c *model.Container) bool {
 	ns.containers = append(ns.containers, c)
 	ns.usedCPU += c.CPUs
 	ns.usedMem += c.Memory
-	ns.indexNames(c, 1)
+	ns.indexContainer(c, 1)
 	s.countName(c, 1)
 	return true
 }
@@ -156,7 +169,7 @@ func (s *Snapshot) RemoveContainer(addr string, c *model.Container) bool {
 	ns.containers = slices.Delete(ns.containers, j, j+1)
 	ns.usedCPU -= c.CPUs
 	ns.usedMem -= c.Memory
-	ns.indexNames(c, -1)
+	ns.indexContainer(c, -1)
 	s.countName(c, -1)
 	return true
 }
@@ -213,7 +226,7 @@ func (s *Snapshot) index(n *model.Node) *nodeState {
 	for _, c := range ns.containers {
 		ns.usedCPU += c.CPUs
 		ns.usedMem += c.Memory
-		ns.indexNames(c, 1)
+		ns.indexContainer(c, 1)
 		s.countName(c, 1)
 	}
 	return ns
@@ -247,7 +260,25 @@ func (ns *nodeState) hasLabel(slot int32) bool {
 	return slot >= 0 && int(slot) < len(ns.labels) && ns.labels[slot] >= 0
 }
 
-func (ns *nodeState) indexNames(c *model.Container, delta int) {
+// indexContainer adds (delta 1) or removes (delta -1) c's names, IDs and
+// ports in the node's indexes.
+func (ns *nodeState) indexContainer(c *model.Container, delta int) {
+	if delta < 0 {
+		held := func(u portUse) bool { return u.c == c }
+		ns.ports = slices.DeleteFunc(ns.ports, held)
+		ns.hostPorts = slices.DeleteFunc(ns.hostPorts, held)
+	} else {
+		for _, b := range c.Ports {
+			if b.HostPort != "" {
+				ns.ports = append(ns.ports, portUse{ip: b.HostIP, port: b.HostPort, c: c})
+			}
+		}
+		if c.NetworkMode == "host" {
+			for _, p := range c.Expose {
+				ns.hostPorts = append(ns.hostPorts, portUse{port: p, c: c})
+			}
+		}
+	}
 	bump := func(k string) {
 		if k == "" {
 			return

@@ -25,31 +25,29 @@ func (s *Scheduler) weigh(ns *nodeState, r *Request, why *[]Reason) (Score, bool
 	reqCPU, reqMem := r.Config.CPUs, r.Config.Memory
 	totalCPU, totalMem := ns.n.TotalCPUs(s.overcommit), ns.n.TotalMemory(s.overcommit)
 	sc := Score{Health: s.HealthIndicator(ns.n), Containers: len(ns.containers), CPU: 100, Memory: 100}
-	ok := true
+	cpuOK, memOK := true, true
 	if reqCPU > 0 {
-		if totalCPU < reqCPU {
-			ok = false
-		} else {
+		if cpuOK = totalCPU >= reqCPU; cpuOK {
 			sc.CPU = int64(ns.usedCPU+reqCPU) * 100 / int64(totalCPU)
+			cpuOK = sc.CPU <= 100
 		}
-		if !ok || sc.CPU > 100 {
-			ok = reject(why, Reason{Filter: reasonCPUs, Class: Exhausted, Detail: fmt.Sprintf(
+		if !cpuOK && why != nil {
+			reject(why, Reason{Filter: reasonCPUs, Class: Exhausted, Detail: fmt.Sprintf(
 				"needs %s CPUs, %s of %s free", reqCPU, max(totalCPU-ns.usedCPU, 0), totalCPU)})
 		}
 	}
 	if reqMem > 0 {
-		memOK := totalMem >= reqMem
-		if memOK {
+		if memOK = totalMem >= reqMem; memOK {
 			sc.Memory = (ns.usedMem + reqMem) * 100 / totalMem
+			memOK = sc.Memory <= 100
 		}
-		if !memOK || sc.Memory > 100 {
-			ok = reject(why, Reason{Filter: reasonMemory, Class: Exhausted, Detail: fmt.Sprintf(
-				"needs %s, %s of %s free", model.FormatBytes(reqMem), model.FormatBytes(max(totalMem-ns.usedMem, 0)),
-				model.FormatBytes(totalMem))})
+		if !memOK && why != nil {
+			reject(why, Reason{Filter: reasonMemory, Class: Exhausted, Detail: fmt.Sprintf("needs %s, %s of %s free",
+				model.FormatBytes(reqMem), model.FormatBytes(max(totalMem-ns.usedMem, 0)), model.FormatBytes(totalMem))})
 		}
 	}
 	sc.Weight = sc.CPU + sc.Memory + s.healthFactor()*sc.Health
-	return sc, ok
+	return sc, cpuOK && memOK
 }
 
 // better reports whether a ranks before b: spread takes the lower weight,
@@ -71,19 +69,10 @@ func (s *Scheduler) better(a, b *candidate) bool {
 	return a.ns.rank < b.ns.rank
 }
 
-// best picks the first of the order without sorting.
-func (s *Scheduler) best(cands []candidate, rng *rand.Rand) *candidate {
-	if s.strategy == StrategyRandom {
-		s.byName(cands)
-		return &cands[rng.IntN(len(cands))]
-	}
-	b := &cands[0]
-	for i := 1; i < len(cands); i++ {
-		if s.better(&cands[i], b) {
-			b = &cands[i]
-		}
-	}
-	return b
+// draw is random's choice: the first draw of order's shuffle.
+func (s *Scheduler) draw(cands []candidate, rng *rand.Rand) *candidate {
+	s.byName(cands)
+	return &cands[rng.IntN(len(cands))]
 }
 
 // order sorts cands best first. random is a Fisher–Yates shuffle whose
