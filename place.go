@@ -200,7 +200,9 @@ func place(args []string, stdout, stderr io.Writer) int {
 	}
 	snap := sched.NewSnapshot(cf.Nodes)
 	var results []placed
-	defer func() { printResults(stdout, f, results) }()
+	if f.format == "json" {
+		defer func() { printJSON(stdout, results) }()
+	}
 	for i := 1; i <= f.count; i++ {
 		cfg := base
 		if f.name != "" && f.count > 1 {
@@ -233,6 +235,9 @@ func place(args []string, stdout, stderr io.Writer) int {
 			return exitRefused
 		}
 		results = append(results, result(cfg.Name, cfg, p, f.explain))
+		if f.format == "text" {
+			printText(stdout, results[len(results)-1], f.explain)
+		}
 		c := &model.Container{Config: req.Config, Node: p.Node.Addr, State: model.Running}
 		snap.AddContainer(p.Node.Addr, c)
 	}
@@ -266,48 +271,49 @@ func result(name string, cfg model.Config, p *sched.Placement, explain bool) pla
 	return r
 }
 
-func printResults(w io.Writer, f placeFlags, results []placed) {
-	if f.format == "json" {
-		if results == nil {
-			results = []placed{}
-		}
-		b, _ := json.MarshalIndent(results, "", "  ")
-		fmt.Fprintf(w, "%s\n", b)
+// printJSON writes every placement made, as one array.
+func printJSON(w io.Writer, results []placed) {
+	if results == nil {
+		results = []placed{}
+	}
+	b, _ := json.MarshalIndent(results, "", "  ")
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// printText writes one placement as soon as it is made: the node's name,
+// and with explain every node's verdict.
+func printText(w io.Writer, r placed, explain bool) {
+	fmt.Fprintln(w, r.Node)
+	if !explain {
 		return
 	}
-	for _, r := range results {
-		fmt.Fprintln(w, r.Node)
-		if !f.explain {
-			continue
-		}
-		name := r.Name
-		if name == "" {
-			name = "(unnamed)"
-		}
-		soft := "soft expressions honoured"
-		if r.Soft != nil && !*r.Soft {
-			soft = "soft expressions dropped"
-		}
-		fmt.Fprintf(w, "  container %s → %s (%s)\n", name, r.Node, soft)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		kept := make([]explainNode, len(r.Ranked))
-		for _, n := range r.Nodes {
-			if n.Kept {
-				kept[n.Rank-1] = n
-			}
-		}
-		for _, n := range kept {
-			fmt.Fprintf(tw, "  #%d\t%s\tweight %d\t%s\t%s\thealth %d\t%s\n", n.Rank, n.Node, n.Score.Weight,
-				percent("cpu", n.Score.CPU, r.asked.CPUs > 0), percent("memory", n.Score.Memory, r.asked.Memory > 0),
-				n.Score.Health, plural(n.Score.Containers, "container"))
-		}
-		for _, n := range r.Nodes {
-			if !n.Kept {
-				fmt.Fprintf(tw, "  ✗\t%s\t%s\n", n.Node, joinReasons(n.Reasons))
-			}
-		}
-		tw.Flush()
+	name := r.Name
+	if name == "" {
+		name = "(unnamed)"
 	}
+	soft := "soft expressions honoured"
+	if r.Soft != nil && !*r.Soft {
+		soft = "soft expressions dropped"
+	}
+	fmt.Fprintf(w, "  container %s → %s (%s)\n", name, r.Node, soft)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	kept := make([]explainNode, len(r.Ranked))
+	for _, n := range r.Nodes {
+		if n.Kept {
+			kept[n.Rank-1] = n
+		}
+	}
+	for _, n := range kept {
+		fmt.Fprintf(tw, "  #%d\t%s\tweight %d\t%s\t%s\thealth %d\t%s\n", n.Rank, n.Node, n.Score.Weight,
+			percent("cpu", n.Score.CPU, r.asked.CPUs > 0), percent("memory", n.Score.Memory, r.asked.Memory > 0),
+			n.Score.Health, plural(n.Score.Containers, "container"))
+	}
+	for _, n := range r.Nodes {
+		if !n.Kept {
+			fmt.Fprintf(tw, "  ✗\t%s\t%s\n", n.Node, joinReasons(n.Reasons))
+		}
+	}
+	tw.Flush()
 }
 
 func printReports(w io.Writer, reps []sched.NodeReport) {
