@@ -145,3 +145,33 @@ func TestNameConflictIsSwarmsText(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestCPUSharesAsSwarm(t *testing.T) {
+	for _, tt := range []struct {
+		cpus     MilliCPU
+		nodeCPUs int
+		shares   int64
+		back     MilliCPU
+	}{
+		{CPUs(1), 4, 256, CPUs(1)},
+		{CPUs(4), 4, 1024, CPUs(4)},
+		{CPUs(1), 3, 342, CPUs(1)}, // ceil(1024/3)
+		{CPUs(2), 8, 256, CPUs(2)},
+		{0, 4, 0, 0},
+	} {
+		if got := SharesForCPUs(tt.cpus, tt.nodeCPUs); got != tt.shares {
+			t.Errorf("SharesForCPUs(%v, %d) = %d; want %d", tt.cpus, tt.nodeCPUs, got, tt.shares)
+		}
+		if got := CPUsForShares(tt.shares, tt.nodeCPUs); got != tt.back {
+			t.Errorf("CPUsForShares(%d, %d) = %v; want %v", tt.shares, tt.nodeCPUs, got, tt.back)
+		}
+	}
+	// A container made straight on an engine with the default 1024 shares
+	// counts as every CPU of the node; 512 shares on a 1-CPU node count 0.
+	if got := CPUsForShares(1024, 16); got != CPUs(16) {
+		t.Errorf("1024 shares on 16 CPUs: %v", got)
+	}
+	if got := CPUsForShares(512, 1); got != 0 {
+		t.Errorf("512 shares on 1 CPU: %v", got)
+	}
+}

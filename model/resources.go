@@ -129,3 +129,24 @@ func (n *Node) ReservedMemoryText(o Overcommit) string {
 	_, used := n.Reserved()
 	return FormatBytes(used) + " / " + FormatBytes(n.TotalMemory(o))
 }
+
+// SharesForCPUs is what Swarm sends an engine with nodeCPUs CPUs for a
+// reservation of cpus: real CPU shares, ceil(cpus × 1024 / nodeCPUs).
+func SharesForCPUs(cpus MilliCPU, nodeCPUs int) int64 {
+	if cpus <= 0 || nodeCPUs <= 0 {
+		return 0
+	}
+	num := int64(cpus) * 1024
+	den := int64(nodeCPUs) * 1000
+	return (num + den - 1) / den
+}
+
+// CPUsForShares reads real CPU shares back as Swarm did: shares × nodeCPUs /
+// 1024, truncated to whole CPUs. So 256 shares on a 4-CPU node are 1 CPU,
+// 1024 shares are all 4, and 512 shares on a 1-CPU node are 0.
+func CPUsForShares(shares int64, nodeCPUs int) MilliCPU {
+	if shares <= 0 || nodeCPUs <= 0 {
+		return 0
+	}
+	return CPUs(int(shares * int64(nodeCPUs) / 1024))
+}
