@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The test bed: several real dockerd side by side on this machine, each its
+# own host (own hostname and engine ID through its own UTS and mount
+# namespaces), with engine labels, a loopback TCP port, its own bridge for
+# published ports, and a busybox image imported (no registry is reachable).
+#
+#   scripts/testbed.sh install          apt-get docker.io and busybox-static if missing
+#   scripts/testbed.sh start N [DIR]    start node-1..node-N; prints their addresses
+#   scripts/testbed.sh stop [DIR]       stop them all and leave nothing behind
+#   scripts/testbed.sh kill I [DIR]     kill -9 node-I's dockerd (a dead host)
+#   scripts/testbed.sh revive I [DIR]   start node-I again and wait for it
+#
+# DIR defaults to /tmp/swarmdeck-testbed. Node I listens on
+# 127.0.0.1:$((BASEPORT+I)) (BASEPORT defaults to 23750) and on
+# unix://DIR/node-I/docker.sock. DIR/env has SWARMDECK_TESTBED_NODES
+# (comma-separated host:port) and SWARMDECK_TESTBED_DIR.
+# Labels: zone = a, b, c, a, …; disk = ssd on odd nodes, hdd on even ones.
+set -euo pipefail
+
+DIR=${DIR:-/tmp/swarmdeck-testbed}
+BASEPORT=${BASEPORT:-23750}
+die() { echo "testbed: $*" >&2; exit 1; }
+
+install() {
+  local need=()
+  command -v dockerd >/dev/null || need+=(docker.io)
+  [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || need+=(busybox-static)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v unshare >/dev/null || need+=(util-linux)
+  [ ${#need[@]} -eq 0 ] && return 0
+  echo "testbed: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
+}
+
+zone() { local z=(a b c); echo "${z[$(( ($1 - 1) % 3 ))]}"; }
+disk() { if (( $1 % 2 )); then echo ssd; else echo hdd; fi; }
+
+start_node() {
+  local i=$1
+  local d="$DIR/node-$i" port=$((BASEPORT + i)) br="sdbr$i"
+  mkdir -p "$d/data" "$d/exec" "$d/etc"
+  if ! ip link show "$br" >/dev/null 2>&1; then
+    ip link add "$br" type bridge
+    ip addr add "172.31.$((100 + i)).1/24" dev "$br"
+    ip link set "$br" up
+  fi
+  # Own UTS and mount namespaces: a hostname and /etc/docker (so an engine
+  # ID) of its own. The namespace lives as long as dockerd.
+  setsid unshare --uts --mount sh -c "
+    mount --make-rprivate /
+    mount --bind '$d/etc' /etc/docker
+    hostname node-$i
+    exec dockerd --data-root '$d/data' --exec-root '$d/exec' --pidfile '$d/pid' \
+      -H 'unix://$d/docker.sock' -H 'tcp://127.0.0.1:$port' \
+      --iptables=false --ip-masq=false --bridge='$br' \
+      --cgroup-parent '/swarmdeck-node-$i' \
+      --label zone=$(zone "$i") --label disk=$(disk "$i") --label testbed=swarmdeck
+  " >"$d/dockerd.log" 2>&1 < /dev/null &
+  echo $! > "$d/launcher.pid"
+}
+
+wait_node() {
+  local i=$1
+  local port=$((BASEPORT + i))
+  for _ in $(seq 1 200); do
+    if curl -sf "http://127.0.0.1:$port/_ping" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "--- $DIR/node-$i/dockerd.log" >&2; tail -20 "$DIR/node-$i/dockerd.log" >&2
+  die "node-$i (127.0.0.1:$port) did not answer /_ping within 20 s"
+}
+
+import_image() {
+  local i=$1
+  local d="$DIR/node-$i" root="$DIR/rootfs"
+  if [ ! -d "$root" ]; then
+    mkdir -p "$root/bin" "$root/tmp" "$root/www"
+    cp "$(command -v busybox)" "$root/bin/busybox"
+    for app in sh sleep httpd echo cat ls env true false hostname nc wget; do ln -sf busybox "$root/bin/$app"; done
+    echo "hello from swarmdeck" > "$root/www/index.html"
+  fi
+  if ! docker -H "unix://$d/docker.sock" image inspect busybox:latest >/dev/null 2>&1; then
+    tar -C "$root" -c . | docker -H "unix://$d/docker.sock" import - busybox:latest >/dev/null
+  fi
+}
+
+cmd_start() {
+  local n=${1:?usage: testbed.sh start N}
+  [ "$(id -u)" = 0 ] || die "the test bed needs root (dockerd, namespaces, bridges)"
+  install
+  command -v curl >/dev/null || die "curl is needed to poll /_ping"
+  mkdir -p "$DIR"
+  local addrs=()
+  for i in $(seq 1 "$n"); do start_node "$i"; done
+  for i in $(seq 1 "$n"); do wait_node "$i"; import_image "$i"; addrs+=("127.0.0.1:$((BASEPORT + i))"); done
+  local IFS=,
+  printf 'SWARMDECK_TESTBED_NODES=%s\nSWARMDECK_TESTBED_DIR=%s\n' "${addrs[*]}" "$DIR" > "$DIR/env"
+  echo "${addrs[*]}"
+}
+
+# stop_node ends node I's dockerd by its pid file, then whatever containerd
+# and shims remain under its exec-root, by pid, then its bridge.
+stop_node() {
+  local i=$1
+  local d="$DIR/node-$i"
+  [ -d "$d" ] || return 0
+  local pid
+  pid=$(cat "$d/pid" 2>/dev/null || cat "$d/launcher.pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill -CONT "$pid" 2>/dev/null || true
+    if kill -TERM "$pid" 2>/dev/null; then
+      for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  kill_leftovers "$i"
+  ip link del "sdbr$i" 2>/dev/null || true
+}
+
+# kill_leftovers ends the processes a dead dockerd left: containerd and the
+# shims under its exec-root, and the containers in its cgroup.
+kill_leftovers() {
+  local i=$1
+  local d="$DIR/node-$i" pids cg m
+  pids=$(pgrep -f -- "$d/exec" || true)
+  for cg in /sys/fs/cgroup/swarmdeck-node-"$i" /sys/fs/cgroup/*/swarmdeck-node-"$i"; do
+    if [ -d "$cg" ]; then
+      pids="$pids $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
+    fi
+  done
+  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+  sleep 0.2
+  for cg in /sys/fs/cgroup/swarmdeck-node-"$i" /sys/fs/cgroup/*/swarmdeck-node-"$i"; do
+    if [ -d "$cg" ]; then
+      find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    fi
+  done
+  for m in $(grep " $d/" /proc/mounts | awk '{print $2}' | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  return 0
+}
+
+cmd_stop() {
+  [ -d "$DIR" ] || return 0
+  for d in "$DIR"/node-*; do
+    [ -d "$d" ] || continue
+    stop_node "${d##*-}"
+  done
+  rm -rf "$DIR"
+}
+
+cmd_kill() {
+  local i=${1:?usage: testbed.sh kill I}
+  kill -KILL "$(cat "$DIR/node-$i/pid")"
+}
+
+cmd_revive() {
+  local i=${1:?usage: testbed.sh revive I}
+  start_node "$i"
+  wait_node "$i"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop ;;
+  kill) shift; cmd_kill "$@" ;;
+  revive) shift; cmd_revive "$@" ;;
+  *) sed -n '2,20p' "$0"; exit 2 ;;
+esac
