@@ -104,6 +104,7 @@ type Node struct {
 	Health   Health
 	Failures int    // connection failures in a row
 	Error    string // the last error, empty when none
+	Warning  string // e.g. an engine ID shared with another node
 	Version  string // engine version
 	Updated  time.Time
 
@@ -219,4 +220,7 @@ type Event struct {
 	Container string // container name or ID
 	Action    string // e.g. "create", "engine_disconnect"
 	Message   string
+	// Duration is how long the thing took: for a reschedule, from the
+	// node's first failure to the container running elsewhere.
+	Duration time.Duration
 }

@@ -1,0 +1,282 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+	"time"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// IsNotFound reports whether err is a container (or node) that does not
+// exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// Create places a container and creates it on the chosen engine. It is
+// atomic with respect to every other create: the placement, the name and
+// the resources are reserved under the cluster's lock before the engine is
+// called, so parallel creates never over-reserve a node or reuse a name,
+// and a create the engine refuses releases all it reserved. The swarm ID
+// and the placement rules go into the container's labels.
+func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Container, error) {
+	req, err := sched.NewRequest(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ct, n, err := c.place(ctx, req, newID(), nil)
+	if err != nil {
+		return nil, err
+	}
+	c.emit(model.Event{Kind: model.EventPlaced, Node: n.name(), Container: describe(ct), Action: "create",
+		Message: fmt.Sprintf("placed %s on %s", describe(ct), n.name())})
+	return ct, nil
+}
+
+// place is the critical section of a create: lock, check the name, place
+// on the snapshot, reserve as a pending container, unlock, call the
+// engine, lock again to record the container or release the reservation.
+// moving is the queued container being rescheduled, if any.
+func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string, moving *queued) (*model.Container, *node, error) {
+	cfg := req.Config
+	cfg.Labels = maps.Clone(cfg.Labels)
+	cfg.Labels[model.LabelSwarmID] = swarmID
+	c.mu.Lock()
+	if cfg.Name != "" && (c.snap.NameInUse(cfg.Name) || c.queuedName(cfg.Name, moving)) {
+		c.mu.Unlock()
+		return nil, nil, model.NameConflict(cfg.Name)
+	}
+	p, err := c.sch.Place(c.snap, req)
+	if err != nil {
+		c.mu.Unlock()
+		return nil, nil, err
+	}
+	n := c.nodes[p.Node.Addr]
+	pc := &model.Container{Config: cfg, SwarmID: swarmID, Node: n.entry.Addr, State: model.Created, Created: time.Now(),
+		Constraints: exprs(req.Constraints), Affinities: exprs(req.Affinities), Whitelists: exprs(req.Whitelists)}
+	if req.Reschedule != "" {
+		pc.Reschedule = []string{req.Reschedule}
+	}
+	c.pending[swarmID] = pc
+	c.rebuild(n)
+	nodeCPUs := n.info.CPUs
+	c.mu.Unlock()
+
+	spec := CreateSpec{Config: cfg}
+	if cfg.CPUs%1000 == 0 {
+		spec.CPUShares = model.SharesForCPUs(cfg.CPUs, nodeCPUs)
+	} else {
+		spec.NanoCPUs = int64(cfg.CPUs) * 1e6
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	id, err := n.eng.Create(cctx, spec)
+	var ct *model.Container
+	if err == nil {
+		if ct, _ = n.eng.Inspect(cctx, id); ct == nil {
+			cp := *pc
+			cp.ID = id
+			ct = &cp
+		}
+	}
+	cancel()
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending, swarmID)
+	if err != nil {
+		if IsConnectionError(err) {
+			// The engine may still create it; when it shows up, it goes.
+			c.abandoned[swarmID] = true
+			c.recordFailure(n, err)
+		}
+		c.rebuild(n)
+		return nil, nil, fmt.Errorf("creating %s on %s: %w", describe(pc), n.name(), err)
+	}
+	n.containers[ct.ID] = ct
+	c.rebuild(n)
+	return ct, n, nil
+}
+
+func exprs(es []*sched.Expr) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Raw
+	}
+	return out
+}
+
+// find resolves a container reference as Swarm did (ID, short ID, swarm
+// ID, name, node/name, unique prefix) over the whole cluster.
+func (c *Cluster) find(ref string) (*model.Container, *node, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := model.FindContainer(c.allContainers(), ref, c.nodeOf)
+	if ct == nil {
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	n := c.nodes[ct.Node]
+	if n.health != model.Healthy {
+		return ct, n, fmt.Errorf("Container %s running on unhealthy node %s", describe(ct), n.name())
+	}
+	return ct, n, nil
+}
+
+// Inspect finds a container and its node.
+func (c *Cluster) Inspect(ref string) (*model.Container, *model.Node, error) {
+	ct, n, err := c.find(ref)
+	if ct == nil {
+		return nil, nil, err
+	}
+	return ct, n.view, nil
+}
+
+// act runs one engine call on a container, then re-reads it.
+func (c *Cluster) act(ctx context.Context, ref, what string, call func(ctx context.Context, e Engine, id string) error) error {
+	ct, n, err := c.find(ref)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+	err = call(cctx, n.eng, ct.ID)
+	cancel()
+	if err != nil {
+		if IsConnectionError(err) {
+			c.failed(n, err)
+		}
+		return fmt.Errorf("%s %s on %s: %w", what, describe(ct), n.name(), err)
+	}
+	c.reread(ctx, n, ct.ID)
+	return nil
+}
+
+// Start starts a container.
+func (c *Cluster) Start(ctx context.Context, ref string) error {
+	return c.act(ctx, ref, "start", func(ctx context.Context, e Engine, id string) error { return e.Start(ctx, id) })
+}
+
+// Stop stops a container, killing it after timeout.
+func (c *Cluster) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	return c.act(ctx, ref, "stop", func(ctx context.Context, e Engine, id string) error { return e.Stop(ctx, id, timeout) })
+}
+
+// Restart restarts a container.
+func (c *Cluster) Restart(ctx context.Context, ref string, timeout time.Duration) error {
+	return c.act(ctx, ref, "restart", func(ctx context.Context, e Engine, id string) error { return e.Restart(ctx, id, timeout) })
+}
+
+// Kill kills a container.
+func (c *Cluster) Kill(ctx context.Context, ref string) error {
+	return c.act(ctx, ref, "kill", func(ctx context.Context, e Engine, id string) error { return e.Kill(ctx, id) })
+}
+
+// Remove removes a container; its reservation and name are free at once,
+// and queued containers get another chance at the capacity.
+func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
+	err := c.act(ctx, ref, "remove", func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
+	if err == nil {
+		c.nudge()
+	}
+	return err
+}
+
+// Logs streams a container's output; follow keeps it open.
+func (c *Cluster) Logs(ctx context.Context, ref string, follow bool) (io.ReadCloser, error) {
+	ct, n, err := c.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	return n.eng.Logs(ctx, ct.ID, follow)
+}
+
+// CreateNetwork creates a network on one node ("node/name" pins it) or
+// on every healthy node.
+func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) error {
+	var targets []*node
+	c.mu.Lock()
+	if nodeName, netName, ok := strings.Cut(name, "/"); ok {
+		for _, n := range c.nodes {
+			if n.name() == nodeName {
+				targets = append(targets, n)
+			}
+		}
+		if len(targets) == 0 {
+			c.mu.Unlock()
+			return fmt.Errorf("%w: node %s", ErrNotFound, nodeName)
+		}
+		name = netName
+	} else {
+		for _, n := range c.nodes {
+			if n.health == model.Healthy {
+				targets = append(targets, n)
+			}
+		}
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, n := range targets {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		_, err := n.eng.CreateNetwork(cctx, name, driver)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", n.name(), err))
+			continue
+		}
+		c.refreshNetworks(ctx, n)
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveNetwork removes a network by ID, name or node/name from every node
+// that has it.
+func (c *Cluster) RemoveNetwork(ctx context.Context, ref string) error {
+	nodeName, netName, pinned := strings.Cut(ref, "/")
+	if !pinned {
+		netName = ref
+	}
+	type target struct {
+		n  *node
+		id string
+	}
+	var targets []target
+	c.mu.Lock()
+	for _, n := range c.nodes {
+		for _, nw := range n.networks {
+			if (nw.ID == netName || strings.HasPrefix(nw.ID, netName) || nw.Name == netName) && (!pinned || n.name() == nodeName) {
+				targets = append(targets, target{n, nw.ID})
+			}
+		}
+	}
+	c.mu.Unlock()
+	if len(targets) == 0 {
+		return fmt.Errorf("%w: network %s", ErrNotFound, ref)
+	}
+	var errs []error
+	for _, t := range targets {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := t.n.eng.RemoveNetwork(cctx, t.id)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.n.name(), err))
+			continue
+		}
+		c.refreshNetworks(ctx, t.n)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cluster) refreshNetworks(ctx context.Context, n *node) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	nets, err := n.eng.Networks(cctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	n.networks = nets
+	c.gen++
+	c.mu.Unlock()
+}

@@ -1,0 +1,352 @@
+package backend
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// Options tune a Cluster. The zero value gives Swarm's defaults where
+// Swarm had one and swarmdeck's faster failure detection.
+type Options struct {
+	Sched sched.Config
+	// FailureRetry is --engine-failure-retry: connection failures in a row
+	// that make a node Unhealthy (default 3).
+	FailureRetry int
+	// ProbeInterval is how often a failing engine is probed (default 1s).
+	ProbeInterval time.Duration
+	// Heartbeat is how often a healthy engine is pinged, so that one that
+	// hangs is noticed (default 1s).
+	Heartbeat time.Duration
+	// ProbeTimeout bounds a heartbeat or a probe: an engine that does not
+	// answer a ping within it has failed once (default 1s).
+	ProbeTimeout time.Duration
+	// RefreshMin and RefreshMax bound the full refresh that backs up the
+	// event stream (Swarm's 30s and 60s).
+	RefreshMin, RefreshMax time.Duration
+	// RescheduleGrace is how long an Unhealthy node may come back before its
+	// containers move (--reschedule-grace, default 0).
+	RescheduleGrace time.Duration
+	// Logger receives the manager's log; nil discards it.
+	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.FailureRetry <= 0 {
+		o.FailureRetry = sched.DefaultFailureRetry
+	}
+	o.Sched.FailureRetry = o.FailureRetry
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = time.Second
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = time.Second
+	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = time.Second
+	}
+	if o.RefreshMin <= 0 {
+		o.RefreshMin = 30 * time.Second
+	}
+	if o.RefreshMax < o.RefreshMin {
+		o.RefreshMax = 2 * o.RefreshMin
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Cluster is the manager: a live model of every engine of a Source, the
+// placements made on it, and the rescheduling of containers off failed
+// nodes.
+type Cluster struct {
+	src  *Source
+	opts Options
+	sch  *sched.Scheduler
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	nodes     map[string]*node // by address
+	snap      *sched.Snapshot
+	pending   map[string]*model.Container // creates in flight, by swarm ID
+	abandoned map[string]bool             // swarm IDs of creates that failed half-way
+	queue     []*queued                   // containers waiting to be rescheduled
+	gen       uint64                      // bumped on every change
+
+	events *broker
+	wake   chan struct{} // capacity may have appeared: look at the queue
+	wg     sync.WaitGroup
+	ctx    atomic.Pointer[context.Context] // Run's, for goroutines started later
+}
+
+// node is one engine's state as the manager keeps it.
+type node struct {
+	entry      Entry
+	eng        Engine
+	info       EngineInfo
+	health     model.Health
+	failures   int
+	lastErr    string
+	updated    time.Time
+	failedAt   time.Time // first failure of the current run of failures
+	dupWarning string
+	containers map[string]*model.Container // by ID
+	images     []model.Image
+	networks   []model.Network
+	view       *model.Node // the model built from all this
+	cancel     context.CancelFunc
+}
+
+// name is the node's name: the operator's, else the engine's, else its
+// address while it is pending.
+func (n *node) name() string {
+	return cmp.Or(n.entry.Name, n.info.Name, n.entry.Addr)
+}
+
+// New makes a manager for the engines src finds. Nothing starts until Run.
+func New(src *Source, opts Options) (*Cluster, error) {
+	opts.defaults()
+	if src.File != nil && opts.Sched.Strategy == "" && opts.Sched.Filters == nil {
+		fileCfg := src.File.SchedConfig()
+		opts.Sched.Strategy, opts.Sched.Filters, opts.Sched.Overcommit = fileCfg.Strategy, fileCfg.Filters, fileCfg.Overcommit
+	}
+	sch, err := sched.New(opts.Sched)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{
+		src: src, opts: opts, sch: sch, log: opts.Logger,
+		nodes: map[string]*node{}, snap: sched.NewSnapshot(nil),
+		pending: map[string]*model.Container{}, abandoned: map[string]bool{},
+		events: newBroker(), wake: make(chan struct{}, 1),
+	}, nil
+}
+
+// Scheduler is the cluster's scheduler (strategy, filters, overcommit).
+func (c *Cluster) Scheduler() *sched.Scheduler { return c.sch }
+
+// Source is where the cluster's engines come from.
+func (c *Cluster) Source() *Source { return c.src }
+
+// Run watches discovery and keeps every engine's monitor and the
+// rescheduler running until ctx ends; it returns when all of them have
+// stopped.
+func (c *Cluster) Run(ctx context.Context) error {
+	c.ctx.Store(&ctx)
+	entries, errs := c.src.Discovery.Watch(ctx)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.rescheduler(ctx)
+	}()
+	defer c.wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case es := <-entries:
+			c.apply(ctx, es)
+		case err := <-errs:
+			c.emit(model.Event{Kind: model.EventFailure, Action: "discovery", Message: "discovery: " + err.Error()})
+		}
+	}
+}
+
+// apply brings the set of engines in line with discovery: removed entries
+// first (their containers move), then new ones as Pending.
+func (c *Cluster) apply(ctx context.Context, entries []Entry) {
+	want := map[string]Entry{}
+	for _, e := range entries {
+		want[e.Addr] = e
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for addr, n := range c.nodes {
+		if _, ok := want[addr]; !ok {
+			c.disconnect(n)
+		}
+	}
+	for _, e := range entries {
+		if _, ok := c.nodes[e.Addr]; ok {
+			continue
+		}
+		eng, err := c.src.NewEngine(e)
+		if err != nil {
+			c.emit(model.Event{Kind: model.EventFailure, Node: cmp.Or(e.Name, e.Addr), Action: "engine", Message: err.Error()})
+			continue
+		}
+		mctx, cancel := context.WithCancel(ctx)
+		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, cancel: cancel}
+		c.nodes[e.Addr] = n
+		c.rebuild(n)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer eng.Close()
+			c.monitor(mctx, n)
+		}()
+	}
+}
+
+// disconnect drops a node that discovery no longer lists; its containers
+// with a reschedule policy move. c.mu is held.
+func (c *Cluster) disconnect(n *node) {
+	n.cancel()
+	n.health = model.Disconnected
+	c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
+		Message: fmt.Sprintf("engine %s (%s) left discovery", n.name(), n.entry.Addr)})
+	c.evacuate(n, time.Now())
+	delete(c.nodes, n.entry.Addr)
+	c.snap.RemoveNode(n.entry.Addr)
+	c.gen++
+}
+
+// rebuild makes the node's model from its state and puts it in the
+// scheduling snapshot. Creates in flight on the node count as its
+// containers until the engine's own copy is seen. c.mu is held.
+func (c *Cluster) rebuild(n *node) {
+	mn := &model.Node{
+		ID: n.info.ID, Name: n.name(), Addr: n.entry.Addr, Labels: n.info.Labels, CPUs: n.info.CPUs, Memory: n.info.Memory,
+		Health: n.health, Failures: n.failures, Error: n.lastErr, Version: n.info.Version, Updated: n.updated,
+		Warning: strings.Trim(n.info.Warning+"; "+n.dupWarning, "; "), Images: n.images,
+	}
+	seen := map[string]bool{}
+	for _, ct := range n.containers {
+		mn.Containers = append(mn.Containers, ct)
+		if ct.SwarmID != "" {
+			seen[ct.SwarmID] = true
+		}
+	}
+	for sid, p := range c.pending {
+		if p.Node == n.entry.Addr && !seen[sid] {
+			mn.Containers = append(mn.Containers, p)
+		}
+	}
+	slices.SortFunc(mn.Containers, func(a, b *model.Container) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+	})
+	n.view = mn
+	c.snap.SetNode(mn)
+	c.gen++
+}
+
+// emit publishes an event and logs it.
+func (c *Cluster) emit(e model.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	c.log.Info(e.Message, "kind", e.Kind.String(), "node", e.Node, "container", e.Container, "action", e.Action)
+	c.events.publish(e)
+}
+
+// Subscribe returns every cluster event from now on, and a function to
+// stop. A subscriber that falls more than buffer events behind loses
+// events rather than slowing the cluster.
+func (c *Cluster) Subscribe(buffer int) (<-chan model.Event, func()) {
+	return c.events.subscribe(buffer)
+}
+
+// RecentEvents returns the last events, oldest first.
+func (c *Cluster) RecentEvents() []model.Event { return c.events.history() }
+
+// Generation changes whenever the cluster's state does: a reader can skip
+// work when it has not.
+func (c *Cluster) Generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Nodes returns every node, pending ones included, in natural order of
+// name. The values are immutable snapshots.
+func (c *Cluster) Nodes() []*model.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*model.Node, 0, len(c.nodes))
+	for _, n := range c.nodes {
+		out = append(out, n.view)
+	}
+	slices.SortFunc(out, func(a, b *model.Node) int {
+		switch {
+		case model.NaturalLess(a.Name, b.Name):
+			return -1
+		case model.NaturalLess(b.Name, a.Name):
+			return 1
+		}
+		return strings.Compare(a.Addr, b.Addr)
+	})
+	return out
+}
+
+// Node returns the node at addr, or nil.
+func (c *Cluster) Node(addr string) *model.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.nodes[addr]; ok {
+		return n.view
+	}
+	return nil
+}
+
+// Containers returns every container of every node (creates in flight
+// included, with an empty ID).
+func (c *Cluster) Containers() []*model.Container {
+	var out []*model.Container
+	for _, n := range c.Nodes() {
+		out = append(out, n.Containers...)
+	}
+	return out
+}
+
+// Networks returns every network of every healthy node.
+func (c *Cluster) Networks() []model.Network {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []model.Network
+	for _, n := range c.nodes {
+		out = append(out, n.networks...)
+	}
+	slices.SortFunc(out, func(a, b model.Network) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Node, b.Node))
+	})
+	return out
+}
+
+// Queued returns the containers waiting to be rescheduled, with why.
+func (c *Cluster) Queued() []Queued {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Queued, len(c.queue))
+	for i, q := range c.queue {
+		out[i] = Queued{Container: q.c, From: q.fromName, Since: q.since, Reason: q.lastErr}
+	}
+	return out
+}
+
+// nodeOf finds a container's node; c.mu is held.
+func (c *Cluster) nodeOf(ct *model.Container) *model.Node {
+	if n, ok := c.nodes[ct.Node]; ok {
+		return n.view
+	}
+	return nil
+}
+
+// allContainers lists every known container; c.mu is held.
+func (c *Cluster) allContainers() []*model.Container {
+	var out []*model.Container
+	for _, n := range c.nodes {
+		out = append(out, slices.Collect(maps.Values(n.containers))...)
+	}
+	return out
+}

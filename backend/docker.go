@@ -1,0 +1,389 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// TLS says how to reach engines over TLS, as the docker CLI does with
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: a folder with ca.pem, cert.pem
+// and key.pem, or the three files named one by one.
+type TLS struct {
+	CA, Cert, Key string
+}
+
+// TLSFromCertPath is the TLS of a DOCKER_CERT_PATH folder.
+func TLSFromCertPath(dir string) *TLS {
+	return &TLS{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
+}
+
+// DockerEngine is a real Docker engine reached through the Docker SDK,
+// with API version negotiation (it settles on 1.41 with dockerd 20.10).
+type DockerEngine struct {
+	addr string
+	cli  *client.Client
+	cpus atomic.Int64 // the engine's CPUs, to read CPU shares back as CPUs
+}
+
+// NewDockerEngine connects lazily to the engine at addr: "host:port"
+// (TCP), "tcp://host:port" or "unix:///path/docker.sock". tls may be nil.
+func NewDockerEngine(addr string, tls *TLS) (*DockerEngine, error) {
+	host := addr
+	if !strings.Contains(addr, "://") {
+		host = "tcp://" + addr
+	}
+	opts := []client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}
+	if tls != nil {
+		opts = append(opts, client.WithTLSClientConfig(tls.CA, tls.Cert, tls.Key))
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("engine %s: %w", addr, err)
+	}
+	return &DockerEngine{addr: addr, cli: cli}, nil
+}
+
+// Addr implements Engine.
+func (d *DockerEngine) Addr() string { return d.addr }
+
+// Close implements Engine.
+func (d *DockerEngine) Close() error { return d.cli.Close() }
+
+// Ping implements Engine.
+func (d *DockerEngine) Ping(ctx context.Context) error {
+	_, err := d.cli.Ping(ctx)
+	return err
+}
+
+// Info implements Engine: `docker info` and `docker version`, with
+// Swarm's label rules: built-in labels win over user labels, a user label
+// named node is dropped, and a label without "=" fails the engine.
+func (d *DockerEngine) Info(ctx context.Context) (EngineInfo, error) {
+	info, err := d.cli.Info(ctx)
+	if err != nil {
+		return EngineInfo{}, err
+	}
+	if info.NCPU == 0 || info.MemTotal == 0 {
+		return EngineInfo{}, fmt.Errorf("cannot get resources for this engine, make sure %s is a Docker Engine, not a Swarm manager", d.addr)
+	}
+	ei := EngineInfo{ID: info.ID, Name: info.Name, Version: info.ServerVersion, CPUs: info.NCPU, Memory: info.MemTotal}
+	builtin := map[string]string{
+		model.LabelStorageDriver: info.Driver, model.LabelKernelVersion: info.KernelVersion,
+		model.LabelOperatingSystem: info.OperatingSystem, model.LabelOSType: info.OSType,
+	}
+	ei.Labels, ei.Warning, err = engineLabels(ei.ID, d.addr, info.Labels, builtin)
+	if err != nil {
+		return EngineInfo{}, err
+	}
+	d.cpus.Store(int64(info.NCPU))
+	return ei, nil
+}
+
+// engineLabels merges user labels ("k=v") with the built-ins as Swarm
+// 1.2.4+ did.
+func engineLabels(id, addr string, user []string, builtin map[string]string) (map[string]string, string, error) {
+	labels := map[string]string{}
+	var warnings []string
+	for _, l := range user {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, "", fmt.Errorf("Engine (ID: %s, Addr: %s) contains an invalid label (%s) not formatted as \"key=value\".", id, addr, l)
+		}
+		switch {
+		case k == "node":
+			warnings = append(warnings, "engine label node="+v+" is ignored: node is the node itself")
+		case builtin[k] != "":
+			warnings = append(warnings, "engine label "+k+" cannot override the built-in "+k+"="+builtin[k])
+		default:
+			labels[k] = v
+		}
+	}
+	for k, v := range builtin {
+		if v != "" {
+			labels[k] = v
+		}
+	}
+	return labels, strings.Join(warnings, "; "), nil
+}
+
+// Containers implements Engine: the list, then an inspect of each.
+func (d *DockerEngine) Containers(ctx context.Context) ([]*model.Container, error) {
+	list, err := d.cli.ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.Container, 0, len(list))
+	for _, s := range list {
+		c, err := d.Inspect(ctx, s.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue // removed in between
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Inspect implements Engine.
+func (d *DockerEngine) Inspect(ctx context.Context, id string) (*model.Container, error) {
+	in, err := d.cli.ContainerInspect(ctx, id)
+	if client.IsErrNotFound(err) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fromInspect(in, d.addr, int(d.cpus.Load())), nil
+}
+
+// fromInspect is the one place Docker's container type becomes the model's.
+func fromInspect(in container.InspectResponse, addr string, nodeCPUs int) *model.Container {
+	c := &model.Container{ID: in.ID, Node: addr}
+	if in.ContainerJSONBase == nil || in.Config == nil {
+		return c
+	}
+	c.Name = strings.TrimPrefix(in.Name, "/")
+	c.Image = in.Config.Image
+	c.Cmd = in.Config.Cmd
+	c.Env = in.Config.Env
+	c.Labels = in.Config.Labels
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	c.SwarmID = c.Labels[model.LabelSwarmID]
+	for p := range in.Config.ExposedPorts {
+		c.Expose = append(c.Expose, string(p))
+	}
+	sort.Strings(c.Expose)
+	if in.State != nil {
+		c.State, _ = model.ParseState(in.State.Status)
+	}
+	c.Created, _ = time.Parse(time.RFC3339Nano, in.Created)
+	if hc := in.HostConfig; hc != nil {
+		c.NetworkMode = string(hc.NetworkMode)
+		if c.NetworkMode == "default" {
+			c.NetworkMode = "bridge"
+		}
+		c.Memory = hc.Memory
+		if hc.NanoCPUs > 0 {
+			c.CPUs = model.MilliCPU(hc.NanoCPUs / 1e6)
+		} else {
+			c.CPUs = model.CPUsForShares(hc.CPUShares, nodeCPUs)
+		}
+		c.VolumesFrom = hc.VolumesFrom
+		c.Links = hc.Links
+		c.Ports = bindings(hc.PortBindings)
+	}
+	if in.NetworkSettings != nil {
+		for _, b := range bindings(in.NetworkSettings.Ports) {
+			if !containsBinding(c.Ports, b) {
+				c.Ports = append(c.Ports, b) // dynamically assigned host ports
+			}
+		}
+	}
+	readRules(c)
+	return c
+}
+
+// readRules fills a container's placement rules from its labels, where
+// the manager keeps them (so a new manager reads them back).
+func readRules(c *model.Container) {
+	_, rules := sched.ExtractExpressions(model.Config{Labels: c.Labels})
+	c.Constraints, c.Affinities, c.Whitelists, c.Reschedule = rules[0], rules[1], rules[2], rules[3]
+}
+
+func bindings(pm nat.PortMap) []model.PortBinding {
+	var out []model.PortBinding
+	for p, bs := range pm {
+		for _, b := range bs {
+			out = append(out, model.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort, ContainerPort: p.Port(), Proto: p.Proto()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+func containsBinding(bs []model.PortBinding, b model.PortBinding) bool {
+	for _, x := range bs {
+		if x.HostPort == b.HostPort && x.ContainerPort == b.ContainerPort && x.Proto == b.Proto {
+			return true
+		}
+	}
+	return false
+}
+
+// Images implements Engine.
+func (d *DockerEngine) Images(ctx context.Context) ([]model.Image, error) {
+	list, err := d.cli.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Image, len(list))
+	for i, im := range list {
+		out[i] = model.Image{ID: im.ID, RepoTags: im.RepoTags}
+	}
+	return out, nil
+}
+
+// Networks implements Engine.
+func (d *DockerEngine) Networks(ctx context.Context) ([]model.Network, error) {
+	list, err := d.cli.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]model.Network, len(list))
+	for i, n := range list {
+		out[i] = model.Network{ID: n.ID, Name: n.Name, Node: d.addr, Driver: n.Driver, Scope: n.Scope}
+		if len(n.IPAM.Config) > 0 {
+			out[i].Subnet = n.IPAM.Config[0].Subnet
+		}
+		for id := range n.Containers {
+			out[i].Containers = append(out[i].Containers, id)
+		}
+	}
+	return out, nil
+}
+
+// Events implements Engine.
+func (d *DockerEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan error) {
+	msgs, errs := d.cli.Events(ctx, events.ListOptions{})
+	out := make(chan EngineEvent, 64)
+	outErr := make(chan error, 1)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case m := <-msgs:
+				ev := EngineEvent{Type: string(m.Type), Action: string(m.Action), ID: m.Actor.ID, Time: time.Unix(0, m.TimeNano)}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			case err := <-errs:
+				if err == nil {
+					err = io.EOF
+				}
+				outErr <- err
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, outErr
+}
+
+// Create implements Engine.
+func (d *DockerEngine) Create(ctx context.Context, spec CreateSpec) (string, error) {
+	cfg := spec.Config
+	exposed := nat.PortSet{}
+	for _, p := range cfg.Expose {
+		exposed[nat.Port(p)] = struct{}{}
+	}
+	pm := nat.PortMap{}
+	for _, b := range cfg.Ports {
+		p := nat.Port(b.ContainerPort + "/" + b.Proto)
+		exposed[p] = struct{}{}
+		pm[p] = append(pm[p], nat.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort})
+	}
+	resp, err := d.cli.ContainerCreate(ctx,
+		&container.Config{Image: cfg.Image, Cmd: cfg.Cmd, Env: cfg.Env, Labels: cfg.Labels, ExposedPorts: exposed},
+		&container.HostConfig{
+			NetworkMode: container.NetworkMode(cfg.NetworkMode), PortBindings: pm,
+			VolumesFrom: cfg.VolumesFrom, Links: cfg.Links,
+			Resources: container.Resources{Memory: cfg.Memory, CPUShares: spec.CPUShares, NanoCPUs: spec.NanoCPUs},
+		}, nil, nil, cfg.Name)
+	if err != nil {
+		return "", err
+	}
+	return resp.ID, nil
+}
+
+// Start implements Engine.
+func (d *DockerEngine) Start(ctx context.Context, id string) error {
+	return d.notFound(id, d.cli.ContainerStart(ctx, id, container.StartOptions{}))
+}
+
+// Stop implements Engine.
+func (d *DockerEngine) Stop(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Seconds())
+	return d.notFound(id, d.cli.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs}))
+}
+
+// Restart implements Engine.
+func (d *DockerEngine) Restart(ctx context.Context, id string, timeout time.Duration) error {
+	secs := int(timeout.Seconds())
+	return d.notFound(id, d.cli.ContainerRestart(ctx, id, container.StopOptions{Timeout: &secs}))
+}
+
+// Kill implements Engine.
+func (d *DockerEngine) Kill(ctx context.Context, id string) error {
+	return d.notFound(id, d.cli.ContainerKill(ctx, id, "KILL"))
+}
+
+// Remove implements Engine.
+func (d *DockerEngine) Remove(ctx context.Context, id string, force bool) error {
+	return d.notFound(id, d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: force, RemoveVolumes: force}))
+}
+
+func (d *DockerEngine) notFound(id string, err error) error {
+	if client.IsErrNotFound(err) {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return err
+}
+
+// Logs implements Engine: stdout and stderr as plain text, demultiplexed
+// unless the container has a TTY.
+func (d *DockerEngine) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
+	in, err := d.cli.ContainerInspect(ctx, id)
+	if err != nil {
+		return nil, d.notFound(id, err)
+	}
+	rc, err := d.cli.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
+	if err != nil {
+		return nil, d.notFound(id, err)
+	}
+	if in.Config != nil && in.Config.Tty {
+		return rc, nil
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := stdcopy.StdCopy(pw, pw, rc)
+		rc.Close()
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+// CreateNetwork implements Engine.
+func (d *DockerEngine) CreateNetwork(ctx context.Context, name, driver string) (string, error) {
+	resp, err := d.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: driver})
+	return resp.ID, err
+}
+
+// RemoveNetwork implements Engine.
+func (d *DockerEngine) RemoveNetwork(ctx context.Context, id string) error {
+	return d.cli.NetworkRemove(ctx, id)
+}

@@ -1,0 +1,108 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"swarmdeck/model"
+)
+
+// Engine is one Docker host as the manager uses it. Every call takes the
+// caller's context; a host that hangs holds a call only until it ends.
+type Engine interface {
+	// Addr is the address the engine was discovered at: the node's key.
+	Addr() string
+	Ping(ctx context.Context) error
+	Info(ctx context.Context) (EngineInfo, error)
+	// Containers lists every container, running or not, inspected.
+	Containers(ctx context.Context) ([]*model.Container, error)
+	// Inspect reads one container; ErrNotFound when it is gone.
+	Inspect(ctx context.Context, id string) (*model.Container, error)
+	Images(ctx context.Context) ([]model.Image, error)
+	Networks(ctx context.Context) ([]model.Network, error)
+	// Events follows the engine's events from now until ctx ends or the
+	// stream breaks (an error on the second channel).
+	Events(ctx context.Context) (<-chan EngineEvent, <-chan error)
+
+	Create(ctx context.Context, spec CreateSpec) (id string, err error)
+	Start(ctx context.Context, id string) error
+	Stop(ctx context.Context, id string, timeout time.Duration) error
+	Restart(ctx context.Context, id string, timeout time.Duration) error
+	Kill(ctx context.Context, id string) error
+	Remove(ctx context.Context, id string, force bool) error
+	Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error)
+
+	CreateNetwork(ctx context.Context, name, driver string) (id string, err error)
+	RemoveNetwork(ctx context.Context, id string) error
+
+	Close() error
+}
+
+// EngineInfo is what `docker info` and `docker version` say of an engine.
+type EngineInfo struct {
+	ID      string
+	Name    string
+	Version string
+	CPUs    int
+	Memory  int64
+	Labels  map[string]string // engine labels, built-ins included
+	Warning string            // labels dropped or overridden
+}
+
+// EngineEvent is one event of an engine's stream.
+type EngineEvent struct {
+	Type   string // container, image, network…
+	Action string // create, start, die, destroy…
+	ID     string
+	Time   time.Time
+}
+
+// CreateSpec is a container as the manager asks an engine to create it:
+// the config with Swarm's labels already in place, and the CPU shares
+// computed for that engine.
+type CreateSpec struct {
+	Config    model.Config
+	CPUShares int64 // Swarm's ceil(cpus × 1024 / node CPUs), for whole CPUs
+	NanoCPUs  int64 // for fractional reservations (--cpus)
+}
+
+// Errors an engine reports in its own words.
+var (
+	// ErrEngineDown is a simulated engine that was killed: every call fails
+	// as a refused connection would.
+	ErrEngineDown = errors.New("cannot connect to the Docker daemon: connection refused")
+	// ErrNotFound is a container the engine does not have.
+	ErrNotFound = errors.New("no such container")
+)
+
+// IsConnectionError reports whether err means the engine could not be
+// reached: refused, unreachable, timed out or hung. Only these count
+// toward a node's failures (Swarm's rule); an engine that answers with an
+// error is alive.
+func IsConnectionError(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrEngineDown) || client.IsErrConnectionFailed(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
+
+// callTimeout bounds one engine call made by the manager: a hung engine
+// shows as a failed call within it.
+const callTimeout = 5 * time.Second

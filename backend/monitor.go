@@ -1,0 +1,357 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// monitor keeps one engine's state: it connects (info and a full
+// refresh), follows the event stream with a heartbeat, and on any break
+// probes at once and then every ProbeInterval, counting connection
+// failures toward Unhealthy. It returns when ctx ends.
+func (c *Cluster) monitor(ctx context.Context, n *node) {
+	for ctx.Err() == nil {
+		if err := c.connect(ctx, n); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.failed(n, err)
+			wait := c.opts.ProbeInterval
+			if !IsConnectionError(err) {
+				wait = 10 * c.opts.ProbeInterval // alive but refusing to validate
+			}
+			if !sleep(ctx, wait) {
+				return
+			}
+			continue
+		}
+		err := c.follow(ctx, n)
+		if ctx.Err() != nil {
+			return
+		}
+		c.failed(n, err)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// connect validates the engine and reads all of its state, then marks the
+// node healthy and removes its stale copies of moved containers. An
+// engine that has been failing is pinged first, so a hung one costs a
+// probe timeout, not a call timeout.
+func (c *Cluster) connect(ctx context.Context, n *node) error {
+	if c.failing(n) {
+		if err := c.ping(ctx, n); err != nil {
+			return err
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	info, err := n.eng.Info(cctx)
+	if err != nil {
+		return err
+	}
+	if err := c.refresh(ctx, n, &info); err != nil {
+		return err
+	}
+	c.connected(ctx, n)
+	return nil
+}
+
+// refresh reads every container, image and network of the engine and
+// replaces the node's state with them. info, when set, is the engine's
+// new identity.
+func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error {
+	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
+	defer cancel()
+	cs, err := n.eng.Containers(cctx)
+	if err != nil {
+		return err
+	}
+	ims, err := n.eng.Images(cctx)
+	if err != nil {
+		return err
+	}
+	nets, err := n.eng.Networks(cctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if info != nil {
+		if n.info.ID != "" && n.info.ID != info.ID {
+			c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_id_changed",
+				Message: fmt.Sprintf("Engine (ID: %s, Addr: %s) shows up with another ID:%s", n.info.ID, n.entry.Addr, info.ID)})
+		}
+		n.info = *info
+		c.checkDuplicateIDs()
+	}
+	n.containers = make(map[string]*model.Container, len(cs))
+	for _, ct := range cs {
+		n.containers[ct.ID] = ct
+	}
+	n.images, n.networks = ims, nets
+	n.updated = time.Now()
+	c.rebuild(n)
+	return nil
+}
+
+// checkDuplicateIDs warns on every node whose engine ID another node
+// shares: a warning, never a merge (nodes are keyed by address). c.mu is
+// held.
+func (c *Cluster) checkDuplicateIDs() {
+	byID := map[string][]*node{}
+	for _, n := range c.nodes {
+		if n.info.ID != "" {
+			byID[n.info.ID] = append(byID[n.info.ID], n)
+		}
+	}
+	for _, n := range c.nodes {
+		w := ""
+		if same := byID[n.info.ID]; len(same) > 1 {
+			for _, o := range same {
+				if o != n {
+					w = fmt.Sprintf("engine ID %s is shared with %s (%s)", n.info.ID, o.name(), o.entry.Addr)
+					break
+				}
+			}
+		}
+		if w != n.dupWarning {
+			n.dupWarning = w
+			if w != "" {
+				c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_duplicate_id", Message: w})
+			}
+			c.rebuild(n)
+		}
+	}
+}
+
+// connected records a successful validation: Pending or Unhealthy become
+// Healthy, and the node's copies of containers that now run elsewhere are
+// removed (Swarm's engine_connect / engine_reconnect).
+func (c *Cluster) connected(ctx context.Context, n *node) {
+	c.mu.Lock()
+	was, retries := n.health, n.failures
+	n.health, n.failures, n.lastErr, n.failedAt = model.Healthy, 0, "", time.Time{}
+	switch was {
+	case model.Pending:
+		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_connect",
+			Message: fmt.Sprintf("engine %s (%s) connected: %d CPUs, %s", n.name(), n.entry.Addr, n.info.CPUs, model.FormatBytes(n.info.Memory))})
+	case model.Unhealthy:
+		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_reconnect",
+			Message: fmt.Sprintf("Engine came back to life after %d retries. Hooray! (%s)", retries, n.name())})
+	}
+	c.rebuild(n)
+	stale := c.staleCopies(n)
+	c.mu.Unlock()
+	c.removeStale(ctx, n, stale)
+	c.nudge()
+}
+
+// staleCopies lists the node's containers whose swarm ID now runs on
+// another node or is being created elsewhere, and the ones a failed create
+// left behind; it takes back home the queued containers the node still
+// holds. c.mu is held.
+func (c *Cluster) staleCopies(n *node) []*model.Container {
+	elsewhere := map[string]bool{}
+	for _, o := range c.nodes {
+		if o == n {
+			continue
+		}
+		for _, ct := range o.containers {
+			if ct.SwarmID != "" {
+				elsewhere[ct.SwarmID] = true
+			}
+		}
+	}
+	for sid, p := range c.pending {
+		if p.Node != n.entry.Addr {
+			elsewhere[sid] = true
+		}
+	}
+	var stale []*model.Container
+	for _, ct := range n.containers {
+		if ct.SwarmID != "" && (elsewhere[ct.SwarmID] || c.abandoned[ct.SwarmID]) {
+			stale = append(stale, ct)
+		}
+	}
+	kept := c.queue[:0]
+	for _, q := range c.queue {
+		if home := n.containers[q.c.ID]; home != nil && q.from == n.entry.Addr && !q.inFlight {
+			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: q.c.Name, Action: "reschedule_cancelled",
+				Message: fmt.Sprintf("%s is back on %s: no need to move it", q.c.Name, n.name())})
+			continue
+		}
+		kept = append(kept, q)
+	}
+	c.queue = kept
+	return stale
+}
+
+// removeStale force-removes the given containers from the node's engine,
+// so each container runs exactly once.
+func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Container) {
+	for _, ct := range stale {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := n.eng.Remove(cctx, ct.ID, true)
+		cancel()
+		c.mu.Lock()
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "duplicate_remove",
+				Message: fmt.Sprintf("cannot remove the stale copy of %s from %s: %v", ct.Name, n.name(), err)})
+		} else {
+			delete(n.containers, ct.ID)
+			delete(c.abandoned, ct.SwarmID)
+			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
+				Message: fmt.Sprintf("removed the stale copy of %s from %s: it runs elsewhere", ct.Name, n.name())})
+			c.rebuild(n)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// follow applies the engine's events until the stream breaks, a
+// heartbeat fails, or ctx ends. A full refresh backs it up every
+// RefreshMin–RefreshMax.
+func (c *Cluster) follow(ctx context.Context, n *node) error {
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	evs, errs := n.eng.Events(ectx)
+	hb := time.NewTicker(c.opts.Heartbeat)
+	defer hb.Stop()
+	refresh := time.NewTimer(c.refreshDelay())
+	defer refresh.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-errs:
+			return fmt.Errorf("event stream: %w", err)
+		case ev, ok := <-evs:
+			if !ok {
+				return fmt.Errorf("event stream: %w", io.EOF)
+			}
+			if err := c.handle(ctx, n, ev); err != nil {
+				return err
+			}
+		case <-hb.C:
+			if err := c.ping(ctx, n); err != nil {
+				return fmt.Errorf("heartbeat: %w", err)
+			}
+		case <-refresh.C:
+			if err := c.refresh(ctx, n, nil); err != nil && IsConnectionError(err) {
+				return err
+			}
+			refresh.Reset(c.refreshDelay())
+		}
+	}
+}
+
+// ping asks the engine whether it is there, within the probe timeout.
+func (c *Cluster) ping(ctx context.Context, n *node) error {
+	pctx, cancel := context.WithTimeout(ctx, c.opts.ProbeTimeout)
+	defer cancel()
+	return n.eng.Ping(pctx)
+}
+
+// failing reports whether the node's last call failed to connect.
+func (c *Cluster) failing(n *node) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return n.failures > 0
+}
+
+func (c *Cluster) refreshDelay() time.Duration {
+	spread := int64(c.opts.RefreshMax - c.opts.RefreshMin)
+	if spread <= 0 {
+		return c.opts.RefreshMin
+	}
+	return c.opts.RefreshMin + time.Duration(rand.Int64N(spread))
+}
+
+// handle applies one engine event: a container event re-reads that
+// container.
+func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
+	if ev.Type != "container" || ev.ID == "" {
+		return nil
+	}
+	var ct *model.Container
+	var err error
+	if ev.Action != "destroy" {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		ct, err = n.eng.Inspect(cctx, ev.ID)
+		cancel()
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			if IsConnectionError(err) {
+				return err
+			}
+			return nil
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := n.containers[ev.ID]
+	if ct == nil {
+		if old == nil {
+			return nil
+		}
+		delete(n.containers, ev.ID)
+		c.rebuild(n)
+		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, Action: "destroy",
+			Message: fmt.Sprintf("%s removed from %s", old.Name, n.name())})
+		c.nudge() // capacity appeared
+		return nil
+	}
+	n.containers[ct.ID] = ct
+	c.rebuild(n)
+	if old == nil || old.State != ct.State {
+		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, Action: ev.Action,
+			Message: fmt.Sprintf("%s on %s: %s (%s)", ct.Name, n.name(), ev.Action, ct.State)})
+	}
+	return nil
+}
+
+// failed records a failed call. Only connection failures count: after
+// FailureRetry in a row a Healthy node becomes Unhealthy and its
+// containers with a reschedule policy move (after the grace period).
+func (c *Cluster) failed(n *node, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.recordFailure(n, err)
+}
+
+// recordFailure is failed with c.mu held.
+func (c *Cluster) recordFailure(n *node, err error) {
+	n.lastErr = err.Error()
+	if !IsConnectionError(err) {
+		c.rebuild(n)
+		return
+	}
+	n.failures++
+	now := time.Now()
+	if n.failedAt.IsZero() {
+		n.failedAt = now
+	}
+	if n.health == model.Healthy && n.failures >= c.opts.FailureRetry {
+		n.health = model.Unhealthy
+		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
+			Message: fmt.Sprintf("Flagging engine as unhealthy. Connect failed %d times (%s: %v)", n.failures, n.name(), err)})
+		c.afterGrace(n)
+	}
+	c.rebuild(n)
+}

@@ -1,0 +1,214 @@
+package backend
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// queued is a container of a failed node waiting to be placed elsewhere.
+type queued struct {
+	c          *model.Container // as it was on the failed node
+	from       string           // the failed node's address
+	fromName   string
+	since      time.Time // the node's first failure
+	wasRunning bool
+	lastErr    string // why the last attempt failed
+	inFlight   bool   // being placed right now
+}
+
+// Queued is a container waiting to be rescheduled, as readers see it.
+type Queued struct {
+	Container *model.Container
+	From      string // the failed node's name
+	Since     time.Time
+	Reason    string // why it could not be placed yet; empty before the first try
+}
+
+// hasPolicy reports whether a container asked to move when its node fails.
+func hasPolicy(ct *model.Container) bool {
+	return slices.Contains(ct.Reschedule, sched.RescheduleOnNodeFailure)
+}
+
+// afterGrace evacuates an Unhealthy node now, or after the grace period
+// if it is still Unhealthy then. c.mu is held.
+func (c *Cluster) afterGrace(n *node) {
+	if c.opts.RescheduleGrace <= 0 {
+		c.evacuate(n, n.failedAt)
+		return
+	}
+	c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Action: "reschedule_grace",
+		Message: fmt.Sprintf("%s is down: its containers move in %s unless it comes back", n.name(), c.opts.RescheduleGrace)})
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		if !sleep(c.runCtx(), c.opts.RescheduleGrace) {
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.nodes[n.entry.Addr] == n && n.health == model.Unhealthy {
+			c.evacuate(n, n.failedAt)
+		}
+	}()
+}
+
+// evacuate takes the containers of a failed node off it: those with the
+// on-node-failure policy join the queue (and their names are free at
+// once); the others are reported lost and stay, shown with their node.
+// c.mu is held.
+func (c *Cluster) evacuate(n *node, since time.Time) {
+	if since.IsZero() {
+		since = time.Now()
+	}
+	cs := make([]*model.Container, 0, len(n.containers))
+	for _, ct := range n.containers {
+		cs = append(cs, ct)
+	}
+	slices.SortFunc(cs, func(a, b *model.Container) int { return strings.Compare(a.Name, b.Name) })
+	for _, ct := range cs {
+		if !hasPolicy(ct) {
+			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "lost",
+				Message: fmt.Sprintf("%s is lost with %s: it has no reschedule policy", ct.Name, n.name())})
+			continue
+		}
+		delete(n.containers, ct.ID)
+		c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running})
+	}
+	c.rebuild(n)
+	c.nudge()
+}
+
+// nudge tells the rescheduler that capacity may have appeared.
+func (c *Cluster) nudge() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// rescheduleRetry is how often the queue is retried when nothing nudges.
+const rescheduleRetry = 5 * time.Second
+
+// rescheduler places queued containers whenever it is nudged (a node
+// failed, came back or joined, a container was removed) and every few
+// seconds, until ctx ends.
+func (c *Cluster) rescheduler(ctx context.Context) {
+	t := time.NewTicker(rescheduleRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-t.C:
+		}
+		c.drain(ctx)
+	}
+}
+
+// drain tries every queued container once, in queue order. One that
+// cannot be placed stays queued and never stops the others.
+func (c *Cluster) drain(ctx context.Context) {
+	c.mu.Lock()
+	var items []*queued
+	for _, q := range c.queue {
+		if !q.inFlight {
+			q.inFlight = true
+			items = append(items, q)
+		}
+	}
+	c.mu.Unlock()
+	for _, q := range items {
+		if ctx.Err() != nil {
+			return
+		}
+		c.move(ctx, q)
+	}
+}
+
+// move recreates one queued container on a healthy node, with its name
+// and swarm ID, and starts it if it was running.
+func (c *Cluster) move(ctx context.Context, q *queued) {
+	req, err := sched.NewRequest(q.c.Config)
+	var ct *model.Container
+	var to *node
+	if err == nil {
+		ct, to, err = c.place(ctx, req, q.c.SwarmID, q)
+	}
+	c.mu.Lock()
+	q.inFlight = false
+	if err != nil {
+		if err.Error() != q.lastErr {
+			q.lastErr = err.Error()
+			c.emit(model.Event{Kind: model.EventFailure, Node: q.fromName, Container: q.c.Name, Action: "reschedule_failed",
+				Message: fmt.Sprintf("cannot reschedule %s from %s yet: %v", q.c.Name, q.fromName, err)})
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
+	c.mu.Unlock()
+
+	if q.wasRunning {
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err = to.eng.Start(sctx, ct.ID)
+		cancel()
+		if err != nil {
+			c.emit(model.Event{Kind: model.EventFailure, Node: to.name(), Container: ct.Name, Action: "start",
+				Message: fmt.Sprintf("Failed to start rescheduled container %s on %s: %v", ct.Name, to.name(), err)})
+		}
+		c.reread(ctx, to, ct.ID)
+	}
+	took := time.Since(q.since).Round(time.Millisecond)
+	c.emit(model.Event{Kind: model.EventReschedule, Node: to.name(), Container: ct.Name, Action: "reschedule", Duration: took,
+		Message: fmt.Sprintf("Rescheduled container %s from %s to %s as %s in %s", ct.Name, q.fromName, to.name(), model.ShortID(ct.ID), took)})
+}
+
+// reread inspects one container and records what the engine says.
+func (c *Cluster) reread(ctx context.Context, n *node, id string) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ct, err := n.eng.Inspect(cctx, id)
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil:
+		n.containers[ct.ID] = ct
+	case IsNotFound(err):
+		delete(n.containers, id)
+	case IsConnectionError(err):
+		c.recordFailure(n, err)
+	}
+	c.rebuild(n)
+}
+
+// runCtx is the context Run was given, for goroutines started later.
+func (c *Cluster) runCtx() context.Context {
+	if ctx := c.ctx.Load(); ctx != nil {
+		return *ctx
+	}
+	return context.Background()
+}
+
+// queuedName reports whether a queued container other than except holds
+// name. c.mu is held.
+func (c *Cluster) queuedName(name string, except *queued) bool {
+	for _, q := range c.queue {
+		if q != except && q.c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// describe names a container for messages.
+func describe(ct *model.Container) string {
+	return cmp.Or(ct.Name, model.ShortID(ct.ID))
+}

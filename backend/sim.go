@@ -1,0 +1,422 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// SimEngine is an in-process Docker engine: its containers "run" without
+// processes. It answers like a real engine, and takes faults on demand:
+// Crash makes every call fail as a refused connection does (kill -9 of a
+// dockerd), Hang makes every call wait until its context ends or Heal is
+// called (kill -STOP, or a partition).
+type SimEngine struct {
+	addr string
+
+	mu         sync.Mutex
+	info       EngineInfo
+	containers map[string]*model.Container // by ID
+	images     []model.Image
+	networks   map[string]model.Network // by ID
+	subs       map[*simSub]struct{}
+	fault      simFault
+	healed     chan struct{} // closed by Heal while hung
+	now        func() time.Time
+}
+
+type simFault int
+
+const (
+	simOK simFault = iota
+	simDown
+	simHung
+)
+
+type simSub struct {
+	ch  chan EngineEvent
+	err chan error
+}
+
+// NewSimEngine makes a simulated engine from a node description (a
+// cluster file's node). Its containers start as the node lists them.
+func NewSimEngine(n *model.Node) *SimEngine {
+	s := &SimEngine{
+		addr: n.Addr,
+		info: EngineInfo{ID: n.ID, Name: n.Name, Version: n.Version, CPUs: n.CPUs, Memory: n.Memory, Labels: maps.Clone(n.Labels)},
+		containers: map[string]*model.Container{}, networks: map[string]model.Network{},
+		subs: map[*simSub]struct{}{}, now: time.Now,
+	}
+	if s.info.Version == "" {
+		s.info.Version = "20.10.24-sim"
+	}
+	s.images = slices.Clone(n.Images)
+	for _, c := range n.Containers {
+		cp := *c
+		cp.Node = n.Addr
+		if cp.Created.IsZero() {
+			cp.Created = s.now()
+		}
+		s.containers[cp.ID] = &cp
+	}
+	for _, name := range []string{"bridge", "host", "none"} {
+		id := newID()
+		driver := name
+		if name == "none" {
+			driver = "null"
+		}
+		s.networks[id] = model.Network{ID: id, Name: name, Node: n.Addr, Driver: driver, Scope: "local"}
+	}
+	return s
+}
+
+// Crash makes the engine refuse every call, as a dead dockerd does. Open
+// event streams break. Its containers stay as they were, as a killed
+// dockerd's keep running under their shims.
+func (s *SimEngine) Crash() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.heal()
+	s.fault = simDown
+	for sub := range s.subs {
+		sub.err <- ErrEngineDown
+		delete(s.subs, sub)
+	}
+}
+
+// Hang makes the engine answer nothing until Heal, as a stopped (SIGSTOP)
+// or partitioned dockerd does. Event streams go silent.
+func (s *SimEngine) Hang() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fault != simHung {
+		s.fault = simHung
+		s.healed = make(chan struct{})
+	}
+}
+
+// Heal ends a fault: the engine answers again, containers as they were.
+func (s *SimEngine) Heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.heal()
+}
+
+func (s *SimEngine) heal() {
+	if s.fault == simHung {
+		close(s.healed)
+	}
+	s.fault = simOK
+}
+
+// Fault says what fault the engine is under: "", "down" or "hung".
+func (s *SimEngine) Fault() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return [...]string{"", "down", "hung"}[s.fault]
+}
+
+// enter waits out a hang and fails a killed engine. It returns with s.mu
+// held on success.
+func (s *SimEngine) enter(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		switch s.fault {
+		case simOK:
+			return nil
+		case simDown:
+			s.mu.Unlock()
+			return ErrEngineDown
+		}
+		healed := s.healed
+		s.mu.Unlock()
+		select {
+		case <-healed:
+		case <-ctx.Done():
+			return fmt.Errorf("engine %s: %w", s.addr, ctx.Err())
+		}
+	}
+}
+
+// Addr implements Engine.
+func (s *SimEngine) Addr() string { return s.addr }
+
+// Close implements Engine.
+func (s *SimEngine) Close() error { return nil }
+
+// Ping implements Engine.
+func (s *SimEngine) Ping(ctx context.Context) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Info implements Engine.
+func (s *SimEngine) Info(ctx context.Context) (EngineInfo, error) {
+	if err := s.enter(ctx); err != nil {
+		return EngineInfo{}, err
+	}
+	defer s.mu.Unlock()
+	info := s.info
+	info.Labels = maps.Clone(s.info.Labels)
+	return info, nil
+}
+
+// Containers implements Engine.
+func (s *SimEngine) Containers(ctx context.Context) ([]*model.Container, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]*model.Container, 0, len(s.containers))
+	for _, c := range s.containers {
+		cp := *c
+		out = append(out, &cp)
+	}
+	return out, nil
+}
+
+// Inspect implements Engine.
+func (s *SimEngine) Inspect(ctx context.Context, id string) (*model.Container, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	c, err := s.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	cp := *c
+	return &cp, nil
+}
+
+// lookup finds a container by ID, ID prefix or name; s.mu is held.
+func (s *SimEngine) lookup(id string) (*model.Container, error) {
+	if c, ok := s.containers[id]; ok {
+		return c, nil
+	}
+	for _, c := range s.containers {
+		if c.Name == strings.TrimPrefix(id, "/") || (len(id) >= 4 && strings.HasPrefix(c.ID, id)) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
+// Images implements Engine.
+func (s *SimEngine) Images(ctx context.Context) ([]model.Image, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	return slices.Clone(s.images), nil
+}
+
+// Networks implements Engine.
+func (s *SimEngine) Networks(ctx context.Context) ([]model.Network, error) {
+	if err := s.enter(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := slices.Collect(maps.Values(s.networks))
+	slices.SortFunc(out, func(a, b model.Network) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Events implements Engine.
+func (s *SimEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan error) {
+	sub := &simSub{ch: make(chan EngineEvent, 256), err: make(chan error, 1)}
+	if err := s.enter(ctx); err != nil {
+		sub.err <- err
+		return sub.ch, sub.err
+	}
+	s.subs[sub] = struct{}{}
+	s.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		s.mu.Lock()
+		delete(s.subs, sub)
+		s.mu.Unlock()
+	}()
+	return sub.ch, sub.err
+}
+
+// emit sends an event to every stream; s.mu is held. A stream that does
+// not keep up loses the event and is told so by a break, as a real
+// engine's would be.
+func (s *SimEngine) emit(action, id string) {
+	ev := EngineEvent{Type: "container", Action: action, ID: id, Time: s.now()}
+	for sub := range s.subs {
+		select {
+		case sub.ch <- ev:
+		default:
+			sub.err <- fmt.Errorf("event stream of %s fell behind", s.addr)
+			delete(s.subs, sub)
+		}
+	}
+}
+
+// Create implements Engine.
+func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error) {
+	if err := s.enter(ctx); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	cfg := spec.Config
+	id := newID()
+	if cfg.Name == "" {
+		cfg.Name = "sim_" + id[:8]
+	}
+	for _, c := range s.containers {
+		if c.Name == cfg.Name {
+			return "", fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q", cfg.Name, c.ID)
+		}
+	}
+	c := &model.Container{Config: cfg, ID: id, Node: s.addr, State: model.Created, Created: s.now()}
+	c.Labels = maps.Clone(cfg.Labels)
+	c.SwarmID = c.Labels[model.LabelSwarmID]
+	readRules(c)
+	if spec.NanoCPUs > 0 {
+		c.CPUs = model.MilliCPU(spec.NanoCPUs / 1e6)
+	} else {
+		c.CPUs = model.CPUsForShares(spec.CPUShares, s.info.CPUs)
+	}
+	s.containers[id] = c
+	s.addImage(cfg.Image)
+	s.emit("create", id)
+	return id, nil
+}
+
+func (s *SimEngine) addImage(ref string) {
+	for _, im := range s.images {
+		if slices.Contains(im.RepoTags, ref) {
+			return
+		}
+	}
+	s.images = append(s.images, model.Image{ID: "sha256:" + newID(), RepoTags: []string{ref}})
+}
+
+// setState moves a container to a state and emits the event.
+func (s *SimEngine) setState(ctx context.Context, id string, st model.State, action string) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	c, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	cp := *c
+	cp.State = st
+	s.containers[c.ID] = &cp
+	s.emit(action, c.ID)
+	return nil
+}
+
+// Start implements Engine.
+func (s *SimEngine) Start(ctx context.Context, id string) error {
+	return s.setState(ctx, id, model.Running, "start")
+}
+
+// Stop implements Engine.
+func (s *SimEngine) Stop(ctx context.Context, id string, _ time.Duration) error {
+	return s.setState(ctx, id, model.Exited, "die")
+}
+
+// Restart implements Engine.
+func (s *SimEngine) Restart(ctx context.Context, id string, _ time.Duration) error {
+	return s.setState(ctx, id, model.Running, "restart")
+}
+
+// Kill implements Engine (the container, not the engine).
+func (s *SimEngine) Kill(ctx context.Context, id string) error {
+	return s.setState(ctx, id, model.Exited, "die")
+}
+
+// Remove implements Engine.
+func (s *SimEngine) Remove(ctx context.Context, id string, force bool) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	c, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	if c.State == model.Running && !force {
+		return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+	}
+	delete(s.containers, c.ID)
+	s.emit("destroy", c.ID)
+	return nil
+}
+
+// Logs implements Engine: a simulated container says what it is.
+func (s *SimEngine) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
+	c, err := s.Inspect(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	text := fmt.Sprintf("simulated container %s (%s) on %s: no process runs here\n", c.Name, c.Image, s.addr)
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := io.WriteString(pw, text)
+		if err == nil && follow {
+			<-ctx.Done()
+		}
+		pw.Close()
+	}()
+	return pr, nil
+}
+
+// CreateNetwork implements Engine.
+func (s *SimEngine) CreateNetwork(ctx context.Context, name, driver string) (string, error) {
+	if err := s.enter(ctx); err != nil {
+		return "", err
+	}
+	defer s.mu.Unlock()
+	for _, n := range s.networks {
+		if n.Name == name {
+			return "", fmt.Errorf("network with name %s already exists", name)
+		}
+	}
+	if driver == "" {
+		driver = "bridge"
+	}
+	id := newID()
+	s.networks[id] = model.Network{ID: id, Name: name, Node: s.addr, Driver: driver, Scope: "local"}
+	return id, nil
+}
+
+// RemoveNetwork implements Engine.
+func (s *SimEngine) RemoveNetwork(ctx context.Context, id string) error {
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for k, n := range s.networks {
+		if n.ID == id || n.Name == id {
+			delete(s.networks, k)
+			return nil
+		}
+	}
+	return fmt.Errorf("network %s not found", id)
+}
+
+// newID is a random 64-hex-digit ID, as Docker and Swarm make them.
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
