@@ -45,6 +45,10 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	cfg := req.Config
 	cfg.Labels = maps.Clone(cfg.Labels)
 	cfg.Labels[model.LabelSwarmID] = swarmID
+	delete(cfg.Labels, model.LabelStartAfterReschedule)
+	if moving != nil && moving.wasRunning {
+		cfg.Labels[model.LabelStartAfterReschedule] = "true"
+	}
 	c.mu.Lock()
 	if cfg.Name != "" && (c.snap.NameInUse(cfg.Name) || c.queuedName(cfg.Name, moving)) {
 		c.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"swarmdeck/model"
@@ -158,9 +159,41 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	}
 	c.rebuild(n)
 	stale := c.staleCopies(n)
+	unstarted := c.unstarted(n, stale)
 	c.mu.Unlock()
 	c.removeStale(ctx, n, stale)
+	for _, ct := range unstarted {
+		c.startRescheduled(ctx, n, ct)
+	}
 	c.nudge()
+}
+
+// unstarted lists the node's rescheduled copies of running containers
+// that were created but never started (their manager died in between).
+// c.mu is held.
+func (c *Cluster) unstarted(n *node, stale []*model.Container) []*model.Container {
+	var out []*model.Container
+	for _, ct := range n.containers {
+		if ct.State == model.Created && ct.Labels[model.LabelStartAfterReschedule] == "true" && !slices.Contains(stale, ct) {
+			out = append(out, ct)
+		}
+	}
+	return out
+}
+
+// startRescheduled starts a rescheduled copy and re-reads it.
+func (c *Cluster) startRescheduled(ctx context.Context, n *node, ct *model.Container) {
+	sctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err := n.eng.Start(sctx, ct.ID)
+	cancel()
+	if err != nil {
+		c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "start",
+			Message: fmt.Sprintf("Failed to start rescheduled container %s on %s: %v", ct.Name, n.name(), err)})
+	} else {
+		c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "start",
+			Message: fmt.Sprintf("Container %s was running, starting it on %s", ct.Name, n.name())})
+	}
+	c.reread(ctx, n, ct.ID)
 }
 
 // staleCopies lists the node's containers whose swarm ID now runs on

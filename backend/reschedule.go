@@ -157,14 +157,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 	c.mu.Unlock()
 
 	if q.wasRunning {
-		sctx, cancel := context.WithTimeout(ctx, callTimeout)
-		err = to.eng.Start(sctx, ct.ID)
-		cancel()
-		if err != nil {
-			c.emit(model.Event{Kind: model.EventFailure, Node: to.name(), Container: ct.Name, Action: "start",
-				Message: fmt.Sprintf("Failed to start rescheduled container %s on %s: %v", ct.Name, to.name(), err)})
-		}
-		c.reread(ctx, to, ct.ID)
+		c.startRescheduled(ctx, to, ct)
 	}
 	took := time.Since(q.since).Round(time.Millisecond)
 	c.emit(model.Event{Kind: model.EventReschedule, Node: to.name(), Container: ct.Name, Action: "reschedule", Duration: took,

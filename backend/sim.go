@@ -51,8 +51,8 @@ type simSub struct {
 // cluster file's node). Its containers start as the node lists them.
 func NewSimEngine(n *model.Node) *SimEngine {
 	s := &SimEngine{
-		addr: n.Addr,
-		info: EngineInfo{ID: n.ID, Name: n.Name, Version: n.Version, CPUs: n.CPUs, Memory: n.Memory, Labels: maps.Clone(n.Labels)},
+		addr:       n.Addr,
+		info:       EngineInfo{ID: n.ID, Name: n.Name, Version: n.Version, CPUs: n.CPUs, Memory: n.Memory, Labels: maps.Clone(n.Labels)},
 		containers: map[string]*model.Container{}, networks: map[string]model.Network{},
 		subs: map[*simSub]struct{}{}, now: time.Now,
 	}

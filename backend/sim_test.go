@@ -495,3 +495,53 @@ type chanDiscovery chan []Entry
 func (d chanDiscovery) Watch(ctx context.Context) (<-chan []Entry, <-chan error) {
 	return d, make(chan error)
 }
+
+// BenchmarkReschedule1000Containers crashes a simulated node holding 1,000
+// containers with the reschedule policy (9 other nodes have room) and
+// measures, with default options, the time until every one of them runs
+// elsewhere ("total"), and the part after the node was flagged Unhealthy
+// ("move").
+func BenchmarkReschedule1000Containers(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		var cs []*model.Container
+		for i := range 1000 {
+			cs = append(cs, running(fmt.Sprintf("c%d", i), true))
+		}
+		nodes := []*model.Node{simNode("failing", 64, 256<<30, nil, cs...)}
+		for i := range 9 {
+			nodes = append(nodes, simNode(fmt.Sprintf("n%d", i), 64, 256<<30, nil))
+		}
+		src := SimSource("bench", nodes)
+		c, _ := New(src, Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { c.Run(ctx); close(done) }()
+		for !allHealthy(c, 10)() {
+			time.Sleep(time.Millisecond)
+		}
+		events, stop := c.Subscribe(4096)
+		b.StartTimer()
+		start := time.Now()
+		src.Sim("failing:2375").Crash()
+		var flagged time.Time
+		moved := 0
+		for moved < 1000 {
+			e := <-events
+			switch e.Action {
+			case "engine_disconnect":
+				flagged = time.Now()
+			case "reschedule":
+				moved++
+			}
+		}
+		total := time.Since(start)
+		b.StopTimer()
+		b.ReportMetric(total.Seconds(), "s-total")
+		b.ReportMetric(time.Since(flagged).Seconds(), "s-move")
+		stop()
+		cancel()
+		<-done
+		b.StartTimer()
+	}
+}

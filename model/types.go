@@ -89,6 +89,10 @@ const (
 	LabelAffinities         = "com.docker.swarm.affinities"
 	LabelWhitelists         = "com.docker.swarm.whitelists"
 	LabelReschedulePolicies = "com.docker.swarm.reschedule-policies"
+	// LabelStartAfterReschedule marks a rescheduled copy of a container that
+	// was running: whichever manager finds it still created starts it, so a
+	// manager that dies between create and start loses nothing.
+	LabelStartAfterReschedule = "com.swarmdeck.start-after-reschedule"
 )
 
 // Node is one Docker engine of the cluster. Nodes are keyed by Addr: two

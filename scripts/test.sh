@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test of swarmdeck: formatting and vet, the unit tests with the
-# race detector, a bounded fuzz of the expression parser, and a smoke run
-# of every benchmark. Later stages (real dockerd, Consul) install and start
-# what they need here and clean up after themselves.
+# Runs every test of swarmdeck: formatting and vet, the unit tests and the
+# integration tests against 3 real dockerd (installed with apt-get when
+# missing, started by scripts/testbed.sh, always stopped at the end) with
+# the race detector, a bounded fuzz of the expression parser, and a smoke
+# run of every benchmark. Needs root and Go 1.26.
 #
 # Usage: scripts/test.sh            (from anywhere; CI runs it via .ci/run)
 #        FUZZTIME=60s scripts/test.sh
@@ -25,11 +26,20 @@ go vet ./...
 
 step "the scheduler and model stay pure"
 if go list -deps ./sched ./model | grep -E '^(github.com/docker/docker|github.com/hashicorp|github.com/rivo/tview|github.com/gdamore/tcell|net/http$)'; then
-  echo "sched or model imports I/O, UI or network packages (see docs/architecture in the README)"; exit 1
+  echo "sched or model imports I/O, UI or network packages (see Layout in the README)"; exit 1
 fi
 
-step "unit tests (race detector)"
-go test -race -count=1 ./...
+step "test bed: 3 real dockerd (scripts/testbed.sh)"
+[ "$(id -u)" = 0 ] || { echo "scripts/test.sh needs root: it starts dockerd, namespaces and bridges"; exit 1; }
+export DIR=${TESTBED_DIR:-/tmp/swarmdeck-testbed-$$}
+trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/testbed.sh stop >/dev/null 2>&1 || true
+scripts/testbed.sh start 3
+set -a; . "$DIR/env"; set +a
+export SWARMDECK_REQUIRE_INTEGRATION=1
+
+step "all tests, unit and integration (race detector)"
+go test -race -count=1 -timeout 20m ./...
 
 step "fuzz the expression parser for $FUZZTIME"
 go test -run '^$' -fuzz '^FuzzParseExpr$' -fuzztime "$FUZZTIME" -fuzzminimizetime 2s ./sched

@@ -157,8 +157,20 @@ cmd_kill() {
   kill -KILL "$(cat "$DIR/node-$i/pid")"
 }
 
+# running reports whether a pid is a live process (a zombie is not: a
+# killed dockerd stays one when nothing reaps it, and its pid file would
+# make the next dockerd refuse to start).
+running() {
+  [ -n "$1" ] && [ -e "/proc/$1/stat" ] && ! awk '{exit ($3 == "Z") ? 0 : 1}' "/proc/$1/stat"
+}
+
 cmd_revive() {
   local i=${1:?usage: testbed.sh revive I}
+  local d="$DIR/node-$i" pid
+  pid=$(cat "$d/pid" 2>/dev/null || true)
+  if running "$pid"; then die "node-$i is running (pid $pid): kill it first"; fi
+  kill_leftovers "$i"
+  rm -f "$d/pid"
   start_node "$i"
   wait_node "$i"
 }

@@ -1,0 +1,396 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+
+	"swarmdeck/model"
+)
+
+// The tests in this file run against real dockerd started by
+// scripts/testbed.sh (scripts/test.sh does that and sets
+// SWARMDECK_TESTBED_NODES). Plain `go test ./...` skips them; under the
+// test command (SWARMDECK_REQUIRE_INTEGRATION=1) a missing test bed fails.
+
+// testbed is the running test bed: node i (1-based) is addrs[i-1].
+type testbed struct {
+	addrs []string
+	dir   string
+}
+
+func requireTestbed(t *testing.T) *testbed {
+	t.Helper()
+	nodes := os.Getenv("SWARMDECK_TESTBED_NODES")
+	if nodes == "" {
+		if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
+			t.Fatal("SWARMDECK_TESTBED_NODES is not set: scripts/testbed.sh did not start the real dockerd this test needs")
+		}
+		t.Skip("needs real dockerd: run scripts/test.sh (it starts them with scripts/testbed.sh)")
+	}
+	tb := &testbed{addrs: strings.Split(nodes, ","), dir: os.Getenv("SWARMDECK_TESTBED_DIR")}
+	if len(tb.addrs) < 3 || tb.dir == "" {
+		t.Fatalf("the test bed has %d nodes at %q; want 3", len(tb.addrs), tb.dir)
+	}
+	t.Cleanup(func() { tb.reset(t) })
+	tb.reset(t)
+	return tb
+}
+
+func (tb *testbed) docker(t *testing.T, i int) *client.Client {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+tb.addrs[i-1]), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func (tb *testbed) pid(t *testing.T, i int) int {
+	b, err := os.ReadFile(filepath.Join(tb.dir, fmt.Sprintf("node-%d", i), "pid"))
+	if err != nil {
+		t.Fatalf("node-%d: %v", i, err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid
+}
+
+func (tb *testbed) signal(t *testing.T, i int, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(tb.pid(t, i), sig); err != nil {
+		t.Fatalf("signal %v to node-%d: %v", sig, i, err)
+	}
+}
+
+// alive reports whether node i answers a ping.
+func (tb *testbed) alive(i int) bool {
+	cli, err := client.NewClientWithOpts(client.WithHost("tcp://"+tb.addrs[i-1]), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return false
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err = cli.Ping(ctx)
+	return err == nil
+}
+
+// reset brings every node back (CONT, or a fresh start after a kill) and
+// removes every container, so each test starts from empty engines.
+func (tb *testbed) reset(t *testing.T) {
+	t.Helper()
+	for i := range tb.addrs {
+		if b, err := os.ReadFile(filepath.Join(tb.dir, fmt.Sprintf("node-%d", i+1), "pid")); err == nil {
+			var pid int
+			fmt.Sscan(string(b), &pid)
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+		if !tb.alive(i + 1) {
+			cmd := exec.Command("../scripts/testbed.sh", "revive", fmt.Sprint(i+1))
+			cmd.Env = append(os.Environ(), "DIR="+tb.dir)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("revive node-%d: %v\n%s", i+1, err, out)
+			}
+		}
+		cli := tb.docker(t, i+1)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		list, err := cli.ContainerList(ctx, container.ListOptions{All: true})
+		if err != nil {
+			cancel()
+			t.Fatalf("node-%d: %v", i+1, err)
+		}
+		for _, c := range list {
+			if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !client.IsErrNotFound(err) {
+				t.Fatalf("node-%d: remove %s: %v", i+1, c.ID, err)
+			}
+		}
+		cancel()
+	}
+}
+
+// loop is a command that runs until stopped and stops at once on SIGTERM.
+var loop = []string{"sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"}
+
+func startReal(t *testing.T, tb *testbed, opts Options) *Cluster {
+	t.Helper()
+	src, err := Open("nodes://"+strings.Join(tb.addrs, ","), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ProbeInterval, opts.Heartbeat = time.Second, time.Second
+	c := startSim(t, src, opts)
+	waitFor(t, 20*time.Second, "the three engines healthy", allHealthy(c, len(tb.addrs)))
+	return c
+}
+
+// runningOn reports whether the engine of node i runs a container with
+// this swarm ID, counting its running copies.
+func runningOn(t *testing.T, tb *testbed, i int, swarmID string) int {
+	cli := tb.docker(t, i)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	list, err := cli.ContainerList(ctx, container.ListOptions{})
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, c := range list {
+		if c.Labels[model.LabelSwarmID] == swarmID && c.State == "running" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRealEnginesShowTheirLabelsCPUsAndMemory(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	zones := []string{}
+	for i, n := range c.Nodes() {
+		if n.Name != fmt.Sprintf("node-%d", i+1) || n.CPUs < 1 || n.Memory < 1<<30 || n.Labels["testbed"] != "swarmdeck" ||
+			n.Labels[model.LabelStorageDriver] == "" || n.Labels[model.LabelOSType] != "linux" || n.Version == "" {
+			t.Fatalf("node %d: %+v", i+1, n)
+		}
+		if n.Warning != "" {
+			t.Fatalf("node %s warns %q: the test bed's hosts have engine IDs of their own", n.Name, n.Warning)
+		}
+		zones = append(zones, n.Labels["zone"])
+	}
+	if strings.Join(zones, ",") != "a,b,c" {
+		t.Fatalf("zones %v", zones)
+	}
+}
+
+func TestRealContainersLandWhereTheirConstraintsSayAndRun(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	for _, tt := range []struct {
+		env  []string
+		node string
+	}{
+		{[]string{"constraint:zone==b"}, "node-2"},
+		{[]string{"constraint:node==node-3"}, "node-3"},
+		{[]string{"constraint:disk==ssd", "constraint:zone!=a"}, "node-3"},
+	} {
+		ct, err := c.Create(context.Background(), model.Config{Image: "busybox", Cmd: loop, Env: tt.env, Memory: 32 << 20, CPUs: model.CPUs(1)})
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if err := c.Start(context.Background(), ct.ID); err != nil {
+			t.Fatal(err)
+		}
+		n := c.Node(ct.Node)
+		if n.Name != tt.node {
+			t.Fatalf("%v landed on %s; want %s", tt.env, n.Name, tt.node)
+		}
+		i := slices.Index(tb.addrs, ct.Node) + 1
+		in, err := tb.docker(t, i).ContainerInspect(context.Background(), ct.ID)
+		if err != nil || !in.State.Running || in.State.Pid == 0 {
+			t.Fatalf("on the engine: %v, %+v", err, in.State)
+		}
+		if in.Config.Labels[model.LabelSwarmID] != ct.SwarmID || in.Config.Labels[model.LabelConstraints] == "" || slices.ContainsFunc(in.Config.Env, func(e string) bool { return strings.HasPrefix(e, "constraint:") }) {
+			t.Fatalf("labels %v env %v: the rules belong in the labels", in.Config.Labels, in.Config.Env)
+		}
+		if in.HostConfig.CPUShares != model.SharesForCPUs(model.CPUs(1), n.CPUs) || in.HostConfig.Memory != 32<<20 {
+			t.Fatalf("shares %d, memory %d", in.HostConfig.CPUShares, in.HostConfig.Memory)
+		}
+	}
+	// Made outside swarmdeck, a container shows up within a second.
+	cli := tb.docker(t, 1)
+	resp, err := cli.ContainerCreate(context.Background(), &container.Config{Image: "busybox", Cmd: loop}, nil, nil, nil, "outsider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the outsider seen", func() bool { ct, _, _ := c.Inspect("outsider"); return ct != nil && ct.ID == resp.ID })
+	if _, err := c.Create(context.Background(), model.Config{Name: "outsider", Image: "busybox"}); !model.IsConflict(err) {
+		t.Fatalf("a taken name: %v", err)
+	}
+}
+
+func TestRealNodeKilledItsContainersMoveOnce(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	var movers []*model.Container
+	for _, name := range []string{"web", "api"} {
+		ct, err := c.Create(context.Background(), model.Config{Name: name, Image: "busybox", Cmd: loop,
+			Env: []string{"constraint:node==~node-1", "reschedule:on-node-failure"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		movers = append(movers, ct)
+	}
+	lost, err := c.Create(context.Background(), model.Config{Name: "lost", Image: "busybox", Cmd: loop, Env: []string{"constraint:node==node-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range append(movers, lost) {
+		if err := c.Start(context.Background(), ct.Name); err != nil {
+			t.Fatal(err)
+		}
+		if c.Node(ct.Node).Name != "node-1" {
+			t.Fatalf("%s is on %s", ct.Name, ct.Node)
+		}
+	}
+	killed := time.Now()
+	tb.signal(t, 1, syscall.SIGKILL)
+	for _, ct := range movers {
+		waitFor(t, 10*time.Second, ct.Name+" running once on node-2 or node-3", func() bool {
+			return runningOn(t, tb, 2, ct.SwarmID)+runningOn(t, tb, 3, ct.SwarmID) == 1
+		})
+	}
+	t.Logf("both moved and running %.1fs after kill -9", time.Since(killed).Seconds())
+	if n, where := copies(c, lost.SwarmID); n != 1 || where[0] != "node-1" {
+		t.Fatalf("lost is on %v; without a policy it stays with its node", where)
+	}
+	found := false
+	for _, e := range c.RecentEvents() {
+		found = found || (e.Action == "lost" && e.Container == "lost")
+	}
+	if !found {
+		t.Fatal("no lost event for the container without a policy")
+	}
+}
+
+func TestRealHangThatHealsEndsWithOneCopy(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	ct, err := c.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
+		Env: []string{"constraint:node==~node-2", "reschedule:on-node-failure"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	tb.signal(t, 2, syscall.SIGSTOP)
+	waitFor(t, 15*time.Second, "web moved off the hung node-2", func() bool {
+		n, where := copies(c, ct.SwarmID)
+		return n == 1 && where[0] != "node-2" && runningOn(t, tb, slices.Index([]string{"node-1", "node-2", "node-3"}, where[0])+1, ct.SwarmID) == 1
+	})
+	tb.signal(t, 2, syscall.SIGCONT)
+	waitFor(t, 15*time.Second, "node-2 healthy and its stale copy removed", func() bool {
+		return health(c, tb.addrs[1]) == model.Healthy && runningOn(t, tb, 2, ct.SwarmID) == 0
+	})
+	total := 0
+	for i := 1; i <= 3; i++ {
+		total += runningOn(t, tb, i, ct.SwarmID)
+	}
+	if total != 1 {
+		t.Fatalf("%d running copies of web; want exactly 1", total)
+	}
+}
+
+func TestRealManagerRestartKeepsThePromise(t *testing.T) {
+	tb := requireTestbed(t)
+	src, err := Open("nodes://"+strings.Join(tb.addrs, ","), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := New(src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { first.Run(ctx); close(done) }()
+	waitFor(t, 20*time.Second, "healthy", allHealthy(first, 3))
+	ct, err := first.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
+		Env: []string{"constraint:node==~node-3", "reschedule:on-node-failure"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Start(context.Background(), "web")
+	tb.signal(t, 3, syscall.SIGSTOP)
+	// Stop the manager as soon as the new copy exists on an engine, maybe
+	// before it was started: the next manager must finish the job.
+	waitFor(t, 15*time.Second, "web recreated", func() bool {
+		for _, x := range first.Containers() {
+			if x.SwarmID == ct.SwarmID && x.ID != "" && x.Node != tb.addrs[2] {
+				return true
+			}
+		}
+		return false
+	})
+	before := map[string]string{}
+	for _, n := range first.Nodes() {
+		for _, x := range n.Containers {
+			before[x.SwarmID] = n.Name
+		}
+	}
+	cancel()
+	<-done
+
+	// A new manager, while node-3 still hangs with its stale copy.
+	second := startSim(t, src, Options{ProbeInterval: time.Second, Heartbeat: time.Second})
+	waitFor(t, 20*time.Second, "node-1 and node-2 healthy", func() bool {
+		return health(second, tb.addrs[0]) == model.Healthy && health(second, tb.addrs[1]) == model.Healthy
+	})
+	if x, n, err := second.Inspect("web"); err != nil || n.Name != before[ct.SwarmID] || !hasPolicy(x) {
+		for _, n := range second.Nodes() {
+			for _, x := range n.Containers {
+				t.Logf("second sees %s on %s (%s) swarm %s", x.Name, n.Name, x.State, model.ShortID(x.SwarmID))
+			}
+		}
+		t.Logf("first had %v", before)
+		t.Fatalf("the new manager sees web on %v (%v); the old one had it on %s", n, err, before[ct.SwarmID])
+	}
+	tb.signal(t, 3, syscall.SIGCONT)
+	waitFor(t, 20*time.Second, "node-3 back and exactly one web running", func() bool {
+		total := 0
+		for i := 1; i <= 3; i++ {
+			total += runningOn(t, tb, i, ct.SwarmID)
+		}
+		return health(second, tb.addrs[2]) == model.Healthy && total == 1 && runningOn(t, tb, 3, ct.SwarmID) == 0
+	})
+}
+
+// TestMeasureRescheduleOnRealEngines is a measurement, run by
+// scripts/measure.sh: rounds of kill -9 of the node holding a container
+// with the reschedule policy, timing until it runs on another engine.
+func TestMeasureRescheduleOnRealEngines(t *testing.T) {
+	if os.Getenv("SWARMDECK_MEASURE") == "" {
+		t.Skip("a measurement: scripts/measure.sh runs it")
+	}
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	var took []time.Duration
+	for round := range 5 {
+		victim := round%3 + 1
+		ct, err := c.Create(context.Background(), model.Config{Name: fmt.Sprintf("m%d", round), Image: "busybox", Cmd: loop,
+			Env: []string{fmt.Sprintf("constraint:node==~node-%d", victim), "reschedule:on-node-failure"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Start(context.Background(), ct.Name)
+		start := time.Now()
+		tb.signal(t, victim, syscall.SIGKILL)
+		waitFor(t, 30*time.Second, "moved", func() bool {
+			n := 0
+			for i := 1; i <= 3; i++ {
+				if i != victim {
+					n += runningOn(t, tb, i, ct.SwarmID)
+				}
+			}
+			return n == 1
+		})
+		took = append(took, time.Since(start))
+		t.Logf("round %d: node-%d killed, %s running elsewhere after %s", round+1, victim, ct.Name, took[round].Round(time.Millisecond))
+		tb.reset(t)
+		waitFor(t, 30*time.Second, "all healthy again", allHealthy(c, 3))
+	}
+	slices.Sort(took)
+	t.Logf("MEASURE real-reschedule median %s (min %s, max %s, %d runs)", took[len(took)/2].Round(time.Millisecond),
+		took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), len(took))
+}
