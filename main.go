@@ -27,11 +27,13 @@ const (
 const usage = `swarmdeck turns a pool of Docker hosts into one cluster.
 
 Usage:
+  swarmdeck manage [flags] DISCOVERY
+                        manage a cluster: nodes://host:port,… sim://FILE sim://N
   swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
                         show where containers would be placed, and why
   swarmdeck help        this text
 
-Run 'swarmdeck place --help' for the flags of place.
+Run 'swarmdeck COMMAND --help' for the flags of a command.
 `
 
 func main() {
@@ -46,6 +48,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "place":
 		return place(args[1:], stdout, stderr)
+	case "manage":
+		return manage(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

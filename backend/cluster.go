@@ -205,7 +205,7 @@ func (c *Cluster) disconnect(n *node) {
 	n.cancel()
 	n.health = model.Disconnected
 	c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
-		Message: fmt.Sprintf("engine %s (%s) left discovery", n.name(), n.entry.Addr)})
+		Message: fmt.Sprintf("%s (%s) left discovery", n.name(), n.entry.Addr)})
 	c.evacuate(n, time.Now())
 	delete(c.nodes, n.entry.Addr)
 	c.snap.RemoveNode(n.entry.Addr)

@@ -394,3 +394,77 @@ func TestMeasureRescheduleOnRealEngines(t *testing.T) {
 	t.Logf("MEASURE real-reschedule median %s (min %s, max %s, %d runs)", took[len(took)/2].Round(time.Millisecond),
 		took[0].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond), len(took))
 }
+
+func TestRealLogsAndNetworks(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	ct, err := c.Create(context.Background(), model.Config{Name: "talker", Image: "busybox",
+		Cmd: []string{"sh", "-c", "echo hello from talker; echo oops >&2; sleep 30"}, Env: []string{"constraint:node==node-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), "talker"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rc, err := c.Logs(ctx, "node-1/talker", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var got []byte
+	buf := make([]byte, 256)
+	for !strings.Contains(string(got), "oops") {
+		n, err := rc.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("logs so far %q: %v", got, err)
+		}
+	}
+	if !strings.Contains(string(got), "hello from talker\n") {
+		t.Fatalf("logs %q", got)
+	}
+	if err := c.Stop(context.Background(), ct.SwarmID, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if x, _, _ := c.Inspect("talker"); x.State != model.Exited {
+		t.Fatalf("after stop: %v", x.State)
+	}
+
+	if err := c.CreateNetwork(context.Background(), "node-2/backend", "bridge"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateNetwork(context.Background(), "shared", "bridge"); err != nil {
+		t.Fatal(err)
+	}
+	count := func(name string) (nodes []string) {
+		for _, n := range c.Networks() {
+			if n.Name == name {
+				nodes = append(nodes, c.Node(n.Node).Name)
+			}
+		}
+		return nodes
+	}
+	if got := count("backend"); len(got) != 1 || got[0] != "node-2" {
+		t.Fatalf("backend on %v; want node-2 only", got)
+	}
+	if got := count("shared"); len(got) != 3 {
+		t.Fatalf("shared on %v; want every node", got)
+	}
+	if err := c.RemoveNetwork(context.Background(), "shared"); err != nil {
+		t.Fatal(err)
+	}
+	if got := count("shared"); len(got) != 0 {
+		t.Fatalf("shared still on %v", got)
+	}
+	if err := c.RemoveNetwork(context.Background(), "node-2/backend"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remove(context.Background(), "talker", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Inspect("talker"); !IsNotFound(err) {
+		t.Fatalf("after remove: %v", err)
+	}
+}

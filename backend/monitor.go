@@ -152,7 +152,7 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	switch was {
 	case model.Pending:
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_connect",
-			Message: fmt.Sprintf("engine %s (%s) connected: %d CPUs, %s", n.name(), n.entry.Addr, n.info.CPUs, model.FormatBytes(n.info.Memory))})
+			Message: fmt.Sprintf("%s (%s) connected: %d CPUs, %s", n.name(), n.entry.Addr, n.info.CPUs, model.FormatBytes(n.info.Memory))})
 	case model.Unhealthy:
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_reconnect",
 			Message: fmt.Sprintf("Engine came back to life after %d retries. Hooray! (%s)", retries, n.name())})

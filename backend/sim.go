@@ -48,7 +48,9 @@ type simSub struct {
 }
 
 // NewSimEngine makes a simulated engine from a node description (a
-// cluster file's node). Its containers start as the node lists them.
+// cluster file's node). Its containers start as the node lists them; a
+// node described as unhealthy starts crashed, one described as pending
+// starts hung.
 func NewSimEngine(n *model.Node) *SimEngine {
 	s := &SimEngine{
 		addr:       n.Addr,
@@ -67,6 +69,12 @@ func NewSimEngine(n *model.Node) *SimEngine {
 			cp.Created = s.now()
 		}
 		s.containers[cp.ID] = &cp
+	}
+	switch n.Health {
+	case model.Unhealthy:
+		s.fault = simDown
+	case model.Pending:
+		s.fault, s.healed = simHung, make(chan struct{})
 	}
 	for _, name := range []string{"bridge", "host", "none"} {
 		id := newID()

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"swarmdeck/backend"
+	"swarmdeck/clusterfile"
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// manageConfig is a checked `swarmdeck manage` command line.
+type manageConfig struct {
+	source   *backend.Source
+	opts     backend.Options
+	headless bool
+	logFile  string
+}
+
+// manageFlags holds Swarm's manage flags, spelled as Swarm spelled them.
+type manageFlags struct {
+	strategy     string
+	filters      []string
+	failureRetry int
+	refreshMin   time.Duration
+	refreshMax   time.Duration
+	refreshRetry int
+	grace        time.Duration
+	clusterOpts  []string
+	cluster      string
+	headless     bool
+	logFile      string
+}
+
+func (f *manageFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.strategy, "strategy", "", "placement strategy: spread, binpack or random (default spread)")
+	fs.StringArrayVarP(&f.filters, "filter", "f", nil, "filter to run, repeatable and in order (default: all seven)")
+	fs.IntVar(&f.failureRetry, "engine-failure-retry", 3, "connection failures in a row before a node is Unhealthy")
+	fs.DurationVar(&f.refreshMin, "engine-refresh-min-interval", 30*time.Second, "shortest time between two full refreshes of an engine")
+	fs.DurationVar(&f.refreshMax, "engine-refresh-max-interval", 60*time.Second, "longest time between two full refreshes of an engine")
+	fs.IntVar(&f.refreshRetry, "engine-refresh-retry", 3, "deprecated: use --engine-failure-retry")
+	fs.DurationVar(&f.grace, "reschedule-grace", 0, "how long an Unhealthy node may come back before its containers move")
+	fs.StringArrayVar(&f.clusterOpts, "cluster-opt", nil, "cluster option: swarm.overcommit=0.05")
+	fs.StringVar(&f.cluster, "cluster", "", "a cluster file to simulate (same as the discovery sim://FILE)")
+	fs.BoolVar(&f.headless, "headless", false, "run the manager without the console; events go to standard output")
+	fs.StringVar(&f.logFile, "log-file", "", "write the manager's log here (default: swarmdeck.log in the temp folder)")
+}
+
+// parseManage checks a manage command line with Swarm's validations and
+// messages. Nothing is started.
+func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
+	var f manageFlags
+	fs := pflag.NewFlagSet("manage", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: swarmdeck manage [flags] DISCOVERY\n\n"+
+			"Manage a cluster: nodes://host:port,… (or host:port,…), sim://FILE or sim://N.\n"+
+			"$SWARM_DISCOVERY is used when DISCOVERY is left out.\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	discovery := os.Getenv("SWARM_DISCOVERY")
+	switch {
+	case fs.NArg() == 1:
+		discovery = fs.Arg(0)
+	case fs.NArg() > 1:
+		return nil, fmt.Errorf("one discovery only, got %q", fs.Args())
+	}
+	if f.cluster != "" {
+		if discovery != "" {
+			return nil, errors.New("--cluster and a discovery both name the cluster: give one")
+		}
+		discovery = "sim://" + f.cluster
+	}
+	if discovery == "" {
+		return nil, errors.New("discovery required to manage a cluster. See 'swarmdeck manage --help'.")
+	}
+	if f.failureRetry <= 0 {
+		return nil, errors.New("invalid failure retry count")
+	}
+	if f.refreshRetry != 3 {
+		return nil, errors.New("--engine-refresh-retry is deprecated. Use --engine-failure-retry")
+	}
+	if f.refreshMin <= 0 {
+		return nil, errors.New("min refresh interval should be a positive number")
+	}
+	if f.refreshMax < f.refreshMin {
+		return nil, errors.New("max refresh interval cannot be less than min refresh interval")
+	}
+	if f.grace < 0 {
+		return nil, errors.New("--reschedule-grace should not be a negative number")
+	}
+	cfg := &manageConfig{headless: f.headless, logFile: f.logFile}
+	cfg.opts = backend.Options{FailureRetry: f.failureRetry, RefreshMin: f.refreshMin, RefreshMax: f.refreshMax, RescheduleGrace: f.grace}
+	sc := sched.Config{Strategy: f.strategy, Overcommit: model.DefaultOvercommit}
+	if fs.Changed("filter") {
+		sc.Filters = f.filters
+	}
+	for _, o := range f.clusterOpts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "swarm.overcommit":
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("invalid --cluster-opt %s: want a number", o)
+			}
+			if sc.Overcommit, err = model.NewOvercommit(x); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("unsupported --cluster-opt %q (swarmdeck knows swarm.overcommit)", o)
+		}
+	}
+	if _, err := sched.New(sc); err != nil {
+		return nil, err
+	}
+	src, err := backend.Open(discovery, engineTLS())
+	if err != nil {
+		return nil, err
+	}
+	if src.File != nil && !fs.Changed("strategy") && !fs.Changed("filter") {
+		fileCfg := src.File.SchedConfig()
+		sc.Strategy, sc.Filters, sc.Overcommit = fileCfg.Strategy, fileCfg.Filters, fileCfg.Overcommit
+	}
+	cfg.opts.Sched = sc
+	cfg.source = src
+	return cfg, nil
+}
+
+// engineTLS reads DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker
+// CLI does, for every engine of the pool.
+func engineTLS() *backend.TLS {
+	if os.Getenv("DOCKER_TLS_VERIFY") == "" {
+		return nil
+	}
+	dir := os.Getenv("DOCKER_CERT_PATH")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = home + "/.docker"
+	}
+	return backend.TLSFromCertPath(dir)
+}
+
+func manage(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseManage(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck manage: %v\n", err)
+		return exitUsage
+	}
+	return runManager(cfg, stdout, stderr)
+}
+
+// runManager runs the manager until SIGINT or SIGTERM.
+func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger, closeLog, err := openLog(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitUsage
+	}
+	defer closeLog()
+	cfg.opts.Logger = logger
+	cluster, err := backend.New(cfg.source, cfg.opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitUsage
+	}
+	if cfg.headless {
+		return headless(ctx, cluster, stdout)
+	}
+	return console(ctx, cluster, stderr)
+}
+
+// openLog sends the manager's log to a file: never onto the console's
+// screen. Headless, it goes to standard error unless a file is named.
+func openLog(cfg *manageConfig) (*slog.Logger, func(), error) {
+	if cfg.headless && cfg.logFile == "" {
+		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}, nil
+	}
+	path := cfg.logFile
+	if path == "" {
+		path = os.TempDir() + "/swarmdeck.log"
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }, nil
+}
+
+// headless prints every cluster event, one line each, until ctx ends.
+func headless(ctx context.Context, cluster *backend.Cluster, stdout io.Writer) int {
+	events, stop := cluster.Subscribe(1024)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cluster.Run(ctx)
+	}()
+	sim := ""
+	if cluster.Source().Simulated {
+		sim = " (SIMULATED)"
+	}
+	fmt.Fprintf(stdout, "swarmdeck managing %s%s: strategy %s, filters %s\n", cluster.Source().URL, sim,
+		cluster.Scheduler().Strategy(), strings.Join(cluster.Scheduler().Filters(), ", "))
+	for {
+		select {
+		case e := <-events:
+			fmt.Fprintln(stdout, formatEvent(e))
+		case <-ctx.Done():
+			<-done
+			return exitOK
+		}
+	}
+}
+
+// formatEvent is one event as a log line.
+func formatEvent(e model.Event) string {
+	line := e.Time.Format("15:04:05.000") + " " + e.Kind.String() + " " + e.Message
+	if e.Duration > 0 && !strings.Contains(e.Message, e.Duration.String()) {
+		line += " (" + e.Duration.String() + ")"
+	}
+	return line
+}
+
+var _ = clusterfile.Parse // the console loads the embedded demo through it

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestManageFlagsAsSwarm(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  string
+		want string // the error; empty for a valid line
+	}{
+		{name: "no discovery", args: nil, want: "discovery required to manage a cluster. See 'swarmdeck manage --help'."},
+		{name: "the discovery from the environment", env: "a:1", args: nil},
+		{name: "a failure retry of 0", args: []string{"--engine-failure-retry", "0", "a:1"}, want: "invalid failure retry count"},
+		{name: "the deprecated retry", args: []string{"--engine-refresh-retry", "5", "a:1"}, want: "--engine-refresh-retry is deprecated. Use --engine-failure-retry"},
+		{name: "the deprecated retry at its default is fine", args: []string{"--engine-refresh-retry", "3", "a:1"}},
+		{name: "a zero min interval", args: []string{"--engine-refresh-min-interval", "0s", "a:1"}, want: "min refresh interval should be a positive number"},
+		{name: "max below min", args: []string{"--engine-refresh-min-interval", "10s", "--engine-refresh-max-interval", "5s", "a:1"},
+			want: "max refresh interval cannot be less than min refresh interval"},
+		{name: "a bad strategy", args: []string{"--strategy", "fair", "a:1"}, want: `strategy not supported: "fair" (use spread, binpack or random)`},
+		{name: "a bad filter", args: []string{"-f", "ports", "a:1"}, want: `filter not supported: "ports" (use health, port, containerslots, dependency, affinity, constraint, whitelist)`},
+		{name: "a bad overcommit", args: []string{"--cluster-opt", "swarm.overcommit=-2", "a:1"}, want: "swarm.overcommit should be larger than -1, -2.000000 is invalid"},
+		{name: "an unknown cluster option", args: []string{"--cluster-opt", "swarm.createretry=1", "a:1"}, want: `unsupported --cluster-opt "swarm.createretry=1" (swarmdeck knows swarm.overcommit)`},
+		{name: "a negative grace", args: []string{"--reschedule-grace", "-1s", "a:1"}, want: "--reschedule-grace should not be a negative number"},
+		{name: "a bad address", args: []string{"10.0.0.1"}, want: `invalid address "10.0.0.1": want host:port, please check you are using the correct discovery (missing token:// ?)`},
+		{name: "a cluster file and a discovery", args: []string{"--cluster", "examples/demo.yaml", "a:1"}, want: "--cluster and a discovery both name the cluster: give one"},
+		{name: "a broken cluster file", args: []string{"sim://clusterfile/testdata/bad/bad-memory.yaml"},
+			want: `clusterfile/testdata/bad/bad-memory.yaml:4: node a: memory: invalid size "lots": want bytes or a size such as 512m, 2g or 2GiB`},
+		{name: "an unknown flag", args: []string{"--colour", "a:1"}, want: "unknown flag: --colour"},
+		{name: "a full valid line", args: []string{"--strategy", "binpack", "-f", "health", "-f", "constraint", "--reschedule-grace", "5s",
+			"--cluster-opt", "swarm.overcommit=0.1", "nodes://a:1,b:2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("SWARM_DISCOVERY", tt.env)
+			cfg, err := parseManage(tt.args, &bytes.Buffer{})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got %v (%+v)\nwant %s", err, cfg, tt.want)
+			}
+		})
+	}
+	cfg, err := parseManage([]string{"--strategy", "binpack", "-f", "health", "-f", "constraint", "--reschedule-grace", "5s",
+		"--cluster-opt", "swarm.overcommit=0.1", "--engine-failure-retry", "2", "nodes://a:1,b:2"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.opts
+	if o.Sched.Strategy != "binpack" || len(o.Sched.Filters) != 2 || o.Sched.Overcommit != 10 || o.RescheduleGrace != 5*time.Second || o.FailureRetry != 2 {
+		t.Fatalf("options %+v", o)
+	}
+}
+
+func TestManageHeadlessOnASimulatedCluster(t *testing.T) {
+	var out, errOut bytes.Buffer
+	done := make(chan int)
+	cfg, err := parseManage([]string{"--headless", "--cluster", "examples/demo.yaml"}, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- runManager(cfg, &out, &errOut) }()
+	time.Sleep(500 * time.Millisecond)
+	// runManager stops on SIGINT; the test process sends it to itself.
+	interruptSelf(t)
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"swarmdeck managing sim://examples/demo.yaml (SIMULATED): strategy spread",
+		"eu-1 (10.0.1.11:2375) connected: 8 CPUs, 16 GiB"} {
+		if !bytes.Contains(out.Bytes(), []byte(want)) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if bytes.Contains(out.Bytes(), []byte("ap-1 (10.0.3.31:2375) connected")) {
+		t.Error("ap-1 is described as unhealthy and must not connect")
+	}
+}
+
+// interruptSelf sends SIGINT to the test process, as Ctrl-C would.
+func interruptSelf(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+}
