@@ -22,7 +22,7 @@ func fast() Options {
 
 // simNode is a simulated node description.
 func simNode(name string, cpus int, mem int64, labels map[string]string, cs ...*model.Container) *model.Node {
-	n := &model.Node{Name: name, ID: "ID-" + name, Addr: name + ":2375", CPUs: cpus, Memory: mem, Labels: labels}
+	n := &model.Node{Name: name, ID: "ID-" + name, Addr: name + ":2375", CPUs: cpus, Memory: mem, Labels: labels, Health: model.Healthy}
 	for _, c := range cs {
 		c.Node = n.Addr
 		n.Containers = append(n.Containers, c)
