@@ -6,11 +6,37 @@ import (
 	"io"
 
 	"swarmdeck/backend"
+	"swarmdeck/clusterfile"
+	"swarmdeck/ui"
 )
 
-// console runs the terminal console over the cluster until the operator
-// quits or ctx ends.
+// console runs the manager and the terminal console over it until the
+// operator quits or ctx ends; the manager stops with the console.
 func console(ctx context.Context, cluster *backend.Cluster, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "swarmdeck: the console is not built yet; use --headless")
-	return exitUsage
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cluster.Run(ctx)
+	}()
+	err := ui.New(cluster).Run(ctx)
+	cancel()
+	<-done
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: the console failed: %v\n", err)
+		return exitRefused
+	}
+	return exitOK
+}
+
+// demoSource is the embedded simulated cluster a bare `swarmdeck` opens.
+func demoSource() (*backend.Source, error) {
+	f, err := clusterfile.Parse("examples/demo.yaml (embedded)", demoCluster)
+	if err != nil {
+		return nil, err
+	}
+	src := backend.SimSource("sim://demo", f.Nodes)
+	src.File = f
+	return src, nil
 }

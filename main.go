@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 //go:embed examples/demo.yaml
@@ -27,6 +28,9 @@ const (
 const usage = `swarmdeck turns a pool of Docker hosts into one cluster.
 
 Usage:
+  swarmdeck             the console on an embedded simulated cluster
+  swarmdeck --cluster FILE | sim://N
+                        the console on a simulated cluster of your own
   swarmdeck manage [flags] DISCOVERY
                         manage a cluster: nodes://host:port,… sim://FILE sim://N
   swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
@@ -42,8 +46,10 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		return demoConsole(stdout, stderr)
+	}
+	if strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" || strings.Contains(args[0], "://") {
+		return manage(args, stdout, stderr) // swarmdeck --cluster FILE, swarmdeck sim://100
 	}
 	switch args[0] {
 	case "place":
@@ -56,4 +62,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "swarmdeck: unknown command %q\n\n%s", args[0], usage)
 	return exitUsage
+}
+
+// demoConsole opens the console on the embedded demo cluster.
+func demoConsole(stdout, stderr io.Writer) int {
+	src, err := demoSource()
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitUsage
+	}
+	cfg := &manageConfig{source: src}
+	fc := src.File.SchedConfig()
+	cfg.opts.Sched = fc
+	return runManager(cfg, stdout, stderr)
 }

@@ -76,7 +76,7 @@ func SimSource(name string, nodes []*model.Node) *Source {
 	var entries []Entry
 	for _, n := range nodes {
 		s.sims[n.Addr] = NewSimEngine(n)
-		entries = append(entries, Entry{Addr: n.Addr})
+		entries = append(entries, Entry{Addr: n.Addr, Name: n.Name})
 	}
 	s.Discovery = static(entries)
 	s.NewEngine = func(e Entry) (Engine, error) {

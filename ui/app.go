@@ -1,0 +1,292 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"swarmdeck/model"
+)
+
+// View names, as the command line takes them (:nodes, :containers…).
+const (
+	viewNodes      = "nodes"
+	viewContainers = "containers"
+	viewNetworks   = "networks"
+	viewEvents     = "events"
+)
+
+var viewOrder = []string{viewNodes, viewContainers, viewNetworks, viewEvents}
+
+// refreshEvery is the most often the views are rebuilt: updates that come
+// faster are coalesced.
+const refreshEvery = 100 * time.Millisecond
+
+// App is the console.
+type App struct {
+	b   Backend
+	app *tview.Application
+	th  theme
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the console's own goroutines
+
+	// Owned by the UI goroutine:
+	st       *state
+	tables   map[string]*tview.Table
+	contents map[string]*content
+	current  string
+	pages    *tview.Pages
+	header   *tview.TextView
+	status   *tview.TextView
+	prompt   *tview.InputField
+	hints    *tview.TextView
+	bottom   *tview.Pages
+	events   []model.Event // newest last
+	evSeq    int
+	alert    string // the last failure or reschedule, kept in the status line
+	flash    string // the last action's result
+	launch   *launchForm
+	drawn    func() // test hook: called after each install
+}
+
+// New makes a console over b. Run starts it.
+func New(b Backend) *App {
+	a := &App{b: b, app: tview.NewApplication(), th: newTheme(), tables: map[string]*tview.Table{}, contents: map[string]*content{}}
+	a.layout()
+	return a
+}
+
+// Application is the tview application, for tests that set a screen.
+func (a *App) Application() *tview.Application { return a.app }
+
+func (a *App) layout() {
+	th := a.th
+	tview.Styles.PrimitiveBackgroundColor = th.bg
+	tview.Styles.ContrastBackgroundColor = th.bg
+	tview.Styles.BorderColor = th.border
+	tview.Styles.TitleColor = th.title
+	tview.Styles.PrimaryTextColor = th.fg
+	a.header = tview.NewTextView().SetDynamicColors(true)
+	a.status = tview.NewTextView().SetDynamicColors(true)
+	a.hints = tview.NewTextView().SetDynamicColors(true)
+	a.prompt = tview.NewInputField()
+	a.bottom = tview.NewPages().AddPage("hints", a.hints, true, true).AddPage("prompt", a.prompt, true, false)
+	a.pages = tview.NewPages()
+	columns := map[string][]string{viewNodes: nodeColumns, viewContainers: containerColumns, viewNetworks: networkColumns, viewEvents: eventColumns}
+	for _, v := range viewOrder {
+		c := newContent(columns[v], th)
+		if v == viewEvents {
+			c.sortCol, c.desc = 0, true // newest first
+		}
+		t := tview.NewTable().SetContent(c).SetSelectable(true, false).SetFixed(1, 0)
+		t.SetBorder(true)
+		if th.noColor {
+			t.SetSelectedStyle(tcell.StyleDefault.Reverse(true))
+		}
+		t.SetSelectedFunc(func(row, _ int) { a.enter(row) })
+		a.tables[v], a.contents[v] = t, c
+		a.pages.AddPage(v, t, true, false)
+	}
+	root := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(a.header, 3, 0, false).
+		AddItem(a.pages, 0, 1, true).
+		AddItem(a.status, 1, 0, false).
+		AddItem(a.bottom, 1, 0, false)
+	a.app.SetRoot(root, true).EnableMouse(true)
+	a.app.SetInputCapture(a.keys)
+	a.show(viewNodes)
+}
+
+// Run shows the console until the operator quits or ctx ends. The
+// terminal is restored when it returns.
+func (a *App) Run(ctx context.Context) error {
+	a.ctx, a.cancel = context.WithCancel(ctx)
+	a.st = &state{}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.refresher(a.ctx)
+	}()
+	go func() {
+		<-ctx.Done() // a signal or the caller: quit as the q key does
+		a.quit()
+	}()
+	err := a.app.Run()
+	a.cancel()
+	a.wg.Wait()
+	return err
+}
+
+// quit stops the console's goroutines first, then the application. It
+// may run on the UI goroutine: the wait happens elsewhere, while the UI
+// loop still serves any update a goroutine is waiting on.
+func (a *App) quit() {
+	a.cancel()
+	go func() {
+		a.wg.Wait()
+		a.app.Stop()
+	}()
+}
+
+// goRun runs f as one of the console's goroutines.
+func (a *App) goRun(f func(ctx context.Context)) {
+	if a.ctx.Err() != nil {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f(a.ctx)
+	}()
+}
+
+// update runs f on the UI goroutine and redraws, unless the console is
+// quitting.
+func (a *App) update(f func()) {
+	if a.ctx.Err() == nil {
+		a.app.QueueUpdateDraw(f)
+	}
+}
+
+// refresher rebuilds the state when the backend changed or events came,
+// at most every refreshEvery, and at least every second (ages move on).
+func (a *App) refresher(ctx context.Context) {
+	sub, stop := a.b.Subscribe(8192)
+	defer stop()
+	history := a.b.RecentEvents()
+	tick := time.NewTicker(refreshEvery)
+	defer tick.Stop()
+	var last uint64
+	var built time.Time
+	var fresh []model.Event
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-sub:
+			fresh = append(fresh, e)
+			continue
+		case <-tick.C:
+		}
+		gen := a.b.Generation()
+		if !first && gen == last && len(fresh) == 0 && time.Since(built) < time.Second {
+			continue
+		}
+		st := build(a.b, a.th, time.Now())
+		evs := fresh
+		if first {
+			evs = append(history, fresh...)
+		}
+		fresh, first, last, built = nil, false, gen, time.Now()
+		a.update(func() { a.install(st, evs) })
+	}
+}
+
+// maxEvents is how many events the Events view keeps.
+const maxEvents = 5000
+
+// install puts a new state in place: pointer swaps and the filtering of
+// the new rows. It runs on the UI goroutine.
+func (a *App) install(st *state, evs []model.Event) {
+	a.st = st
+	for _, e := range evs {
+		a.events = append(a.events, e)
+		if e.Kind == model.EventFailure || e.Kind == model.EventReschedule || e.Action == "engine_disconnect" {
+			a.alert = fmt.Sprintf("%s %s", e.Time.Format("15:04:05"), e.Message)
+		}
+	}
+	if len(a.events) > maxEvents {
+		a.events = a.events[len(a.events)-maxEvents:]
+	}
+	a.header.SetText(st.header)
+	a.setRows(viewNodes, st.nodeRows)
+	a.setRows(viewContainers, st.ctrRows)
+	a.setRows(viewNetworks, st.netRows)
+	if len(evs) > 0 || a.contents[viewEvents].rows == nil {
+		rows := make([]row, len(a.events))
+		for i, e := range a.events {
+			rows[i] = eventRow(e, i)
+		}
+		a.setRows(viewEvents, rows)
+	}
+	a.showStatus()
+	if a.drawn != nil {
+		a.drawn()
+	}
+}
+
+// setRows replaces a table's rows, keeping the selected row by key.
+func (a *App) setRows(view string, rows []row) {
+	t, c := a.tables[view], a.contents[view]
+	sel, _ := t.GetSelection()
+	key := c.key(sel)
+	c.set(rows)
+	if r := c.find(key); r > 0 {
+		t.Select(r, 0)
+	} else if sel > len(c.view) {
+		t.Select(max(1, len(c.view)), 0)
+	} else if sel < 1 && len(c.view) > 0 {
+		t.Select(1, 0)
+	}
+	a.title(view)
+}
+
+func (a *App) title(view string) {
+	c := a.contents[view]
+	t := fmt.Sprintf(" %s [%d] ", strings.ToUpper(view[:1])+view[1:], len(c.view))
+	if c.filter != "" {
+		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), len(c.rows), c.filter)
+	}
+	a.tables[view].SetTitle(t)
+}
+
+// show switches to a view.
+func (a *App) show(view string) {
+	a.current = view
+	a.pages.SwitchToPage(view)
+	a.app.SetFocus(a.tables[view])
+	a.showHints()
+}
+
+func (a *App) showHints() {
+	k := a.th.tag(a.th.accent)
+	r := a.th.reset()
+	common := fmt.Sprintf("%s:%scommand %s/%sfilter %s?%shelp %so%ssort %sq%squit", k, r, k, r, k, r, k, r, k, r)
+	extra := map[string]string{
+		viewNodes:      fmt.Sprintf("%s⏎%snode %sn%slaunch %sK%skill %sH%shang %sE%sheal", k, r, k, r, k, r, k, r, k, r),
+		viewContainers: fmt.Sprintf("%s⏎%sinspect %sl%slogs %sS%sstart %ss%sstop %sr%srestart %sD%sremove %sn%slaunch", k, r, k, r, k, r, k, r, k, r, k, r, k, r),
+		viewNetworks:   fmt.Sprintf("%sc%screate %sD%sremove", k, r, k, r),
+		viewEvents:     "",
+	}[a.current]
+	a.hints.SetText(extra + "  " + common)
+}
+
+// say shows the result of an action in the status line.
+func (a *App) say(msg string, bad bool) {
+	a.flash = msg
+	if bad {
+		a.flash = a.th.tag(a.th.bad) + tview.Escape(msg) + a.th.reset()
+	}
+	a.showStatus()
+}
+
+func (a *App) showStatus() {
+	text := a.flash
+	if a.alert != "" {
+		alert := a.th.tag(a.th.bad) + "⚠ " + tview.Escape(a.alert) + a.th.reset()
+		if text != "" {
+			text = alert + "   " + text
+		} else {
+			text = alert
+		}
+	}
+	a.status.SetText(text)
+}

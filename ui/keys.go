@@ -1,0 +1,359 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+)
+
+// overlay reports whether something other than a view table has the
+// keyboard: a prompt, a form, a dialog or a detail page.
+func (a *App) overlay() bool {
+	name, _ := a.pages.GetFrontPage()
+	return a.bottom.HasPage("prompt") && a.prompt.HasFocus() || !isView(name)
+}
+
+func isView(name string) bool {
+	for _, v := range viewOrder {
+		if v == name {
+			return true
+		}
+	}
+	return false
+}
+
+// keys is the application's input capture. Keys meant for a focused
+// prompt, form or dialog pass through; on a view they are the console's.
+func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
+	if ev.Key() == tcell.KeyCtrlC {
+		a.quit()
+		return nil
+	}
+	if a.overlay() {
+		return ev
+	}
+	switch ev.Key() {
+	case tcell.KeyEscape:
+		if c := a.contents[a.current]; c.filter != "" {
+			c.filter = ""
+			c.apply()
+			a.title(a.current)
+		}
+		return nil
+	case tcell.KeyTab, tcell.KeyBacktab:
+		i := indexOf(viewOrder, a.current)
+		if ev.Key() == tcell.KeyTab {
+			i = (i + 1) % len(viewOrder)
+		} else {
+			i = (i + len(viewOrder) - 1) % len(viewOrder)
+		}
+		a.show(viewOrder[i])
+		return nil
+	case tcell.KeyCtrlD:
+		a.remove()
+		return nil
+	case tcell.KeyRune:
+	default:
+		return ev
+	}
+	switch ev.Rune() {
+	case ':':
+		a.ask(":", "", a.command)
+	case '/':
+		c := a.contents[a.current]
+		a.ask("/", c.filter, func(text string) { a.filterBy(text) })
+		a.prompt.SetChangedFunc(func(text string) { a.filterBy(text) })
+	case '?':
+		a.help()
+	case 'q':
+		a.quit()
+	case '1', '2', '3', '4':
+		a.show(viewOrder[ev.Rune()-'1'])
+	case 'o':
+		a.contents[a.current].cycleSort()
+		a.title(a.current)
+	case 'O':
+		a.contents[a.current].reverse()
+	case 'j':
+		return tcell.NewEventKey(tcell.KeyDown, 0, tcell.ModNone)
+	case 'k':
+		return tcell.NewEventKey(tcell.KeyUp, 0, tcell.ModNone)
+	case 'n':
+		a.openLaunch()
+	case 'i':
+		if a.current == viewContainers {
+			a.inspect(a.selected())
+		}
+	case 'l':
+		if a.current == viewContainers {
+			a.logs(a.selected())
+		}
+	case 'S':
+		a.containerAction("start", false)
+	case 's':
+		a.containerAction("stop", true)
+	case 'r':
+		a.containerAction("restart", true)
+	case 'D':
+		a.remove()
+	case 'c':
+		if a.current == viewNetworks {
+			a.networkForm()
+		}
+	case 'K', 'H', 'E':
+		if a.current == viewNodes {
+			a.drill(ev.Rune())
+		}
+	default:
+		return ev
+	}
+	return nil
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return 0
+}
+
+// selected is the key of the selected row of the current view.
+func (a *App) selected() string {
+	r, _ := a.tables[a.current].GetSelection()
+	return a.contents[a.current].key(r)
+}
+
+// ask opens the bottom prompt; done gets the text on Enter, Esc cancels.
+func (a *App) ask(label, text string, done func(string)) {
+	a.prompt.SetLabel(label).SetText(text).SetChangedFunc(nil)
+	a.prompt.SetDoneFunc(func(key tcell.Key) {
+		value := a.prompt.GetText()
+		a.bottom.SwitchToPage("hints")
+		a.app.SetFocus(a.tables[a.current])
+		if key == tcell.KeyEnter {
+			done(value)
+		} else if label == "/" {
+			a.filterBy("")
+		}
+	})
+	a.bottom.SwitchToPage("prompt")
+	a.app.SetFocus(a.prompt)
+}
+
+func (a *App) filterBy(text string) {
+	c := a.contents[a.current]
+	c.filter = text
+	c.apply()
+	a.title(a.current)
+	if len(c.view) > 0 {
+		a.tables[a.current].Select(1, 0)
+	}
+}
+
+// command runs a :command.
+func (a *App) command(cmd string) {
+	switch strings.TrimSpace(cmd) {
+	case "nodes", "node", "no":
+		a.show(viewNodes)
+	case "containers", "container", "co", "ps":
+		a.show(viewContainers)
+	case "networks", "network", "net":
+		a.show(viewNetworks)
+	case "events", "event", "ev":
+		a.show(viewEvents)
+	case "run", "launch":
+		a.openLaunch()
+	case "help":
+		a.help()
+	case "q", "quit", "q!":
+		a.quit()
+	case "":
+	default:
+		a.say(fmt.Sprintf("unknown command :%s (try :nodes :containers :networks :events :run :quit)", cmd), true)
+	}
+}
+
+// help lists every key of the current view.
+func (a *App) help() {
+	keys := [][2]string{
+		{":", "command: :nodes :containers :networks :events :run :quit"},
+		{"/", "filter the view (Esc clears)"}, {"?", "this help"},
+		{"1 2 3 4, Tab", "nodes, containers, networks, events"},
+		{"j k ↑ ↓ PgUp PgDn", "move"}, {"o / O", "sort by the next column / reverse"},
+		{"n", "launch containers (form with live placement preview)"},
+		{"q, Ctrl-C", "quit"},
+	}
+	switch a.current {
+	case viewNodes:
+		keys = append(keys, [2]string{"Enter", "the node: containers, labels, images"})
+		if a.b.Source().Simulated {
+			keys = append(keys, [2]string{"K", "kill the node's engine (simulated; asks first)"},
+				[2]string{"H", "hang the node's engine (simulated; asks first)"}, [2]string{"E", "heal the node's engine (simulated)"})
+		}
+	case viewContainers:
+		keys = append(keys, [2]string{"Enter, i", "inspect (JSON)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"},
+			[2]string{"s", "stop (asks first)"}, [2]string{"r", "restart (asks first)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
+	case viewNetworks:
+		keys = append(keys, [2]string{"c", "create a network (on one node or every node)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
+	}
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "  %s%-18s%s %s\n", a.th.tag(a.th.accent), k[0], a.th.reset(), k[1])
+	}
+	sb.WriteString("\n  Esc closes this help.")
+	a.page("help", "Keys: "+a.current, sb.String())
+}
+
+// page shows a full-screen text page; Esc (or q) closes it.
+func (a *App) page(name, title, text string) *tview.TextView {
+	tv := tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetText(text)
+	tv.SetBorder(true).SetTitle(" " + title + " ")
+	tv.SetDoneFunc(func(tcell.Key) { a.closePage(name) })
+	tv.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		if ev.Rune() == 'q' {
+			a.closePage(name)
+			return nil
+		}
+		return ev
+	})
+	a.pages.AddAndSwitchToPage(name, tv, true)
+	a.app.SetFocus(tv)
+	return tv
+}
+
+func (a *App) closePage(name string) {
+	a.pages.RemovePage(name)
+	a.show(a.current)
+}
+
+// confirm asks before something destructive; Cancel is the default.
+func (a *App) confirm(question string, yes func()) {
+	m := tview.NewModal().SetText(question).AddButtons([]string{"Cancel", "Yes"}).
+		SetDoneFunc(func(_ int, label string) {
+			a.closePage("confirm")
+			if label == "Yes" {
+				yes()
+			}
+		})
+	a.pages.AddPage("confirm", m, true, true)
+	a.app.SetFocus(m)
+}
+
+// containerAction starts, stops or restarts the selected container.
+func (a *App) containerAction(what string, ask bool) {
+	if a.current != viewContainers {
+		return
+	}
+	ref := a.selected()
+	if ref == "" || strings.HasPrefix(ref, "pending/") {
+		return
+	}
+	name := a.containerName(ref)
+	run := func() {
+		a.say(fmt.Sprintf("%s %s…", what, name), false)
+		a.goRun(func(ctx context.Context) {
+			var err error
+			switch what {
+			case "start":
+				err = a.b.Start(ctx, ref)
+			case "stop":
+				err = a.b.Stop(ctx, ref, 10*time.Second)
+			case "restart":
+				err = a.b.Restart(ctx, ref, 10*time.Second)
+			}
+			a.update(func() { a.done(what+" "+name, err) })
+		})
+	}
+	if ask {
+		a.confirm(fmt.Sprintf("%s container %s?", strings.ToUpper(what[:1])+what[1:], name), run)
+		return
+	}
+	run()
+}
+
+func (a *App) done(what string, err error) {
+	if err != nil {
+		a.say(what+": "+err.Error(), true)
+		return
+	}
+	a.say(what+": done", false)
+}
+
+// containerName is a container's node/name as the table shows it.
+func (a *App) containerName(key string) string {
+	c := a.contents[viewContainers]
+	if r := c.find(key); r > 0 {
+		return c.rows[c.view[r-1]].cells[0].text
+	}
+	return key
+}
+
+// remove removes the selected container or network, after asking.
+func (a *App) remove() {
+	ref := a.selected()
+	if ref == "" {
+		return
+	}
+	switch a.current {
+	case viewContainers:
+		if strings.HasPrefix(ref, "pending/") {
+			return
+		}
+		name := a.containerName(ref)
+		a.confirm(fmt.Sprintf("Remove container %s? A running one is killed first.", name), func() {
+			a.goRun(func(ctx context.Context) {
+				err := a.b.Remove(ctx, ref, true)
+				a.update(func() { a.done("remove "+name, err) })
+			})
+		})
+	case viewNetworks:
+		c := a.contents[viewNetworks]
+		r, _ := a.tables[viewNetworks].GetSelection()
+		name := c.rows[c.view[r-1]].cells[0].text
+		a.confirm(fmt.Sprintf("Remove network %s?", name), func() {
+			a.goRun(func(ctx context.Context) {
+				err := a.b.RemoveNetwork(ctx, name)
+				a.update(func() { a.done("remove network "+name, err) })
+			})
+		})
+	}
+}
+
+// drill kills, hangs or heals the selected node's simulated engine.
+func (a *App) drill(key rune) {
+	src := a.b.Source()
+	addr := a.selected()
+	if addr == "" {
+		return
+	}
+	sim := src.Sim(addr)
+	if !src.Simulated || sim == nil {
+		a.say("failure drills work on simulated clusters only: kill a real engine from its host", true)
+		return
+	}
+	name := addr
+	if n := a.st.byAddr[addr]; n != nil {
+		name = n.Name
+	}
+	switch key {
+	case 'K':
+		a.confirm(fmt.Sprintf("Kill the engine of %s? Its containers with a reschedule policy will move.", name), func() {
+			sim.Crash()
+			a.say("killed the engine of "+name, false)
+		})
+	case 'H':
+		a.confirm(fmt.Sprintf("Hang the engine of %s? It will answer nothing until healed.", name), func() {
+			sim.Hang()
+			a.say("hung the engine of "+name, false)
+		})
+	case 'E':
+		sim.Heal()
+		a.say("healed the engine of "+name, false)
+	}
+}

@@ -1,0 +1,275 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// Row formatting is pure: model values in, cell texts out. The tables
+// and their tests use these; none touches a terminal.
+
+// level says how a cell should be coloured.
+type level int
+
+const (
+	levelNormal level = iota
+	levelOK
+	levelWarn
+	levelBad
+	levelDim
+	levelInfo
+)
+
+// cell is one formatted table cell.
+type cell struct {
+	text  string
+	level level
+}
+
+// row is one table row: its key (to keep the selection across updates),
+// its cells, and what sorting compares.
+type row struct {
+	key   string
+	cells []cell
+	sort  []string // per column, the text sorting compares
+	text  string   // every cell joined, lower-case, for the filter
+}
+
+func newRow(key string, cells []cell) row {
+	r := row{key: key, cells: cells, sort: make([]string, len(cells))}
+	parts := make([]string, len(cells))
+	for i, c := range cells {
+		r.sort[i] = c.text
+		parts[i] = c.text
+	}
+	r.text = strings.ToLower(strings.Join(parts, " "))
+	return r
+}
+
+// bar draws a usage bar of width w: "[████░░░░]".
+func bar(used, total int64, w int) string {
+	if total <= 0 {
+		return strings.Repeat("░", w)
+	}
+	n := int(used * int64(w) / total)
+	n = max(0, min(n, w))
+	if used > 0 && n == 0 {
+		n = 1
+	}
+	return strings.Repeat("█", n) + strings.Repeat("░", w-n)
+}
+
+// usageLevel colours a usage: warn from 80%, bad from 95%.
+func usageLevel(used, total int64) level {
+	switch {
+	case total <= 0:
+		return levelNormal
+	case used*100 >= total*95:
+		return levelBad
+	case used*100 >= total*80:
+		return levelWarn
+	}
+	return levelNormal
+}
+
+var nodeColumns = []string{"NAME", "ADDRESS", "STATUS", "CONTAINERS", "CPUS", "MEMORY", "LABELS", "VERSION", "UPDATED"}
+
+// nodeRow formats a node: status with failures and the last error,
+// running/total containers, reserved CPUs and memory as used/total with a
+// bar, labels, engine version, and how long ago it was last heard from.
+func nodeRow(n *model.Node, o model.Overcommit, now time.Time) row {
+	status := cell{text: n.Health.String(), level: levelOK}
+	switch n.Health {
+	case model.Unhealthy, model.Disconnected:
+		status.level = levelBad
+	case model.Pending:
+		status.level = levelWarn
+	}
+	if n.Failures > 0 {
+		status.text += fmt.Sprintf(" (%d failures)", n.Failures)
+		if status.level == levelOK {
+			status.level = levelWarn
+		}
+	}
+	if n.Error != "" {
+		status.text += ": " + n.Error
+	}
+	if n.Warning != "" {
+		status.text += " ⚠ " + n.Warning
+	}
+	k := model.CountContainers(n.Containers)
+	usedCPU, usedMem := n.Reserved()
+	totCPU, totMem := n.TotalCPUs(o), n.TotalMemory(o)
+	cpu := fmt.Sprintf("%s %s / %s", bar(int64(usedCPU), int64(totCPU), 8), usedCPU, totCPU)
+	mem := fmt.Sprintf("%s %s / %s", bar(usedMem, totMem, 8), model.FormatBytes(usedMem), model.FormatBytes(totMem))
+	r := newRow(n.Addr, []cell{
+		{text: n.Name}, {text: n.Addr, level: levelDim}, status,
+		{text: fmt.Sprintf("%d/%d", k.Running, k.Total)},
+		{text: cpu, level: usageLevel(int64(usedCPU), int64(totCPU))},
+		{text: mem, level: usageLevel(usedMem, totMem)},
+		{text: labelText(n.Labels, true), level: levelDim},
+		{text: n.Version, level: levelDim},
+		{text: ago(n.Updated, now), level: levelDim},
+	})
+	r.sort[3] = fmt.Sprintf("%09d", k.Total)
+	r.sort[4] = fmt.Sprintf("%018d", int64(usedCPU))
+	r.sort[5] = fmt.Sprintf("%018d", usedMem)
+	return r
+}
+
+// labelText prints labels sorted as k=v; builtins leaves out Docker's
+// built-in labels, which say little in a table.
+func labelText(labels map[string]string, skipBuiltins bool) string {
+	var parts []string
+	for k, v := range labels {
+		switch k {
+		case model.LabelStorageDriver, model.LabelKernelVersion, model.LabelOperatingSystem, model.LabelOSType:
+			if skipBuiltins {
+				continue
+			}
+		}
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+var containerColumns = []string{"NODE/NAME", "IMAGE", "STATE", "CPUS", "MEMORY", "RULES", "RESCHEDULE", "PORTS", "AGE"}
+
+// containerRow formats a container of a node: Host Down when its node is
+// unhealthy, the placement rules it was created with, its policy and
+// ports.
+func containerRow(c *model.Container, n *model.Node, now time.Time) row {
+	name := c.Name
+	if name == "" {
+		name = model.ShortID(c.ID)
+	}
+	state := cell{text: c.State.String(), level: levelNormal}
+	switch {
+	case n != nil && n.Health != model.Healthy:
+		state = cell{text: "Host Down", level: levelBad}
+	case c.ID == "":
+		state = cell{text: "creating", level: levelInfo}
+	case c.State == model.Running:
+		state.level = levelOK
+	case c.State == model.Exited:
+		state.level = levelDim
+	case c.State == model.Paused:
+		state.level = levelWarn
+	}
+	rules := append(append([]string{}, c.Constraints...), affinityText(c.Affinities)...)
+	resched := strings.Join(c.Reschedule, ",")
+	if resched == "" {
+		resched = "off"
+	}
+	ports := make([]string, len(c.Ports))
+	for i, p := range c.Ports {
+		ports[i] = p.String()
+	}
+	nodeName := ""
+	if n != nil {
+		nodeName = n.Name
+	}
+	cpus := "-"
+	if c.CPUs > 0 {
+		cpus = c.CPUs.String()
+	}
+	mem := "-"
+	if c.Memory > 0 {
+		mem = model.FormatBytes(c.Memory)
+	}
+	key := c.ID
+	if key == "" {
+		key = "pending/" + c.SwarmID
+	}
+	r := newRow(key, []cell{
+		{text: nodeName + "/" + name}, {text: c.Image, level: levelDim}, state,
+		{text: cpus}, {text: mem},
+		{text: strings.Join(rules, " "), level: levelInfo},
+		{text: resched, level: map[bool]level{true: levelOK, false: levelDim}[resched != "off"]},
+		{text: strings.Join(ports, " "), level: levelDim},
+		{text: ago(c.Created, now), level: levelDim},
+	})
+	r.sort[3] = fmt.Sprintf("%018d", int64(c.CPUs))
+	r.sort[4] = fmt.Sprintf("%018d", c.Memory)
+	r.sort[8] = fmt.Sprintf("%020d", now.Sub(c.Created))
+	return r
+}
+
+func affinityText(as []string) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = "affinity:" + a
+	}
+	return out
+}
+
+var networkColumns = []string{"NODE/NAME", "DRIVER", "SCOPE", "SUBNET", "CONTAINERS"}
+
+// networkRow formats a network; shared is set for a network every node
+// has (shown by name alone).
+func networkRow(nw model.Network, nodeName string, shared bool) row {
+	name := nodeName + "/" + nw.Name
+	if shared {
+		name = nw.Name
+	}
+	return newRow(nw.Node+"/"+nw.ID, []cell{
+		{text: name}, {text: nw.Driver, level: levelDim}, {text: nw.Scope, level: levelDim},
+		{text: nw.Subnet, level: levelDim}, {text: fmt.Sprint(len(nw.Containers))},
+	})
+}
+
+var eventColumns = []string{"TIME", "KIND", "NODE", "CONTAINER", "MESSAGE"}
+
+// eventRow formats an event, coloured by kind: failures red, reschedules
+// accent, engine changes by what happened.
+func eventRow(e model.Event, seq int) row {
+	lv := levelNormal
+	switch e.Kind {
+	case model.EventFailure:
+		lv = levelBad
+	case model.EventReschedule:
+		lv = levelInfo
+	case model.EventPlaced:
+		lv = levelOK
+	case model.EventEngine:
+		lv = levelWarn
+		if e.Action == "engine_connect" || e.Action == "engine_reconnect" {
+			lv = levelOK
+		}
+		if e.Action == "engine_disconnect" {
+			lv = levelBad
+		}
+	}
+	msg := e.Message
+	if e.Duration > 0 && !strings.Contains(msg, e.Duration.String()) {
+		msg += " (" + e.Duration.String() + ")"
+	}
+	r := newRow(fmt.Sprint(seq), []cell{
+		{text: e.Time.Format("15:04:05.000"), level: levelDim}, {text: e.Kind.String(), level: lv},
+		{text: e.Node}, {text: e.Container}, {text: msg, level: lv},
+	})
+	r.sort[0] = fmt.Sprintf("%020d", e.Time.UnixNano())
+	return r
+}
+
+// ago prints a duration the way ps does: 5s, 3m, 2h, 4d.
+func ago(t, now time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", max(0, int(d.Seconds())))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
