@@ -68,11 +68,7 @@ func (a *App) Application() *tview.Application { return a.app }
 
 func (a *App) layout() {
 	th := a.th
-	tview.Styles.PrimitiveBackgroundColor = th.bg
-	tview.Styles.ContrastBackgroundColor = th.bg
-	tview.Styles.BorderColor = th.border
-	tview.Styles.TitleColor = th.title
-	tview.Styles.PrimaryTextColor = th.fg
+	tview.Styles = th.styles()
 	a.header = tview.NewTextView().SetDynamicColors(true)
 	a.status = tview.NewTextView().SetDynamicColors(true)
 	a.hints = tview.NewTextView().SetDynamicColors(true)

@@ -221,7 +221,7 @@ func (a *App) openLaunch() {
 	f.SetBorder(true).SetTitle(" Launch (Tab next field, Esc cancel) ")
 	lf.preview.SetBorder(true).SetTitle(" Where it would go ")
 	help := tview.NewTextView().SetText(syntaxHelp).SetWrap(true).SetTextColor(a.th.dim)
-	left := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(f, 0, 1, true).AddItem(lf.errLine, 2, 0, false)
+	left := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(f, 0, 1, true).AddItem(lf.errLine, 4, 0, false)
 	body := tview.NewFlex().AddItem(left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
 	page := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(body, 0, 1, true).AddItem(help, 2, 0, false)
 	a.pages.AddAndSwitchToPage("launch", page, true)

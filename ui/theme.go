@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 )
 
 // theme holds the console's colours; with NO_COLOR set every colour is
@@ -40,4 +41,22 @@ func (t theme) reset() string {
 		return ""
 	}
 	return "[-]"
+}
+
+// tviewDefaults are tview's own styles, kept before any console sets them.
+var tviewDefaults = tview.Styles
+
+// styles are tview's styles for the theme; without colours, all of them
+// are the terminal's own.
+func (t theme) styles() tview.Theme {
+	if t.noColor {
+		d := tcell.ColorDefault
+		return tview.Theme{PrimitiveBackgroundColor: d, ContrastBackgroundColor: d, MoreContrastBackgroundColor: d,
+			BorderColor: d, TitleColor: d, GraphicsColor: d, PrimaryTextColor: d, SecondaryTextColor: d,
+			TertiaryTextColor: d, InverseTextColor: d, ContrastSecondaryTextColor: d}
+	}
+	s := tviewDefaults
+	s.PrimitiveBackgroundColor, s.ContrastBackgroundColor = t.bg, tcell.ColorDarkSlateGray
+	s.BorderColor, s.TitleColor, s.PrimaryTextColor = t.border, t.title, t.fg
+	return s
 }

@@ -1,0 +1,388 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
+	"swarmdeck/clusterfile"
+	"swarmdeck/model"
+)
+
+// harness runs the real console on a simulation screen over a manager of
+// simulated engines.
+type harness struct {
+	t       *testing.T
+	screen  tcell.SimulationScreen
+	app     *App
+	cluster *backend.Cluster
+	src     *backend.Source
+	done    chan error
+	cancel  context.CancelFunc
+}
+
+func demoSource(t testing.TB) *backend.Source {
+	f, err := clusterfile.Load("../examples/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := backend.SimSource("sim://demo", f.Nodes)
+	src.File = f
+	return src
+}
+
+func start(t *testing.T, src *backend.Source, w, h int) *harness {
+	t.Helper()
+	cluster, err := backend.New(src, backend.Options{ProbeInterval: 50 * time.Millisecond, Heartbeat: 50 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	clusterDone := make(chan struct{})
+	go func() { cluster.Run(ctx); close(clusterDone) }()
+	h0 := &harness{t: t, cluster: cluster, src: src, done: make(chan error, 1), cancel: cancel}
+	h0.app = New(cluster)
+	h0.screen = tcell.NewSimulationScreen("UTF-8")
+	h0.app.Application().SetScreen(h0.screen)
+	h0.screen.SetSize(w, h)
+	go func() { h0.done <- h0.app.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h0.done:
+		case <-time.After(5 * time.Second):
+			t.Error("the console did not stop within 5s")
+		}
+		<-clusterDone
+	})
+	return h0
+}
+
+// onScreen runs f with the screen's cells on the UI goroutine: the
+// simulation screen's buffer is the one the UI draws into.
+func (h *harness) onScreen(f func(cells []tcell.SimCell, w int)) {
+	h.app.Application().QueueUpdate(func() {
+		cells, w, _ := h.screen.GetContents()
+		f(cells, w)
+	})
+}
+
+// text is the screen as lines of text.
+func (h *harness) text() string {
+	var sb strings.Builder
+	h.onScreen(func(cells []tcell.SimCell, w int) {
+		for i, c := range cells {
+			if len(c.Runes) > 0 {
+				sb.WriteRune(c.Runes[0])
+			} else {
+				sb.WriteByte(' ')
+			}
+			if (i+1)%w == 0 {
+				sb.WriteByte('\n')
+			}
+		}
+	})
+	return sb.String()
+}
+
+// wait polls the screen until every want is on it.
+func (h *harness) wait(within time.Duration, want ...string) string {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := h.text()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(s, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after %s the screen lacks %q:\n%s", within, missing, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gone polls until none of the texts is on the screen.
+func (h *harness) gone(within time.Duration, texts ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := h.text()
+		found := ""
+		for _, x := range texts {
+			if strings.Contains(s, x) {
+				found = x
+			}
+		}
+		if found == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after %s the screen still shows %q:\n%s", within, found, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (h *harness) key(k tcell.Key) {
+	h.screen.InjectKey(k, 0, tcell.ModNone)
+	time.Sleep(15 * time.Millisecond)
+}
+
+func (h *harness) typeText(s string) {
+	for _, r := range s {
+		h.screen.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+	}
+	time.Sleep(30 * time.Millisecond)
+}
+
+// lineWith returns the first screen line holding s.
+func (h *harness) lineWith(s string) string {
+	for _, l := range strings.Split(h.text(), "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+func TestEveryViewRendersTheClusterWithItsFigures(t *testing.T) {
+	h := start(t, demoSource(t), 200, 40)
+	h.wait(3*time.Second, "SIMULATED", "Strategy: spread", "Filters: health, port, containerslots, dependency, affinity, constraint, whitelist",
+		"Nodes: 5/6 healthy", "Nodes [6]")
+	eu1 := h.lineWith("10.0.1.11:2375")
+	for _, want := range []string{"eu-1", "Healthy", "2/2", "3 / 8", "5 GiB / 16.8 GiB", "disk=ssd, zone=eu", "20.10.24"} {
+		if !strings.Contains(eu1, want) {
+			t.Errorf("the eu-1 row lacks %q: %s", want, eu1)
+		}
+	}
+	if ap1 := h.lineWith("10.0.3.31:2375"); !strings.Contains(ap1, "ap-1") || !strings.Contains(ap1, "Pending") || !strings.Contains(ap1, "cannot connect") {
+		t.Errorf("the ap-1 row: %s", ap1)
+	}
+
+	h.typeText(":containers")
+	h.key(tcell.KeyEnter)
+	h.wait(2*time.Second, "Containers [6]", "eu-1/db", "eu-2/web-1", "eu-3/batch-old")
+	db := h.lineWith("eu-1/db")
+	for _, want := range []string{"postgres:16", "running", "2", "4 GiB", "disk==ssd", "on-node-failure", "5432->5432/tcp"} {
+		if !strings.Contains(db, want) {
+			t.Errorf("the db row lacks %q: %s", want, db)
+		}
+	}
+	if web := h.lineWith("eu-2/web-1"); !strings.Contains(web, "affinity:container!=~web-*") {
+		t.Errorf("web-1 shows no affinity: %s", web)
+	}
+	if old := h.lineWith("eu-3/batch-old"); !strings.Contains(old, "exited") || !strings.Contains(old, "off") {
+		t.Errorf("batch-old: %s", old)
+	}
+
+	h.typeText(":networks")
+	h.key(tcell.KeyEnter)
+	h.wait(2*time.Second, "Networks [3]", "bridge", "host", "none", "null")
+
+	h.typeText(":events")
+	h.key(tcell.KeyEnter)
+	h.wait(2*time.Second, "Events [", "eu-1 (10.0.1.11:2375) connected: 8 CPUs, 16 GiB")
+}
+
+func TestFilterAndSort(t *testing.T) {
+	h := start(t, demoSource(t), 200, 30)
+	h.wait(3*time.Second, "Nodes: 5/6 healthy")
+	h.typeText("/us-")
+	h.wait(time.Second, "Nodes [2/6] /us-", "us-1", "us-2")
+	h.gone(time.Second, "eu-1 ", "ap-1")
+	h.key(tcell.KeyEnter)
+	h.wait(time.Second, "Nodes [2/6] /us-")
+	h.key(tcell.KeyEscape)
+	h.wait(time.Second, "Nodes [6]", "eu-1")
+
+	// Sort by CONTAINERS (the fourth column), then reverse: us-1 and eu-1
+	// (2 containers each) come first.
+	h.typeText("oooo")
+	h.wait(time.Second, "CONTAINERS↑")
+	h.typeText("O")
+	s := h.wait(time.Second, "CONTAINERS↓")
+	lines := strings.Split(s, "\n")
+	var order []string
+	for _, l := range lines {
+		for _, n := range []string{"ap-1", "eu-1", "eu-2", "eu-3", "us-1", "us-2"} {
+			if strings.Contains(l, "║"+n+" ") {
+				order = append(order, n)
+			}
+		}
+	}
+	if len(order) != 6 || !(order[0] == "eu-1" || order[0] == "us-1") || !(order[1] == "eu-1" || order[1] == "us-1") {
+		t.Fatalf("order by containers, descending: %v", order)
+	}
+}
+
+func TestHelpListsTheKeysOfTheView(t *testing.T) {
+	h := start(t, demoSource(t), 160, 40)
+	h.wait(3*time.Second, "Nodes [6]")
+	h.typeText("?")
+	h.wait(time.Second, "Keys: nodes", "kill the node's engine (simulated; asks first)", "filter the view")
+	h.key(tcell.KeyEscape)
+	h.typeText("2?")
+	h.wait(time.Second, "Keys: containers", "remove (asks first)", "logs, followed")
+}
+
+func TestLaunchFormPreviewsPlacementsAndRefusesBadExpressions(t *testing.T) {
+	h := start(t, demoSource(t), 180, 45)
+	h.wait(3*time.Second, "Nodes: 5/6 healthy")
+	h.typeText("n")
+	h.wait(time.Second, "Launch", "Where it would go")
+	h.typeText("nginx")
+	h.key(tcell.KeyTab)
+	h.typeText("api")
+	for range 3 { // Command, CPUs, Memory
+		h.key(tcell.KeyTab)
+	}
+	h.typeText("1g")
+	h.key(tcell.KeyTab)
+	h.typeText("80:80")
+	for range 3 { // Env, Labels, Constraints
+		h.key(tcell.KeyTab)
+	}
+	h.typeText("zone=eu")
+	h.wait(time.Second, `invalid constraint "zone=eu": One of operator ==, != is expected`)
+	h.key(tcell.KeyBackspace2)
+	h.key(tcell.KeyBackspace2)
+	h.typeText("=eu")
+	s := h.wait(2*time.Second, "✓ api → eu-3", "eu-2", "host port 80 is taken by web-1", "constraint zone==eu: node has zone=us")
+	if strings.Contains(s, "invalid constraint") {
+		t.Fatalf("the error stayed after the fix:\n%s", s)
+	}
+	// Tab to Count and ask for 2: the preview places both, the second
+	// seeing the first.
+	for range 3 { // Affinities, Reschedule, Count
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyBackspace2)
+	h.typeText("2")
+	h.wait(2*time.Second, "✓ api-1 → eu-3", "✓ api-2 → eu-1")
+	h.key(tcell.KeyTab) // the Launch button
+	h.key(tcell.KeyEnter)
+	h.wait(3*time.Second, "Containers [", "eu-3/api-1", "eu-1/api-2", "launched 2 container(s) of nginx")
+	if l := h.lineWith("eu-3/api-1"); !strings.Contains(l, "running") || !strings.Contains(l, "zone==eu") || !strings.Contains(l, "80->80/tcp") {
+		t.Fatalf("api-1: %s", l)
+	}
+}
+
+func TestLaunchErrorsStayInTheForm(t *testing.T) {
+	h := start(t, demoSource(t), 180, 45)
+	h.wait(3*time.Second, "Nodes: 5/6 healthy")
+	h.typeText("n")
+	h.typeText("nginx")
+	h.key(tcell.KeyTab)
+	h.typeText("db") // taken by eu-1/db
+	h.wait(2*time.Second, "Conflict: The name db is already assigned.")
+	for range 11 { // Command … Count, then the Launch button
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyEnter)
+	h.wait(2*time.Second, "0 of 1 launched; db: Conflict")
+	h.wait(time.Second, "Where it would go") // still in the form
+}
+
+func TestAKilledNodeTurnsUnhealthyAndItsContainersMove(t *testing.T) {
+	h := start(t, demoSource(t), 200, 40)
+	h.wait(3*time.Second, "Nodes: 5/6 healthy")
+	h.typeText("/eu-1")
+	h.key(tcell.KeyEnter)
+	h.wait(time.Second, "Nodes [1/6] /eu-1")
+	h.typeText("K")
+	h.wait(time.Second, "Kill the engine of eu-1?", "Cancel", "Yes")
+	h.key(tcell.KeyTab) // from Cancel to Yes
+	h.key(tcell.KeyEnter)
+	h.wait(3*time.Second, "Unhealthy", "Nodes: 4/6 healthy", "⚠")
+	// db has the policy: it moves; cache-eu does not: it stays, Host Down.
+	h.key(tcell.KeyEscape)
+	h.typeText(":containers")
+	h.key(tcell.KeyEnter)
+	s := h.wait(3*time.Second, "eu-1/cache-eu")
+	if !strings.Contains(h.lineWith("eu-1/cache-eu"), "Host Down") {
+		t.Fatalf("cache-eu:\n%s", s)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(h.text(), "/db ") || strings.Contains(h.text(), "eu-1/db") {
+		if time.Now().After(deadline) {
+			t.Fatalf("db did not move:\n%s", h.text())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.typeText(":events")
+	h.key(tcell.KeyEnter)
+	h.wait(2*time.Second, "Rescheduled container db from eu-1 to", "cache-eu is lost with eu-1", "Flagging engine as unhealthy")
+	// Heal: eu-1 comes back.
+	h.typeText("1")
+	h.typeText("E")
+	h.wait(3*time.Second, "Nodes: 5/6 healthy")
+}
+
+func TestQuitRestoresTheTerminal(t *testing.T) {
+	h := start(t, demoSource(t), 120, 30)
+	h.wait(3*time.Second, "Nodes [6]")
+	h.typeText("q")
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.done <- nil // for the cleanup
+	case <-time.After(3 * time.Second):
+		t.Fatal("q did not quit")
+	}
+}
+
+func TestNoColorMeansNoColours(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	h := start(t, demoSource(t), 160, 30)
+	h.wait(3*time.Second, "Nodes: 5/6 healthy", "SIMULATED")
+	h.onScreen(func(cells []tcell.SimCell, _ int) {
+		for _, c := range cells {
+			fg, bg, _ := c.Style.Decompose()
+			if (fg != tcell.ColorDefault && fg != tcell.ColorReset) || (bg != tcell.ColorDefault && bg != tcell.ColorReset) {
+				t.Errorf("a cell %q has colours %v on %v with NO_COLOR set", string(c.Runes), fg, bg)
+				return
+			}
+		}
+	})
+}
+
+func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
+	now := time.Now()
+	n := &model.Node{Name: "eu-1", Addr: "10.0.0.1:2375", CPUs: 8, Memory: 2 << 30, Health: model.Healthy, Failures: 1,
+		Labels: map[string]string{"zone": "eu", model.LabelOSType: "linux"}, Version: "20.10.24", Updated: now.Add(-5 * time.Second),
+		Containers: []*model.Container{{Config: model.Config{Name: "db", CPUs: model.CPUs(2), Memory: 1 << 30}, ID: "abc", State: model.Running, Created: now.Add(-3 * time.Minute)}}}
+	r := nodeRow(n, model.DefaultOvercommit, now)
+	got := []string{}
+	for _, c := range r.cells {
+		got = append(got, c.text)
+	}
+	want := []string{"eu-1", "10.0.0.1:2375", "Healthy (1 failures)", "1/1", "██░░░░░░ 2 / 8", "███░░░░░ 1 GiB / 2.1 GiB", "zone=eu", "20.10.24", "5s"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("node row\n got %q\nwant %q", got, want)
+	}
+	if r.cells[2].level != levelWarn {
+		t.Fatal("a node with failures is not flagged")
+	}
+	down := *n
+	down.Health = model.Unhealthy
+	c := containerRow(n.Containers[0], &down, now)
+	if c.cells[0].text != "eu-1/db" || c.cells[2].text != "Host Down" || c.cells[8].text != "3m" || c.cells[6].text != "off" {
+		t.Fatalf("container row %+v", c.cells)
+	}
+	if bar(0, 10, 4) != "░░░░" || bar(1, 1000, 4) != "█░░░" || bar(10, 10, 4) != "████" || bar(20, 10, 4) != "████" {
+		t.Fatal("bars")
+	}
+}
