@@ -100,7 +100,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		c.rebuild(n)
 		return nil, nil, fmt.Errorf("creating %s on %s: %w", describe(pc), n.name(), err)
 	}
-	n.containers[ct.ID] = ct
+	c.putContainer(n, ct)
 	c.rebuild(n)
 	return ct, n, nil
 }

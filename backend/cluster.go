@@ -81,6 +81,7 @@ type Cluster struct {
 	snap      *sched.Snapshot
 	pending   map[string]*model.Container // creates in flight, by swarm ID
 	abandoned map[string]bool             // swarm IDs of creates that failed half-way
+	swarmIDs  map[string]int              // swarm ID → containers carrying it, on every node
 	queue     []*queued                   // containers waiting to be rescheduled
 	gen       uint64                      // bumped on every change
 
@@ -128,7 +129,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	return &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, snap: sched.NewSnapshot(nil),
-		pending: map[string]*model.Container{}, abandoned: map[string]bool{},
+		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1),
 	}, nil
 }
@@ -207,6 +208,7 @@ func (c *Cluster) disconnect(n *node) {
 	c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
 		Message: fmt.Sprintf("%s (%s) left discovery", n.name(), n.entry.Addr)})
 	c.evacuate(n, time.Now())
+	c.setContainers(n, nil)
 	delete(c.nodes, n.entry.Addr)
 	c.snap.RemoveNode(n.entry.Addr)
 	c.gen++
@@ -239,6 +241,45 @@ func (c *Cluster) rebuild(n *node) {
 	n.view = mn
 	c.snap.SetNode(mn)
 	c.gen++
+}
+
+// putContainer records a container on a node, keeping the swarm ID
+// counts. c.mu is held; every change to a node's containers goes through
+// putContainer, dropContainer or setContainers.
+func (c *Cluster) putContainer(n *node, ct *model.Container) {
+	if old, ok := n.containers[ct.ID]; ok {
+		c.countSwarmID(old.SwarmID, -1)
+	}
+	n.containers[ct.ID] = ct
+	c.countSwarmID(ct.SwarmID, 1)
+}
+
+// dropContainer forgets a container of a node. c.mu is held.
+func (c *Cluster) dropContainer(n *node, id string) {
+	if old, ok := n.containers[id]; ok {
+		c.countSwarmID(old.SwarmID, -1)
+		delete(n.containers, id)
+	}
+}
+
+// setContainers replaces all of a node's containers. c.mu is held.
+func (c *Cluster) setContainers(n *node, cs []*model.Container) {
+	for id := range n.containers {
+		c.dropContainer(n, id)
+	}
+	n.containers = make(map[string]*model.Container, len(cs))
+	for _, ct := range cs {
+		c.putContainer(n, ct)
+	}
+}
+
+func (c *Cluster) countSwarmID(sid string, delta int) {
+	if sid == "" {
+		return
+	}
+	if c.swarmIDs[sid] += delta; c.swarmIDs[sid] <= 0 {
+		delete(c.swarmIDs, sid)
+	}
 }
 
 // emit publishes an event and logs it.

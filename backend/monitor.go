@@ -102,10 +102,7 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 		n.info = *info
 		c.checkDuplicateIDs()
 	}
-	n.containers = make(map[string]*model.Container, len(cs))
-	for _, ct := range cs {
-		n.containers[ct.ID] = ct
-	}
+	c.setContainers(n, cs)
 	n.images, n.networks = ims, nets
 	n.updated = time.Now()
 	c.rebuild(n)
@@ -201,25 +198,19 @@ func (c *Cluster) startRescheduled(ctx context.Context, n *node, ct *model.Conta
 // left behind; it takes back home the queued containers the node still
 // holds. c.mu is held.
 func (c *Cluster) staleCopies(n *node) []*model.Container {
-	elsewhere := map[string]bool{}
-	for _, o := range c.nodes {
-		if o == n {
-			continue
-		}
-		for _, ct := range o.containers {
-			if ct.SwarmID != "" {
-				elsewhere[ct.SwarmID] = true
-			}
-		}
+	mine := map[string]int{}
+	for _, ct := range n.containers {
+		mine[ct.SwarmID]++
 	}
-	for sid, p := range c.pending {
-		if p.Node != n.entry.Addr {
-			elsewhere[sid] = true
+	elsewhere := func(sid string) bool {
+		if p, ok := c.pending[sid]; ok && p.Node != n.entry.Addr {
+			return true
 		}
+		return c.swarmIDs[sid] > mine[sid]
 	}
 	var stale []*model.Container
 	for _, ct := range n.containers {
-		if ct.SwarmID != "" && (elsewhere[ct.SwarmID] || c.abandoned[ct.SwarmID]) {
+		if ct.SwarmID != "" && (elsewhere(ct.SwarmID) || c.abandoned[ct.SwarmID]) {
 			stale = append(stale, ct)
 		}
 	}
@@ -248,7 +239,7 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "duplicate_remove",
 				Message: fmt.Sprintf("cannot remove the stale copy of %s from %s: %v", ct.Name, n.name(), err)})
 		} else {
-			delete(n.containers, ct.ID)
+			c.dropContainer(n, ct.ID)
 			delete(c.abandoned, ct.SwarmID)
 			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
 				Message: fmt.Sprintf("removed the stale copy of %s from %s: it runs elsewhere", ct.Name, n.name())})
@@ -343,14 +334,14 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 		if old == nil {
 			return nil
 		}
-		delete(n.containers, ev.ID)
+		c.dropContainer(n, ev.ID)
 		c.rebuild(n)
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, Action: "destroy",
 			Message: fmt.Sprintf("%s removed from %s", old.Name, n.name())})
 		c.nudge() // capacity appeared
 		return nil
 	}
-	n.containers[ct.ID] = ct
+	c.putContainer(n, ct)
 	c.rebuild(n)
 	if old == nil || old.State != ct.State {
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, Action: ev.Action,

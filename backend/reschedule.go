@@ -78,7 +78,7 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 				Message: fmt.Sprintf("%s is lost with %s: it has no reschedule policy", ct.Name, n.name())})
 			continue
 		}
-		delete(n.containers, ct.ID)
+		c.dropContainer(n, ct.ID)
 		c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running})
 	}
 	c.rebuild(n)
@@ -173,9 +173,9 @@ func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	defer c.mu.Unlock()
 	switch {
 	case err == nil:
-		n.containers[ct.ID] = ct
+		c.putContainer(n, ct)
 	case IsNotFound(err):
-		delete(n.containers, id)
+		c.dropContainer(n, id)
 	case IsConnectionError(err):
 		c.recordFailure(n, err)
 	}

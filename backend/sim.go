@@ -187,10 +187,10 @@ func (s *SimEngine) Containers(ctx context.Context) ([]*model.Container, error) 
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	// Containers are replaced, never changed, once stored: readers share them.
 	out := make([]*model.Container, 0, len(s.containers))
 	for _, c := range s.containers {
-		cp := *c
-		out = append(out, &cp)
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -201,12 +201,7 @@ func (s *SimEngine) Inspect(ctx context.Context, id string) (*model.Container, e
 		return nil, err
 	}
 	defer s.mu.Unlock()
-	c, err := s.lookup(id)
-	if err != nil {
-		return nil, err
-	}
-	cp := *c
-	return &cp, nil
+	return s.lookup(id)
 }
 
 // lookup finds a container by ID, ID prefix or name; s.mu is held.

@@ -43,6 +43,7 @@ type App struct {
 	contents map[string]*content
 	current  string
 	pages    *tview.Pages
+	root     *tview.Flex
 	header   *tview.TextView
 	status   *tview.TextView
 	prompt   *tview.InputField
@@ -90,12 +91,12 @@ func (a *App) layout() {
 		a.tables[v], a.contents[v] = t, c
 		a.pages.AddPage(v, t, true, false)
 	}
-	root := tview.NewFlex().SetDirection(tview.FlexRow).
+	a.root = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(a.header, 3, 0, false).
 		AddItem(a.pages, 0, 1, true).
 		AddItem(a.status, 1, 0, false).
 		AddItem(a.bottom, 1, 0, false)
-	a.app.SetRoot(root, true).EnableMouse(true)
+	a.app.SetRoot(a.root, true).EnableMouse(true)
 	a.app.SetInputCapture(a.keys)
 	a.show(viewNodes)
 }
@@ -151,14 +152,17 @@ func (a *App) update(f func()) {
 	}
 }
 
-// refresher rebuilds the state when the backend changed or events came,
-// at most every refreshEvery, and at least every second (ages move on).
+// refresher rebuilds the state when the backend changed or events came:
+// at once for the first change after a quiet spell, then at most every
+// refreshEvery while changes keep coming (they are coalesced), and every
+// second regardless, so ages move on.
 func (a *App) refresher(ctx context.Context) {
 	sub, stop := a.b.Subscribe(8192)
 	defer stop()
 	history := a.b.RecentEvents()
 	tick := time.NewTicker(refreshEvery)
 	defer tick.Stop()
+	cache := &rowCache{}
 	var last uint64
 	var built time.Time
 	var fresh []model.Event
@@ -169,19 +173,26 @@ func (a *App) refresher(ctx context.Context) {
 			return
 		case e := <-sub:
 			fresh = append(fresh, e)
-			continue
+			if time.Since(built) < refreshEvery {
+				continue // coalesce: the tick will pick it up
+			}
+			for len(sub) > 0 {
+				fresh = append(fresh, <-sub)
+			}
 		case <-tick.C:
+			gen := a.b.Generation()
+			if !first && gen == last && len(fresh) == 0 && time.Since(built) < time.Second {
+				continue
+			}
 		}
 		gen := a.b.Generation()
-		if !first && gen == last && len(fresh) == 0 && time.Since(built) < time.Second {
-			continue
-		}
-		st := build(a.b, a.th, time.Now())
+		st := build(a.b, a.th, cache)
 		evs := fresh
 		if first {
 			evs = append(history, fresh...)
 		}
 		fresh, first, last, built = nil, false, gen, time.Now()
+		_ = last
 		a.update(func() { a.install(st, evs) })
 	}
 }

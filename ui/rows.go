@@ -24,10 +24,20 @@ const (
 	levelInfo
 )
 
-// cell is one formatted table cell.
+// cell is one formatted table cell. A cell with a time shows how long
+// ago it was, formatted when drawn, so rows do not go stale.
 type cell struct {
 	text  string
 	level level
+	at    time.Time
+}
+
+// display is the cell's text at now.
+func (c cell) display(now time.Time) string {
+	if !c.at.IsZero() {
+		return ago(c.at, now)
+	}
+	return c.text
 }
 
 // row is one table row: its key (to keep the selection across updates),
@@ -81,7 +91,7 @@ var nodeColumns = []string{"NAME", "ADDRESS", "STATUS", "CONTAINERS", "CPUS", "M
 // nodeRow formats a node: status with failures and the last error,
 // running/total containers, reserved CPUs and memory as used/total with a
 // bar, labels, engine version, and how long ago it was last heard from.
-func nodeRow(n *model.Node, o model.Overcommit, now time.Time) row {
+func nodeRow(n *model.Node, o model.Overcommit) row {
 	status := cell{text: n.Health.String(), level: levelOK}
 	switch n.Health {
 	case model.Unhealthy, model.Disconnected:
@@ -113,8 +123,9 @@ func nodeRow(n *model.Node, o model.Overcommit, now time.Time) row {
 		{text: mem, level: usageLevel(usedMem, totMem)},
 		{text: labelText(n.Labels, true), level: levelDim},
 		{text: n.Version, level: levelDim},
-		{text: ago(n.Updated, now), level: levelDim},
+		{text: "-", at: n.Updated, level: levelDim},
 	})
+	r.sort[8] = fmt.Sprintf("%020d", n.Updated.UnixNano())
 	r.sort[3] = fmt.Sprintf("%09d", k.Total)
 	r.sort[4] = fmt.Sprintf("%018d", int64(usedCPU))
 	r.sort[5] = fmt.Sprintf("%018d", usedMem)
@@ -143,7 +154,7 @@ var containerColumns = []string{"NODE/NAME", "IMAGE", "STATE", "CPUS", "MEMORY",
 // containerRow formats a container of a node: Host Down when its node is
 // unhealthy, the placement rules it was created with, its policy and
 // ports.
-func containerRow(c *model.Container, n *model.Node, now time.Time) row {
+func containerRow(c *model.Container, n *model.Node) row {
 	name := c.Name
 	if name == "" {
 		name = model.ShortID(c.ID)
@@ -192,11 +203,11 @@ func containerRow(c *model.Container, n *model.Node, now time.Time) row {
 		{text: strings.Join(rules, " "), level: levelInfo},
 		{text: resched, level: map[bool]level{true: levelOK, false: levelDim}[resched != "off"]},
 		{text: strings.Join(ports, " "), level: levelDim},
-		{text: ago(c.Created, now), level: levelDim},
+		{text: "-", at: c.Created, level: levelDim},
 	})
 	r.sort[3] = fmt.Sprintf("%018d", int64(c.CPUs))
 	r.sort[4] = fmt.Sprintf("%018d", c.Memory)
-	r.sort[8] = fmt.Sprintf("%020d", now.Sub(c.Created))
+	r.sort[8] = fmt.Sprintf("%020d", -c.Created.UnixNano())
 	return r
 }
 

@@ -54,8 +54,21 @@ type state struct {
 	containers int
 }
 
-// build reads the backend and formats every row.
-func build(b Backend, th theme, now time.Time) *state {
+// rowCache keeps the formatted row of each container between builds.
+// Containers and nodes are immutable values: the same pair of pointers
+// formats the same row, so only what changed is formatted again. It is
+// owned by the refresher goroutine.
+type rowCache struct {
+	rows map[rowKey]row
+}
+
+type rowKey struct {
+	c *model.Container
+	n *model.Node
+}
+
+// build reads the backend and formats every row; cache may be nil.
+func build(b Backend, th theme, cache *rowCache) *state {
 	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: map[string]*model.Node{}}
 	o := b.Scheduler().Overcommit()
 	var (
@@ -67,7 +80,7 @@ func build(b Backend, th theme, now time.Time) *state {
 	st.nodeRows = make([]row, 0, len(st.nodes))
 	for _, n := range st.nodes {
 		st.byAddr[n.Addr] = n
-		st.nodeRows = append(st.nodeRows, nodeRow(n, o, now))
+		st.nodeRows = append(st.nodeRows, nodeRow(n, o))
 		containers += len(n.Containers)
 		if n.Health != model.Healthy {
 			continue
@@ -78,13 +91,26 @@ func build(b Backend, th theme, now time.Time) *state {
 		totCPU, totMem = totCPU+n.TotalCPUs(o), totMem+n.TotalMemory(o)
 	}
 	st.ctrRows = make([]row, 0, containers)
+	fresh := make(map[rowKey]row, containers)
 	for _, n := range st.nodes {
 		for _, c := range n.Containers {
-			st.ctrRows = append(st.ctrRows, containerRow(c, n, now))
+			k := rowKey{c, n}
+			r, ok := row{}, false
+			if cache != nil {
+				r, ok = cache.rows[k]
+			}
+			if !ok {
+				r = containerRow(c, n)
+			}
+			fresh[k] = r
+			st.ctrRows = append(st.ctrRows, r)
 			if c.State == model.Running && n.Health == model.Healthy {
 				running++
 			}
 		}
+	}
+	if cache != nil {
+		cache.rows = fresh
 	}
 	st.containers = containers
 	st.netRows = networkRows(b.Networks(), st)

@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -74,7 +75,7 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 		return nil
 	}
 	cl := c.rows[c.view[r-1]].cells[col]
-	tc := tview.NewTableCell(tview.Escape(cl.text)).SetMaxWidth(maxWidth(c.columns[col])).SetExpansion(expansion(c.columns[col]))
+	tc := tview.NewTableCell(tview.Escape(cl.display(time.Now()))).SetMaxWidth(maxWidth(c.columns[col])).SetExpansion(expansion(c.columns[col]))
 	return tc.SetTextColor(c.color(cl.level))
 }
 

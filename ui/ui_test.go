@@ -364,10 +364,10 @@ func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
 	n := &model.Node{Name: "eu-1", Addr: "10.0.0.1:2375", CPUs: 8, Memory: 2 << 30, Health: model.Healthy, Failures: 1,
 		Labels: map[string]string{"zone": "eu", model.LabelOSType: "linux"}, Version: "20.10.24", Updated: now.Add(-5 * time.Second),
 		Containers: []*model.Container{{Config: model.Config{Name: "db", CPUs: model.CPUs(2), Memory: 1 << 30}, ID: "abc", State: model.Running, Created: now.Add(-3 * time.Minute)}}}
-	r := nodeRow(n, model.DefaultOvercommit, now)
+	r := nodeRow(n, model.DefaultOvercommit)
 	got := []string{}
 	for _, c := range r.cells {
-		got = append(got, c.text)
+		got = append(got, c.display(now))
 	}
 	want := []string{"eu-1", "10.0.0.1:2375", "Healthy (1 failures)", "1/1", "██░░░░░░ 2 / 8", "███░░░░░ 1 GiB / 2.1 GiB", "zone=eu", "20.10.24", "5s"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
@@ -378,8 +378,8 @@ func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
 	}
 	down := *n
 	down.Health = model.Unhealthy
-	c := containerRow(n.Containers[0], &down, now)
-	if c.cells[0].text != "eu-1/db" || c.cells[2].text != "Host Down" || c.cells[8].text != "3m" || c.cells[6].text != "off" {
+	c := containerRow(n.Containers[0], &down)
+	if c.cells[0].text != "eu-1/db" || c.cells[2].text != "Host Down" || c.cells[8].display(now) != "3m" || c.cells[6].text != "off" {
 		t.Fatalf("container row %+v", c.cells)
 	}
 	if bar(0, 10, 4) != "░░░░" || bar(1, 1000, 4) != "█░░░" || bar(10, 10, 4) != "████" || bar(20, 10, 4) != "████" {

@@ -50,9 +50,8 @@ func (a *App) nodeDetail(addr string) {
 		fmt.Fprintf(&sb, "  └ UpdatedAt: %s\n", n.Updated.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(&sb, "  └ ServerVersion: %s\n\n%sContainers%s\n", n.Version, a.th.tag(a.th.header), a.th.reset())
-	now := time.Now()
 	for _, c := range n.Containers {
-		r := containerRow(c, n, now)
+		r := containerRow(c, n)
 		fmt.Fprintf(&sb, "  %-30s %-20s %-10s %s\n", r.cells[0].text, r.cells[1].text, r.cells[2].text, r.cells[5].text)
 	}
 	fmt.Fprintf(&sb, "\n%sImages%s\n", a.th.tag(a.th.header), a.th.reset())
