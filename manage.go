@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ type manageConfig struct {
 	opts     backend.Options
 	headless bool
 	logFile  string
+	hosts    []string    // where to serve the Docker API
+	tls      *tls.Config // nil: plain TCP
 }
 
 // manageFlags holds Swarm's manage flags, spelled as Swarm spelled them.
@@ -42,6 +45,12 @@ type manageFlags struct {
 	cluster      string
 	headless     bool
 	logFile      string
+	hosts        []string
+	tls          bool
+	tlsVerify    bool
+	tlsCA        string
+	tlsCert      string
+	tlsKey       string
 }
 
 func (f *manageFlags) register(fs *pflag.FlagSet) {
@@ -56,6 +65,12 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cluster, "cluster", "", "a cluster file to simulate (same as the discovery sim://FILE)")
 	fs.BoolVar(&f.headless, "headless", false, "run the manager without the console; events go to standard output")
 	fs.StringVar(&f.logFile, "log-file", "", "write the manager's log here (default: swarmdeck.log in the temp folder)")
+	fs.StringArrayVarP(&f.hosts, "host", "H", nil, "serve the Docker API of the cluster here: tcp://127.0.0.1:3376 or unix:///path ($SWARM_HOST)")
+	fs.BoolVar(&f.tls, "tls", false, "serve the API over TLS (--tlscert, --tlskey)")
+	fs.BoolVar(&f.tlsVerify, "tlsverify", false, "serve the API over TLS and require client certificates signed by --tlscacert")
+	fs.StringVar(&f.tlsCA, "tlscacert", "", "CA that signs client certificates")
+	fs.StringVar(&f.tlsCert, "tlscert", "", "the endpoint's TLS certificate")
+	fs.StringVar(&f.tlsKey, "tlskey", "", "the endpoint's TLS key")
 }
 
 // parseManage checks a manage command line with Swarm's validations and
@@ -104,7 +119,23 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if f.grace < 0 {
 		return nil, errors.New("--reschedule-grace should not be a negative number")
 	}
-	cfg := &manageConfig{headless: f.headless, logFile: f.logFile}
+	cfg := &manageConfig{headless: f.headless, logFile: f.logFile, hosts: f.hosts}
+	if len(cfg.hosts) == 0 && os.Getenv("SWARM_HOST") != "" {
+		cfg.hosts = []string{os.Getenv("SWARM_HOST")}
+	}
+	if len(cfg.hosts) == 0 && f.headless {
+		cfg.hosts = []string{"tcp://127.0.0.1:2375"} // Swarm's default
+	}
+	for _, h := range cfg.hosts {
+		if _, _, err := listenAddr(h); err != nil {
+			return nil, err
+		}
+	}
+	tlsCfg, err := serverTLS(f)
+	if err != nil {
+		return nil, err
+	}
+	cfg.tls = tlsCfg
 	cfg.opts = backend.Options{FailureRetry: f.failureRetry, RefreshMin: f.refreshMin, RefreshMax: f.refreshMax, RescheduleGrace: f.grace}
 	sc := sched.Config{Strategy: f.strategy, Overcommit: model.DefaultOvercommit}
 	if fs.Changed("filter") {
@@ -183,6 +214,14 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage
 	}
+	// Listen before anything starts: a port in use is an error now, not
+	// a half-started manager.
+	stopAPI, err := serveAPI(ctx, cluster, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitUsage
+	}
+	defer stopAPI()
 	if cfg.headless {
 		return headless(ctx, cluster, stdout)
 	}
@@ -221,6 +260,9 @@ func headless(ctx context.Context, cluster *backend.Cluster, stdout io.Writer) i
 	}
 	fmt.Fprintf(stdout, "swarmdeck managing %s%s: strategy %s, filters %s\n", cluster.Source().URL, sim,
 		cluster.Scheduler().Strategy(), strings.Join(cluster.Scheduler().Filters(), ", "))
+	for _, h := range cfgHosts(cluster) {
+		fmt.Fprintf(stdout, "Docker API of the cluster on %s\n", h)
+	}
 	for {
 		select {
 		case e := <-events:

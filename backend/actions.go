@@ -32,7 +32,7 @@ func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Containe
 	if err != nil {
 		return nil, err
 	}
-	c.emit(model.Event{Kind: model.EventPlaced, Node: n.name(), Container: describe(ct), Action: "create",
+	c.emit(model.Event{Kind: model.EventPlaced, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "create",
 		Message: fmt.Sprintf("placed %s on %s", describe(ct), n.name())})
 	return ct, nil
 }
@@ -129,6 +129,39 @@ func (c *Cluster) find(ref string) (*model.Container, *node, error) {
 	return ct, n, nil
 }
 
+// Locate finds a container, the node it is on and that node's engine,
+// for requests passed through to the engine. A container of an unhealthy
+// node is an error, as in Swarm.
+func (c *Cluster) Locate(ref string) (*model.Container, *model.Node, Engine, error) {
+	ct, n, err := c.find(ref)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ct, n.view, n.eng, nil
+}
+
+// Refresh re-reads one container from its engine after a call made
+// around the manager (a proxied pause, rename…).
+func (c *Cluster) Refresh(ctx context.Context, ref string) {
+	ct, n, err := c.find(ref)
+	if err == nil {
+		c.reread(ctx, n, ct.ID)
+	}
+}
+
+// Engines returns every healthy node with its engine.
+func (c *Cluster) Engines() map[*model.Node]Engine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[*model.Node]Engine{}
+	for _, n := range c.nodes {
+		if n.health == model.Healthy {
+			out[n.view] = n.eng
+		}
+	}
+	return out
+}
+
 // Inspect finds a container and its node.
 func (c *Cluster) Inspect(ref string) (*model.Container, *model.Node, error) {
 	ct, n, err := c.find(ref)
@@ -197,8 +230,8 @@ func (c *Cluster) Logs(ctx context.Context, ref string, follow bool) (io.ReadClo
 }
 
 // CreateNetwork creates a network on one node ("node/name" pins it) or
-// on every healthy node.
-func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) error {
+// on every healthy node, and returns the IDs it got.
+func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]string, error) {
 	var targets []*node
 	c.mu.Lock()
 	if nodeName, netName, ok := strings.Cut(name, "/"); ok {
@@ -209,7 +242,7 @@ func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) error 
 		}
 		if len(targets) == 0 {
 			c.mu.Unlock()
-			return fmt.Errorf("%w: node %s", ErrNotFound, nodeName)
+			return nil, fmt.Errorf("%w: node %s", ErrNotFound, nodeName)
 		}
 		name = netName
 	} else {
@@ -221,17 +254,53 @@ func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) error 
 	}
 	c.mu.Unlock()
 	var errs []error
+	var ids []string
 	for _, n := range targets {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		_, err := n.eng.CreateNetwork(cctx, name, driver)
+		id, err := n.eng.CreateNetwork(cctx, name, driver)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.name(), err))
 			continue
 		}
+		ids = append(ids, id)
 		c.refreshNetworks(ctx, n)
 	}
-	return errors.Join(errs...)
+	return ids, errors.Join(errs...)
+}
+
+// NameInUse reports whether a container anywhere in the cluster, or one
+// being created or waiting to be rescheduled, has the name.
+func (c *Cluster) NameInUse(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.snap.NameInUse(name) || c.queuedName(strings.TrimPrefix(name, "/"), nil)
+}
+
+// CheckUpdate reports whether a container's reservations can change to
+// cpus and memory (negative: unchanged) on its node, with overcommit.
+func (c *Cluster) CheckUpdate(ref string, cpus model.MilliCPU, memory int64) error {
+	ct, n, err := c.find(ref)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o := c.sch.Overcommit()
+	usedCPU, usedMem := n.view.Reserved()
+	if cpus >= 0 {
+		if total := n.view.TotalCPUs(o); usedCPU-ct.CPUs+cpus > total {
+			return fmt.Errorf("cannot update %s: %s CPUs do not fit on %s (%s of %s reserved by the others)",
+				describe(ct), cpus, n.name(), usedCPU-ct.CPUs, total)
+		}
+	}
+	if memory >= 0 {
+		if total := n.view.TotalMemory(o); usedMem-ct.Memory+memory > total {
+			return fmt.Errorf("cannot update %s: %s of memory does not fit on %s (%s of %s reserved by the others)",
+				describe(ct), model.FormatBytes(memory), n.name(), model.FormatBytes(usedMem-ct.Memory), model.FormatBytes(total))
+		}
+	}
+	return nil
 }
 
 // RemoveNetwork removes a network by ID, name or node/name from every node

@@ -137,6 +137,10 @@ func New(src *Source, opts Options) (*Cluster, error) {
 // Scheduler is the cluster's scheduler (strategy, filters, overcommit).
 func (c *Cluster) Scheduler() *sched.Scheduler { return c.sch }
 
+// Role is the manager's role ("primary" without replication) and, for a
+// replica, the primary's address.
+func (c *Cluster) Role() (role, primary string) { return "primary", "" }
+
 // Source is where the cluster's engines come from.
 func (c *Cluster) Source() *Source { return c.src }
 

@@ -2,9 +2,12 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -40,6 +43,7 @@ func TLSFromCertPath(dir string) *TLS {
 type DockerEngine struct {
 	addr string
 	cli  *client.Client
+	tls  bool
 	cpus atomic.Int64 // the engine's CPUs, to read CPU shares back as CPUs
 }
 
@@ -58,7 +62,7 @@ func NewDockerEngine(addr string, tls *TLS) (*DockerEngine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine %s: %w", addr, err)
 	}
-	return &DockerEngine{addr: addr, cli: cli}, nil
+	return &DockerEngine{addr: addr, cli: cli, tls: tls != nil}, nil
 }
 
 // Addr implements Engine.
@@ -177,6 +181,9 @@ func fromInspect(in container.InspectResponse, addr string, nodeCPUs int) *model
 	sort.Strings(c.Expose)
 	if in.State != nil {
 		c.State, _ = model.ParseState(in.State.Status)
+		c.Started, _ = time.Parse(time.RFC3339Nano, in.State.StartedAt)
+		c.Finished, _ = time.Parse(time.RFC3339Nano, in.State.FinishedAt)
+		c.ExitCode = in.State.ExitCode
 	}
 	c.Created, _ = time.Parse(time.RFC3339Nano, in.Created)
 	if hc := in.HostConfig; hc != nil {
@@ -307,13 +314,28 @@ func (d *DockerEngine) Create(ctx context.Context, spec CreateSpec) (string, err
 		exposed[p] = struct{}{}
 		pm[p] = append(pm[p], nat.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort})
 	}
-	resp, err := d.cli.ContainerCreate(ctx,
-		&container.Config{Image: cfg.Image, Cmd: cfg.Cmd, Env: cfg.Env, Labels: cfg.Labels, ExposedPorts: exposed},
-		&container.HostConfig{
-			NetworkMode: container.NetworkMode(cfg.NetworkMode), PortBindings: pm,
-			VolumesFrom: cfg.VolumesFrom, Links: cfg.Links,
-			Resources: container.Resources{Memory: cfg.Memory, CPUShares: spec.CPUShares, NanoCPUs: spec.NanoCPUs},
-		}, nil, nil, cfg.Name)
+	var req container.CreateRequest
+	if cfg.Raw != nil {
+		if err := json.Unmarshal(cfg.Raw, &req); err != nil {
+			return "", fmt.Errorf("the create request: %w", err)
+		}
+	}
+	if req.Config == nil {
+		req.Config = &container.Config{}
+	}
+	if req.HostConfig == nil {
+		req.HostConfig = &container.HostConfig{}
+	}
+	// What the manager decided wins: the image, command, env without the
+	// placement rules, labels with them, ports, network and reservations.
+	c, hc := req.Config, req.HostConfig
+	c.Image, c.Env, c.Labels, c.ExposedPorts = cfg.Image, cfg.Env, cfg.Labels, exposed
+	if len(cfg.Cmd) > 0 || cfg.Raw == nil {
+		c.Cmd = cfg.Cmd
+	}
+	hc.NetworkMode, hc.PortBindings, hc.VolumesFrom, hc.Links = container.NetworkMode(cfg.NetworkMode), pm, cfg.VolumesFrom, cfg.Links
+	hc.Memory, hc.CPUShares, hc.NanoCPUs = cfg.Memory, spec.CPUShares, spec.NanoCPUs
+	resp, err := d.cli.ContainerCreate(ctx, c, hc, req.NetworkingConfig, nil, cfg.Name)
 	if err != nil {
 		return "", err
 	}
@@ -347,12 +369,34 @@ func (d *DockerEngine) Remove(ctx context.Context, id string, force bool) error 
 	return d.notFound(id, d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: force, RemoveVolumes: force}))
 }
 
+// notFound turns the engine's "No such container" into ErrNotFound; other
+// 404s (a network that does not exist…) keep the engine's own words.
 func (d *DockerEngine) notFound(id string, err error) error {
-	if client.IsErrNotFound(err) {
+	if client.IsErrNotFound(err) && strings.Contains(err.Error(), "No such container") {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	return err
 }
+
+// HTTPClient is the client that reaches the engine, for proxying.
+func (d *DockerEngine) HTTPClient() *http.Client { return d.cli.HTTPClient() }
+
+// BaseURL is the engine's API root as the HTTP client addresses it.
+func (d *DockerEngine) BaseURL() string {
+	host := d.cli.DaemonHost()
+	scheme := "http"
+	if d.tls {
+		scheme = "https"
+	}
+	if h, ok := strings.CutPrefix(host, "tcp://"); ok {
+		return scheme + "://" + h
+	}
+	return scheme + "://docker" // a unix socket: the transport dials it
+}
+
+// Dial opens a raw connection to the engine, for hijacked streams (attach,
+// exec).
+func (d *DockerEngine) Dial(ctx context.Context) (net.Conn, error) { return d.cli.Dialer()(ctx) }
 
 // Logs implements Engine: stdout and stderr as plain text, demultiplexed
 // unless the container has a TTY.

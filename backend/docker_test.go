@@ -415,7 +415,7 @@ func TestRealLogsAndNetworks(t *testing.T) {
 	defer rc.Close()
 	var got []byte
 	buf := make([]byte, 256)
-	for !strings.Contains(string(got), "oops") {
+	for !strings.Contains(string(got), "oops") || !strings.Contains(string(got), "hello from talker") {
 		n, err := rc.Read(buf)
 		got = append(got, buf[:n]...)
 		if err != nil {
@@ -432,10 +432,10 @@ func TestRealLogsAndNetworks(t *testing.T) {
 		t.Fatalf("after stop: %v", x.State)
 	}
 
-	if err := c.CreateNetwork(context.Background(), "node-2/backend", "bridge"); err != nil {
+	if _, err := c.CreateNetwork(context.Background(), "node-2/backend", "bridge"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateNetwork(context.Background(), "shared", "bridge"); err != nil {
+	if _, err := c.CreateNetwork(context.Background(), "shared", "bridge"); err != nil {
 		t.Fatal(err)
 	}
 	count := func(name string) (nodes []string) {

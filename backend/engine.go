@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"syscall"
 	"time"
 
@@ -42,6 +43,15 @@ type Engine interface {
 	RemoveNetwork(ctx context.Context, id string) error
 
 	Close() error
+}
+
+// Proxied is an engine whose Docker API the manager can pass requests
+// through to (logs, attach, exec, pause…). Real engines are; simulated
+// ones are not.
+type Proxied interface {
+	HTTPClient() *http.Client
+	BaseURL() string
+	Dial(ctx context.Context) (net.Conn, error)
 }
 
 // EngineInfo is what `docker info` and `docker version` say of an engine.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"swarmdeck/model"
@@ -336,15 +337,15 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 		}
 		c.dropContainer(n, ev.ID)
 		c.rebuild(n)
-		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, Action: "destroy",
+		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, ContainerID: old.ID, Action: "destroy",
 			Message: fmt.Sprintf("%s removed from %s", old.Name, n.name())})
 		c.nudge() // capacity appeared
 		return nil
 	}
 	c.putContainer(n, ct)
 	c.rebuild(n)
-	if old == nil || old.State != ct.State {
-		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, Action: ev.Action,
+	if !strings.HasPrefix(ev.Action, "exec_") { // every container event, as docker events shows them
+		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: ev.Action,
 			Message: fmt.Sprintf("%s on %s: %s (%s)", ct.Name, n.name(), ev.Action, ct.State)})
 	}
 	return nil

@@ -322,6 +322,11 @@ func (s *SimEngine) setState(ctx context.Context, id string, st model.State, act
 	}
 	cp := *c
 	cp.State = st
+	if st == model.Running {
+		cp.Started = s.now()
+	} else {
+		cp.Finished = s.now()
+	}
 	s.containers[c.ID] = &cp
 	s.emit(action, c.ID)
 	return nil

@@ -158,17 +158,24 @@ type Config struct {
 	NetworkMode string   // bridge, host, none, container:X, or a network name
 	VolumesFrom []string
 	Links       []string
+	// Raw is the Docker API create body this config came from, if any: an
+	// engine creates from it, so what the model does not hold (tty,
+	// mounts, entrypoint…) is kept. The fields above win over it.
+	Raw []byte `json:"-"`
 }
 
 // Container is a container on a node, with the placement rules it was
 // created with (read back from its labels).
 type Container struct {
 	Config
-	ID      string
-	SwarmID string
-	Node    string // the node's address
-	State   State
-	Created time.Time
+	ID       string
+	SwarmID  string
+	Node     string // the node's address
+	State    State
+	Created  time.Time
+	Started  time.Time // last start; zero if never started
+	Finished time.Time // last exit
+	ExitCode int
 
 	Constraints []string
 	Affinities  []string
@@ -221,9 +228,11 @@ type Event struct {
 	Time      time.Time
 	Kind      EventKind
 	Node      string // node name
-	Container string // container name or ID
-	Action    string // e.g. "create", "engine_disconnect"
-	Message   string
+	Container string // container name
+	// ContainerID is the container's ID when the event is about one.
+	ContainerID string
+	Action      string // e.g. "create", "engine_disconnect"
+	Message     string
 	// Duration is how long the thing took: for a reschedule, from the
 	// node's first failure to the container running elsewhere.
 	Duration time.Duration

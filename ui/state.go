@@ -32,7 +32,7 @@ type Backend interface {
 	Remove(ctx context.Context, ref string, force bool) error
 	Logs(ctx context.Context, ref string, follow bool) (io.ReadCloser, error)
 	Inspect(ref string) (*model.Container, *model.Node, error)
-	CreateNetwork(ctx context.Context, name, driver string) error
+	CreateNetwork(ctx context.Context, name, driver string) ([]string, error)
 	RemoveNetwork(ctx context.Context, ref string) error
 }
 

@@ -168,7 +168,7 @@ func (a *App) networkForm() {
 		}
 		a.closePage("network")
 		a.goRun(func(ctx context.Context) {
-			err := a.b.CreateNetwork(ctx, name, driver)
+			_, err := a.b.CreateNetwork(ctx, name, driver)
 			a.update(func() { a.done("create network "+name, err) })
 		})
 	}).AddButton("Cancel", func() { a.closePage("network") })

@@ -1,0 +1,185 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	"swarmdeck/backend"
+)
+
+// errNotProxied is a route that needs an engine's own API, on an engine
+// that has none (a simulated one).
+var errNotProxied = errors.New("this request is passed to the container's engine, and a simulated engine has no Docker API")
+
+// proxyContainer passes a request about one container to its engine, the
+// container's reference replaced by its ID; streams (logs, attach) stream.
+func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("name")
+	ct, _, eng, err := s.c.Locate(ref)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, ok := eng.(backend.Proxied)
+	if !ok {
+		writeError(w, errNotProxied)
+		return
+	}
+	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)
+	if r.Header.Get("Upgrade") != "" || strings.HasSuffix(path, "/attach") {
+		hijack(w, r, p, path)
+	} else {
+		proxy(w, r, p, path)
+	}
+	switch {
+	case strings.HasSuffix(path, "/logs"), strings.HasSuffix(path, "/top"), strings.HasSuffix(path, "/stats"):
+	default:
+		s.c.Refresh(r.Context(), ct.ID)
+	}
+}
+
+// createExec passes an exec create to the container's engine and
+// remembers which engine owns the exec ID.
+func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
+	ct, _, eng, err := s.c.Locate(r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p, ok := eng.(backend.Proxied)
+	if !ok {
+		writeError(w, errNotProxied)
+		return
+	}
+	out := outgoing(r, p, "/containers/"+ct.ID+"/exec")
+	resp, err := p.HTTPClient().Do(out)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var created struct {
+		ID string `json:"Id"`
+	}
+	if json.Unmarshal(body, &created) == nil && created.ID != "" {
+		s.mu.Lock()
+		s.execs[created.ID] = eng
+		s.mu.Unlock()
+	}
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	w.Write(body)
+}
+
+// proxyExec passes exec start, resize and inspect to the owning engine.
+func (s *Server) proxyExec(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	eng := s.execs[r.PathValue("id")]
+	s.mu.Unlock()
+	p, ok := eng.(backend.Proxied)
+	if !ok {
+		writeError(w, fmt.Errorf("%w: exec instance %s", backend.ErrNotFound, r.PathValue("id")))
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/start") && r.Header.Get("Upgrade") != "" {
+		hijack(w, r, p, r.URL.Path)
+		return
+	}
+	proxy(w, r, p, r.URL.Path)
+}
+
+// outgoing is r addressed to the engine at path, with the version prefix
+// the endpoint speaks.
+func outgoing(r *http.Request, p backend.Proxied, path string) *http.Request {
+	base, _ := url.Parse(p.BaseURL())
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.URL = &url.URL{Scheme: base.Scheme, Host: base.Host, Path: "/v" + APIVersion + path, RawQuery: r.URL.RawQuery}
+	out.Host = base.Host
+	return out
+}
+
+// get asks the engine for path with r's context.
+func get(r *http.Request, p backend.Proxied, path string) (*http.Response, error) {
+	out := outgoing(r, p, path)
+	out.Method, out.Body, out.ContentLength = http.MethodGet, http.NoBody, 0
+	out.URL.RawQuery = ""
+	return p.HTTPClient().Do(out)
+}
+
+// proxy streams the engine's answer back as it comes.
+func proxy(w http.ResponseWriter, r *http.Request, p backend.Proxied, path string) {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			o := outgoing(pr.In, p, path)
+			pr.Out.URL, pr.Out.Host = o.URL, o.Host
+		},
+		Transport:     p.HTTPClient().Transport,
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, fmt.Errorf("the engine did not answer: %w", err))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// hijack passes a request that turns into a raw stream (attach, exec
+// start) to the engine over a connection of its own, then copies bytes
+// both ways until either side closes.
+func hijack(w http.ResponseWriter, r *http.Request, p backend.Proxied, path string) {
+	conn, err := p.Dial(r.Context())
+	if err != nil {
+		writeError(w, fmt.Errorf("the engine did not answer: %w", err))
+		return
+	}
+	defer conn.Close()
+	out := outgoing(r, p, path)
+	out.URL.Scheme, out.URL.Host = "", ""
+	if err := out.Write(conn); err != nil {
+		writeError(w, fmt.Errorf("the engine did not answer: %w", err))
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		writeError(w, errors.New("this connection cannot carry a stream"))
+		return
+	}
+	client, buf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer client.Close()
+	go func() {
+		if n := buf.Reader.Buffered(); n > 0 {
+			b, _ := buf.Reader.Peek(n)
+			conn.Write(bytes.Clone(b))
+		}
+		io.Copy(conn, client)
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}()
+	io.Copy(client, conn)
+}
+
+func passThrough(w http.ResponseWriter, resp *http.Response) {
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vs := range src {
+		for _, v := range vs {
+			dst.Add(k, v)
+		}
+	}
+}

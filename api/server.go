@@ -1,0 +1,183 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// APIVersion is the Docker API version the endpoint speaks; engines from
+// Docker 20.10 on speak it too, so requests pass through unchanged.
+const APIVersion = "1.41"
+
+// Version is swarmdeck's version as `docker version` shows it.
+const Version = "swarmdeck/0.1.0"
+
+// Server is the Docker-compatible endpoint of one cluster.
+type Server struct {
+	c   *backend.Cluster
+	mux *http.ServeMux
+
+	mu    sync.Mutex
+	execs map[string]backend.Engine // exec ID → the engine that made it
+}
+
+// New makes the endpoint for a cluster.
+func New(c *backend.Cluster) *Server {
+	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Engine{}}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /_ping", s.ping)
+	m.HandleFunc("HEAD /_ping", s.ping)
+	m.HandleFunc("GET /version", s.version)
+	m.HandleFunc("GET /info", s.info)
+	m.HandleFunc("GET /events", s.events)
+
+	m.HandleFunc("GET /containers/json", s.listContainers)
+	m.HandleFunc("POST /containers/create", s.createContainer)
+	m.HandleFunc("GET /containers/{name}/json", s.inspectContainer)
+	m.HandleFunc("POST /containers/{name}/start", s.startContainer)
+	m.HandleFunc("POST /containers/{name}/stop", s.stopContainer)
+	m.HandleFunc("POST /containers/{name}/restart", s.restartContainer)
+	m.HandleFunc("DELETE /containers/{name}", s.removeContainer)
+	m.HandleFunc("POST /containers/{name}/rename", s.renameContainer)
+	m.HandleFunc("POST /containers/{name}/update", s.updateContainer)
+	for _, p := range []string{"kill", "pause", "unpause", "wait", "resize"} {
+		m.HandleFunc("POST /containers/{name}/"+p, s.proxyContainer)
+	}
+	for _, p := range []string{"logs", "top", "stats", "changes", "export", "archive"} {
+		m.HandleFunc("GET /containers/{name}/"+p, s.proxyContainer)
+	}
+	m.HandleFunc("POST /containers/{name}/attach", s.proxyContainer)
+	m.HandleFunc("POST /containers/{name}/exec", s.createExec)
+	m.HandleFunc("POST /exec/{id}/start", s.proxyExec)
+	m.HandleFunc("POST /exec/{id}/resize", s.proxyExec)
+	m.HandleFunc("GET /exec/{id}/json", s.proxyExec)
+
+	m.HandleFunc("GET /networks", s.listNetworks)
+	m.HandleFunc("GET /networks/{id}", s.inspectNetwork)
+	m.HandleFunc("POST /networks/create", s.createNetwork)
+	m.HandleFunc("DELETE /networks/{id}", s.removeNetwork)
+	m.HandleFunc("POST /networks/{id}/connect", s.connectNetwork)
+	m.HandleFunc("POST /networks/{id}/disconnect", s.connectNetwork)
+
+	m.HandleFunc("GET /images/json", s.listImages)
+	m.HandleFunc("GET /volumes", s.listVolumes)
+
+	m.HandleFunc("GET /images/viz", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Not supported in clustering mode.", http.StatusNotImplemented)
+	})
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &notServed{r.Method + " " + r.URL.Path})
+	})
+}
+
+var versioned = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+
+// ServeHTTP strips the /vX.Y prefix, stamps Docker's headers and routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if loc := versioned.FindStringIndex(r.URL.Path); loc != nil {
+		r.URL.Path = r.URL.Path[loc[1]-1:]
+		r.URL.RawPath = ""
+	}
+	foldName(r)
+	h := w.Header()
+	h.Set("API-Version", APIVersion)
+	h.Set("Docker-Experimental", "false")
+	h.Set("Server", "swarmdeck")
+	s.mux.ServeHTTP(w, r)
+}
+
+// containerActions are the last segments of /containers/{name}/… routes.
+var containerActions = map[string]bool{
+	"json": true, "start": true, "stop": true, "restart": true, "kill": true, "pause": true, "unpause": true,
+	"wait": true, "resize": true, "rename": true, "update": true, "logs": true, "top": true, "stats": true,
+	"changes": true, "export": true, "archive": true, "attach": true, "exec": true,
+}
+
+// foldName lets a container be named node/name in a path, as Swarm's
+// router did: the name becomes one escaped segment, and PathValue gives
+// it back whole.
+func foldName(r *http.Request) {
+	for _, kind := range []struct {
+		prefix  string
+		actions map[string]bool
+	}{{"/containers/", containerActions}, {"/networks/", networkActions}} {
+		rest, ok := strings.CutPrefix(r.URL.Path, kind.prefix)
+		if !ok || !strings.Contains(rest, "/") {
+			continue
+		}
+		name, action := rest, ""
+		if i := strings.LastIndexByte(rest, '/'); kind.actions[rest[i+1:]] {
+			name, action = rest[:i], rest[i:]
+		}
+		if strings.Contains(name, "/") {
+			r.URL.RawPath = kind.prefix + url.PathEscape(name) + action
+		}
+		return
+	}
+}
+
+// networkActions are the last segments of /networks/{id}/… routes.
+var networkActions = map[string]bool{"connect": true, "disconnect": true}
+
+type notServed struct{ route string }
+
+func (e *notServed) Error() string {
+	return "swarmdeck does not serve " + e.route + ": it is not part of the API of a standalone Swarm cluster"
+}
+
+// status maps an error to Docker's status code. It is the only place
+// that does.
+func status(err error) int {
+	var ns *notServed
+	var pe *sched.PlacementError
+	switch {
+	case errors.As(err, &ns):
+		return http.StatusNotFound
+	case sched.IsInvalid(err), errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	case model.IsConflict(err):
+		return http.StatusConflict
+	case backend.IsNotFound(err):
+		return http.StatusNotFound
+	case errors.As(err, &pe):
+		return http.StatusInternalServerError
+	}
+	return http.StatusInternalServerError
+}
+
+var errBadRequest = errors.New("bad request")
+
+// writeError answers with Docker's error shape, {"message": …}.
+func writeError(w http.ResponseWriter, err error) {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "no such "); ok {
+		msg = "No such " + rest
+	}
+	writeJSON(w, status(err), map[string]string{"message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// boolParam reads a Docker boolean query parameter (1, true, True).
+func boolParam(r *http.Request, name string) bool {
+	v := r.URL.Query().Get(name)
+	return v == "1" || strings.EqualFold(v, "true")
+}

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"swarmdeck/model"
+)
+
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.Header().Set("OSType", runtime.GOOS)
+	if r.Method == http.MethodHead {
+		return
+	}
+	fmt.Fprint(w, "OK")
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"Version": Version, "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "GoVersion": runtime.Version(),
+		"Os": runtime.GOOS, "Arch": runtime.GOARCH, "KernelVersion": strings.TrimSpace(string(kernel)),
+		"GitCommit": "", "BuildTime": "", "Platform": map[string]string{"Name": "swarmdeck (Docker Swarm standalone API)"},
+	})
+}
+
+// info answers `docker info` as Swarm did: the cluster's totals, and the
+// nodes in SystemStatus, which the docker CLI prints line by line.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	sch := s.c.Scheduler()
+	o := sch.Overcommit()
+	nodes := s.c.Nodes()
+	role, primary := s.c.Role()
+	status := [][2]string{{"Role", role}}
+	if primary != "" {
+		status = append(status, [2]string{"Primary", primary})
+	}
+	status = append(status,
+		[2]string{"Strategy", sch.Strategy()},
+		[2]string{"Filters", strings.Join(sch.Filters(), ", ")},
+		[2]string{"Nodes", strconv.Itoa(len(nodes))})
+	var k model.Counts
+	var ncpu, images int
+	var mem int64
+	for _, n := range nodes {
+		status = append(status, [2]string{" " + n.Name, n.Addr})
+		status = append(status, [2]string{"  └ ID", n.ID}, [2]string{"  └ Status", n.Health.String()})
+		nk := model.CountContainers(n.Containers)
+		if n.Health == model.Healthy {
+			status = append(status, [2]string{"  └ Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", nk.Total, nk.Running, nk.Paused, nk.Stopped)})
+			k.Total, k.Running, k.Paused, k.Stopped = k.Total+nk.Total, k.Running+nk.Running, k.Paused+nk.Paused, k.Stopped+nk.Stopped
+			ncpu += int(n.TotalCPUs(o) / 1000)
+			mem += n.TotalMemory(o)
+			images += len(n.Images)
+		} else {
+			status = append(status, [2]string{"  └ Containers", strconv.Itoa(nk.Total)})
+		}
+		status = append(status,
+			[2]string{"  └ Reserved CPUs", n.ReservedCPUsText(o)},
+			[2]string{"  └ Reserved Memory", n.ReservedMemoryText(o)},
+			[2]string{"  └ Labels", labelList(n.Labels)})
+		if n.Error != "" {
+			status = append(status, [2]string{"  └ Error", n.Error})
+		}
+		updated := ""
+		if !n.Updated.IsZero() {
+			updated = n.Updated.UTC().Format(time.RFC3339)
+		}
+		status = append(status, [2]string{"  └ UpdatedAt", updated}, [2]string{"  └ ServerVersion", n.Version})
+	}
+	host, _ := os.Hostname()
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ID": "swarmdeck", "Containers": k.Total, "ContainersRunning": k.Running, "ContainersPaused": k.Paused,
+		"ContainersStopped": k.Stopped, "Images": images, "Driver": "", "DriverStatus": [][2]string{}, "SystemStatus": status,
+		"Plugins":     map[string]any{"Volume": []string{}, "Network": []string{}, "Authorization": nil, "Log": []string{}},
+		"MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true, "CPUSet": true,
+		"IPv4Forwarding": true, "BridgeNfIptables": true, "BridgeNfIp6tables": true, "Debug": false, "OomKillDisable": true,
+		"NFd": 0, "NGoroutines": runtime.NumGoroutine(), "SystemTime": time.Now().Format(time.RFC3339Nano),
+		"LoggingDriver": "", "CgroupDriver": "", "NEventsListener": 0, "KernelVersion": strings.TrimSpace(string(kernel)),
+		"OperatingSystem": runtime.GOOS, "OSType": runtime.GOOS, "Architecture": runtime.GOARCH,
+		"IndexServerAddress": "https://index.docker.io/v1/", "NCPU": ncpu, "MemTotal": mem, "DockerRootDir": "",
+		"Name": host, "Labels": []string{}, "ExperimentalBuild": false, "ServerVersion": Version,
+		"HttpProxy": os.Getenv("HTTP_PROXY"), "HttpsProxy": os.Getenv("HTTPS_PROXY"), "NoProxy": os.Getenv("NO_PROXY"),
+		"Swarm": map[string]any{"LocalNodeState": "inactive"}, "SecurityOptions": []string{},
+	})
+}
+
+func labelList(labels map[string]string) string {
+	parts := make([]string, 0, len(labels))
+	for k, v := range labels {
+		parts = append(parts, k+"="+v)
+	}
+	sortStrings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// events streams the cluster's events as Docker events, each with the
+// node's attributes, until the client goes away or until= passes.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	sub, stop := s.c.Subscribe(1024)
+	defer stop()
+	var until <-chan time.Time
+	if u := r.URL.Query().Get("until"); u != "" {
+		if secs, err := strconv.ParseFloat(u, 64); err == nil {
+			t := time.NewTimer(time.Until(time.Unix(0, int64(secs*1e9))))
+			defer t.Stop()
+			until = t.C
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	nodes := map[string]*model.Node{}
+	for _, n := range s.c.Nodes() {
+		nodes[n.Name] = n
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-until:
+			return
+		case e := <-sub:
+			if nodes[e.Node] == nil {
+				for _, n := range s.c.Nodes() {
+					nodes[n.Name] = n
+				}
+			}
+			if err := enc.Encode(dockerEvent(e, nodes[e.Node])); err != nil {
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// dockerEvent is a cluster event in Docker's shape, with Swarm's node
+// attributes.
+func dockerEvent(e model.Event, n *model.Node) map[string]any {
+	typ, id := "node", ""
+	if e.ContainerID != "" || e.Container != "" {
+		typ, id = "container", e.ContainerID
+	}
+	attrs := map[string]string{"message": e.Message}
+	if e.Container != "" {
+		attrs["name"] = e.Container
+	}
+	node := map[string]string{}
+	if n != nil {
+		attrs["node.name"], attrs["node.id"], attrs["node.addr"] = n.Name, n.ID, n.Addr
+		attrs["node.ip"] = hostOf(n.Addr)
+		node = map[string]string{"Name": n.Name, "Id": n.ID, "Addr": n.Addr, "Ip": hostOf(n.Addr)}
+	}
+	return map[string]any{
+		"Type": typ, "Action": e.Action, "status": e.Action, "id": id, "from": "swarm node:" + e.Node,
+		"Actor": map[string]any{"ID": id, "Attributes": attrs}, "scope": "local",
+		"time": e.Time.Unix(), "timeNano": e.Time.UnixNano(), "node": node,
+	}
+}
+
+func hostOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i > 0 && !strings.Contains(addr, "/") {
+		return addr[:i]
+	}
+	return addr
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"swarmdeck/api"
+	"swarmdeck/backend"
+)
+
+// listenAddr reads -H: tcp://host:port or unix:///path.
+func listenAddr(h string) (network, addr string, err error) {
+	switch {
+	case strings.HasPrefix(h, "unix://"):
+		return "unix", strings.TrimPrefix(h, "unix://"), nil
+	case strings.HasPrefix(h, "tcp://"), !strings.Contains(h, "://"):
+		a := strings.TrimPrefix(h, "tcp://")
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return "", "", fmt.Errorf("invalid -H %q: want tcp://host:port or unix:///path", h)
+		}
+		return "tcp", a, nil
+	}
+	return "", "", fmt.Errorf("invalid -H %q: want tcp://host:port or unix:///path", h)
+}
+
+// serverTLS checks the TLS flags with Swarm's messages and loads them.
+func serverTLS(f manageFlags) (*tls.Config, error) {
+	if !f.tls && !f.tlsVerify {
+		if f.tlsCert != "" || f.tlsKey != "" || f.tlsCA != "" {
+			return nil, errors.New("--tlscert, --tlskey and --tlscacert require the use of either --tls or --tlsverify")
+		}
+		return nil, nil
+	}
+	if f.tlsCert == "" || f.tlsKey == "" {
+		return nil, errors.New("--tlscert and --tlskey must be provided when using --tls")
+	}
+	if f.tlsVerify && f.tlsCA == "" {
+		return nil, errors.New("--tlscacert must be provided when using --tlsverify")
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tlscert and --tlskey: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if f.tlsVerify {
+		pem, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tlscacert: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tlscacert %s holds no certificate", f.tlsCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+var servedHosts sync.Map // *backend.Cluster → []string, for the headless banner
+
+func cfgHosts(c *backend.Cluster) []string {
+	if v, ok := servedHosts.Load(c); ok {
+		return v.([]string)
+	}
+	return nil
+}
+
+// serveAPI listens on every -H address and serves the cluster's Docker
+// API until the returned function is called. An address it cannot listen
+// on is an error before anything is served.
+func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr io.Writer) (func(), error) {
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
+	for _, h := range cfg.hosts {
+		network, addr, _ := listenAddr(h)
+		if network == "unix" {
+			os.Remove(addr)
+		}
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("cannot serve the Docker API on %s: %w", h, err)
+		}
+		if network == "tcp" && cfg.tls == nil {
+			if host, _, _ := net.SplitHostPort(addr); !loopback(host) {
+				fmt.Fprintf(stderr, "WARNING: the Docker API of the whole cluster is served on %s WITHOUT TLS:\n"+
+					"anyone who can reach it controls every engine of the pool. Use --tlsverify, or listen on 127.0.0.1.\n", h)
+			}
+		}
+		if cfg.tls != nil {
+			l = tls.NewListener(l, cfg.tls)
+		}
+		listeners = append(listeners, l)
+	}
+	servedHosts.Store(c, cfg.hosts)
+	srv := &http.Server{Handler: api.New(c), ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	for _, l := range listeners {
+		go srv.Serve(l)
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		srv.Close()
+	}, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
