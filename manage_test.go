@@ -32,6 +32,12 @@ func TestManageFlagsAsSwarm(t *testing.T) {
 		{name: "a broken cluster file", args: []string{"sim://clusterfile/testdata/bad/bad-memory.yaml"},
 			want: `clusterfile/testdata/bad/bad-memory.yaml:4: node a: memory: invalid size "lots": want bytes or a size such as 512m, 2g or 2GiB`},
 		{name: "an unknown flag", args: []string{"--colour", "a:1"}, want: "unknown flag: --colour"},
+		{name: "a bad -H", args: []string{"-H", "http://x", "a:1"}, want: `invalid -H "http://x": want tcp://host:port or unix:///path`},
+		{name: "-H without a port", args: []string{"-H", "tcp://127.0.0.1", "a:1"}, want: `invalid -H "tcp://127.0.0.1": want tcp://host:port or unix:///path`},
+		{name: "--tls without a key", args: []string{"--tls", "--tlscert", "c.pem", "a:1"}, want: "--tlscert and --tlskey must be provided when using --tls"},
+		{name: "--tlsverify without a CA", args: []string{"--tlsverify", "--tlscert", "c.pem", "--tlskey", "k.pem", "a:1"}, want: "--tlscacert must be provided when using --tlsverify"},
+		{name: "certificates without --tls", args: []string{"--tlscert", "c.pem", "a:1"}, want: "--tlscert, --tlskey and --tlscacert require the use of either --tls or --tlsverify"},
+		{name: "certificates that do not exist", args: []string{"--tls", "--tlscert", "nope.pem", "--tlskey", "nope.key", "a:1"}, want: "--tlscert and --tlskey: open nope.pem: no such file or directory"},
 		{name: "a full valid line", args: []string{"--strategy", "binpack", "-f", "health", "-f", "constraint", "--reschedule-grace", "5s",
 			"--cluster-opt", "swarm.overcommit=0.1", "nodes://a:1,b:2"}},
 	}

@@ -91,6 +91,11 @@ func (rc *realCluster) clean(t *testing.T) {
 		if ids := strings.Fields(string(out)); len(ids) > 0 {
 			exec.Command("docker", append([]string{"-H", "tcp://" + a, "network", "rm"}, ids...)...).Run()
 		}
+		out, _ = exec.Command("docker", "-H", "tcp://"+a, "volume", "ls", "-q", "--filter", "name=sdvol").Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			exec.Command("docker", append([]string{"-H", "tcp://" + a, "volume", "rm"}, ids...)...).Run()
+		}
+		exec.Command("docker", "-H", "tcp://"+a, "rmi", "sdimg0:1", "sdimg1:1").Run()
 	}
 }
 
@@ -171,6 +176,32 @@ func TestDockerCLIsSeeTheClusterAsOneHost(t *testing.T) {
 			rc.must(t, cli, "network", "rm", net)
 			if ls := rc.must(t, cli, "network", "ls"); strings.Contains(ls, net) {
 				t.Fatalf("after network rm:\n%s", ls)
+			}
+
+			vol := fmt.Sprintf("sdvol%d", i)
+			rc.must(t, cli, "volume", "create", "node-3/"+vol)
+			if ls := rc.must(t, cli, "volume", "ls"); !strings.Contains(ls, "node-3/"+vol) || strings.Contains(ls, "node-1/"+vol) {
+				t.Fatalf("volume ls:\n%s", ls)
+			}
+			rc.must(t, cli, "volume", "rm", "node-3/"+vol)
+
+			// An image on two nodes is removed from both.
+			img := fmt.Sprintf("sdimg%d:1", i)
+			for _, a := range rc.addrs[:2] {
+				if out, err := exec.Command("docker", "-H", "tcp://"+a, "tag", "busybox:latest", img).CombinedOutput(); err != nil {
+					t.Fatalf("tag: %v %s", err, out)
+				}
+			}
+			rc.c.RefreshNode(context.Background(), rc.addrs[0])
+			rc.c.RefreshNode(context.Background(), rc.addrs[1])
+			if images := rc.must(t, cli, "images"); strings.Count(images, fmt.Sprintf("sdimg%d ", i)) != 2 {
+				t.Fatalf("images:\n%s", images)
+			}
+			rc.must(t, cli, "rmi", img)
+			for _, a := range rc.addrs[:2] {
+				if exec.Command("docker", "-H", "tcp://"+a, "image", "inspect", img).Run() == nil {
+					t.Fatalf("%s still has %s", a, img)
+				}
 			}
 
 			_, errOut, err := rc.docker(cli, "run", "-d", "-e", "constraint:zone=b", "busybox", "true")

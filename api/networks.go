@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"swarmdeck/backend"
-	"swarmdeck/model"
 )
 
 // networkJSON is a network as `docker network ls` and inspect read it.
@@ -148,62 +147,6 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
 	action := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/'):]
 	proxy(w, r, p, "/networks/"+netRef+action)
 	s.c.Refresh(r.Context(), ct.ID)
-}
-
-// listImages lists the images of every healthy node; an image on two
-// nodes is listed twice, as Swarm counted it.
-func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
-	type imageJSON struct {
-		ID          string            `json:"Id"`
-		RepoTags    []string          `json:"RepoTags"`
-		RepoDigests []string          `json:"RepoDigests"`
-		ParentID    string            `json:"ParentId"`
-		Created     int64             `json:"Created"`
-		Size        int64             `json:"Size"`
-		SharedSize  int64             `json:"SharedSize"`
-		VirtualSize int64             `json:"VirtualSize"`
-		Labels      map[string]string `json:"Labels"`
-		Containers  int64             `json:"Containers"`
-	}
-	out := []imageJSON{}
-	for _, n := range s.c.Nodes() {
-		if n.Health != model.Healthy {
-			continue
-		}
-		for _, im := range n.Images {
-			out = append(out, imageJSON{ID: im.ID, RepoTags: im.RepoTags, RepoDigests: []string{}, Labels: map[string]string{}, Containers: -1})
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// listVolumes asks every healthy real engine for its volumes, named
-// node/name.
-func (s *Server) listVolumes(w http.ResponseWriter, r *http.Request) {
-	vols := []map[string]any{}
-	var warnings []string
-	for n, eng := range s.c.Engines() {
-		p, ok := eng.(backend.Proxied)
-		if !ok {
-			continue
-		}
-		resp, err := get(r, p, "/volumes")
-		if err != nil {
-			warnings = append(warnings, n.Name+": "+err.Error())
-			continue
-		}
-		var body struct{ Volumes []map[string]any }
-		json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		for _, v := range body.Volumes {
-			v["Name"] = fmt.Sprintf("%s/%v", n.Name, v["Name"])
-			vols = append(vols, v)
-		}
-	}
-	if warnings == nil {
-		warnings = []string{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"Volumes": vols, "Warnings": warnings})
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

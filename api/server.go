@@ -74,7 +74,11 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /networks/{id}/disconnect", s.connectNetwork)
 
 	m.HandleFunc("GET /images/json", s.listImages)
+	m.HandleFunc("DELETE /images/{name...}", s.removeImage)
 	m.HandleFunc("GET /volumes", s.listVolumes)
+	m.HandleFunc("POST /volumes/create", s.createVolume)
+	m.HandleFunc("GET /volumes/{name...}", s.inspectVolume)
+	m.HandleFunc("DELETE /volumes/{name...}", s.removeVolume)
 
 	m.HandleFunc("GET /images/viz", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Not supported in clustering mode.", http.StatusNotImplemented)

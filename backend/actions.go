@@ -149,6 +149,19 @@ func (c *Cluster) Refresh(ctx context.Context, ref string) {
 	}
 }
 
+// RefreshNode re-reads everything of one node (after calls made around
+// the manager, such as an image removal).
+func (c *Cluster) RefreshNode(ctx context.Context, addr string) {
+	c.mu.Lock()
+	n := c.nodes[addr]
+	c.mu.Unlock()
+	if n != nil {
+		if err := c.refresh(ctx, n, nil); err != nil && IsConnectionError(err) {
+			c.failed(n, err)
+		}
+	}
+}
+
 // Engines returns every healthy node with its engine.
 func (c *Cluster) Engines() map[*model.Node]Engine {
 	c.mu.Lock()
