@@ -33,6 +33,10 @@ Usage:
                         the console on a simulated cluster of your own
   swarmdeck manage [flags] DISCOVERY
                         manage a cluster: nodes://host:port,… sim://FILE sim://N
+  swarmdeck join --advertise host:port consul://host:port/prefix
+                        keep an engine registered in discovery
+  swarmdeck list DISCOVERY
+                        the engines discovery finds, one per line
   swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
                         show where containers would be placed, and why
   swarmdeck help        this text
@@ -56,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return place(args[1:], stdout, stderr)
 	case "manage":
 		return manage(args[1:], stdout, stderr)
+	case "join":
+		return join(args[1:], stdout, stderr)
+	case "list":
+		return list(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

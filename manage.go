@@ -30,6 +30,10 @@ type manageConfig struct {
 	logFile  string
 	hosts    []string    // where to serve the Docker API
 	tls      *tls.Config // nil: plain TCP
+
+	replication    bool
+	advertise      string
+	replicationTTL time.Duration
 }
 
 // manageFlags holds Swarm's manage flags, spelled as Swarm spelled them.
@@ -51,6 +55,12 @@ type manageFlags struct {
 	tlsCA        string
 	tlsCert      string
 	tlsKey       string
+
+	replication    bool
+	replicationTTL time.Duration
+	advertise      string
+	heartbeat      time.Duration
+	discoveryOpts  []string
 }
 
 func (f *manageFlags) register(fs *pflag.FlagSet) {
@@ -71,6 +81,12 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tlsCA, "tlscacert", "", "CA that signs client certificates")
 	fs.StringVar(&f.tlsCert, "tlscert", "", "the endpoint's TLS certificate")
 	fs.StringVar(&f.tlsKey, "tlskey", "", "the endpoint's TLS key")
+	fs.BoolVar(&f.replication, "replication", false, "replicated managers: leader election through the discovery (consul://)")
+	fs.DurationVar(&f.replicationTTL, "replication-ttl", 20*time.Second, "how long a primary that stops answering keeps the lead")
+	fs.StringVar(&f.advertise, "advertise", "", "this manager's API address as the others reach it, host:port ($SWARM_ADVERTISE)")
+	fs.StringVar(&f.advertise, "addr", "", "same as --advertise")
+	fs.DurationVar(&f.heartbeat, "heartbeat", 60*time.Second, "how often discovery is polled or retried")
+	fs.StringArrayVar(&f.discoveryOpts, "discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
 }
 
 // parseManage checks a manage command line with Swarm's validations and
@@ -119,7 +135,32 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if f.grace < 0 {
 		return nil, errors.New("--reschedule-grace should not be a negative number")
 	}
-	cfg := &manageConfig{headless: f.headless, logFile: f.logFile, hosts: f.hosts}
+	if f.heartbeat < time.Second {
+		return nil, errors.New("--heartbeat should be at least one second")
+	}
+	if f.advertise == "" {
+		f.advertise = os.Getenv("SWARM_ADVERTISE")
+	}
+	if f.replication {
+		if f.advertise == "" {
+			return nil, errors.New("--advertise address must be provided when using --leader-election")
+		}
+		if f.replicationTTL <= 0 {
+			return nil, errors.New("--replication-ttl should be a positive number")
+		}
+	}
+	if f.advertise != "" {
+		if err := checkAdvertise(f.advertise); err != nil {
+			return nil, err
+		}
+	}
+	kv, err := backend.ParseDiscoveryOpts(f.discoveryOpts)
+	if err != nil {
+		return nil, err
+	}
+	kv.Heartbeat = f.heartbeat
+	cfg := &manageConfig{headless: f.headless, logFile: f.logFile, hosts: f.hosts,
+		replication: f.replication, advertise: f.advertise, replicationTTL: f.replicationTTL}
 	if len(cfg.hosts) == 0 && os.Getenv("SWARM_HOST") != "" {
 		cfg.hosts = []string{os.Getenv("SWARM_HOST")}
 	}
@@ -159,9 +200,19 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if _, err := sched.New(sc); err != nil {
 		return nil, err
 	}
-	src, err := backend.Open(discovery, engineTLS())
+	src, err := backend.OpenKV(discovery, engineTLS(), kv)
 	if err != nil {
 		return nil, err
+	}
+	if f.replication && src.Consul == nil {
+		return nil, errors.New("Leader election is only supported with consul, etcd and zookeeper discovery.")
+	}
+	if src.Consul != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := src.Consul.Check(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if src.File != nil && !fs.Changed("strategy") && !fs.Changed("filter") {
 		fileCfg := src.File.SchedConfig()
@@ -213,6 +264,10 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage
+	}
+	if cfg.replication {
+		cluster.Replicated()
+		go cfg.source.Consul.Election(ctx, cfg.advertise, cfg.replicationTTL, cluster.SetRole)
 	}
 	// Listen before anything starts: a port in use is an error now, not
 	// a half-started manager.

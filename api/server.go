@@ -3,11 +3,14 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"swarmdeck/backend"
 	"swarmdeck/model"
@@ -90,8 +93,13 @@ func (s *Server) routes() {
 
 var versioned = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
 
-// ServeHTTP strips the /vX.Y prefix, stamps Docker's headers and routes.
+// ServeHTTP strips the /vX.Y prefix, stamps Docker's headers and routes;
+// a replica passes all but /_ping, /info and /debug to the primary.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if role, _ := s.c.Role(); role == "replica" && !answeredByReplica(r.URL.Path) {
+		s.forward(w, r)
+		return
+	}
 	if loc := versioned.FindStringIndex(r.URL.Path); loc != nil {
 		r.URL.Path = r.URL.Path[loc[1]-1:]
 		r.URL.RawPath = ""
@@ -136,6 +144,45 @@ func foldName(r *http.Request) {
 
 // networkActions are the last segments of /networks/{id}/… routes.
 var networkActions = map[string]bool{"connect": true, "disconnect": true}
+
+// answeredByReplica are the paths a replica answers itself, as Swarm's did.
+func answeredByReplica(p string) bool {
+	return strings.HasSuffix(p, "/_ping") || strings.HasSuffix(p, "/info") || strings.HasSuffix(p, "/debug")
+}
+
+// forward passes a request to the primary, waiting for one to be
+// elected if none is known (until the client gives up).
+func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+	primary := ""
+	for {
+		role, p := s.c.Role()
+		if role == "primary" {
+			s.ServeHTTP(w, r) // elected meanwhile
+			return
+		}
+		if primary = p; primary != "" {
+			break
+		}
+		select {
+		case <-r.Context().Done():
+			writeError(w, fmt.Errorf("No elected primary cluster manager: %v", r.Context().Err()))
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	target := &url.URL{Scheme: "http", Host: primary}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = primary
+		},
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			writeError(w, fmt.Errorf("Unable to reach primary cluster manager (%v): %s", err, primary))
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
 
 type notServed struct{ route string }
 

@@ -89,6 +89,10 @@ type Cluster struct {
 	wake   chan struct{} // capacity may have appeared: look at the queue
 	wg     sync.WaitGroup
 	ctx    atomic.Pointer[context.Context] // Run's, for goroutines started later
+
+	replicated bool // with leader election; else always primary
+	primary    atomic.Bool
+	leader     atomic.Pointer[string] // the primary's address, as a replica knows it
 }
 
 // node is one engine's state as the manager keeps it.
@@ -126,12 +130,14 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cluster{
+	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1),
-	}, nil
+	}
+	c.primary.Store(true)
+	return c, nil
 }
 
 // Scheduler is the cluster's scheduler (strategy, filters, overcommit).
@@ -139,7 +145,73 @@ func (c *Cluster) Scheduler() *sched.Scheduler { return c.sch }
 
 // Role is the manager's role ("primary" without replication) and, for a
 // replica, the primary's address.
-func (c *Cluster) Role() (role, primary string) { return "primary", "" }
+func (c *Cluster) Role() (role, primary string) {
+	if !c.replicated || c.primary.Load() {
+		return "primary", ""
+	}
+	if l := c.leader.Load(); l != nil {
+		return "replica", *l
+	}
+	return "replica", ""
+}
+
+// Replicated makes the manager a replica until SetRole says otherwise:
+// it keeps a live view but moves nothing. Call it before Run.
+func (c *Cluster) Replicated() {
+	c.replicated = true
+	c.primary.Store(false)
+}
+
+// SetRole records the outcome of the leader election. A manager that
+// becomes primary first reconciles: it removes duplicates, evacuates the
+// nodes that failed meanwhile and places what is queued.
+func (c *Cluster) SetRole(primary bool, leader string) {
+	was := c.primary.Swap(primary)
+	old := c.leader.Swap(&leader)
+	if was == primary && old != nil && *old == leader {
+		return
+	}
+	msg := "this manager is a replica; the primary is " + leader
+	if primary {
+		msg = "this manager is now the primary"
+	} else if leader == "" {
+		msg = "this manager is a replica; no primary is elected"
+	}
+	c.emit(model.Event{Kind: model.EventEngine, Action: "leader", Message: msg})
+	if primary && !was {
+		c.reconcile(c.runCtx())
+	}
+}
+
+func (c *Cluster) isPrimary() bool { return c.primary.Load() }
+
+// reconcile is what a new primary does before anything else.
+func (c *Cluster) reconcile(ctx context.Context) {
+	type work struct {
+		n         *node
+		stale     []*model.Container
+		unstarted []*model.Container
+	}
+	var todo []work
+	c.mu.Lock()
+	for _, n := range c.nodes {
+		switch n.health {
+		case model.Unhealthy:
+			c.evacuate(n, n.failedAt)
+		case model.Healthy:
+			stale := c.staleCopies(n)
+			todo = append(todo, work{n, stale, c.unstarted(n, stale)})
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range todo {
+		c.removeStale(ctx, w.n, w.stale)
+		for _, ct := range w.unstarted {
+			c.startRescheduled(ctx, w.n, ct)
+		}
+	}
+	c.nudge()
+}
 
 // Source is where the cluster's engines come from.
 func (c *Cluster) Source() *Source { return c.src }
@@ -150,6 +222,7 @@ func (c *Cluster) Source() *Source { return c.src }
 func (c *Cluster) Run(ctx context.Context) error {
 	c.ctx.Store(&ctx)
 	entries, errs := c.src.Discovery.Watch(ctx)
+	discoveryDown := false
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -161,9 +234,14 @@ func (c *Cluster) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case es := <-entries:
+			if discoveryDown {
+				discoveryDown = false
+				c.emit(model.Event{Kind: model.EventEngine, Action: "discovery", Message: "discovery answers again: " + c.src.URL})
+			}
 			c.apply(ctx, es)
 		case err := <-errs:
-			c.emit(model.Event{Kind: model.EventFailure, Action: "discovery", Message: "discovery: " + err.Error()})
+			discoveryDown = true
+			c.emit(model.Event{Kind: model.EventFailure, Action: "discovery", Message: err.Error()})
 		}
 	}
 }
@@ -211,7 +289,9 @@ func (c *Cluster) disconnect(n *node) {
 	n.health = model.Disconnected
 	c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
 		Message: fmt.Sprintf("%s (%s) left discovery", n.name(), n.entry.Addr)})
-	c.evacuate(n, time.Now())
+	if c.isPrimary() {
+		c.evacuate(n, time.Now())
+	}
 	c.setContainers(n, nil)
 	delete(c.nodes, n.entry.Addr)
 	c.snap.RemoveNode(n.entry.Addr)

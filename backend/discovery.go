@@ -37,6 +37,14 @@ type Source struct {
 	sims      map[string]*SimEngine
 	// Settings a cluster file asked for (sim:// FILE); nil otherwise.
 	File *clusterfile.File
+	// Consul is set for consul:// discovery: registration and leader
+	// election go through it.
+	Consul *Consul
+}
+
+// Lister is a discovery that can be read once (swarmdeck list).
+type Lister interface {
+	List(ctx context.Context) ([]Entry, error)
 }
 
 // Sim returns the simulated engine at addr, or nil.
@@ -48,11 +56,29 @@ func (s *Source) Sim(addr string) *SimEngine { return s.sims[addr] }
 // generated ones (sim://N?containers=K puts K containers on each).
 // tls, when set, is used for every Docker engine.
 func Open(url string, tls *TLS) (*Source, error) {
+	return OpenKV(url, tls, KVOptions{})
+}
+
+// OpenKV is Open with the settings of a key-value discovery
+// (consul://host:port/prefix) and of file://path.
+func OpenKV(url string, tls *TLS, kv KVOptions) (*Source, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
 		scheme, rest = "nodes", url
 	}
+	docker := func(e Entry) (Engine, error) { return NewDockerEngine(e.Addr, tls) }
 	switch scheme {
+	case "consul":
+		c, err := NewConsul(url, kv)
+		if err != nil {
+			return nil, err
+		}
+		return &Source{URL: url, Discovery: c, NewEngine: docker, Consul: c}, nil
+	case "file":
+		if rest == "" {
+			return nil, fmt.Errorf("discovery %q names no file", url)
+		}
+		return &Source{URL: url, Discovery: &File{Path: rest, Every: kv.Heartbeat}, NewEngine: docker}, nil
 	case "nodes":
 		entries, err := ParseNodes(rest)
 		if err != nil {
@@ -66,7 +92,7 @@ func Open(url string, tls *TLS) (*Source, error) {
 	case "":
 		return nil, fmt.Errorf("discovery %q has no scheme before ://", url)
 	default:
-		return nil, fmt.Errorf("discovery %q: unsupported scheme %s (use nodes://, sim://, or a list of host:port)", url, scheme)
+		return nil, fmt.Errorf("discovery %q: unsupported scheme %s (use consul://, file://, nodes://, sim://, or a list of host:port)", url, scheme)
 	}
 }
 
@@ -116,6 +142,9 @@ func openSim(url, rest string) (*Source, error) {
 }
 
 type static []Entry
+
+// List implements Lister.
+func (s static) List(context.Context) ([]Entry, error) { return s, nil }
 
 func (s static) Watch(ctx context.Context) (<-chan []Entry, <-chan error) {
 	ch := make(chan []Entry, 1)

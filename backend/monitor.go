@@ -376,7 +376,9 @@ func (c *Cluster) recordFailure(n *node, err error) {
 		n.health = model.Unhealthy
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
 			Message: fmt.Sprintf("Flagging engine as unhealthy. Connect failed %d times (%s: %v)", n.failures, n.name(), err)})
-		c.afterGrace(n)
+		if c.isPrimary() {
+			c.afterGrace(n)
+		}
 	}
 	c.rebuild(n)
 }

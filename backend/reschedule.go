@@ -53,7 +53,7 @@ func (c *Cluster) afterGrace(n *node) {
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.nodes[n.entry.Addr] == n && n.health == model.Unhealthy {
+		if c.nodes[n.entry.Addr] == n && n.health == model.Unhealthy && c.isPrimary() {
 			c.evacuate(n, n.failedAt)
 		}
 	}()
@@ -73,6 +73,12 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 	}
 	slices.SortFunc(cs, func(a, b *model.Container) int { return strings.Compare(a.Name, b.Name) })
 	for _, ct := range cs {
+		if hasPolicy(ct) && c.swarmIDs[ct.SwarmID] > 1 {
+			// Another copy runs elsewhere already (moved by an earlier
+			// primary): this one is stale, never moved twice.
+			c.dropContainer(n, ct.ID)
+			continue
+		}
 		if !hasPolicy(ct) {
 			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "lost",
 				Message: fmt.Sprintf("%s is lost with %s: it has no reschedule policy", ct.Name, n.name())})
@@ -109,7 +115,9 @@ func (c *Cluster) rescheduler(ctx context.Context) {
 		case <-c.wake:
 		case <-t.C:
 		}
-		c.drain(ctx)
+		if c.isPrimary() {
+			c.drain(ctx)
+		}
 	}
 }
 

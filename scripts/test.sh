@@ -36,6 +36,13 @@ trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/testbed.sh stop >/dev/null 2>&1 || true
 scripts/testbed.sh start 3
 set -a; . "$DIR/env"; set +a
+
+step "a real Consul (scripts/consul.sh; built from its Go module the first time)"
+export CONSUL_DIR=${TESTBED_CONSUL_DIR:-/tmp/swarmdeck-consul-$$}
+trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/consul.sh stop >/dev/null 2>&1 || true
+scripts/consul.sh start
+set -a; . "$CONSUL_DIR/env"; set +a
 export SWARMDECK_REQUIRE_INTEGRATION=1
 
 step "all tests, unit and integration (race detector)"

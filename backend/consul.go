@@ -1,0 +1,284 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+)
+
+// KVOptions are the --discovery-opt settings of a key-value discovery.
+type KVOptions struct {
+	Path              string // kv.path: where nodes register (default docker/swarm/nodes)
+	CA, Cert, Key     string // kv.cacertfile, kv.certfile, kv.keyfile
+	Heartbeat         time.Duration
+	leaderKeyOverride string
+}
+
+// DefaultKVPath is Swarm's kv.path.
+const DefaultKVPath = "docker/swarm/nodes"
+
+// ParseDiscoveryOpts reads --discovery-opt key=value settings.
+func ParseDiscoveryOpts(opts []string) (KVOptions, error) {
+	o := KVOptions{Path: DefaultKVPath}
+	for _, kv := range opts {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, fmt.Errorf("invalid --discovery-opt %q: want key=value", kv)
+		}
+		switch k {
+		case "kv.path":
+			o.Path = strings.Trim(v, "/")
+		case "kv.cacertfile":
+			o.CA = v
+		case "kv.certfile":
+			o.Cert = v
+		case "kv.keyfile":
+			o.Key = v
+		default:
+			return o, fmt.Errorf("unsupported --discovery-opt %q (swarmdeck knows kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", k)
+		}
+	}
+	if (o.CA != "" || o.Cert != "" || o.Key != "") && (o.CA == "" || o.Cert == "" || o.Key == "") {
+		return o, errors.New("KV TLS needs all three of kv.cacertfile, kv.certfile and kv.keyfile")
+	}
+	return o, nil
+}
+
+// Consul is a consul://host:port/prefix discovery: Swarm's key layout,
+// read with blocking queries.
+type Consul struct {
+	URL    string
+	client *consul.Client
+	prefix string
+	opts   KVOptions
+}
+
+// NewConsul reads a consul:// URL. It does not contact Consul.
+func NewConsul(rawURL string, opts KVOptions) (*Consul, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "consul" || u.Host == "" {
+		return nil, fmt.Errorf("invalid discovery %q: want consul://host:port/prefix", rawURL)
+	}
+	if opts.Path == "" {
+		opts.Path = DefaultKVPath
+	}
+	cfg := consul.DefaultConfig()
+	cfg.Address = u.Host
+	if opts.CA != "" {
+		cfg.Scheme = "https"
+		cfg.TLSConfig = consul.TLSConfig{CAFile: opts.CA, CertFile: opts.Cert, KeyFile: opts.Key}
+	}
+	cl, err := consul.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery %s: %w", rawURL, err)
+	}
+	return &Consul{URL: rawURL, client: cl, prefix: strings.Trim(u.Path, "/"), opts: opts}, nil
+}
+
+// Check asks Consul whether it is there and has a leader.
+func (c *Consul) Check(ctx context.Context) error {
+	q := (&consul.QueryOptions{}).WithContext(ctx)
+	if _, _, err := c.client.KV().Get(c.nodesKey(), q); err != nil {
+		return fmt.Errorf("cannot reach Consul at %s: %w", c.URL, err)
+	}
+	return nil
+}
+
+func (c *Consul) nodesKey() string  { return path.Join(c.prefix, c.opts.Path) + "/" }
+func (c *Consul) leaderKey() string { return path.Join(c.prefix, "docker/swarm/leader") }
+
+// entries reads registrations: the value is host:port, or name=host:port.
+func entries(pairs consul.KVPairs) []Entry {
+	out := []Entry{}
+	for _, p := range pairs {
+		v := strings.TrimSpace(string(p.Value))
+		if v == "" {
+			continue
+		}
+		e := Entry{Addr: v}
+		if name, addr, ok := strings.Cut(v, "="); ok && nameRule.MatchString(name) {
+			e = Entry{Name: name, Addr: addr}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// List reads the registered engines once.
+func (c *Consul) List(ctx context.Context) ([]Entry, error) {
+	pairs, _, err := c.client.KV().List(c.nodesKey(), (&consul.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach Consul at %s: %w", c.URL, err)
+	}
+	return entries(pairs), nil
+}
+
+// Watch implements Discovery with blocking queries: it sends the whole set
+// of entries each time Consul's index moves, and an error once per spell
+// of unavailability (the manager keeps its view meanwhile).
+func (c *Consul) Watch(ctx context.Context) (<-chan []Entry, <-chan error) {
+	out, errs := make(chan []Entry, 1), make(chan error, 1)
+	go func() {
+		var index uint64
+		failing := false
+		for ctx.Err() == nil {
+			q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+			pairs, meta, err := c.client.KV().List(c.nodesKey(), q)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				if !failing {
+					failing = true
+					replace(errs, fmt.Errorf("Consul at %s does not answer (%v): keeping the current view", c.URL, err))
+				}
+				index = 0
+				sleep(ctx, time.Second)
+				continue
+			}
+			if failing || meta.LastIndex != index {
+				failing = false
+				replace(out, entries(pairs))
+			}
+			index = meta.LastIndex
+		}
+	}()
+	return out, errs
+}
+
+// replace sends v, dropping an older value nobody took yet.
+func replace[T any](ch chan T, v T) {
+	for {
+		select {
+		case ch <- v:
+			return
+		default:
+			select {
+			case <-ch:
+			default:
+			}
+		}
+	}
+}
+
+// MinTTL is the shortest session TTL Consul accepts.
+const MinTTL = 10 * time.Second
+
+// Register keeps addr registered (as name=addr when name is set) under
+// Swarm's key with a TTL, renewed every heartbeat, until ctx ends; then
+// it deregisters. Registration problems are reported to report and
+// retried every heartbeat.
+func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl, delay time.Duration, report func(error)) {
+	if delay > 0 {
+		sleep(ctx, time.Duration(rand.Int64N(int64(delay))))
+	}
+	key := c.nodesKey() + addr
+	value := addr
+	if name != "" {
+		value = name + "=" + addr
+	}
+	sessions, kv := c.client.Session(), c.client.KV()
+	session := ""
+	register := func() error {
+		if session != "" {
+			if _, _, err := sessions.Renew(session, nil); err == nil {
+				return nil
+			}
+			session = ""
+		}
+		id, _, err := sessions.Create(&consul.SessionEntry{Name: "swarmdeck-join " + addr, TTL: ttl.String(),
+			Behavior: consul.SessionBehaviorDelete, LockDelay: time.Millisecond}, nil)
+		if err != nil {
+			return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
+		}
+		ok, _, err := kv.Acquire(&consul.KVPair{Key: key, Value: []byte(value), Session: id}, nil)
+		if err != nil || !ok {
+			sessions.Destroy(id, nil)
+			if err == nil {
+				err = errors.New("the key is held by another session")
+			}
+			return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
+		}
+		session = id
+		return nil
+	}
+	for {
+		if err := register(); err != nil {
+			report(err)
+		}
+		if !sleep(ctx, heartbeat) {
+			break
+		}
+	}
+	if session != "" {
+		sessions.Destroy(session, nil) // its behaviour deletes the key
+	}
+	kv.Delete(key, nil)
+}
+
+// Election runs Swarm's leader election on <prefix>/docker/swarm/leader:
+// a Consul lock whose value is this manager's advertised address. onChange
+// gets every change of role and of leader. As Swarm did, the lock's
+// session gets half the TTL (Consul may keep a session up to twice its
+// TTL), and no less than Consul's 10 s minimum, so a replica takes over
+// within the TTL of a primary that died.
+func (c *Consul) Election(ctx context.Context, advertise string, ttl time.Duration, onChange func(primary bool, leader string)) {
+	ttl = max(ttl/2, MinTTL)
+	go c.follow(ctx, advertise, onChange)
+	for ctx.Err() == nil {
+		lock, err := c.client.LockOpts(&consul.LockOptions{Key: c.leaderKey(), Value: []byte(advertise),
+			SessionName: "swarmdeck-manager " + advertise, SessionTTL: ttl.String(), LockDelay: time.Millisecond, MonitorRetries: 3})
+		if err != nil {
+			sleep(ctx, 10*time.Second) // Swarm's pause after an election error
+			continue
+		}
+		lost, err := lock.Lock(ctx.Done())
+		if err != nil || lost == nil {
+			sleep(ctx, 2*time.Second)
+			continue
+		}
+		onChange(true, advertise)
+		select {
+		case <-lost:
+		case <-ctx.Done():
+		}
+		lock.Unlock() // resigns at shutdown, so a replica takes over at once
+		lock.Destroy()
+		if ctx.Err() == nil {
+			onChange(false, "")
+		}
+	}
+}
+
+// follow watches the leader key and reports each new leader.
+func (c *Consul) follow(ctx context.Context, self string, onChange func(primary bool, leader string)) {
+	var index uint64
+	last := ""
+	for ctx.Err() == nil {
+		q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+		pair, meta, err := c.client.KV().Get(c.leaderKey(), q)
+		if err != nil {
+			index = 0
+			sleep(ctx, time.Second)
+			continue
+		}
+		index = meta.LastIndex
+		leader := ""
+		if pair != nil && pair.Session != "" {
+			leader = string(pair.Value)
+		}
+		if leader != last {
+			last = leader
+			if leader != self {
+				onChange(false, leader)
+			}
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// These tests need the real Consul of scripts/consul.sh and the real
+// dockerd of scripts/testbed.sh; scripts/test.sh starts both.
+
+type consulBed struct {
+	consul string   // host:port
+	dir    string   // the agent's folder (for kill and revive)
+	nodes  []string // dockerd addresses
+	tbDir  string
+	bin    string
+	prefix string
+}
+
+func requireConsul(t *testing.T) *consulBed {
+	t.Helper()
+	cb := &consulBed{consul: os.Getenv("SWARMDECK_CONSUL"), dir: os.Getenv("SWARMDECK_CONSUL_DIR"),
+		tbDir: os.Getenv("SWARMDECK_TESTBED_DIR")}
+	nodes := os.Getenv("SWARMDECK_TESTBED_NODES")
+	if cb.consul == "" || nodes == "" {
+		if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
+			t.Fatal("SWARMDECK_CONSUL or SWARMDECK_TESTBED_NODES is not set: scripts/consul.sh or scripts/testbed.sh did not start")
+		}
+		t.Skip("needs a real Consul and real dockerd: run scripts/test.sh")
+	}
+	cb.nodes = strings.Split(nodes, ",")
+	cb.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
+	cb.bin = filepath.Join(t.TempDir(), "swarmdeck")
+	if out, err := exec.Command("go", "build", "-o", cb.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cleanEngines(t, cb.nodes, cb.tbDir)
+	t.Cleanup(func() { cleanEngines(t, cb.nodes, cb.tbDir) })
+	return cb
+}
+
+func (cb *consulBed) url() string { return "consul://" + cb.consul + "/" + cb.prefix }
+
+// start runs the built binary until the test ends (SIGTERM, then SIGKILL).
+func (cb *consulBed) start(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(cb.bin, args...)
+	log, _ := os.Create(filepath.Join(t.TempDir(), "out.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+		}
+	})
+	return cmd
+}
+
+func (cb *consulBed) join(t *testing.T, addr string) *exec.Cmd {
+	return cb.start(t, "join", "--advertise", addr, "--heartbeat", "1s", "--ttl", "10s", cb.url())
+}
+
+// manager runs a manager in process over the Consul discovery.
+func (cb *consulBed) manager(t *testing.T) *backend.Cluster {
+	t.Helper()
+	src, err := backend.OpenKV(cb.url(), nil, backend.KVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := backend.New(src, backend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+func healthyNodes(c *backend.Cluster) int {
+	k := 0
+	for _, n := range c.Nodes() {
+		if n.Health == model.Healthy {
+			k++
+		}
+	}
+	return k
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("after %s: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// running counts the running copies of a swarm ID on the real engines.
+func running(cb *consulBed, swarmID string) (count int, where []string) {
+	for _, a := range cb.nodes {
+		out, err := exec.Command("docker", "-H", "tcp://"+a, "ps", "-q", "--filter", "label=com.docker.swarm.id="+swarmID).Output()
+		if err == nil && len(strings.Fields(string(out))) > 0 {
+			count += len(strings.Fields(string(out)))
+			where = append(where, a)
+		}
+	}
+	return count, where
+}
+
+func TestJoinedEnginesAppearWithinAHeartbeat(t *testing.T) {
+	cb := requireConsul(t)
+	c := cb.manager(t)
+	start := time.Now()
+	for _, a := range cb.nodes {
+		cb.join(t, a)
+	}
+	took := eventually(t, 5*time.Second, "three joined engines healthy", func() bool { return healthyNodes(c) == 3 })
+	t.Logf("MEASURE join-to-schedulable %s for 3 engines (heartbeat 1s)", took.Round(time.Millisecond))
+	if took > time.Since(start) {
+		t.Fatal("clock")
+	}
+	for _, n := range c.Nodes() {
+		if n.Labels["testbed"] != "swarmdeck" || n.Labels["zone"] == "" {
+			t.Fatalf("%s has labels %v", n.Name, n.Labels)
+		}
+	}
+	if out, err := exec.Command(cb.bin, "list", cb.url()).Output(); err != nil || len(strings.Fields(string(out))) != 3 {
+		t.Fatalf("swarmdeck list: %v %q", err, out)
+	}
+}
+
+func TestAnAgentThatStopsRenewingDisappearsAndItsContainersMove(t *testing.T) {
+	cb := requireConsul(t)
+	c := cb.manager(t)
+	var agents []*exec.Cmd
+	for _, a := range cb.nodes {
+		agents = append(agents, cb.join(t, a))
+	}
+	eventually(t, 5*time.Second, "three engines", func() bool { return healthyNodes(c) == 3 })
+	ct, err := c.Create(context.Background(), model.Config{Name: "mover", Image: "busybox", Cmd: []string{"sleep", "600"},
+		Env: []string{"constraint:node==~node-3", "reschedule:on-node-failure"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background(), "mover")
+	// The agent dies without deregistering: its key lives until its TTL.
+	agents[2].Process.Kill()
+	took := eventually(t, 40*time.Second, "node-3 gone from the cluster", func() bool { return len(c.Nodes()) == 2 })
+	t.Logf("node-3 left discovery %s after its agent died (TTL 10s)", took.Round(time.Second))
+	// Its engine still runs the old copy (only the registration died); the
+	// cluster runs the container once more, on a node it still has.
+	eventually(t, 10*time.Second, "mover running once on node-1 or node-2", func() bool {
+		_, where := running(cb, ct.SwarmID)
+		others := 0
+		for _, w := range where {
+			if w != cb.nodes[2] {
+				others++
+			}
+		}
+		return others == 1
+	})
+	if n, _, err := c.Inspect("mover"); err != nil || n.Node == cb.nodes[2] {
+		t.Fatalf("the cluster sees mover at %v (%v)", n, err)
+	}
+}
+
+func TestTwoManagersFailOverAndMoveContainersOnce(t *testing.T) {
+	cb := requireConsul(t)
+	for _, a := range cb.nodes {
+		cb.join(t, a)
+	}
+	ports := []int{freePort(t), freePort(t)}
+	api := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
+	manager := func(i int) *exec.Cmd {
+		return cb.start(t, "manage", "--headless", "--replication", "--replication-ttl", "20s",
+			"--advertise", api(i), "-H", "tcp://"+api(i), cb.url())
+	}
+	docker := func(i int, args ...string) string {
+		out, _ := exec.Command("docker", append([]string{"-H", "tcp://" + api(i)}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	m1 := manager(0)
+	eventually(t, 15*time.Second, "the first manager primary", func() bool { return strings.Contains(docker(0, "info"), "Role: primary") })
+	manager(1)
+	eventually(t, 15*time.Second, "the second a replica naming the first", func() bool {
+		info := docker(1, "info")
+		return strings.Contains(info, "Role: replica") && strings.Contains(info, "Primary: "+api(0))
+	})
+	eventually(t, 10*time.Second, "the replica sees the three engines", func() bool { return strings.Count(docker(1, "info"), "└ Status: Healthy") == 3 })
+	// A write sent to the replica is done by the primary.
+	out := docker(1, "run", "-d", "--name", "ha", "-e", "constraint:node==~node-2", "-e", "reschedule:on-node-failure", "busybox", "sleep", "600")
+	id := strings.TrimSpace(out)
+	if len(id) != 64 {
+		t.Fatalf("run through the replica: %s", out)
+	}
+	swarmID := strings.TrimSpace(docker(0, "inspect", "-f", `{{index .Config.Labels "com.docker.swarm.id"}}`, "ha"))
+	// The primary and node-2's dockerd die together.
+	start := time.Now()
+	m1.Process.Kill()
+	pid, _ := os.ReadFile(filepath.Join(cb.tbDir, "node-2", "pid"))
+	var p int
+	fmt.Sscan(string(pid), &p)
+	syscall.Kill(p, syscall.SIGKILL)
+	took := eventually(t, 40*time.Second, "the replica primary within twice the replication TTL", func() bool {
+		return strings.Contains(docker(1, "info"), "Role: primary")
+	})
+	t.Logf("MEASURE failover %s (replication TTL 20s)", took.Round(100*time.Millisecond))
+	moved := eventually(t, 20*time.Second, "ha running on node-1 or node-3", func() bool {
+		n, where := running(cb, swarmID)
+		return n == 1 && where[0] != cb.nodes[1]
+	})
+	t.Logf("ha moved %s after the kills", moved.Round(100*time.Millisecond))
+	// And it stays at one copy.
+	time.Sleep(3 * time.Second)
+	if n, where := running(cb, swarmID); n != 1 {
+		t.Fatalf("%d running copies of ha on %v; want exactly one", n, where)
+	}
+	_ = start
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestConsulAwayAndBack(t *testing.T) {
+	cb := requireConsul(t)
+	c := cb.manager(t)
+	var agents []*exec.Cmd
+	for _, a := range cb.nodes {
+		agents = append(agents, cb.join(t, a))
+	}
+	eventually(t, 5*time.Second, "three engines", func() bool { return healthyNodes(c) == 3 })
+	consul := func(verb string) {
+		cmd := exec.Command("scripts/consul.sh", verb)
+		cmd.Env = append(os.Environ(), "CONSUL_DIR="+cb.dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("consul %s: %v\n%s", verb, err, out)
+		}
+	}
+	consul("kill")
+	eventually(t, 10*time.Second, "the manager says Consul is away", func() bool {
+		for _, e := range c.RecentEvents() {
+			if e.Action == "discovery" && strings.Contains(e.Message, "does not answer") {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(3 * time.Second)
+	if healthyNodes(c) != 3 {
+		t.Fatalf("the view shrank while Consul was away: %d nodes", healthyNodes(c))
+	}
+	consul("revive")
+	eventually(t, 30*time.Second, "the manager hears from Consul again", func() bool {
+		for _, e := range c.RecentEvents() {
+			if e.Action == "discovery" && strings.Contains(e.Message, "answers again") {
+				return true
+			}
+		}
+		return false
+	})
+	// Discovery works again without a restart: an agent that stops and
+	// deregisters takes its node away.
+	agents[0].Process.Signal(syscall.SIGTERM)
+	agents[0].Wait()
+	eventually(t, 15*time.Second, "node-1 deregistered", func() bool { return len(c.Nodes()) == 2 })
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"swarmdeck/backend"
+)
+
+// checkAdvertise is Swarm's check of --advertise.
+func checkAdvertise(a string) error {
+	host, port, err := net.SplitHostPort(a)
+	p, perr := strconv.Atoi(port)
+	if err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+		return errors.New("--advertise should be of the form ip:port or hostname:port")
+	}
+	return nil
+}
+
+// join keeps one engine registered in discovery, as `swarm join` did,
+// until SIGINT or SIGTERM; then it deregisters.
+func join(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("join", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	advertise := fs.String("advertise", "", "the engine's address, host:port ($SWARM_ADVERTISE)")
+	fs.StringVar(advertise, "addr", "", "same as --advertise")
+	name := fs.String("name", "", "a name for the node (default: the engine's own)")
+	heartbeat := fs.Duration("heartbeat", 60*time.Second, "how often the registration is renewed")
+	ttl := fs.Duration("ttl", 180*time.Second, "how long a registration that is not renewed lasts")
+	delay := fs.Duration("delay", 0, "wait a random time up to this before registering")
+	opts := fs.StringArray("discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: swarmdeck join --advertise host:port [flags] consul://host:port/prefix\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "swarmdeck join: "+format+"\n", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return fail("%v", err)
+	}
+	if *advertise == "" {
+		*advertise = os.Getenv("SWARM_ADVERTISE")
+	}
+	switch {
+	case *advertise == "":
+		return fail("missing mandatory --advertise flag")
+	case checkAdvertise(*advertise) != nil:
+		return fail("%v", checkAdvertise(*advertise))
+	case *heartbeat < time.Second:
+		return fail("--heartbeat should be at least one second")
+	case *ttl <= *heartbeat:
+		return fail("--ttl must be strictly superior to the heartbeat value")
+	case *ttl < backend.MinTTL:
+		return fail("--ttl %s is below Consul's shortest session TTL (%s)", *ttl, backend.MinTTL)
+	case *delay < 0:
+		return fail("--delay should not be a negative number")
+	}
+	discovery := os.Getenv("SWARM_DISCOVERY")
+	if fs.NArg() == 1 {
+		discovery = fs.Arg(0)
+	}
+	if discovery == "" {
+		return fail("discovery required to join a cluster. See 'swarmdeck join --help'.")
+	}
+	kv, err := backend.ParseDiscoveryOpts(*opts)
+	if err != nil {
+		return fail("%v", err)
+	}
+	src, err := backend.OpenKV(discovery, nil, kv)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if src.Consul == nil {
+		return fail("join needs a key-value discovery (consul://): %s is not one", discovery)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	check, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := src.Consul.Check(check); err != nil {
+		return fail("%v", err)
+	}
+	fmt.Fprintf(stdout, "registering %s in %s every %s (TTL %s)\n", *advertise, discovery, *heartbeat, *ttl)
+	src.Consul.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
+		fmt.Fprintf(stderr, "swarmdeck join: %v (retrying)\n", err)
+	})
+	fmt.Fprintf(stdout, "deregistered %s\n", *advertise)
+	return exitOK
+}
+
+// list prints the engines a discovery finds, one host:port per line.
+func list(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for discovery")
+	opts := fs.StringArray("discovery-opt", nil, "discovery option: kv.path=…")
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "swarmdeck list: "+format+"\n", a...)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return fail("%v", err)
+	}
+	if *timeout <= 0 {
+		return fail("--timeout should be a positive number")
+	}
+	discovery := os.Getenv("SWARM_DISCOVERY")
+	if fs.NArg() == 1 {
+		discovery = fs.Arg(0)
+	}
+	if discovery == "" {
+		return fail("discovery required to list a cluster. See 'swarmdeck list --help'.")
+	}
+	kv, err := backend.ParseDiscoveryOpts(*opts)
+	if err != nil {
+		return fail("%v", err)
+	}
+	src, err := backend.OpenKV(discovery, nil, kv)
+	if err != nil {
+		return fail("%v", err)
+	}
+	lister, ok := src.Discovery.(backend.Lister)
+	if !ok {
+		return fail("%s cannot be listed", discovery)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	entries, err := lister.List(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck list: %v\n", err)
+		return exitRefused
+	}
+	for _, e := range entries {
+		fmt.Fprintln(stdout, e.Addr)
+	}
+	return exitOK
+}
