@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -99,3 +100,47 @@ func interruptSelf(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestJoinListAndReplicationFlagsAsSwarm(t *testing.T) {
+	for _, tt := range []struct {
+		cmd  func([]string, *bytes.Buffer, *bytes.Buffer) int
+		args []string
+		want string
+		code int // 0: 2, bad usage
+	}{
+		{joinCmd, []string{"consul://127.0.0.1:1/x"}, "swarmdeck join: missing mandatory --advertise flag", 0},
+		{joinCmd, []string{"--advertise", "10.0.0.1", "consul://127.0.0.1:1/x"}, "swarmdeck join: --advertise should be of the form ip:port or hostname:port", 0},
+		{joinCmd, []string{"--advertise", "a:1", "--heartbeat", "500ms", "consul://127.0.0.1:1/x"}, "swarmdeck join: --heartbeat should be at least one second", 0},
+		{joinCmd, []string{"--advertise", "a:1", "--heartbeat", "20s", "--ttl", "20s", "consul://127.0.0.1:1/x"}, "swarmdeck join: --ttl must be strictly superior to the heartbeat value", 0},
+		{joinCmd, []string{"--advertise", "a:1", "--delay", "-1s", "consul://127.0.0.1:1/x"}, "swarmdeck join: --delay should not be a negative number", 0},
+		{joinCmd, []string{"--advertise", "a:1", "nodes://a:1"}, "swarmdeck join: join needs a key-value discovery (consul://): nodes://a:1 is not one", 0},
+		{joinCmd, []string{"--advertise", "a:1", "consul://127.0.0.1:1/x"}, "swarmdeck join: cannot reach Consul at consul://127.0.0.1:1/x:", 0},
+		{listCmd, []string{"--timeout", "0s", "a:1"}, "swarmdeck list: --timeout should be a positive number", 0},
+		// An unreachable Consul for list is a failure (exit 1), not bad usage.
+		{listCmd, []string{"consul://127.0.0.1:1/x"}, "swarmdeck list: cannot reach Consul at consul://127.0.0.1:1/x:", 1},
+		{manageCmd, []string{"--replication", "consul://127.0.0.1:1/x"}, "swarmdeck manage: --advertise address must be provided when using --leader-election", 0},
+		{manageCmd, []string{"--replication", "--advertise", "a:1", "--replication-ttl", "0s", "consul://127.0.0.1:1/x"}, "swarmdeck manage: --replication-ttl should be a positive number", 0},
+		{manageCmd, []string{"--replication", "--advertise", "a:1", "nodes://a:1"}, "swarmdeck manage: Leader election is only supported with consul, etcd and zookeeper discovery.", 0},
+		{manageCmd, []string{"--heartbeat", "100ms", "a:1"}, "swarmdeck manage: --heartbeat should be at least one second", 0},
+		{manageCmd, []string{"consul://127.0.0.1:1/x"}, "swarmdeck manage: cannot reach Consul at consul://127.0.0.1:1/x:", 0},
+		{manageCmd, []string{"etcd://a:1/x"}, `swarmdeck manage: discovery "etcd://a:1/x": unsupported scheme etcd`, 0},
+	} {
+		want := tt.code
+		if want == 0 {
+			want = 2
+		}
+		var out, errOut bytes.Buffer
+		code := tt.cmd(tt.args, &out, &errOut)
+		if code != want || !strings.HasPrefix(errOut.String(), tt.want) {
+			t.Errorf("%v: exit %d, %q\nwant exit %d, %q", tt.args, code, errOut.String(), want, tt.want)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := listCmd([]string{"nodes://a:1,b:[2:3]"}, &out, &errOut); code != 0 || out.String() != "a:1\nb:2\nb:3\n" {
+		t.Fatalf("list of a static discovery: %d %q %q", code, out.String(), errOut.String())
+	}
+}
+
+func joinCmd(args []string, out, errOut *bytes.Buffer) int   { return join(args, out, errOut) }
+func listCmd(args []string, out, errOut *bytes.Buffer) int   { return list(args, out, errOut) }
+func manageCmd(args []string, out, errOut *bytes.Buffer) int { return manage(args, out, errOut) }
