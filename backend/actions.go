@@ -114,36 +114,37 @@ func exprs(es []*sched.Expr) []string {
 }
 
 // find resolves a container reference as Swarm did (ID, short ID, swarm
-// ID, name, node/name, unique prefix) over the whole cluster.
-func (c *Cluster) find(ref string) (*model.Container, *node, error) {
+// ID, name, node/name, unique prefix) over the whole cluster. It returns
+// the node and its model as they were under the lock.
+func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ct := model.FindContainer(c.allContainers(), ref, c.nodeOf)
 	if ct == nil {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+		return nil, nil, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	n := c.nodes[ct.Node]
 	if n.health != model.Healthy {
-		return ct, n, fmt.Errorf("Container %s running on unhealthy node %s", describe(ct), n.name())
+		return ct, n, n.view, fmt.Errorf("Container %s running on unhealthy node %s", describe(ct), n.name())
 	}
-	return ct, n, nil
+	return ct, n, n.view, nil
 }
 
 // Locate finds a container, the node it is on and that node's engine,
 // for requests passed through to the engine. A container of an unhealthy
 // node is an error, as in Swarm.
 func (c *Cluster) Locate(ref string) (*model.Container, *model.Node, Engine, error) {
-	ct, n, err := c.find(ref)
+	ct, n, view, err := c.find(ref)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return ct, n.view, n.eng, nil
+	return ct, view, n.eng, nil
 }
 
 // Refresh re-reads one container from its engine after a call made
 // around the manager (a proxied pause, rename…).
 func (c *Cluster) Refresh(ctx context.Context, ref string) {
-	ct, n, err := c.find(ref)
+	ct, n, _, err := c.find(ref)
 	if err == nil {
 		c.reread(ctx, n, ct.ID)
 	}
@@ -177,16 +178,16 @@ func (c *Cluster) Engines() map[*model.Node]Engine {
 
 // Inspect finds a container and its node.
 func (c *Cluster) Inspect(ref string) (*model.Container, *model.Node, error) {
-	ct, n, err := c.find(ref)
+	ct, _, view, err := c.find(ref)
 	if ct == nil {
 		return nil, nil, err
 	}
-	return ct, n.view, nil
+	return ct, view, nil
 }
 
 // act runs one engine call on a container, then re-reads it.
 func (c *Cluster) act(ctx context.Context, ref, what string, call func(ctx context.Context, e Engine, id string) error) error {
-	ct, n, err := c.find(ref)
+	ct, n, _, err := c.find(ref)
 	if err != nil {
 		return err
 	}
@@ -235,7 +236,7 @@ func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
 
 // Logs streams a container's output; follow keeps it open.
 func (c *Cluster) Logs(ctx context.Context, ref string, follow bool) (io.ReadCloser, error) {
-	ct, n, err := c.find(ref)
+	ct, n, _, err := c.find(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +294,7 @@ func (c *Cluster) NameInUse(name string) bool {
 // CheckUpdate reports whether a container's reservations can change to
 // cpus and memory (negative: unchanged) on its node, with overcommit.
 func (c *Cluster) CheckUpdate(ref string, cpus model.MilliCPU, memory int64) error {
-	ct, n, err := c.find(ref)
+	ct, n, _, err := c.find(ref)
 	if err != nil {
 		return err
 	}

@@ -111,12 +111,21 @@ type node struct {
 	networks   []model.Network
 	view       *model.Node // the model built from all this
 	cancel     context.CancelFunc
+	shown      atomic.Pointer[string] // name(), published by rebuild for use without the lock
 }
 
-// name is the node's name: the operator's, else the engine's, else its
-// address while it is pending.
-func (n *node) name() string {
+// nameLocked is the node's name: the operator's, else the engine's, else
+// its address while it is pending. c.mu is held.
+func (n *node) nameLocked() string {
 	return cmp.Or(n.entry.Name, n.info.Name, n.entry.Addr)
+}
+
+// name is the node's name as last rebuilt; safe without the lock.
+func (n *node) name() string {
+	if p := n.shown.Load(); p != nil {
+		return *p
+	}
+	return n.entry.Addr
 }
 
 // New makes a manager for the engines src finds. Nothing starts until Run.
@@ -302,8 +311,10 @@ func (c *Cluster) disconnect(n *node) {
 // scheduling snapshot. Creates in flight on the node count as its
 // containers until the engine's own copy is seen. c.mu is held.
 func (c *Cluster) rebuild(n *node) {
+	name := n.nameLocked()
+	n.shown.Store(&name)
 	mn := &model.Node{
-		ID: n.info.ID, Name: n.name(), Addr: n.entry.Addr, Labels: n.info.Labels, CPUs: n.info.CPUs, Memory: n.info.Memory,
+		ID: n.info.ID, Name: name, Addr: n.entry.Addr, Labels: n.info.Labels, CPUs: n.info.CPUs, Memory: n.info.Memory,
 		Health: n.health, Failures: n.failures, Error: n.lastErr, Version: n.info.Version, Updated: n.updated,
 		Warning: strings.Trim(n.info.Warning+"; "+n.dupWarning, "; "), Images: n.images,
 	}
