@@ -69,18 +69,7 @@ func join(args []string, stdout, stderr io.Writer) int {
 	case *delay < 0:
 		return fail("--delay should not be a negative number")
 	}
-	discovery := os.Getenv("SWARM_DISCOVERY")
-	if fs.NArg() == 1 {
-		discovery = fs.Arg(0)
-	}
-	if discovery == "" {
-		return fail("discovery required to join a cluster. See 'swarmdeck join --help'.")
-	}
-	kv, err := backend.ParseDiscoveryOpts(*opts)
-	if err != nil {
-		return fail("%v", err)
-	}
-	src, err := backend.OpenKV(discovery, nil, kv)
+	discovery, src, err := openDiscovery(fs, *opts, "join")
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -102,6 +91,24 @@ func join(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// openDiscovery reads the discovery argument (or $SWARM_DISCOVERY) and
+// the --discovery-opt settings of a join or list command line.
+func openDiscovery(fs *pflag.FlagSet, opts []string, command string) (string, *backend.Source, error) {
+	discovery := os.Getenv("SWARM_DISCOVERY")
+	if fs.NArg() == 1 {
+		discovery = fs.Arg(0)
+	}
+	if discovery == "" {
+		return "", nil, fmt.Errorf("discovery required to %s a cluster. See 'swarmdeck %s --help'.", command, command)
+	}
+	kv, err := backend.ParseDiscoveryOpts(opts)
+	if err != nil {
+		return "", nil, err
+	}
+	src, err := backend.OpenKV(discovery, nil, kv)
+	return discovery, src, err
+}
+
 // list prints the engines a discovery finds, one host:port per line.
 func list(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("list", pflag.ContinueOnError)
@@ -121,18 +128,7 @@ func list(args []string, stdout, stderr io.Writer) int {
 	if *timeout <= 0 {
 		return fail("--timeout should be a positive number")
 	}
-	discovery := os.Getenv("SWARM_DISCOVERY")
-	if fs.NArg() == 1 {
-		discovery = fs.Arg(0)
-	}
-	if discovery == "" {
-		return fail("discovery required to list a cluster. See 'swarmdeck list --help'.")
-	}
-	kv, err := backend.ParseDiscoveryOpts(*opts)
-	if err != nil {
-		return fail("%v", err)
-	}
-	src, err := backend.OpenKV(discovery, nil, kv)
+	discovery, src, err := openDiscovery(fs, *opts, "list")
 	if err != nil {
 		return fail("%v", err)
 	}

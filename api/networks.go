@@ -124,14 +124,9 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var req struct{ Container string }
 	json.Unmarshal(body, &req)
-	ct, n, eng, err := s.c.Locate(req.Container)
+	ct, n, p, err := s.locate(req.Container)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	p, ok := eng.(backend.Proxied)
-	if !ok {
-		writeError(w, errNotProxied)
 		return
 	}
 	netRef := r.PathValue("id")

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 // errNotProxied is a route that needs an engine's own API, on an engine
@@ -22,14 +23,9 @@ var errNotProxied = errors.New("this request is passed to the container's engine
 // container's reference replaced by its ID; streams (logs, attach) stream.
 func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("name")
-	ct, _, eng, err := s.c.Locate(ref)
+	ct, _, p, err := s.locate(ref)
 	if err != nil {
 		writeError(w, err)
-		return
-	}
-	p, ok := eng.(backend.Proxied)
-	if !ok {
-		writeError(w, errNotProxied)
 		return
 	}
 	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)
@@ -45,17 +41,26 @@ func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// createExec passes an exec create to the container's engine and
-// remembers which engine owns the exec ID.
-func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
-	ct, _, eng, err := s.c.Locate(r.PathValue("name"))
+// locate finds a container, its node, and its engine's API to pass a
+// request through to.
+func (s *Server) locate(ref string) (*model.Container, *model.Node, backend.Proxied, error) {
+	ct, n, eng, err := s.c.Locate(ref)
 	if err != nil {
-		writeError(w, err)
-		return
+		return nil, nil, nil, err
 	}
 	p, ok := eng.(backend.Proxied)
 	if !ok {
-		writeError(w, errNotProxied)
+		return nil, nil, nil, errNotProxied
+	}
+	return ct, n, p, nil
+}
+
+// createExec passes an exec create to the container's engine and
+// remembers which engine owns the exec ID.
+func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
+	ct, _, p, err := s.locate(r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	out := outgoing(r, p, "/containers/"+ct.ID+"/exec")
@@ -71,7 +76,7 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 	}
 	if json.Unmarshal(body, &created) == nil && created.ID != "" {
 		s.mu.Lock()
-		s.execs[created.ID] = eng
+		s.execs[created.ID] = p
 		s.mu.Unlock()
 	}
 	copyHeader(w.Header(), resp.Header)
@@ -82,9 +87,8 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 // proxyExec passes exec start, resize and inspect to the owning engine.
 func (s *Server) proxyExec(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	eng := s.execs[r.PathValue("id")]
+	p, ok := s.execs[r.PathValue("id")]
 	s.mu.Unlock()
-	p, ok := eng.(backend.Proxied)
 	if !ok {
 		writeError(w, fmt.Errorf("%w: exec instance %s", backend.ErrNotFound, r.PathValue("id")))
 		return

@@ -30,12 +30,12 @@ type Server struct {
 	mux *http.ServeMux
 
 	mu    sync.Mutex
-	execs map[string]backend.Engine // exec ID → the engine that made it
+	execs map[string]backend.Proxied // exec ID → the engine that made it
 }
 
 // New makes the endpoint for a cluster.
 func New(c *backend.Cluster) *Server {
-	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Engine{}}
+	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Proxied{}}
 	s.routes()
 	return s
 }

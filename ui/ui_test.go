@@ -386,3 +386,17 @@ func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
 		t.Fatal("bars")
 	}
 }
+
+// replica is a cluster whose leader election made it a replica.
+type replica struct{ *backend.Cluster }
+
+func (replica) Role() (string, string) { return "replica", "10.0.0.5:3376" }
+
+func TestTheHeaderShowsTheRoleAndThePrimary(t *testing.T) {
+	h := start(t, demoSource(t), 160, 30)
+	h.wait(3*time.Second, "Role: primary")
+	st := build(replica{h.cluster}, newTheme(), nil)
+	if !strings.Contains(st.header, "Role: replica (primary: 10.0.0.5:3376)") {
+		t.Fatalf("header of a replica: %s", st.header)
+	}
+}
