@@ -48,13 +48,17 @@ type DockerEngine struct {
 }
 
 // NewDockerEngine connects lazily to the engine at addr: "host:port"
-// (TCP), "tcp://host:port" or "unix:///path/docker.sock". tls may be nil.
+// (TCP), "tcp://host:port" or "unix:///path/docker.sock". tls may be nil;
+// it applies to TCP engines only.
 func NewDockerEngine(addr string, tls *TLS) (*DockerEngine, error) {
 	host := addr
 	if !strings.Contains(addr, "://") {
 		host = "tcp://" + addr
 	}
 	opts := []client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}
+	if strings.HasPrefix(host, "unix://") {
+		tls = nil // a local socket carries no TLS
+	}
 	if tls != nil {
 		opts = append(opts, client.WithTLSClientConfig(tls.CA, tls.Cert, tls.Key))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
+	"swarmdeck/internal/testcerts"
 	"swarmdeck/model"
 )
 
@@ -467,4 +468,51 @@ func TestRealLogsAndNetworks(t *testing.T) {
 	if _, _, err := c.Inspect("talker"); !IsNotFound(err) {
 		t.Fatalf("after remove: %v", err)
 	}
+}
+
+func TestRealEnginesOverTLSAndAUnixSocket(t *testing.T) {
+	tb := requireTestbed(t)
+	certs := t.TempDir()
+	testcerts.Write(t, certs)
+	testbed := func(args ...string) {
+		cmd := exec.Command("../scripts/testbed.sh", args...)
+		cmd.Env = append(os.Environ(), "DIR="+tb.dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testbed %v: %v\n%s", args, err, out)
+		}
+	}
+	testbed("start-tls", "4", certs)
+	t.Cleanup(func() { testbed("stop-node", "4") })
+	port := strings.Split(tb.addrs[0], ":")[1]
+	var base int
+	fmt.Sscan(port, &base)
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", base+3) // node-4
+	sock := "unix://" + filepath.Join(tb.dir, "node-1", "docker.sock")
+
+	src, err := Open("nodes://tls="+tlsAddr+",sock="+sock, TLSFromCertPath(certs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startSim(t, src, Options{ProbeInterval: time.Second, Heartbeat: time.Second})
+	waitFor(t, 20*time.Second, "the TLS engine and the unix socket healthy", allHealthy(c, 2))
+	for _, n := range c.Nodes() {
+		if n.Labels["testbed"] != "swarmdeck" {
+			t.Fatalf("%s: %+v", n.Name, n)
+		}
+	}
+	ct, err := c.Create(context.Background(), model.Config{Image: "busybox", Cmd: loop, Env: []string{"constraint:node==tls"}})
+	if err != nil || c.Start(context.Background(), ct.ID) != nil {
+		t.Fatalf("create over TLS: %v", err)
+	}
+	if x, n, _ := c.Inspect(ct.ID); n.Name != "tls" || x.State != model.Running {
+		t.Fatalf("%+v on %+v", x, n)
+	}
+	// Without the certificates the TLS engine is unreachable, and says why.
+	plain, _ := NewDockerEngine(tlsAddr, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := plain.Info(ctx); err == nil || !strings.Contains(err.Error(), "HTTP request to an HTTPS server") {
+		t.Fatalf("plain HTTP to a TLS engine: %v", err)
+	}
+	c.Remove(context.Background(), ct.ID, true)
 }

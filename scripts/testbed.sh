@@ -9,6 +9,10 @@
 #   scripts/testbed.sh stop [DIR]       stop them all and leave nothing behind
 #   scripts/testbed.sh kill I [DIR]     kill -9 node-I's dockerd (a dead host)
 #   scripts/testbed.sh revive I [DIR]   start node-I again and wait for it
+#   scripts/testbed.sh start-tls I CERTS start node-I with TLS only on its TCP port
+#                                       (--tlsverify; CERTS has ca.pem, server-cert.pem,
+#                                       server-key.pem, cert.pem and key.pem)
+#   scripts/testbed.sh stop-node I      stop node-I alone
 #
 # DIR defaults to /tmp/swarmdeck-testbed. Node I listens on
 # 127.0.0.1:$((BASEPORT+I)) (BASEPORT defaults to 23750) and on
@@ -38,8 +42,11 @@ zone() { local z=(a b c); echo "${z[$(( ($1 - 1) % 3 ))]}"; }
 disk() { if (( $1 % 2 )); then echo ssd; else echo hdd; fi; }
 
 start_node() {
-  local i=$1
+  local i=$1 tlsflags=""
   local d="$DIR/node-$i" port=$((BASEPORT + i)) br="sdbr$i"
+  if [ -n "${CERTS:-}" ]; then
+    tlsflags="--tlsverify --tlscacert '$CERTS/ca.pem' --tlscert '$CERTS/server-cert.pem' --tlskey '$CERTS/server-key.pem'"
+  fi
   mkdir -p "$d/data" "$d/exec" "$d/etc"
   if ! ip link show "$br" >/dev/null 2>&1; then
     ip link add "$br" type bridge
@@ -55,7 +62,7 @@ start_node() {
     exec dockerd --data-root '$d/data' --exec-root '$d/exec' --pidfile '$d/pid' \
       -H 'unix://$d/docker.sock' -H 'tcp://127.0.0.1:$port' \
       --iptables=false --ip-masq=false --bridge='$br' \
-      --cgroup-parent '/swarmdeck-node-$i' \
+      --cgroup-parent '/swarmdeck-node-$i' $tlsflags \
       --label zone=$(zone "$i") --label disk=$(disk "$i") --label testbed=swarmdeck
   " >"$d/dockerd.log" 2>&1 < /dev/null &
   echo $! > "$d/launcher.pid"
@@ -65,7 +72,9 @@ wait_node() {
   local i=$1
   local port=$((BASEPORT + i))
   for _ in $(seq 1 200); do
-    if curl -sf "http://127.0.0.1:$port/_ping" >/dev/null 2>&1; then return 0; fi
+    if [ -n "${CERTS:-}" ]; then
+      if curl -sf --cacert "$CERTS/ca.pem" --cert "$CERTS/cert.pem" --key "$CERTS/key.pem" "https://127.0.0.1:$port/_ping" >/dev/null 2>&1; then return 0; fi
+    elif curl -sf "http://127.0.0.1:$port/_ping" >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
   echo "--- $DIR/node-$i/dockerd.log" >&2; tail -20 "$DIR/node-$i/dockerd.log" >&2
@@ -177,6 +186,11 @@ cmd_revive() {
 
 case "${1:-}" in
   install) install ;;
+  start-tls)
+    i=${2:?usage: testbed.sh start-tls I CERTS}
+    CERTS=${3:?usage: testbed.sh start-tls I CERTS}
+    mkdir -p "$DIR"; start_node "$i"; wait_node "$i"; import_image "$i" ;;
+  stop-node) stop_node "${2:?usage: testbed.sh stop-node I}" ;;
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop ;;
   kill) shift; cmd_kill "$@" ;;
