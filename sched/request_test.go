@@ -146,3 +146,21 @@ func TestSnapshotSeesWhatIsAddedAndForgetsWhatIsRemoved(t *testing.T) {
 		t.Fatalf("with b gone and a unhealthy: %v", err)
 	}
 }
+
+func TestARenamedNodeMovesInTheTieBreakOrder(t *testing.T) {
+	s := scheduler(t, sched.Config{})
+	snap := sched.NewSnapshot([]*model.Node{node("b"), node("c")})
+	if p, _ := s.Place(snap, request(t)); p.Node.Name != "b" {
+		t.Fatalf("tie to %s; want b", p.Node.Name)
+	}
+	snap.SetNode(node("c", health(model.Healthy))) // same name: order kept
+	if p, _ := s.Place(snap, request(t)); p.Node.Name != "b" {
+		t.Fatalf("tie to %s after an update; want b", p.Node.Name)
+	}
+	renamed := node("c")
+	renamed.Name = "a"
+	snap.SetNode(renamed)
+	if p, _ := s.Place(snap, request(t)); p.Node.Name != "a" {
+		t.Fatalf("tie to %s after the rename; want a", p.Node.Name)
+	}
+}

@@ -109,15 +109,21 @@ func (s *Snapshot) Containers(addr string) []*model.Container {
 // health, labels or resources changed). The node's Containers are indexed
 // anew.
 func (s *Snapshot) SetNode(n *model.Node) {
-	if i, ok := s.byAddr[n.Addr]; ok {
-		for _, c := range s.nodes[i].containers {
-			s.countName(c, -1)
-		}
-		s.nodes[i] = s.index(n)
-	} else {
+	i, ok := s.byAddr[n.Addr]
+	if !ok {
 		s.addNode(n)
+		s.rerank()
+		return
 	}
-	s.rerank()
+	old := s.nodes[i]
+	for _, c := range old.containers {
+		s.countName(c, -1)
+	}
+	s.nodes[i] = s.index(n)
+	s.nodes[i].rank = old.rank
+	if old.n.Name != n.Name {
+		s.rerank() // only a new name can move a node in the natural order
+	}
 }
 
 // RemoveNode drops the node at addr.

@@ -192,7 +192,6 @@ func (a *App) refresher(ctx context.Context) {
 			evs = append(history, fresh...)
 		}
 		fresh, first, last, built = nil, false, gen, time.Now()
-		_ = last
 		a.update(func() { a.install(st, evs) })
 	}
 }

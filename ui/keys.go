@@ -14,7 +14,7 @@ import (
 // keyboard: a prompt, a form, a dialog or a detail page.
 func (a *App) overlay() bool {
 	name, _ := a.pages.GetFrontPage()
-	return a.bottom.HasPage("prompt") && a.prompt.HasFocus() || !isView(name)
+	return a.prompt.HasFocus() || !isView(name)
 }
 
 func isView(name string) bool {
