@@ -78,6 +78,17 @@ func (cb *consulBed) join(t *testing.T, addr string) *exec.Cmd {
 	return cb.start(t, "join", "--advertise", addr, "--heartbeat", "1s", "--ttl", "10s", cb.url())
 }
 
+// joinAll registers every engine and waits until the manager has them.
+func (cb *consulBed) joinAll(t *testing.T, c *backend.Cluster) []*exec.Cmd {
+	t.Helper()
+	var agents []*exec.Cmd
+	for _, a := range cb.nodes {
+		agents = append(agents, cb.join(t, a))
+	}
+	eventually(t, 5*time.Second, "the joined engines healthy", func() bool { return healthyNodes(c) == len(cb.nodes) })
+	return agents
+}
+
 // manager runs a manager in process over the Consul discovery.
 func (cb *consulBed) manager(t *testing.T) *backend.Cluster {
 	t.Helper()
@@ -155,11 +166,7 @@ func TestJoinedEnginesAppearWithinAHeartbeat(t *testing.T) {
 func TestAnAgentThatStopsRenewingDisappearsAndItsContainersMove(t *testing.T) {
 	cb := requireConsul(t)
 	c := cb.manager(t)
-	var agents []*exec.Cmd
-	for _, a := range cb.nodes {
-		agents = append(agents, cb.join(t, a))
-	}
-	eventually(t, 5*time.Second, "three engines", func() bool { return healthyNodes(c) == 3 })
+	agents := cb.joinAll(t, c)
 	ct, err := c.Create(context.Background(), model.Config{Name: "mover", Image: "busybox", Cmd: []string{"sleep", "600"},
 		Env: []string{"constraint:node==~node-3", "reschedule:on-node-failure"}})
 	if err != nil {
@@ -254,11 +261,7 @@ func freePort(t *testing.T) int {
 func TestConsulAwayAndBack(t *testing.T) {
 	cb := requireConsul(t)
 	c := cb.manager(t)
-	var agents []*exec.Cmd
-	for _, a := range cb.nodes {
-		agents = append(agents, cb.join(t, a))
-	}
-	eventually(t, 5*time.Second, "three engines", func() bool { return healthyNodes(c) == 3 })
+	agents := cb.joinAll(t, c)
 	consul := func(verb string) {
 		cmd := exec.Command("scripts/consul.sh", verb)
 		cmd.Env = append(os.Environ(), "CONSUL_DIR="+cb.dir)
