@@ -70,7 +70,7 @@ func (a *App) Application() *tview.Application { return a.app }
 func (a *App) layout() {
 	th := a.th
 	tview.Styles = th.styles()
-	a.header = tview.NewTextView().SetDynamicColors(true)
+	a.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false) // cut, never wrapped: each line stays visible
 	a.status = tview.NewTextView().SetDynamicColors(true)
 	a.hints = tview.NewTextView().SetDynamicColors(true)
 	a.prompt = tview.NewInputField()

@@ -400,3 +400,11 @@ func TestTheHeaderShowsTheRoleAndThePrimary(t *testing.T) {
 		t.Fatalf("header of a replica: %s", st.header)
 	}
 }
+
+func TestASmallTerminalStillShowsTheCounts(t *testing.T) {
+	h := start(t, demoSource(t), 80, 24)
+	s := h.wait(3*time.Second, "Nodes: 5/6 healthy", "Nodes [6]", "eu-1")
+	if lines := strings.Split(strings.TrimRight(s, "\n"), "\n"); len(lines) != 24 || !strings.Contains(lines[23], "quit") {
+		t.Fatalf("the key hints are not on the last of 24 lines:\n%s", s)
+	}
+}
