@@ -213,7 +213,24 @@ func fromInspect(in container.InspectResponse, addr string, nodeCPUs int) *model
 		}
 	}
 	readRules(c)
+	c.Raw = recreateBody(in)
 	return c
+}
+
+// recreateBody is the create body that makes this container again,
+// elsewhere: its Config and HostConfig as the engine reports them, as
+// Swarm recreated a rescheduled container from the same config. Docker's
+// default hostname (the short ID) does not travel.
+func recreateBody(in container.InspectResponse) []byte {
+	cfg := *in.Config
+	if cfg.Hostname == model.ShortID(in.ID) {
+		cfg.Hostname = ""
+	}
+	b, err := json.Marshal(container.CreateRequest{Config: &cfg, HostConfig: in.HostConfig})
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // readRules fills a container's placement rules from its labels, where

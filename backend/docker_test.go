@@ -516,3 +516,37 @@ func TestRealEnginesOverTLSAndAUnixSocket(t *testing.T) {
 	}
 	c.Remove(context.Background(), ct.ID, true)
 }
+
+func TestARescheduledContainerKeepsItsWholeConfig(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	// What the model does not hold (tty, working dir, hostname, a tmpfs)
+	// comes with the create body, as from `docker run`.
+	raw := `{"Image":"busybox","Tty":true,"WorkingDir":"/tmp","Hostname":"keeper","Cmd":["sleep","600"],
+		"HostConfig":{"Tmpfs":{"/scratch":"size=1m"}}}`
+	ct, err := c.Create(context.Background(), model.Config{Name: "keeper", Image: "busybox", Cmd: []string{"sleep", "600"},
+		Env: []string{"constraint:node==~node-1", "reschedule:on-node-failure"}, Raw: []byte(raw)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(context.Background(), "keeper")
+	tb.signal(t, 1, syscall.SIGKILL)
+	waitFor(t, 10*time.Second, "keeper running on node-2 or node-3", func() bool {
+		return runningOn(t, tb, 2, ct.SwarmID)+runningOn(t, tb, 3, ct.SwarmID) == 1
+	})
+	x, n, err := c.Inspect("keeper")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := tb.docker(t, slices.Index(tb.addrs, n.Addr)+1).ContainerInspect(context.Background(), x.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.Config.Tty || in.Config.WorkingDir != "/tmp" || in.Config.Hostname != "keeper" || in.HostConfig.Tmpfs["/scratch"] != "size=1m" {
+		t.Fatalf("the moved copy lost its config: tty %v, dir %q, hostname %q, tmpfs %v",
+			in.Config.Tty, in.Config.WorkingDir, in.Config.Hostname, in.HostConfig.Tmpfs)
+	}
+	if in.Config.Labels[model.LabelSwarmID] != ct.SwarmID || in.Config.Labels[model.LabelStartAfterReschedule] != "true" {
+		t.Fatalf("labels %v", in.Config.Labels)
+	}
+}
