@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"swarmdeck/backend"
+	"swarmdeck/internal/testcerts"
 	"swarmdeck/model"
 )
 
@@ -296,4 +297,40 @@ func TestConsulAwayAndBack(t *testing.T) {
 	agents[0].Process.Signal(syscall.SIGTERM)
 	agents[0].Wait()
 	eventually(t, 15*time.Second, "node-1 deregistered", func() bool { return len(c.Nodes()) == 2 })
+}
+
+func TestReplicatedManagersOverTLS(t *testing.T) {
+	cb := requireConsul(t)
+	for _, a := range cb.nodes {
+		cb.join(t, a)
+	}
+	certs := t.TempDir()
+	testcerts.Write(t, certs)
+	cert := func(name string) string { return filepath.Join(certs, name) }
+	ports := []int{freePort(t), freePort(t)}
+	api := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
+	for i := range 2 {
+		cb.start(t, "manage", "--headless", "--replication", "--advertise", api(i), "-H", "tcp://"+api(i),
+			"--tlsverify", "--tlscacert", cert("ca.pem"), "--tlscert", cert("server-cert.pem"), "--tlskey", cert("server-key.pem"), cb.url())
+		if i == 0 {
+			time.Sleep(2 * time.Second) // let the first one win the election
+		}
+	}
+	docker := func(i int, args ...string) string {
+		tls := []string{"--tlsverify", "--tlscacert", cert("ca.pem"), "--tlscert", cert("cert.pem"), "--tlskey", cert("key.pem"), "-H", "tcp://" + api(i)}
+		cmd := exec.Command("docker", append(tls, args...)...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST=", "DOCKER_TLS_VERIFY=", "DOCKER_CERT_PATH=")
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	eventually(t, 20*time.Second, "a primary and a replica naming it, over TLS", func() bool {
+		return strings.Contains(docker(0, "info"), "Role: primary") && strings.Contains(docker(1, "info"), "Primary: "+api(0))
+	})
+	eventually(t, 10*time.Second, "the replica sees the engines", func() bool { return strings.Count(docker(1, "info"), "└ Status: Healthy") == 3 })
+	if out := docker(1, "run", "-d", "--name", "tlsha", "busybox", "sleep", "600"); len(strings.TrimSpace(out)) != 64 {
+		t.Fatalf("a run sent to the replica over TLS: %s", out)
+	}
+	if ps := docker(0, "ps"); !strings.Contains(ps, "/tlsha") {
+		t.Fatalf("the primary does not list it:\n%s", ps)
+	}
 }

@@ -107,7 +107,16 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 		listeners = append(listeners, l)
 	}
 	servedHosts.Store(c, cfg.hosts)
-	srv := &http.Server{Handler: api.New(c), ReadHeaderTimeout: 10 * time.Second,
+	handler := api.New(c)
+	if cfg.tls != nil {
+		// A replica reaches the primary as the managers serve: over TLS,
+		// with this manager's certificate, trusting the CA it checks
+		// clients with (none with --tls alone, as docker's --tls).
+		client := &tls.Config{Certificates: cfg.tls.Certificates, RootCAs: cfg.tls.ClientCAs, MinVersion: tls.VersionTLS12}
+		client.InsecureSkipVerify = cfg.tls.ClientCAs == nil
+		handler.ForwardOverTLS(client)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	for _, l := range listeners {
 		go srv.Serve(l)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,11 +32,22 @@ type Server struct {
 
 	mu    sync.Mutex
 	execs map[string]backend.Proxied // exec ID → the engine that made it
+
+	forward *http.Transport // how a replica reaches the primary
+	scheme  string          // http, or https when the managers serve TLS
+}
+
+// ForwardOverTLS makes a replica reach the primary over TLS with this
+// client configuration (the managers' own certificate and CA), as the
+// managers serve each other's API over TLS.
+func (s *Server) ForwardOverTLS(c *tls.Config) {
+	s.forward = &http.Transport{TLSClientConfig: c, ForceAttemptHTTP2: false}
+	s.scheme = "https"
 }
 
 // New makes the endpoint for a cluster.
 func New(c *backend.Cluster) *Server {
-	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Proxied{}}
+	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Proxied{}, scheme: "http"}
 	s.routes()
 	return s
 }
@@ -97,7 +109,7 @@ var versioned = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
 // a replica passes all but /_ping, /info and /debug to the primary.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if role, _ := s.c.Role(); role == "replica" && !answeredByReplica(r.URL.Path) {
-		s.forward(w, r)
+		s.toPrimary(w, r)
 		return
 	}
 	if loc := versioned.FindStringIndex(r.URL.Path); loc != nil {
@@ -150,9 +162,9 @@ func answeredByReplica(p string) bool {
 	return strings.HasSuffix(p, "/_ping") || strings.HasSuffix(p, "/info") || strings.HasSuffix(p, "/debug")
 }
 
-// forward passes a request to the primary, waiting for one to be
+// toPrimary passes a request to the primary, waiting for one to be
 // elected if none is known (until the client gives up).
-func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
+func (s *Server) toPrimary(w http.ResponseWriter, r *http.Request) {
 	primary := ""
 	for {
 		role, p := s.c.Role()
@@ -170,8 +182,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	target := &url.URL{Scheme: "http", Host: primary}
+	target := &url.URL{Scheme: s.scheme, Host: primary}
 	rp := &httputil.ReverseProxy{
+		Transport: s.forward, // nil: the default transport
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = primary

@@ -18,8 +18,9 @@ import (
 	"time"
 )
 
-// Write puts ca.pem, server-cert.pem, server-key.pem, cert.pem and
-// key.pem (the client's) in dir.
+// Write puts ca.pem, server-cert.pem, server-key.pem (good for serving
+// and for reaching another server, as a manager's), cert.pem and key.pem
+// (a client's) in dir.
 func Write(t testing.TB, dir string) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -41,9 +42,14 @@ func Write(t testing.TB, dir string) {
 		prefix string
 		usage  x509.ExtKeyUsage
 	}{{"server-", x509.ExtKeyUsageServerAuth}, {"", x509.ExtKeyUsageClientAuth}} {
+		usages := []x509.ExtKeyUsage{who.usage}
+		if who.prefix == "server-" {
+			// Managers use theirs both ways: serving, and reaching the primary.
+			usages = append(usages, x509.ExtKeyUsageClientAuth)
+		}
 		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: who.prefix + "swarmdeck"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{who.usage},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: usages,
 			KeyUsage: x509.KeyUsageDigitalSignature, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
