@@ -353,12 +353,16 @@ func (a *active) matchAffinity(ev *eval, ns *nodeState) bool {
 		}
 		return false
 	default:
-		for _, c := range ns.containers {
-			if a.e.match(c.Labels[a.e.Key]) {
+		// Each distinct value of the label on the node, once; a container
+		// without the label counts as "" (Swarm's rule).
+		with := 0
+		for v, n := range ns.clabels[a.e.Key] {
+			with += n
+			if a.e.match(v) {
 				return true
 			}
 		}
-		return false
+		return with < len(ns.containers) && a.e.match("")
 	}
 }
 

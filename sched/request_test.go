@@ -164,3 +164,24 @@ func TestARenamedNodeMovesInTheTieBreakOrder(t *testing.T) {
 		t.Fatalf("tie to %s after the rename; want a", p.Node.Name)
 	}
 }
+
+func TestLabelAffinityFollowsContainersAddedAndRemoved(t *testing.T) {
+	s := scheduler(t, sched.Config{})
+	snap := sched.NewSnapshot([]*model.Node{node("a"), node("b", with(ctr("x1"), ctr("x2")))})
+	web := &model.Container{Config: model.Config{Name: "web", Labels: map[string]string{"app": "web"}}, Node: "a"}
+	snap.AddContainer("a", web)
+	if p, err := s.Place(snap, request(t, env("affinity:app==web"))); err != nil || p.Node.Name != "a" {
+		t.Fatalf("with web on a: %v, %v", p, err)
+	}
+	// b's containers lack the label: they count as "", so app!=web holds there.
+	if p, err := s.Place(snap, request(t, env("affinity:app!=web"))); err != nil || p.Node.Name != "b" {
+		t.Fatalf("anti-affinity: %v, %v", p, err)
+	}
+	snap.RemoveContainer("a", web)
+	if _, err := s.Place(snap, request(t, env("affinity:app==web"))); err == nil {
+		t.Fatal("web was removed, yet app==web still holds somewhere")
+	}
+	if p, err := s.Place(snap, request(t, env("affinity:app==*"))); err != nil || p.Node.Name != "b" {
+		t.Fatalf("app==* needs a container: %v, %v", p, err)
+	}
+}

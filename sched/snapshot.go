@@ -32,7 +32,8 @@ type nodeState struct {
 	images     []int32 // interned image IDs, tags and repositories
 	containers []*model.Container
 	names      map[string]int // container names (no slash) and IDs → count
-	ports      []portUse      // host ports bound by the node's containers
+	clabels    map[string]map[string]int // container label key → value → containers with it
+	ports      []portUse                 // host ports bound by the node's containers
 	hostPorts  []portUse      // ports exposed by its host-network containers
 	usedCPU    model.MilliCPU
 	usedMem    int64
@@ -210,6 +211,7 @@ func (s *Snapshot) index(n *model.Node) *nodeState {
 		name:       s.strs.id(n.Name),
 		containers: slices.Clone(n.Containers),
 		names:      make(map[string]int, 2*len(n.Containers)),
+		clabels:    map[string]map[string]int{},
 	}
 	for k, v := range n.Labels {
 		slot, ok := s.keys[k]
@@ -282,6 +284,19 @@ func (ns *nodeState) indexContainer(c *model.Container, delta int) {
 		if c.NetworkMode == "host" {
 			for _, p := range c.Expose {
 				ns.hostPorts = append(ns.hostPorts, portUse{port: p, c: c})
+			}
+		}
+	}
+	for k, v := range c.Labels {
+		vals := ns.clabels[k]
+		if vals == nil {
+			vals = map[string]int{}
+			ns.clabels[k] = vals
+		}
+		if vals[v] += delta; vals[v] <= 0 {
+			delete(vals, v)
+			if len(vals) == 0 {
+				delete(ns.clabels, k)
 			}
 		}
 	}
