@@ -31,10 +31,10 @@ type nodeState struct {
 	labels     []int32 // by key slot: interned value, or -1 when absent
 	images     []int32 // interned image IDs, tags and repositories
 	containers []*model.Container
-	names      map[string]int // container names (no slash) and IDs → count
+	names      map[string]int            // container names (no slash) and IDs → count
 	clabels    map[string]map[string]int // container label key → value → containers with it
 	ports      []portUse                 // host ports bound by the node's containers
-	hostPorts  []portUse      // ports exposed by its host-network containers
+	hostPorts  []portUse                 // ports exposed by its host-network containers
 	usedCPU    model.MilliCPU
 	usedMem    int64
 }
