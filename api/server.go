@@ -184,7 +184,6 @@ func (s *Server) toPrimary(w http.ResponseWriter, r *http.Request) {
 	}
 	target := &url.URL{Scheme: s.scheme, Host: primary}
 	rp := &httputil.ReverseProxy{
-		Transport: s.forward, // nil: the default transport
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = primary
@@ -193,6 +192,9 @@ func (s *Server) toPrimary(w http.ResponseWriter, r *http.Request) {
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			writeError(w, fmt.Errorf("Unable to reach primary cluster manager (%v): %s", err, primary))
 		},
+	}
+	if s.forward != nil { // a nil *http.Transport in the interface would not mean "the default"
+		rp.Transport = s.forward
 	}
 	rp.ServeHTTP(w, r)
 }
