@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,13 +29,44 @@ func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Containe
 	if err != nil {
 		return nil, err
 	}
-	ct, n, err := c.place(ctx, req, newID(), nil)
+	swarmID := newID()
+	ct, n, err := c.place(ctx, req, swarmID, nil)
+	if errors.Is(err, ErrNoImage) && !req.HasHardNodeConstraint() && c.imageOnSomeNode(cfg.Image) {
+		// Swarm's retry: the chosen engine lacks the image and no registry
+		// is at hand, but another node has it: place again, pinned to the
+		// image for this placement only.
+		if e, perr := sched.ParseExpr(sched.KindAffinity, "image=="+cfg.Image); perr == nil {
+			ct, n, err = c.place(ctx, req.WithAffinity(e), swarmID, nil)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.emit(model.Event{Kind: model.EventPlaced, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "create",
 		Message: fmt.Sprintf("placed %s on %s", describe(ct), n.name())})
 	return ct, nil
+}
+
+// imageOnSomeNode reports whether a healthy node has the image (by a tag,
+// with :latest when none is given, or by ID).
+func (c *Cluster) imageOnSomeNode(image string) bool {
+	tagged := image
+	if i := strings.LastIndexByte(image, ':'); i <= strings.LastIndexByte(image, '/') {
+		tagged = image + ":latest"
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		if n.health != model.Healthy {
+			continue
+		}
+		for _, im := range n.images {
+			if im.ID == image || slices.Contains(im.RepoTags, tagged) || slices.Contains(im.RepoTags, image) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // place is the critical section of a create: lock, check the name, place

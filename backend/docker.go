@@ -357,6 +357,9 @@ func (d *DockerEngine) Create(ctx context.Context, spec CreateSpec) (string, err
 	hc.NetworkMode, hc.PortBindings, hc.VolumesFrom, hc.Links = container.NetworkMode(cfg.NetworkMode), pm, cfg.VolumesFrom, cfg.Links
 	hc.Memory, hc.CPUShares, hc.NanoCPUs = cfg.Memory, spec.CPUShares, spec.NanoCPUs
 	resp, err := d.cli.ContainerCreate(ctx, c, hc, req.NetworkingConfig, nil, cfg.Name)
+	if client.IsErrNotFound(err) && strings.Contains(err.Error(), "No such image") {
+		return "", fmt.Errorf("%w: %v", ErrNoImage, err)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -550,3 +550,35 @@ func TestARescheduledContainerKeepsItsWholeConfig(t *testing.T) {
 		t.Fatalf("labels %v", in.Config.Labels)
 	}
 }
+
+func TestACreateRetriesOnTheNodeThatHasTheImage(t *testing.T) {
+	tb := requireTestbed(t)
+	// Only node-3 has the image; spread would pick any node.
+	if out, err := exec.Command("docker", "-H", "tcp://"+tb.addrs[2], "tag", "busybox:latest", "onlyhere:1").CombinedOutput(); err != nil {
+		t.Fatalf("tag: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "-H", "tcp://"+tb.addrs[2], "rmi", "onlyhere:1").Run() })
+	c := startReal(t, tb, Options{})
+	// Fill node-3 a little so that spread prefers the others.
+	if _, err := c.Create(context.Background(), model.Config{Image: "busybox", Cmd: loop, Env: []string{"constraint:node==node-3"}}); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := c.Create(context.Background(), model.Config{Name: "retried", Image: "onlyhere:1", Cmd: loop})
+	if err != nil {
+		t.Fatalf("create with an image only node-3 has: %v", err)
+	}
+	if n := c.Node(ct.Node); n.Name != "node-3" {
+		t.Fatalf("landed on %s; want node-3, the only node with the image", n.Name)
+	}
+	if ct.Labels[model.LabelAffinities] != "" {
+		t.Fatalf("the temporary image affinity was recorded: %v", ct.Labels)
+	}
+	// An image no node has is refused with the engine's words, nothing left behind.
+	_, err = c.Create(context.Background(), model.Config{Name: "nowhere", Image: "nowhere:1", Cmd: loop})
+	if err == nil || !strings.Contains(err.Error(), "No such image: nowhere:1") {
+		t.Fatalf("an image nowhere: %v", err)
+	}
+	if _, _, err := c.Inspect("nowhere"); !IsNotFound(err) {
+		t.Fatalf("a refused create left %v", err)
+	}
+}

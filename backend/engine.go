@@ -89,6 +89,8 @@ var (
 	ErrEngineDown = errors.New("cannot connect to the Docker daemon: connection refused")
 	// ErrNotFound is a container the engine does not have.
 	ErrNotFound = errors.New("no such container")
+	// ErrNoImage is a create refused because the engine lacks the image.
+	ErrNoImage = errors.New("image not found on the engine")
 )
 
 // IsConnectionError reports whether err means the engine could not be

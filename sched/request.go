@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"swarmdeck/model"
@@ -164,6 +165,15 @@ func NewRequest(cfg model.Config) (*Request, error) {
 	r.Reschedule = p
 	r.prepare()
 	return r, nil
+}
+
+// WithAffinity is a copy of r with one more hard affinity, used for this
+// placement only: the container's labels do not record it (Swarm's
+// temporary image affinity on a create retry).
+func (r *Request) WithAffinity(e *Expr) *Request {
+	cp := *r
+	cp.Affinities = append(slices.Clone(r.Affinities), e)
+	return &cp
 }
 
 // HasHardNodeConstraint reports a constraint node==X that is not soft
