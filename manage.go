@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"swarmdeck/backend"
-	"swarmdeck/clusterfile"
 	"swarmdeck/model"
 	"swarmdeck/sched"
 )
@@ -278,7 +277,7 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 	}
 	defer stopAPI()
 	if cfg.headless {
-		return headless(ctx, cluster, stdout)
+		return headless(ctx, cluster, cfg.hosts, stdout)
 	}
 	return console(ctx, cluster, stderr)
 }
@@ -301,7 +300,7 @@ func openLog(cfg *manageConfig) (*slog.Logger, func(), error) {
 }
 
 // headless prints every cluster event, one line each, until ctx ends.
-func headless(ctx context.Context, cluster *backend.Cluster, stdout io.Writer) int {
+func headless(ctx context.Context, cluster *backend.Cluster, hosts []string, stdout io.Writer) int {
 	events, stop := cluster.Subscribe(1024)
 	defer stop()
 	done := make(chan struct{})
@@ -315,7 +314,7 @@ func headless(ctx context.Context, cluster *backend.Cluster, stdout io.Writer) i
 	}
 	fmt.Fprintf(stdout, "swarmdeck managing %s%s: strategy %s, filters %s\n", cluster.Source().URL, sim,
 		cluster.Scheduler().Strategy(), strings.Join(cluster.Scheduler().Filters(), ", "))
-	for _, h := range cfgHosts(cluster) {
+	for _, h := range hosts {
 		fmt.Fprintf(stdout, "Docker API of the cluster on %s\n", h)
 	}
 	for {
@@ -337,5 +336,3 @@ func formatEvent(e model.Event) string {
 	}
 	return line
 }
-
-var _ = clusterfile.Parse // the console loads the embedded demo through it

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"swarmdeck/api"
@@ -66,15 +65,6 @@ func serverTLS(f manageFlags) (*tls.Config, error) {
 	return cfg, nil
 }
 
-var servedHosts sync.Map // *backend.Cluster → []string, for the headless banner
-
-func cfgHosts(c *backend.Cluster) []string {
-	if v, ok := servedHosts.Load(c); ok {
-		return v.([]string)
-	}
-	return nil
-}
-
 // serveAPI listens on every -H address and serves the cluster's Docker
 // API until the returned function is called. An address it cannot listen
 // on is an error before anything is served.
@@ -106,7 +96,6 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 		}
 		listeners = append(listeners, l)
 	}
-	servedHosts.Store(c, cfg.hosts)
 	handler := api.New(c)
 	if cfg.tls != nil {
 		// A replica reaches the primary as the managers serve: over TLS,

@@ -209,7 +209,6 @@ func (e *notServed) Error() string {
 // that does.
 func status(err error) int {
 	var ns *notServed
-	var pe *sched.PlacementError
 	switch {
 	case errors.As(err, &ns):
 		return http.StatusNotFound
@@ -219,10 +218,8 @@ func status(err error) int {
 		return http.StatusConflict
 	case backend.IsNotFound(err):
 		return http.StatusNotFound
-	case errors.As(err, &pe):
-		return http.StatusInternalServerError
 	}
-	return http.StatusInternalServerError
+	return http.StatusInternalServerError // placement refusals among them, as in Swarm
 }
 
 var errBadRequest = errors.New("bad request")

@@ -1,7 +1,6 @@
 package sched
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -368,15 +367,15 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			best = c
 		}
 	}
-	if err := s.chainError(ev, eligible, firstFail); err != nil {
-		return nil, s.explainErr(err, reports, len(snap.nodes))
+	if msg := s.chainError(ev, eligible, firstFail); msg != "" {
+		return nil, refusal(msg, reports, len(snap.nodes))
 	}
 	if len(cands) == 0 && best.ns == nil {
 		msg := msgNoResources
 		if resourceFailures == 0 {
 			msg = msgNoNodes
 		}
-		return nil, s.explainErr(msg, reports, len(snap.nodes))
+		return nil, refusal(msg, reports, len(snap.nodes))
 	}
 	p := &Placement{Soft: soft, Nodes: reports}
 	if best.ns != nil {
@@ -403,15 +402,16 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 
 // chainError finds the filter at which Swarm's chain would have run out of
 // nodes and words the error as Swarm does: every enabled filter's
-// conditions up to and including the failing one.
-func (s *Scheduler) chainError(ev *eval, eligible int, firstFail []int) error {
+// conditions up to and including the failing one. It is empty when the
+// chain kept some node.
+func (s *Scheduler) chainError(ev *eval, eligible int, firstFail []int) string {
 	survivors := eligible
 	for i, f := range s.filters {
 		if survivors -= firstFail[i]; survivors > 0 || !f.active(ev) {
 			continue
 		}
 		if f.name() == FilterHealth {
-			return errors.New(msgNoHealthy)
+			return msgNoHealthy
 		}
 		var b strings.Builder
 		b.WriteString(msgUnable)
@@ -420,18 +420,19 @@ func (s *Scheduler) chainError(ev *eval, eligible int, firstFail []int) error {
 				fmt.Fprintf(&b, "\n%v", conds)
 			}
 		}
-		return errors.New(b.String())
+		return b.String()
 	}
 	// Every active filter kept some node; an empty input stays empty.
 	if len(s.filters) > 0 && survivors == 0 {
-		return errors.New(msgNoNodes)
+		return msgNoNodes
 	}
-	return nil
+	return ""
 }
 
-// explainErr wraps a refusal with the summary of blockers.
-func (s *Scheduler) explainErr(err any, reports []NodeReport, total int) error {
-	pe := &PlacementError{Msg: fmt.Sprint(err), Nodes: reports}
+// refusal is Swarm's message, with the summary of blockers when the
+// placement was explained.
+func refusal(msg string, reports []NodeReport, total int) error {
+	pe := &PlacementError{Msg: msg, Nodes: reports}
 	if reports != nil {
 		pe.Summary = summarize(reports, total)
 	}

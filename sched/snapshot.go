@@ -77,15 +77,6 @@ func NewSnapshot(nodes []*model.Node) *Snapshot {
 	return s
 }
 
-// Nodes returns the snapshot's nodes in natural order of name.
-func (s *Snapshot) Nodes() []*model.Node {
-	out := make([]*model.Node, len(s.nodes))
-	for _, ns := range s.nodes {
-		out[ns.rank] = ns.n
-	}
-	return out
-}
-
 // Node returns the node at addr, or nil.
 func (s *Snapshot) Node(addr string) *model.Node {
 	if i, ok := s.byAddr[addr]; ok {
@@ -96,15 +87,6 @@ func (s *Snapshot) Node(addr string) *model.Node {
 
 // nodeOf is the node a container sits on, for node/name lookups.
 func (s *Snapshot) nodeOf(c *model.Container) *model.Node { return s.Node(c.Node) }
-
-// Containers returns the containers the snapshot counts on the node at
-// addr, pending ones included.
-func (s *Snapshot) Containers(addr string) []*model.Container {
-	if i, ok := s.byAddr[addr]; ok {
-		return s.nodes[i].containers
-	}
-	return nil
-}
 
 // SetNode adds a node or replaces the node with the same address (its
 // health, labels or resources changed). The node's Containers are indexed
