@@ -21,8 +21,16 @@
 # Labels: zone = a, b, c, a, …; disk = ssd on odd nodes, hdd on even ones.
 set -euo pipefail
 
-DIR=${DIR:-/tmp/swarmdeck-testbed}
-BASEPORT=${BASEPORT:-23750}
+# TESTBED_SLOT (0-9, default 0) lets several test beds run side by side:
+# slot S uses ports 23750+20*S+I, bridges sdS-brI (sdbrI for slot 0),
+# subnets 172.31.(100+10*S+I).0/24 and cgroups swarmdeck-sS-node-I.
+SLOT=${TESTBED_SLOT:-0}
+case "$SLOT" in [0-9]) ;; *) echo "testbed: TESTBED_SLOT must be 0-9, not '$SLOT'" >&2; exit 2 ;; esac
+if [ "$SLOT" = 0 ]; then DEFAULT_DIR=/tmp/swarmdeck-testbed; else DEFAULT_DIR=/tmp/swarmdeck-testbed-s$SLOT; fi
+DIR=${DIR:-$DEFAULT_DIR}
+BASEPORT=${BASEPORT:-$((23750 + 20 * SLOT))}
+bridge() { if [ "$SLOT" = 0 ]; then echo "sdbr$1"; else echo "sd$SLOT-br$1"; fi; }
+cgname() { if [ "$SLOT" = 0 ]; then echo "swarmdeck-node-$1"; else echo "swarmdeck-s$SLOT-node-$1"; fi; }
 die() { echo "testbed: $*" >&2; exit 1; }
 
 install() {
@@ -45,14 +53,14 @@ disk() { if (( $1 % 2 )); then echo ssd; else echo hdd; fi; }
 
 start_node() {
   local i=$1 tlsflags=""
-  local d="$DIR/node-$i" port=$((BASEPORT + i)) br="sdbr$i"
+  local d="$DIR/node-$i" port=$((BASEPORT + i)) br="$(bridge "$i")"
   if [ -n "${CERTS:-}" ]; then
     tlsflags="--tlsverify --tlscacert '$CERTS/ca.pem' --tlscert '$CERTS/server-cert.pem' --tlskey '$CERTS/server-key.pem'"
   fi
   mkdir -p "$d/data" "$d/exec" "$d/etc"
   if ! ip link show "$br" >/dev/null 2>&1; then
     ip link add "$br" type bridge
-    ip addr add "172.31.$((100 + i)).1/24" dev "$br"
+    ip addr add "172.31.$((100 + 10 * SLOT + i)).1/24" dev "$br"
     ip link set "$br" up
   fi
   # Own UTS and mount namespaces: a hostname and /etc/docker (so an engine
@@ -64,7 +72,7 @@ start_node() {
     exec dockerd --data-root '$d/data' --exec-root '$d/exec' --pidfile '$d/pid' \
       -H 'unix://$d/docker.sock' -H 'tcp://127.0.0.1:$port' \
       --iptables=false --ip-masq=false --bridge='$br' \
-      --cgroup-parent '/swarmdeck-node-$i' $tlsflags \
+      --cgroup-parent '/$(cgname "$i")' $tlsflags \
       --label zone=$(zone "$i") --label disk=$(disk "$i") --label testbed=swarmdeck
   " >"$d/dockerd.log" 2>&1 < /dev/null &
   echo $! > "$d/launcher.pid"
@@ -107,7 +115,7 @@ cmd_start() {
   for i in $(seq 1 "$n"); do start_node "$i"; done
   for i in $(seq 1 "$n"); do wait_node "$i"; import_image "$i"; addrs+=("127.0.0.1:$((BASEPORT + i))"); done
   local IFS=,
-  printf 'SWARMDECK_TESTBED_NODES=%s\nSWARMDECK_TESTBED_DIR=%s\n' "${addrs[*]}" "$DIR" > "$DIR/env"
+  printf 'SWARMDECK_TESTBED_NODES=%s\nSWARMDECK_TESTBED_DIR=%s\nTESTBED_SLOT=%s\nBASEPORT=%s\nDIR=%s\n' "${addrs[*]}" "$DIR" "$SLOT" "$BASEPORT" "$DIR" > "$DIR/env"
   echo "${addrs[*]}"
 }
 
@@ -127,7 +135,7 @@ stop_node() {
     fi
   fi
   kill_leftovers "$i"
-  ip link del "sdbr$i" 2>/dev/null || true
+  ip link del "$(bridge "$i")" 2>/dev/null || true
 }
 
 # kill_leftovers ends the processes a dead dockerd left: containerd and the
@@ -136,14 +144,14 @@ kill_leftovers() {
   local i=$1
   local d="$DIR/node-$i" pids cg m
   pids=$(pgrep -f -- "$d/exec" || true)
-  for cg in /sys/fs/cgroup/swarmdeck-node-"$i" /sys/fs/cgroup/*/swarmdeck-node-"$i"; do
+  for cg in /sys/fs/cgroup/"$(cgname "$i")" /sys/fs/cgroup/*/"$(cgname "$i")"; do
     if [ -d "$cg" ]; then
       pids="$pids $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
     fi
   done
   for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
   sleep 0.2
-  for cg in /sys/fs/cgroup/swarmdeck-node-"$i" /sys/fs/cgroup/*/swarmdeck-node-"$i"; do
+  for cg in /sys/fs/cgroup/"$(cgname "$i")" /sys/fs/cgroup/*/"$(cgname "$i")"; do
     if [ -d "$cg" ]; then
       find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     fi

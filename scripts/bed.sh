@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# A developer's test bed in a slot of its own, so several can run side by
+# side on one machine: 3 real dockerd (scripts/testbed.sh) and a real Consul
+# (scripts/consul.sh) on ports of the slot's.
+#
+#   TESTBED_SLOT=S scripts/bed.sh up [N]   start N engines (default 3) and Consul; writes /tmp/swarmdeck-bed-S.env
+#   TESTBED_SLOT=S scripts/bed.sh down     stop them and leave nothing behind
+#
+# Then:  set -a; . /tmp/swarmdeck-bed-S.env; set +a; go test -race ./backend -run TestX
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SLOT=${TESTBED_SLOT:-1}
+export TESTBED_SLOT=$SLOT
+export DIR=/tmp/swarmdeck-testbed-s$SLOT
+export CONSUL_DIR=/tmp/swarmdeck-consul-s$SLOT
+export CONSUL_PORT=$((28500 + 10 * SLOT))
+ENV=/tmp/swarmdeck-bed-$SLOT.env
+case "${1:-}" in
+  up)
+    scripts/testbed.sh stop >/dev/null 2>&1 || true
+    scripts/consul.sh stop >/dev/null 2>&1 || true
+    scripts/testbed.sh start "${2:-3}" >/dev/null
+    scripts/consul.sh start >/dev/null
+    { cat "$DIR/env" "$CONSUL_DIR/env"; echo "CONSUL_DIR=$CONSUL_DIR"; echo "CONSUL_PORT=$CONSUL_PORT"; echo "SWARMDECK_REQUIRE_INTEGRATION=1"; } > "$ENV"
+    cat "$ENV" ;;
+  down)
+    scripts/testbed.sh stop || true
+    scripts/consul.sh stop || true
+    rm -f "$ENV" ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
+esac
