@@ -17,6 +17,9 @@ export CONSUL_PORT=$((28500 + 10 * SLOT))
 ENV=/tmp/swarmdeck-bed-$SLOT.env
 case "${1:-}" in
   up)
+    # another bed (or a build in the background) may be building Consul: wait for it
+    while pgrep -f "go build -o .*consul-1.14.11/consul" >/dev/null; do sleep 5; done
+    flock /tmp/swarmdeck-consul-build.lock scripts/consul.sh build
     scripts/testbed.sh stop >/dev/null 2>&1 || true
     scripts/consul.sh stop >/dev/null 2>&1 || true
     scripts/testbed.sh start "${2:-3}" >/dev/null
