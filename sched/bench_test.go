@@ -175,3 +175,57 @@ func BenchmarkSwarmStyleConstraintMatching1000Nodes(b *testing.B) {
 		}
 	}
 }
+
+// benchPlaceAndRun places and then counts the container on the chosen
+// node, as a manager or `place --count` does, so every placement sees the
+// previous one: the index is updated for one node per placement. scan
+// measures the same stream with every placement reading every node.
+func benchPlaceAndRun(b *testing.B, nodes []*model.Node, strategy string, scan bool, opts ...runOpt) {
+	s := scheduler(b, sched.Config{Strategy: strategy, Overcommit: model.DefaultOvercommit})
+	snap := sched.NewSnapshot(nodes)
+	if scan {
+		sched.ScanOnly(snap)
+	}
+	r := request(b, append([]runOpt{want(10, 16<<20)}, opts...)...)
+	if _, err := s.Place(snap, r); err != nil { // first use of the shape builds its index
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		r.Seed = uint64(i)
+		p, err := s.Place(snap, r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		snap.AddContainer(p.Node.Addr, &model.Container{Config: r.Config, Node: p.Node.Addr, State: model.Running})
+	}
+}
+
+func BenchmarkPlaceAndRun10000Nodes(b *testing.B) {
+	nodes := bigCluster(10000, 30)
+	for _, strategy := range []string{"spread", "binpack", "random"} {
+		for _, scan := range []bool{false, true} {
+			how := "indexed"
+			if scan {
+				how = "scan"
+			}
+			b.Run(strategy+"/"+how, func(b *testing.B) { benchPlaceAndRun(b, nodes, strategy, scan) })
+		}
+	}
+}
+
+func BenchmarkPlaceAndRun10000NodesContainerGlobAffinity(b *testing.B) {
+	nodes := bigCluster(10000, 30)
+	for _, scan := range []bool{false, true} {
+		how := "indexed"
+		if scan {
+			how = "scan"
+		}
+		b.Run(how, func(b *testing.B) { benchPlaceAndRun(b, nodes, "spread", scan, env("affinity:container!=web-*")) })
+	}
+}
+
+func BenchmarkPlaceAndRun10000NodesTwoConstraintsAndAffinity(b *testing.B) {
+	benchPlaceAndRun(b, bigCluster(10000, 30), "spread", false, twoConstraintsAndAffinity)
+}

@@ -313,8 +313,8 @@ type active struct {
 }
 
 func (a *active) memo(ev *eval, id int32) bool {
-	if a.seen == nil {
-		a.seen = make([]uint8, len(ev.s.strs.strs))
+	if int(id) >= len(a.seen) { // first use, or strings interned since
+		a.seen = append(a.seen, make([]uint8, len(ev.s.strs.strs)-len(a.seen))...)
 	}
 	switch a.seen[id] {
 	case 1:

@@ -43,6 +43,7 @@ type Scheduler struct {
 	filters    []filter
 	overcommit model.Overcommit
 	retry      int
+	key        string // what an indexed shape's verdicts depend on here
 }
 
 // New builds a scheduler. An unknown strategy or filter is refused with
@@ -73,6 +74,7 @@ func New(cfg Config) (*Scheduler, error) {
 		}
 		s.filters = append(s.filters, f)
 	}
+	s.key = schedulerKey(s)
 	return s, nil
 }
 
@@ -217,6 +219,11 @@ const (
 
 // Place picks the node for r. It runs Swarm's two passes: soft expressions
 // honoured, then, if that fails for any reason, dropped together.
+//
+// Place answers from an index of r's shape kept in the snapshot (built by
+// the first placement of the shape, then updated one node per change), so
+// after first use it costs O(log N); the choice is the one a scan of every
+// node makes. Calls on one snapshot must be serialised, as all its uses.
 func (s *Scheduler) Place(snap *Snapshot, r *Request) (*Placement, error) {
 	return s.place(snap, r, modeBest)
 }
@@ -233,11 +240,31 @@ func (s *Scheduler) Explain(snap *Snapshot, r *Request) (*Placement, error) {
 }
 
 func (s *Scheduler) place(snap *Snapshot, r *Request, m mode) (*Placement, error) {
+	snap.ensureRanked()
+	if m == modeBest && !snap.plain {
+		// An empty index means the pass fails; only a scan words why, and
+		// the first pass's error is dropped when a second pass runs.
+		if p := s.indexed(snap, r, true); p != nil {
+			return p, nil
+		}
+		if r.hasSoft {
+			if p := s.indexed(snap, r, false); p != nil {
+				return p, nil
+			}
+			return s.pass(snap, r, false, m)
+		}
+		return s.pass(snap, r, true, m)
+	}
 	p, err := s.pass(snap, r, true, m)
 	if err != nil && r.hasSoft {
 		p, err = s.pass(snap, r, false, m)
 	}
 	return p, err
+}
+
+// newRand is the generator of a request's random draw.
+func newRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, 0x5357_4152_4d44_4543))
 }
 
 // eval is the state of one pass over the snapshot.
@@ -296,12 +323,7 @@ type candidate struct {
 func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placement, error) {
 	ev := s.newEval(snap, r, soft)
 	// Only active filters run per node: an inactive one keeps every node.
-	var active []int
-	for i, f := range s.filters {
-		if f.active(ev) {
-			active = append(active, i)
-		}
-	}
+	active := s.activeFilters(ev)
 	// firstFail[i] counts the nodes whose first failing filter is i.
 	firstFail := make([]int, len(s.filters))
 	eligible, resourceFailures := 0, 0
@@ -325,7 +347,7 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			rep.Node = ns.n
 			why = &rep.Reasons
 		}
-		if ns.n.Health == model.Pending || ns.n.Health == model.Disconnected {
+		if !ns.schedulable() {
 			if why != nil {
 				reject(why, Reason{Filter: reasonPending, Class: Exhausted,
 					Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"})
@@ -382,7 +404,7 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		p.Node = best.ns.n
 		return p, nil
 	}
-	rng := rand.New(rand.NewPCG(r.Seed, 0x5357_4152_4d44_4543))
+	rng := newRand(r.Seed)
 	if m == modeBest {
 		p.Node = s.draw(cands, rng).ns.n
 		return p, nil

@@ -22,6 +22,13 @@ type Snapshot struct {
 	keys   map[string]int32 // engine label key → slot in nodeState.labels
 	strs   interner         // engine label values, node names and IDs, image refs
 	names  map[string]int   // container names (no slash) in the whole cluster → count
+
+	byRank    []int32 // node indexes in natural order of name
+	rankDirty bool    // nodes came, went or were renamed since the last ranking
+
+	shapes map[string]*shape // request shapes indexed for best-node placements
+	tick   uint64            // placements answered from shapes, for eviction
+	plain  bool              // never index: every placement scans (tests)
 }
 
 type nodeState struct {
@@ -73,7 +80,6 @@ func NewSnapshot(nodes []*model.Node) *Snapshot {
 	for _, n := range nodes {
 		s.addNode(n)
 	}
-	s.rerank()
 	return s
 }
 
@@ -95,17 +101,24 @@ func (s *Snapshot) SetNode(n *model.Node) {
 	i, ok := s.byAddr[n.Addr]
 	if !ok {
 		s.addNode(n)
-		s.rerank()
 		return
 	}
 	old := s.nodes[i]
 	for _, c := range old.containers {
 		s.countName(c, -1)
 	}
+	keys := len(s.keys)
 	s.nodes[i] = s.index(n)
 	s.nodes[i].rank = old.rank
-	if old.n.Name != n.Name {
-		s.rerank() // only a new name can move a node in the natural order
+	switch {
+	case old.n.Name != n.Name:
+		// Only a new name can move a node in the natural order.
+		s.rankDirty = true
+		s.dropShapes()
+	case len(s.keys) != keys:
+		s.dropShapes() // indexed expressions resolved their label slots
+	default:
+		s.touch(i)
 	}
 }
 
@@ -123,7 +136,8 @@ func (s *Snapshot) RemoveNode(addr string) {
 	for j := i; j < len(s.nodes); j++ {
 		s.byAddr[s.nodes[j].n.Addr] = j
 	}
-	s.rerank()
+	s.rankDirty = true
+	s.dropShapes()
 }
 
 // AddContainer counts c on the node at addr: its reservation, its name,
@@ -140,6 +154,7 @@ func (s *Snapshot) AddContainer(addr string, c *model.Container) bool {
 	ns.usedMem += c.Memory
 	ns.indexContainer(c, 1)
 	s.countName(c, 1)
+	s.touch(i)
 	return true
 }
 
@@ -160,6 +175,7 @@ func (s *Snapshot) RemoveContainer(addr string, c *model.Container) bool {
 	ns.usedMem -= c.Memory
 	ns.indexContainer(c, -1)
 	s.countName(c, -1)
+	s.touch(i)
 	return true
 }
 
@@ -181,9 +197,13 @@ func (s *Snapshot) countName(c *model.Container, delta int) {
 	}
 }
 
+// addNode appends a node. Its rank is computed by the next ranking, once
+// for a whole batch of additions.
 func (s *Snapshot) addNode(n *model.Node) {
 	s.byAddr[n.Addr] = len(s.nodes)
 	s.nodes = append(s.nodes, s.index(n))
+	s.rankDirty = true
+	s.dropShapes()
 }
 
 func (s *Snapshot) index(n *model.Node) *nodeState {
@@ -222,20 +242,35 @@ func (s *Snapshot) index(n *model.Node) *nodeState {
 	return ns
 }
 
-func (s *Snapshot) rerank() {
-	order := slices.Clone(s.nodes)
-	slices.SortStableFunc(order, func(a, b *nodeState) int {
+// ensureRanked puts the nodes in natural order of name (then address)
+// when nodes came, went or were renamed since the last time.
+func (s *Snapshot) ensureRanked() {
+	if !s.rankDirty && len(s.byRank) == len(s.nodes) {
+		return
+	}
+	s.rankDirty = false
+	s.byRank = s.byRank[:0]
+	for i := range s.nodes {
+		s.byRank = append(s.byRank, int32(i))
+	}
+	slices.SortFunc(s.byRank, func(i, j int32) int {
+		a, b := s.nodes[i].n, s.nodes[j].n
 		switch {
-		case model.NaturalLess(a.n.Name, b.n.Name):
+		case model.NaturalLess(a.Name, b.Name):
 			return -1
-		case model.NaturalLess(b.n.Name, a.n.Name):
+		case model.NaturalLess(b.Name, a.Name):
 			return 1
 		}
-		return strings.Compare(a.n.Addr, b.n.Addr)
+		return strings.Compare(a.Addr, b.Addr)
 	})
-	for i, ns := range order {
-		ns.rank = i
+	for r, i := range s.byRank {
+		s.nodes[i].rank = r
 	}
+}
+
+// schedulable reports whether the node is past Pending and still listed.
+func (ns *nodeState) schedulable() bool {
+	return ns.n.Health != model.Pending && ns.n.Health != model.Disconnected
 }
 
 // label returns the interned value of engine label slot, 0 ("") if absent.
