@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,10 +200,16 @@ func place(args []string, stdout, stderr io.Writer) int {
 		return usageErr("%v", err)
 	}
 	snap := sched.NewSnapshot(cf.Nodes)
-	var results []placed
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	var js *jsonArray
 	if f.format == "json" {
-		defer func() { printJSON(stdout, results) }()
+		js = &jsonArray{w: out}
+		defer js.close()
 	}
+	// Text mode without --explain prints only the chosen node: the
+	// best-node path (no ranking), and nothing is kept per placement.
+	rank := f.explain || js != nil
 	for i := 1; i <= f.count; i++ {
 		cfg := base
 		if f.name != "" && f.count > 1 {
@@ -214,16 +221,21 @@ func place(args []string, stdout, stderr io.Writer) int {
 		}
 		req.Seed = uint64(i)
 		if snap.NameInUse(cfg.Name) {
+			out.Flush()
 			fmt.Fprintln(stderr, model.NameConflict(cfg.Name))
 			return exitRefused
 		}
 		var p *sched.Placement
-		if f.explain {
+		switch {
+		case f.explain:
 			p, err = s.Explain(snap, req)
-		} else {
+		case rank:
 			p, err = s.Rank(snap, req)
+		default:
+			p, err = s.Place(snap, req)
 		}
 		if err != nil {
+			out.Flush()
 			fmt.Fprintln(stderr, err)
 			var pe *sched.PlacementError
 			if f.explain && errors.As(err, &pe) {
@@ -234,9 +246,13 @@ func place(args []string, stdout, stderr io.Writer) int {
 			}
 			return exitRefused
 		}
-		results = append(results, result(cfg.Name, cfg, p, f.explain))
-		if f.format == "text" {
-			printText(stdout, results[len(results)-1], f.explain)
+		switch {
+		case js != nil:
+			js.add(result(cfg.Name, cfg, p, f.explain))
+		case f.explain:
+			printText(out, result(cfg.Name, cfg, p, f.explain), f.explain)
+		default:
+			fmt.Fprintln(out, p.Node.Name)
 		}
 		c := &model.Container{Config: req.Config, Node: p.Node.Addr, State: model.Running}
 		snap.AddContainer(p.Node.Addr, c)
@@ -271,13 +287,30 @@ func result(name string, cfg model.Config, p *sched.Placement, explain bool) pla
 	return r
 }
 
-// printJSON writes every placement made, as one array.
-func printJSON(w io.Writer, results []placed) {
-	if results == nil {
-		results = []placed{}
+// jsonArray streams every placement made as one indented JSON array, the
+// bytes json.MarshalIndent would write for the whole slice.
+type jsonArray struct {
+	w *bufio.Writer
+	n int
+}
+
+func (a *jsonArray) add(r placed) {
+	b, _ := json.MarshalIndent(r, "  ", "  ")
+	if a.n == 0 {
+		a.w.WriteString("[\n  ")
+	} else {
+		a.w.WriteString(",\n  ")
 	}
-	b, _ := json.MarshalIndent(results, "", "  ")
-	fmt.Fprintf(w, "%s\n", b)
+	a.n++
+	a.w.Write(b)
+}
+
+func (a *jsonArray) close() {
+	if a.n == 0 {
+		a.w.WriteString("[]\n")
+		return
+	}
+	a.w.WriteString("\n]\n")
 }
 
 // printText writes one placement as soon as it is made: the node's name,

@@ -132,6 +132,52 @@ func TestPlaceJSON(t *testing.T) {
 	if got[0].Ranked[0] == got[1].Ranked[0] {
 		t.Fatalf("both on %s: the second did not see the first", got[0].Node)
 	}
+	// Streamed one placement at a time, the array reads exactly as the
+	// whole slice marshalled at once.
+	var whole []map[string]any
+	if err := json.Unmarshal([]byte(out), &whole); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.MarshalIndent(whole, "", "  "); string(b)+"\n" != out {
+		t.Fatalf("streamed JSON\n%s\ndiffers from the marshalled array\n%s", out, b)
+	}
+}
+
+func TestPlaceJSONRefusedFirst(t *testing.T) {
+	out, errOut, code := runPlace(t, "--cluster", demo, "--format", "json", "-e", "constraint:zone==mars", "nginx")
+	if code != 1 || out != "[]\n" || !strings.HasPrefix(errOut, "Unable to find a node") {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want exit 1, an empty array and Swarm's message", code, out, errOut)
+	}
+}
+
+// TestPlaceCountTextIsTheRankedChoice checks the streaming path (best node
+// only) against the ranking path (json) over many placements: the same
+// nodes, in the same order.
+func TestPlaceCountTextIsTheRankedChoice(t *testing.T) {
+	for _, strategy := range []string{"spread", "binpack", "random"} {
+		t.Run(strategy, func(t *testing.T) {
+			args := []string{"--cluster", demo, "--strategy", strategy, "--count", "40", "-m", "256m", "--cpus", "0.1", "nginx"}
+			text, errOut, code := runPlace(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			js, errOut, code := runPlace(t, append([]string{"--format", "json"}, args...)...)
+			if code != 0 {
+				t.Fatalf("json: exit %d: %s", code, errOut)
+			}
+			var got []struct{ Node string }
+			if err := json.Unmarshal([]byte(js), &got); err != nil {
+				t.Fatal(err)
+			}
+			var want strings.Builder
+			for _, g := range got {
+				want.WriteString(g.Node + "\n")
+			}
+			if text != want.String() {
+				t.Fatalf("text placed\n%s\nranking placed\n%s", text, want.String())
+			}
+		})
+	}
 }
 
 func TestPlaceExplain(t *testing.T) {
