@@ -39,6 +39,8 @@ Usage:
                         the engines discovery finds, one per line
   swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
                         show where containers would be placed, and why
+  swarmdeck bench [--way sched,cluster,api] [--nodes N] [--containers N]
+                        the C1M benchmark: throughput and memory
   swarmdeck help        this text
 
 Run 'swarmdeck COMMAND --help' for the flags of a command.
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return join(args[1:], stdout, stderr)
 	case "list":
 		return list(args[1:], stdout, stderr)
+	case "bench":
+		return bench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

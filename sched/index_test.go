@@ -123,6 +123,12 @@ func (w *world) place(schs []*sched.Scheduler) {
 	if (errf == nil) != (errs == nil) || (errf != nil && errf.Error() != errs.Error()) {
 		w.t.Fatalf("%s: indexed error %v, scan error %v", what, errf, errs)
 	}
+	// And a snapshot built afresh from the nodes as they are now: the
+	// incremental upkeep of both must match it.
+	pn, errn := schs[ci].Place(sched.NewSnapshot(w.nodes), r)
+	if (errn == nil) != (errs == nil) || (errn != nil && errn.Error() != errs.Error()) || (errn == nil && pn.Node != ps.Node) {
+		w.t.Fatalf("%s: a fresh snapshot placed %s, the kept one %s", what, where(pn, errn), where(ps, errs))
+	}
 	if errf != nil {
 		var pe *sched.PlacementError
 		if !errors.As(errf, &pe) {
@@ -164,6 +170,17 @@ func (w *world) step(schs []*sched.Scheduler) {
 		if !w.fast.RemoveContainer(n.Addr, c) || !w.slow.RemoveContainer(n.Addr, c) {
 			w.t.Fatalf("removing %s from %s refused", c.Name, n.Addr)
 		}
+	case k < 83: // the manager rebuilds a node: one container went, one came
+		w.setNode(i, func(n *model.Node) {
+			if len(n.Containers) > 0 {
+				n.Containers = slices.Delete(n.Containers, 0, 1)
+			}
+			w.nextID++
+			n.Containers = append(n.Containers, &model.Container{
+				Config: model.Config{Name: fmt.Sprintf("db-%d", w.rng.IntN(6)), CPUs: 100, Memory: 64 * mib,
+					Labels: map[string]string{"app": "db"}, Ports: []model.PortBinding{{HostPort: "8080", ContainerPort: "80", Proto: "tcp"}}},
+				ID: fmt.Sprintf("%064x", w.nextID), Node: n.Addr, State: model.Running})
+		})
 	case k < 86: // a node fails or recovers
 		w.setNode(i, func(n *model.Node) {
 			n.Failures = w.rng.IntN(4)
@@ -225,4 +242,11 @@ func TestIndexedPlacementMatchesScan(t *testing.T) {
 			t.Logf("%d placements with indexes, %d found a node", w.indexed, w.placed)
 		})
 	}
+}
+
+func where(p *sched.Placement, err error) string {
+	if err != nil {
+		return "nowhere: " + err.Error()
+	}
+	return p.Node.Name + " at " + p.Node.Addr
 }

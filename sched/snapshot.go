@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -29,6 +30,8 @@ type Snapshot struct {
 	shapes map[string]*shape // request shapes indexed for best-node placements
 	tick   uint64            // placements answered from shapes, for eviction
 	plain  bool              // never index: every placement scans (tests)
+
+	mark map[*model.Container]uint8 // scratch for SetNode's container diff
 }
 
 type nodeState struct {
@@ -104,6 +107,11 @@ func (s *Snapshot) SetNode(n *model.Node) {
 		return
 	}
 	old := s.nodes[i]
+	if sameIndexedFields(old.n, n) {
+		s.swapContainers(old, n)
+		s.touch(i)
+		return
+	}
 	for _, c := range old.containers {
 		s.countName(c, -1)
 	}
@@ -120,6 +128,49 @@ func (s *Snapshot) SetNode(n *model.Node) {
 	default:
 		s.touch(i)
 	}
+}
+
+// sameIndexedFields reports whether b differs from a at most in what the
+// snapshot reads live (resources, health) and in its containers.
+func sameIndexedFields(a, b *model.Node) bool {
+	return a.ID == b.ID && a.Name == b.Name && maps.Equal(a.Labels, b.Labels) &&
+		slices.EqualFunc(a.Images, b.Images, func(x, y model.Image) bool {
+			return x.ID == y.ID && slices.Equal(x.RepoTags, y.RepoTags)
+		})
+}
+
+// swapContainers moves ns to node n, indexing only the containers that
+// came or went (compared by pointer: containers are never changed once
+// indexed), not every container of the node.
+func (s *Snapshot) swapContainers(ns *nodeState, n *model.Node) {
+	if s.mark == nil {
+		s.mark = map[*model.Container]uint8{}
+	}
+	for _, c := range ns.containers {
+		s.mark[c] |= 1
+	}
+	for _, c := range n.Containers {
+		s.mark[c] |= 2
+	}
+	for _, c := range ns.containers {
+		if s.mark[c] == 1 {
+			ns.usedCPU -= c.CPUs
+			ns.usedMem -= c.Memory
+			ns.indexContainer(c, -1)
+			s.countName(c, -1)
+		}
+	}
+	for _, c := range n.Containers {
+		if s.mark[c] == 2 {
+			ns.usedCPU += c.CPUs
+			ns.usedMem += c.Memory
+			ns.indexContainer(c, 1)
+			s.countName(c, 1)
+		}
+	}
+	clear(s.mark)
+	ns.n = n
+	ns.containers = append(ns.containers[:0], n.Containers...)
 }
 
 // RemoveNode drops the node at addr.

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"swarmdeck/c1m"
+)
+
+// bench runs the C1M benchmark: `swarmdeck bench --way sched,cluster,api`.
+func bench(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opts := c1m.Options{}
+	var ways []string
+	fs.IntVar(&opts.Nodes, "nodes", 10000, "simulated nodes to generate")
+	fs.IntVar(&opts.Containers, "containers", 1000000, "containers to place")
+	fs.IntVar(&opts.Clients, "clients", 16, "concurrent creators (cluster and api ways)")
+	fs.StringSliceVar(&ways, "way", []string{c1m.WaySched}, "sched (the scheduler alone), cluster (the manager on simulated engines), api (HTTP, --clients clients); comma-separated")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: swarmdeck bench [flags]\n\n"+
+			"The C1M benchmark: places --containers containers onto --nodes generated\n"+
+			"nodes and prints throughput and memory. Run one way per process for a\n"+
+			"clean peak RSS (scripts/c1m.sh does).\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "swarmdeck bench: %v (see 'swarmdeck bench --help')\n", err)
+		return exitUsage
+	}
+	for _, w := range ways {
+		if !slices.Contains([]string{c1m.WaySched, c1m.WayCluster, c1m.WayAPI}, w) {
+			fmt.Fprintf(stderr, "swarmdeck bench: --way %q: want %s\n", w, strings.Join([]string{c1m.WaySched, c1m.WayCluster, c1m.WayAPI}, ", "))
+			return exitUsage
+		}
+	}
+	if opts.Nodes < 1 || opts.Containers < 1 || opts.Clients < 1 {
+		fmt.Fprintln(stderr, "swarmdeck bench: --nodes, --containers and --clients must be at least 1")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	for _, w := range ways {
+		opts.Way = w
+		res, err := c1m.Run(ctx, opts)
+		if err != nil {
+			fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
+			return exitRefused
+		}
+		fmt.Fprintln(stdout, res)
+	}
+	return exitOK
+}

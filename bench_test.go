@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+)
+
+func TestBenchCommand(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string // a regexp
+		wantErr string
+	}{
+		{name: "the scheduler alone, small", args: []string{"--nodes", "20", "--containers", "300"},
+			wantOut: `^sched   20 nodes: 300 containers in [0-9.]+ s \([0-9]+/s\), live heap .*\n$`},
+		{name: "two ways, one line each", args: []string{"--nodes", "5", "--containers", "20", "--way", "sched,cluster"},
+			wantOut: `^sched .*\ncluster 5 nodes: 20 containers in .*, manager start [0-9.]+ s, .*\n$`},
+		{name: "an unknown way", args: []string{"--way", "postal"}, code: 2,
+			wantErr: "swarmdeck bench: --way \"postal\": want sched, cluster, api\n"},
+		{name: "no containers", args: []string{"--containers", "0"}, code: 2,
+			wantErr: "swarmdeck bench: --nodes, --containers and --clients must be at least 1\n"},
+		{name: "more than the nodes hold", args: []string{"--nodes", "1", "--containers", "5000"}, code: 1,
+			wantErr: "swarmdeck bench: sched: placement 404: no resources available to schedule container\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"bench"}, tt.args...), &out, &errb)
+			if code != tt.code || errb.String() != tt.wantErr || !regexp.MustCompile(tt.wantOut).MatchString(out.String()) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout like %q, stderr %q", code, out.String(), errb.String(), tt.code, tt.wantOut, tt.wantErr)
+			}
+		})
+	}
+}
