@@ -37,6 +37,8 @@ Usage:
                         keep an engine registered in discovery
   swarmdeck list DISCOVERY
                         the engines discovery finds, one per line
+  swarmdeck node drain|pause|activate NAME --host MANAGER [--force]
+                        take a node out of service, or bring it back
   swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
                         show where containers would be placed, and why
   swarmdeck bench [--way sched,cluster,api] [--nodes N] [--containers N]
@@ -68,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return list(args[1:], stdout, stderr)
 	case "bench":
 		return bench(args[1:], stdout, stderr)
+	case "node":
+		return nodeCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

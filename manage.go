@@ -60,6 +60,7 @@ type manageFlags struct {
 	advertise      string
 	heartbeat      time.Duration
 	discoveryOpts  []string
+	stateFile      string
 }
 
 func (f *manageFlags) register(fs *pflag.FlagSet) {
@@ -86,6 +87,7 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.advertise, "addr", "", "same as --advertise")
 	fs.DurationVar(&f.heartbeat, "heartbeat", 60*time.Second, "how often discovery is polled or retried")
 	fs.StringArrayVar(&f.discoveryOpts, "discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
+	fs.StringVar(&f.stateFile, "state-file", "", "where node availability (pause, drain) is kept without a KV discovery (default "+backend.DefaultStatePath()+")")
 }
 
 // parseManage checks a manage command line with Swarm's validations and
@@ -218,8 +220,25 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 		sc.Strategy, sc.Filters, sc.Overcommit = fileCfg.Strategy, fileCfg.Filters, fileCfg.Overcommit
 	}
 	cfg.opts.Sched = sc
+	cfg.opts.State = stateStore(src, f.stateFile)
 	cfg.source = src
 	return cfg, nil
+}
+
+// stateStore is where node availability is kept: in the discovery's KV
+// store when there is one (so replicated managers share it), else in a
+// file beside the manager; a simulated cluster keeps it in memory unless
+// a file is named.
+func stateStore(src *backend.Source, file string) backend.StateStore {
+	switch {
+	case src.Consul != nil:
+		return src.Consul.State()
+	case file != "":
+		return &backend.FileState{Path: file}
+	case src.Simulated:
+		return &backend.MemoryState{}
+	}
+	return &backend.FileState{Path: backend.DefaultStatePath()}
 }
 
 // engineTLS reads DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker

@@ -95,6 +95,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /volumes/{name...}", s.inspectVolume)
 	m.HandleFunc("DELETE /volumes/{name...}", s.removeVolume)
 
+	s.swarmdeckRoutes()
+
 	m.HandleFunc("GET /images/viz", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Not supported in clustering mode.", http.StatusNotImplemented)
 	})

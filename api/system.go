@@ -52,7 +52,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	var mem int64
 	for _, n := range nodes {
 		status = append(status, [2]string{" " + n.Name, n.Addr})
-		status = append(status, [2]string{"  └ ID", n.ID}, [2]string{"  └ Status", n.Health.String()})
+		status = append(status, [2]string{"  └ ID", n.ID}, [2]string{"  └ Status", n.Health.String()},
+			[2]string{"  └ Availability", n.Availability.String()})
 		nk := model.CountContainers(n.Containers)
 		if n.Health == model.Healthy {
 			status = append(status, [2]string{"  └ Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", nk.Total, nk.Running, nk.Paused, nk.Stopped)})

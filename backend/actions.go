@@ -82,11 +82,18 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		cfg.Labels[model.LabelStartAfterReschedule] = "true"
 	}
 	c.mu.Lock()
-	if cfg.Name != "" && (c.snap.NameInUse(cfg.Name) || c.queuedName(cfg.Name, moving)) {
+	live := moving != nil && moving.live // the old copy holds the name until it goes
+	if cfg.Name != "" && (!live && c.snap.NameInUse(cfg.Name) || c.queuedName(cfg.Name, moving)) {
 		c.mu.Unlock()
 		return nil, nil, model.NameConflict(cfg.Name)
 	}
-	p, err := c.sch.Place(c.snap, req)
+	var p *sched.Placement
+	var err error
+	if moving != nil && moving.pin != "" {
+		p, err = c.pinned(req, moving.pin)
+	} else {
+		p, err = c.sch.Place(c.snap, req)
+	}
 	if err != nil {
 		c.mu.Unlock()
 		return nil, nil, err
@@ -135,6 +142,32 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	c.putContainer(n, ct)
 	c.rebuild(n)
 	return ct, n, nil
+}
+
+// pinned places req on the node at addr if every filter and the
+// resources still allow it. c.mu is held.
+func (c *Cluster) pinned(req *sched.Request, addr string) (*sched.Placement, error) {
+	p, err := c.sch.Explain(c.snap, req)
+	var reps []sched.NodeReport
+	if err == nil {
+		reps = p.Nodes
+	} else if pe := (*sched.PlacementError)(nil); errors.As(err, &pe) {
+		reps = pe.Nodes
+	}
+	for _, r := range reps {
+		if r.Node.Addr != addr {
+			continue
+		}
+		if r.Kept {
+			return &sched.Placement{Node: r.Node, Soft: p.Soft}, nil
+		}
+		why := make([]string, len(r.Reasons))
+		for i, x := range r.Reasons {
+			why[i] = x.String()
+		}
+		return nil, fmt.Errorf("%s no longer fits on %s: %s", describe(&model.Container{Config: req.Config}), r.Node.Name, strings.Join(why, "; "))
+	}
+	return nil, fmt.Errorf("%w: node %s", ErrNotFound, addr)
 }
 
 func exprs(es []*sched.Expr) []string {

@@ -40,6 +40,8 @@ type Options struct {
 	RescheduleGrace time.Duration
 	// Logger receives the manager's log; nil discards it.
 	Logger *slog.Logger
+	// State keeps node availability (pause, drain); nil keeps it in memory.
+	State StateStore
 }
 
 func (o *Options) defaults() {
@@ -76,14 +78,19 @@ type Cluster struct {
 	sch  *sched.Scheduler
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	nodes     map[string]*node // by address
-	snap      *sched.Snapshot
-	pending   map[string]*model.Container // creates in flight, by swarm ID
-	abandoned map[string]bool             // swarm IDs of creates that failed half-way
-	swarmIDs  map[string]int              // swarm ID → containers carrying it, on every node
-	queue     []*queued                   // containers waiting to be rescheduled
-	gen       uint64                      // bumped on every change
+	mu         sync.Mutex
+	nodes      map[string]*node // by address
+	snap       *sched.Snapshot
+	pending    map[string]*model.Container // creates in flight, by swarm ID
+	abandoned  map[string]bool             // swarm IDs of creates that failed half-way
+	swarmIDs   map[string]int              // swarm ID → containers carrying it, on every node
+	queue      []*queued                   // containers waiting to be rescheduled
+	state      StateStore
+	avail      map[string]model.Availability // by node address; absent: active
+	forced     map[string]bool               // container IDs a forced drain moves despite no policy
+	relocating map[string]bool               // container IDs being moved by a drain or rebalance
+	moveErrs   map[string]string             // container ID → the last failed move's error, said once
+	gen        uint64                        // bumped on every change
 
 	events *broker
 	wake   chan struct{} // capacity may have appeared: look at the queue
@@ -144,6 +151,10 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1),
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{},
+	}
+	if c.state == nil {
+		c.state = &MemoryState{}
 	}
 	c.primary.Store(true)
 	return c, nil
@@ -232,10 +243,14 @@ func (c *Cluster) Run(ctx context.Context) error {
 	c.ctx.Store(&ctx)
 	entries, errs := c.src.Discovery.Watch(ctx)
 	discoveryDown := false
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
 		c.rescheduler(ctx)
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.loadState(ctx)
 	}()
 	defer c.wg.Wait()
 	for {
@@ -315,7 +330,7 @@ func (c *Cluster) rebuild(n *node) {
 	n.shown.Store(&name)
 	mn := &model.Node{
 		ID: n.info.ID, Name: name, Addr: n.entry.Addr, Labels: n.info.Labels, CPUs: n.info.CPUs, Memory: n.info.Memory,
-		Health: n.health, Failures: n.failures, Error: n.lastErr, Version: n.info.Version, Updated: n.updated,
+		Health: n.health, Availability: c.avail[n.entry.Addr], Failures: n.failures, Error: n.lastErr, Version: n.info.Version, Updated: n.updated,
 		Warning: strings.Trim(n.info.Warning+"; "+n.dupWarning, "; "), Images: n.images,
 	}
 	seen := map[string]bool{}

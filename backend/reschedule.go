@@ -21,6 +21,10 @@ type queued struct {
 	wasRunning bool
 	lastErr    string // why the last attempt failed
 	inFlight   bool   // being placed right now
+	// live is set for a drain or rebalance move: the old copy still runs
+	// and holds the name until the new one has started.
+	live bool
+	pin  string // the node address the move must go to; empty: any
 }
 
 // Queued is a container waiting to be rescheduled, as readers see it.
@@ -117,6 +121,7 @@ func (c *Cluster) rescheduler(ctx context.Context) {
 		}
 		if c.isPrimary() {
 			c.drain(ctx)
+			c.continueDrains(ctx)
 		}
 	}
 }

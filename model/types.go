@@ -36,6 +36,50 @@ func ParseHealth(s string) (Health, error) {
 	return 0, fmt.Errorf("unknown health %q (want healthy, unhealthy or pending)", s)
 }
 
+// Availability is whether the scheduler may use a node: an operator's
+// choice, kept apart from Health (which the engine decides).
+type Availability int
+
+// Node availabilities. Active is the zero value: a node nobody paused or
+// drained.
+const (
+	Active Availability = iota // placements welcome
+	Pause                      // no new placements; what runs stays
+	Drain                      // no new placements; movable containers leave
+)
+
+var availabilityNames = [...]string{"active", "pause", "drain"}
+
+func (a Availability) String() string {
+	if int(a) < len(availabilityNames) {
+		return availabilityNames[a]
+	}
+	return fmt.Sprintf("Availability(%d)", int(a))
+}
+
+// Doing is the availability as a state of the node: "active", "paused",
+// "draining", for placement explanations and the console.
+func (a Availability) Doing() string {
+	switch a {
+	case Pause:
+		return "paused"
+	case Drain:
+		return "draining"
+	}
+	return a.String()
+}
+
+// ParseAvailability reads active, pause or drain (also "paused",
+// "draining"), case-insensitively.
+func ParseAvailability(s string) (Availability, error) {
+	for i, n := range availabilityNames {
+		if strings.EqualFold(s, n) || strings.EqualFold(s, Availability(i).Doing()) {
+			return Availability(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown availability %q (want active, pause or drain)", s)
+}
+
 // State is a container's run state.
 type State int
 
@@ -93,6 +137,9 @@ const (
 	// was running: whichever manager finds it still created starts it, so a
 	// manager that dies between create and start loses nothing.
 	LabelStartAfterReschedule = "com.swarmdeck.start-after-reschedule"
+	// LabelRebalance set to "true" lets the rebalancer (and a drain) move
+	// a container that has no reschedule policy.
+	LabelRebalance = "com.swarmdeck.rebalance"
 )
 
 // Node is one Docker engine of the cluster. Nodes are keyed by Addr: two
@@ -105,12 +152,13 @@ type Node struct {
 	CPUs   int               // CPUs the engine reports, before overcommit
 	Memory int64             // bytes the engine reports, before overcommit
 
-	Health   Health
-	Failures int    // connection failures in a row
-	Error    string // the last error, empty when none
-	Warning  string // e.g. an engine ID shared with another node
-	Version  string // engine version
-	Updated  time.Time
+	Health       Health
+	Availability Availability // the operator's: active, pause or drain
+	Failures     int          // connection failures in a row
+	Error        string       // the last error, empty when none
+	Warning      string       // e.g. an engine ID shared with another node
+	Version      string       // engine version
+	Updated      time.Time
 
 	Images     []Image
 	Containers []*Container
@@ -212,9 +260,12 @@ const (
 	EventReschedule
 	EventFailure
 	EventContainer
+	EventAvailability // a node was paused, drained or made active
+	EventMove         // a container moved for a drain or a rebalance
+	EventPlan         // a rebalance plan was made
 )
 
-var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container"}
+var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventKindNames) {

@@ -40,6 +40,9 @@ func memory(b int64) nodeOpt        { return func(n *model.Node) { n.Memory = b 
 func id(s string) nodeOpt           { return func(n *model.Node) { n.ID = s } }
 func health(h model.Health) nodeOpt { return func(n *model.Node) { n.Health = h } }
 func failures(f int) nodeOpt        { return func(n *model.Node) { n.Failures = f } }
+func avail(a model.Availability) nodeOpt {
+	return func(n *model.Node) { n.Availability = a }
+}
 func image(imageID string, tags ...string) nodeOpt {
 	return func(n *model.Node) { n.Images = append(n.Images, model.Image{ID: imageID, RepoTags: tags}) }
 }

@@ -82,6 +82,25 @@ func TestExplainedRefusalSummarizesBlockers(t *testing.T) {
 	}
 }
 
+func TestExplainSaysANodeIsDrainingOrPaused(t *testing.T) {
+	nodes := []*model.Node{node("a", avail(model.Drain)), node("b", avail(model.Pause)), node("c", memory(1*gib))}
+	_, err := scheduler(t, sched.Config{}).Explain(sched.NewSnapshot(nodes), request(t, want(0, 2*gib)))
+	var pe *sched.PlacementError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v; want a *PlacementError", err)
+	}
+	const summary = "0/3 nodes are available: 1 node is draining; 1 node is paused; 1 memory exhausted"
+	if pe.Summary != summary {
+		t.Errorf("Summary = %q\nwant %q", pe.Summary, summary)
+	}
+	if got := reasons(pe.Nodes[0]); strings.Join(got, "|") != "availability: node is draining" {
+		t.Errorf("a: reasons %q; want availability: node is draining", got)
+	}
+	if got := reasons(pe.Nodes[1]); strings.Join(got, "|") != "availability: node is paused" {
+		t.Errorf("b: reasons %q; want availability: node is paused", got)
+	}
+}
+
 func TestPlaceWithoutExplainGivesNoReports(t *testing.T) {
 	s := scheduler(t, sched.Config{})
 	_, err := s.Place(sched.NewSnapshot([]*model.Node{node("a", memory(1*gib))}), request(t, want(0, 2*gib)))

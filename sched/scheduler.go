@@ -153,9 +153,15 @@ func (r Reason) label(summary bool) string {
 		return "no container slot left"
 	case reasonPending:
 		return "pending"
+	case ReasonAvailability:
+		return r.Detail
 	}
 	return r.Filter + " exhausted"
 }
+
+// ReasonAvailability rejects a node its operator paused or drained; the
+// detail reads "node is draining" or "node is paused".
+const ReasonAvailability = "availability"
 
 // Reasons that are not filters.
 const (
@@ -351,6 +357,12 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			if why != nil {
 				reject(why, Reason{Filter: reasonPending, Class: Exhausted,
 					Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"})
+			}
+			continue
+		}
+		if ns.n.Availability != model.Active {
+			if why != nil {
+				reject(why, Reason{Filter: ReasonAvailability, Class: Filtered, Detail: "node is " + ns.n.Availability.Doing()})
 			}
 			continue
 		}

@@ -108,6 +108,10 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		if a.current == viewNodes {
 			a.drill(ev.Rune())
 		}
+	case 'd', 'p', 'a':
+		if a.current == viewNodes {
+			a.availabilityKey(ev.Rune())
+		}
 	default:
 		return ev
 	}
@@ -191,7 +195,9 @@ func (a *App) help() {
 	}
 	switch a.current {
 	case viewNodes:
-		keys = append(keys, [2]string{"Enter", "the node: containers, labels, images"})
+		keys = append(keys, [2]string{"Enter", "the node: containers, labels, images"},
+			[2]string{"d", "drain: no new containers, and the movable ones leave (asks first)"},
+			[2]string{"p", "pause: no new containers (asks first)"}, [2]string{"a", "activate: take containers again"})
 		if a.b.Source().Simulated {
 			keys = append(keys, [2]string{"K", "kill the node's engine (simulated; asks first)"},
 				[2]string{"H", "hang the node's engine (simulated; asks first)"}, [2]string{"E", "heal the node's engine (simulated)"})

@@ -105,6 +105,12 @@ func nodeRow(n *model.Node, o model.Overcommit) row {
 			status.level = levelWarn
 		}
 	}
+	if n.Availability != model.Active {
+		status.text += " · " + n.Availability.Doing()
+		if status.level == levelOK {
+			status.level = levelWarn
+		}
+	}
 	if n.Error != "" {
 		status.text += ": " + n.Error
 	}

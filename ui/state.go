@@ -34,6 +34,7 @@ type Backend interface {
 	Inspect(ref string) (*model.Container, *model.Node, error)
 	CreateNetwork(ctx context.Context, name, driver string) ([]string, error)
 	RemoveNetwork(ctx context.Context, ref string) error
+	SetAvailability(ctx context.Context, ref string, a model.Availability, force bool) (*backend.AvailabilityResult, error)
 }
 
 // roler is a Backend that runs with replication and can say its role.
@@ -72,6 +73,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: map[string]*model.Node{}}
 	o := b.Scheduler().Overcommit()
 	var (
+		paused, draining    int
 		healthy             int
 		usedCPU, totCPU     model.MilliCPU
 		usedMem, totMem     int64
@@ -82,6 +84,12 @@ func build(b Backend, th theme, cache *rowCache) *state {
 		st.byAddr[n.Addr] = n
 		st.nodeRows = append(st.nodeRows, nodeRow(n, o))
 		containers += len(n.Containers)
+		switch n.Availability {
+		case model.Pause:
+			paused++
+		case model.Drain:
+			draining++
+		}
 		if n.Health != model.Healthy {
 			continue
 		}
@@ -115,6 +123,9 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	st.containers = containers
 	st.netRows = networkRows(b.Networks(), st)
 	st.header = headerText(b, th, healthy, len(st.nodes), running, containers, usedCPU, totCPU, usedMem, totMem)
+	if paused+draining > 0 {
+		st.header += fmt.Sprintf("   %sOut of service: %d draining, %d paused%s", th.tag(th.warn), draining, paused, th.reset())
+	}
 	return st
 }
 

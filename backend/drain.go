@@ -1,0 +1,393 @@
+package backend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// moveConcurrency bounds the moves a drain or a rebalance runs at once.
+const moveConcurrency = 4
+
+// ErrAmbiguous is a node reference that names more than one node.
+var ErrAmbiguous = errors.New("more than one node answers to that name")
+
+// Blocker is a container that keeps a drained node from emptying, and why.
+type Blocker struct {
+	Container *model.Container
+	Reason    string
+}
+
+// AvailabilityResult is what SetAvailability did: the node as it is now,
+// the containers that leave it, and those that stay and why.
+type AvailabilityResult struct {
+	Node     *model.Node
+	Moving   []*model.Container
+	Blocking []Blocker
+}
+
+// Movable reports whether a drain or a rebalance may move the container
+// on its own: it has the reschedule policy or the opt-in label.
+func Movable(ct *model.Container) bool { return movable(ct) }
+
+func movable(ct *model.Container) bool {
+	return hasPolicy(ct) || ct.Labels[model.LabelRebalance] == "true"
+}
+
+// blockReason says why a drain leaves a container where it is.
+func blockReason(ct *model.Container) string {
+	switch {
+	case ct.ID == "":
+		return "it is being created"
+	default:
+		return "it has no reschedule policy (run it with -e reschedule:on-node-failure or --label " +
+			model.LabelRebalance + "=true, or drain with force)"
+	}
+}
+
+// resolveNode finds a node by name, address or engine ID. c.mu is held.
+func (c *Cluster) resolveNode(ref string) (*node, error) {
+	var found []*node
+	for _, n := range c.nodes {
+		if n.entry.Addr == ref || n.nameLocked() == ref || (n.info.ID != "" && n.info.ID == ref) {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, fmt.Errorf("%w: node %s", ErrNotFound, ref)
+	case 1:
+		return found[0], nil
+	}
+	addrs := make([]string, len(found))
+	for i, n := range found {
+		addrs[i] = n.entry.Addr
+	}
+	slices.Sort(addrs)
+	return nil, fmt.Errorf("node %s: %w (%s): name it by address", ref, ErrAmbiguous, strings.Join(addrs, ", "))
+}
+
+// SetAvailability makes a node (by name, address or ID) active, paused or
+// drained. The choice is saved in the state store first: if it cannot be
+// saved nothing changes. Draining moves the node's containers that have a
+// reschedule policy (or the opt-in label) off it, in the background; with
+// force the others move too. The result lists what moves and what stays.
+func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Availability, force bool) (*AvailabilityResult, error) {
+	c.mu.Lock()
+	n, err := c.resolveNode(ref)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	addr := n.entry.Addr
+	if err := c.state.Save(ctx, addr, a); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	was := c.avail[addr]
+	setAvailability(c.avail, addr, a)
+	if c.nodes[addr] == n {
+		c.rebuild(n)
+	}
+	res := &AvailabilityResult{Node: n.view}
+	if a == model.Drain {
+		for _, ct := range n.view.Containers {
+			switch {
+			case ct.ID != "" && (movable(ct) || force):
+				if force && !movable(ct) {
+					c.forced[ct.ID] = true
+				}
+				res.Moving = append(res.Moving, ct)
+			default:
+				res.Blocking = append(res.Blocking, Blocker{ct, blockReason(ct)})
+			}
+		}
+	} else {
+		for id := range c.forced {
+			if ct := n.containers[id]; ct != nil {
+				delete(c.forced, id)
+			}
+		}
+	}
+	c.mu.Unlock()
+	msg := fmt.Sprintf("%s is now %s (was %s)", n.name(), a.Doing(), was.Doing())
+	if a == model.Drain {
+		msg += fmt.Sprintf(": %d containers move off it", len(res.Moving))
+		if len(res.Blocking) > 0 {
+			msg += fmt.Sprintf(", %d block the drain", len(res.Blocking))
+		}
+	}
+	c.emit(model.Event{Kind: model.EventAvailability, Node: n.name(), Action: "node_" + a.String(), Message: msg})
+	for _, b := range res.Blocking {
+		c.emit(model.Event{Kind: model.EventAvailability, Node: n.name(), Container: describe(b.Container), ContainerID: b.Container.ID,
+			Action: "drain_blocked", Message: fmt.Sprintf("%s blocks the drain of %s: %s", describe(b.Container), n.name(), b.Reason)})
+	}
+	c.nudge()
+	return res, nil
+}
+
+// StateWhere says where node availability is kept.
+func (c *Cluster) StateWhere() string { return c.state.Where() }
+
+// loadState reads the saved availabilities, retrying until it can or ctx
+// ends, then follows the store's changes made by other managers.
+func (c *Cluster) loadState(ctx context.Context) {
+	for reported := false; ; {
+		m, err := c.state.Load(ctx)
+		if err == nil {
+			c.installState(m)
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !reported {
+			reported = true
+			c.emit(model.Event{Kind: model.EventFailure, Action: "state", Message: "cannot read node availability: " + err.Error()})
+		}
+		if !sleep(ctx, time.Second) {
+			return
+		}
+	}
+	ch := c.state.Watch(ctx)
+	if ch == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-ch:
+			c.installState(m)
+		}
+	}
+}
+
+// installState replaces the known availabilities with m (read from the
+// store) and reports what changed.
+func (c *Cluster) installState(m map[string]model.Availability) {
+	c.mu.Lock()
+	var changed []string
+	for addr := range mergeKeys(c.avail, m) {
+		if c.avail[addr] == m[addr] {
+			continue
+		}
+		name := addr
+		if n := c.nodes[addr]; n != nil {
+			name = n.name()
+		}
+		changed = append(changed, fmt.Sprintf("%s is %s", name, m[addr].Doing()))
+	}
+	c.avail = maps.Clone(m)
+	if c.avail == nil {
+		c.avail = map[string]model.Availability{}
+	}
+	for _, n := range c.nodes {
+		c.rebuild(n)
+	}
+	c.mu.Unlock()
+	slices.Sort(changed)
+	for _, s := range changed {
+		c.emit(model.Event{Kind: model.EventAvailability, Action: "state", Message: s + " (read from " + c.state.Where() + ")"})
+	}
+	c.nudge()
+}
+
+func mergeKeys[V any](a, b map[string]V) map[string]bool {
+	out := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+// relocation is one container to move off its node, to a chosen node or
+// wherever the scheduler says.
+type relocation struct {
+	ct   *model.Container
+	from *node
+	to   string // a node address; empty: the scheduler's choice
+	why  string
+}
+
+// drainPending lists the moves the drained nodes still need: every
+// movable (or forced) container of a healthy drained node, not already
+// moving. c.mu is held.
+func (c *Cluster) drainPending() []relocation {
+	var out []relocation
+	for addr, a := range c.avail {
+		n := c.nodes[addr]
+		if a != model.Drain || n == nil || n.health != model.Healthy {
+			continue
+		}
+		for _, ct := range n.containers {
+			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) {
+				continue
+			}
+			out = append(out, relocation{ct: ct, from: n, why: n.name() + " is draining"})
+		}
+	}
+	slices.SortFunc(out, func(a, b relocation) int {
+		return cmp.Or(strings.Compare(a.from.entry.Addr, b.from.entry.Addr), strings.Compare(a.ct.Name, b.ct.Name))
+	})
+	return out
+}
+
+// continueDrains moves what drained nodes still hold; each move is
+// tried once per call, failures are reported and retried later.
+func (c *Cluster) continueDrains(ctx context.Context) {
+	c.mu.Lock()
+	todo := c.drainPending()
+	c.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	c.relocateAll(ctx, todo, false)
+}
+
+// MoveOutcome is one executed move.
+type MoveOutcome struct {
+	Container string // name
+	From, To  string // node names
+	Why       string
+	Err       error
+}
+
+// relocateAll runs the moves, at most moveConcurrency at a time. With
+// stopAtFailure no move starts after one has failed.
+func (c *Cluster) relocateAll(ctx context.Context, moves []relocation, stopAtFailure bool) []MoveOutcome {
+	out := make([]MoveOutcome, len(moves))
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed bool
+	)
+	sem := make(chan struct{}, moveConcurrency)
+	for i, m := range moves {
+		out[i] = MoveOutcome{Container: describe(m.ct), From: m.from.name(), Why: m.why}
+		c.mu.Lock()
+		busy := c.relocating[m.ct.ID]
+		if !busy {
+			c.relocating[m.ct.ID] = true
+		}
+		c.mu.Unlock()
+		if busy {
+			out[i].Err = fmt.Errorf("%s is already moving", describe(m.ct))
+			continue
+		}
+		sem <- struct{}{}
+		mu.Lock()
+		stop := failed && stopAtFailure || ctx.Err() != nil
+		mu.Unlock()
+		if stop {
+			<-sem
+			c.mu.Lock()
+			delete(c.relocating, m.ct.ID)
+			c.mu.Unlock()
+			out[i].Err = errNotTried
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			to, err := c.relocate(ctx, m)
+			c.mu.Lock()
+			delete(c.relocating, m.ct.ID)
+			c.mu.Unlock()
+			mu.Lock()
+			out[i].To, out[i].Err = to, err
+			if err != nil {
+				failed = true
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// errNotTried marks a move skipped after an earlier one failed.
+var errNotTried = errors.New("not tried: an earlier move failed")
+
+// IsNotTried reports whether a move was skipped after an earlier failure.
+func IsNotTried(err error) bool { return errors.Is(err, errNotTried) }
+
+// relocate moves one container: the new copy is created (same name and
+// swarm ID) and started first, then the old one is stopped and removed,
+// so a failure at any step leaves the old copy running.
+func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
+	old := m.ct
+	req, err := sched.NewRequest(old.Config)
+	if err != nil {
+		return "", c.moveFailed(m, err)
+	}
+	sid := cmp.Or(old.SwarmID, newID())
+	q := &queued{c: old, from: m.from.entry.Addr, fromName: m.from.name(), since: time.Now(),
+		wasRunning: old.State == model.Running, live: true, pin: m.to}
+	ct, to, err := c.place(ctx, req, sid, q)
+	if err != nil {
+		return "", c.moveFailed(m, err)
+	}
+	if q.wasRunning {
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := to.eng.Start(sctx, ct.ID)
+		cancel()
+		if err != nil {
+			// The old copy still runs: take the new one back.
+			rctx, cancel := context.WithTimeout(ctx, callTimeout)
+			to.eng.Remove(rctx, ct.ID, true)
+			cancel()
+			c.reread(ctx, to, ct.ID)
+			return to.name(), c.moveFailed(m, fmt.Errorf("starting the new copy on %s: %w", to.name(), err))
+		}
+		c.reread(ctx, to, ct.ID)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+	if old.State == model.Running {
+		m.from.eng.Stop(sctx, old.ID, 10*time.Second)
+	}
+	err = m.from.eng.Remove(sctx, old.ID, true)
+	cancel()
+	if err != nil && !IsNotFound(err) {
+		if IsConnectionError(err) {
+			c.failed(m.from, err)
+		}
+		return to.name(), c.moveFailed(m, fmt.Errorf("removing the old copy from %s (the new one runs on %s): %w", m.from.name(), to.name(), err))
+	}
+	c.mu.Lock()
+	c.dropContainer(m.from, old.ID)
+	delete(c.forced, old.ID)
+	delete(c.moveErrs, old.ID)
+	c.rebuild(m.from)
+	c.mu.Unlock()
+	c.emit(model.Event{Kind: model.EventMove, Node: to.name(), Container: describe(ct), ContainerID: ct.ID, Action: "move",
+		Message: fmt.Sprintf("moved %s from %s to %s: %s", describe(ct), m.from.name(), to.name(), m.why)})
+	return to.name(), nil
+}
+
+func (c *Cluster) moveFailed(m relocation, err error) error {
+	err = fmt.Errorf("moving %s off %s: %w", describe(m.ct), m.from.name(), err)
+	c.mu.Lock()
+	same := c.moveErrs[m.ct.ID] == err.Error()
+	c.moveErrs[m.ct.ID] = err.Error()
+	c.mu.Unlock()
+	if same { // a drain retries every few seconds: say it once
+		return err
+	}
+	c.emit(model.Event{Kind: model.EventFailure, Node: m.from.name(), Container: describe(m.ct), ContainerID: m.ct.ID, Action: "move_failed",
+		Message: err.Error() + " (" + m.why + ")"})
+	return err
+}

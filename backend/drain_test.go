@@ -1,0 +1,165 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// names lists the names of a node's containers, sorted.
+func names(c *Cluster, addr string) []string {
+	var out []string
+	if n := c.Node(addr); n != nil {
+		for _, ct := range n.Containers {
+			out = append(out, ct.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestDrainMovesPolicyContainersAndListsTheRest(t *testing.T) {
+	web, db, batch := running("web", true), running("db", false), running("batch", false)
+	db.Labels[model.LabelRebalance] = "true" // opted in without a policy
+	src := SimSource("test", []*model.Node{
+		simNode("a", 4, 8<<30, nil, web, db, batch),
+		simNode("b", 4, 8<<30, nil),
+		simNode("c", 4, 8<<30, nil),
+	})
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 3))
+
+	res, err := c.SetAvailability(context.Background(), "a", model.Drain, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var moving []string
+	for _, ct := range res.Moving {
+		moving = append(moving, ct.Name)
+	}
+	slices.Sort(moving)
+	if strings.Join(moving, ",") != "db,web" || len(res.Blocking) != 1 || res.Blocking[0].Container.Name != "batch" ||
+		!strings.Contains(res.Blocking[0].Reason, "no reschedule policy") {
+		t.Fatalf("moving %v, blocking %+v; want db,web moving and batch blocking for want of a policy", moving, res.Blocking)
+	}
+	waitFor(t, 3*time.Second, "a holds batch alone", func() bool { return strings.Join(names(c, "a:2375"), ",") == "batch" })
+	for _, ct := range []*model.Container{web, db} {
+		n, where := copies(c, ct.SwarmID)
+		if n != 1 || where[0] == "a" {
+			t.Fatalf("%s: %d copies on %v; want one, off a", ct.Name, n, where)
+		}
+		moved, _, err := c.Inspect(ct.Name)
+		if err != nil || moved.State != model.Running {
+			t.Fatalf("%s after the move: %v %v; want running", ct.Name, moved, err)
+		}
+	}
+	// Nothing new lands on a drained node, and the explanation says why.
+	if ct, err := c.Create(context.Background(), model.Config{Image: "busybox", Labels: map[string]string{}}); err != nil || ct.Node == "a:2375" {
+		t.Fatalf("create after drain: %v on %v", err, ct)
+	}
+	if got := c.Node("a:2375").Availability; got != model.Drain {
+		t.Fatalf("availability %s; want drain", got)
+	}
+	// Force moves the blocker too.
+	if _, err := c.SetAvailability(context.Background(), "a:2375", model.Drain, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "a empty", func() bool { return len(names(c, "a:2375")) == 0 })
+	if n, where := copies(c, batch.SwarmID); n != 1 || where[0] == "a" {
+		t.Fatalf("batch: %d copies on %v", n, where)
+	}
+	var drained, moves int
+	for _, e := range c.RecentEvents() {
+		switch {
+		case e.Kind == model.EventAvailability && e.Action == "node_drain":
+			drained++
+		case e.Kind == model.EventMove && strings.Contains(e.Message, "a is draining"):
+			moves++
+		}
+	}
+	if drained != 2 || moves != 3 {
+		t.Fatalf("%d drain and %d move events; want 2 and 3", drained, moves)
+	}
+}
+
+func TestAPausedNodeKeepsItsContainersAndTakesNoneNew(t *testing.T) {
+	web := running("web", true)
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil, running("x", false), running("y", false))})
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	if _, err := c.SetAvailability(context.Background(), "a", model.Pause, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		ct, err := c.Create(context.Background(), model.Config{Image: "busybox", Labels: map[string]string{}})
+		if err != nil || ct.Node != "b:2375" {
+			t.Fatalf("create %d on a paused cluster: %v %+v; want b", i, err, ct)
+		}
+	}
+	if got := names(c, "a:2375"); strings.Join(got, ",") != "web" {
+		t.Fatalf("a holds %v; want web still", got)
+	}
+	if _, err := c.SetAvailability(context.Background(), "nope", model.Pause, false); !IsNotFound(err) {
+		t.Fatalf("unknown node: %v; want not found", err)
+	}
+}
+
+// brokenState refuses to save.
+type brokenState struct{ MemoryState }
+
+var errBroken = errors.New("disk full")
+
+func (*brokenState) Save(context.Context, string, model.Availability) error { return errBroken }
+
+func TestAnAvailabilityThatCannotBeSavedChangesNothing(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, running("web", true)), simNode("b", 4, 8<<30, nil)})
+	opts := fast()
+	opts.State = &brokenState{}
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	if _, err := c.SetAvailability(context.Background(), "a", model.Drain, false); !errors.Is(err, errBroken) {
+		t.Fatalf("got %v; want the store's error", err)
+	}
+	time.Sleep(100 * time.Millisecond) // a drain, had it started, would have moved web by now
+	if c.Node("a:2375").Availability != model.Active || strings.Join(names(c, "a:2375"), ",") != "web" {
+		t.Fatalf("a is %s with %v; want active with web", c.Node("a:2375").Availability, names(c, "a:2375"))
+	}
+}
+
+func TestADrainSurvivesARestartThroughTheStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	nodes := func() []*model.Node {
+		return []*model.Node{simNode("a", 4, 8<<30, nil), simNode("b", 4, 8<<30, nil)}
+	}
+	opts := fast()
+	opts.State = &FileState{Path: path}
+	ctx, cancel := context.WithCancel(context.Background())
+	first, err := New(SimSource("test", nodes()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); first.Run(ctx) }()
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(first, 2))
+	if _, err := first.SetAvailability(ctx, "a", model.Drain, false); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+
+	opts.State = &FileState{Path: path}
+	second := startSim(t, SimSource("test", nodes()), opts)
+	waitFor(t, 2*time.Second, "a drained after the restart", func() bool {
+		n := second.Node("a:2375")
+		return n != nil && n.Availability == model.Drain
+	})
+	if second.Node("b:2375").Availability != model.Active {
+		t.Fatal("b is not active")
+	}
+}

@@ -1,0 +1,243 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	consul "github.com/hashicorp/consul/api"
+
+	"swarmdeck/model"
+)
+
+// StateStore keeps the operators' node availabilities (by node address)
+// where every manager of the cluster reads them: the discovery's KV store
+// when there is one, else a small file beside the manager.
+type StateStore interface {
+	// Load reads every node's availability; a node not listed is active.
+	Load(ctx context.Context) (map[string]model.Availability, error)
+	// Save records one node's availability (active removes the record).
+	Save(ctx context.Context, addr string, a model.Availability) error
+	// Watch sends the whole map again each time another manager changes
+	// it, until ctx ends; a store only one manager uses returns nil.
+	Watch(ctx context.Context) <-chan map[string]model.Availability
+	// Where says where the state is kept, for the operator.
+	Where() string
+}
+
+// MemoryState is a StateStore that forgets on exit (simulated clusters).
+type MemoryState struct {
+	mu sync.Mutex
+	m  map[string]model.Availability
+}
+
+// Load implements StateStore.
+func (s *MemoryState) Load(context.Context) (map[string]model.Availability, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.m), nil
+}
+
+// Save implements StateStore.
+func (s *MemoryState) Save(_ context.Context, addr string, a model.Availability) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]model.Availability{}
+	}
+	setAvailability(s.m, addr, a)
+	return nil
+}
+
+// Watch implements StateStore: nobody else changes it.
+func (s *MemoryState) Watch(context.Context) <-chan map[string]model.Availability { return nil }
+
+// Where implements StateStore.
+func (s *MemoryState) Where() string { return "memory (simulated cluster: forgotten on exit)" }
+
+func setAvailability(m map[string]model.Availability, addr string, a model.Availability) {
+	if a == model.Active {
+		delete(m, addr)
+		return
+	}
+	m[addr] = a
+}
+
+// FileState is a StateStore in a JSON file, written atomically (a
+// temporary file renamed over it).
+type FileState struct {
+	Path string
+	mu   sync.Mutex
+}
+
+// stateFile is the file's layout: {"availability": {"host:port": "drain"}}.
+type stateFile struct {
+	Availability map[string]string `json:"availability"`
+}
+
+// DefaultStatePath is where a manager without a KV store keeps its state:
+// swarmdeck/state.json in the user's configuration directory.
+func DefaultStatePath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "swarmdeck", "state.json")
+}
+
+// Load implements StateStore; a missing file is an empty state.
+func (s *FileState) Load(context.Context) (map[string]model.Availability, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.load()
+}
+
+func (s *FileState) load() (map[string]model.Availability, error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]model.Availability{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state file: %w", err)
+	}
+	var f stateFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("state file %s: %w", s.Path, err)
+	}
+	out := make(map[string]model.Availability, len(f.Availability))
+	for addr, v := range f.Availability {
+		a, err := model.ParseAvailability(v)
+		if err != nil {
+			return nil, fmt.Errorf("state file %s, node %s: %w", s.Path, addr, err)
+		}
+		setAvailability(out, addr, a)
+	}
+	return out, nil
+}
+
+// Save implements StateStore.
+func (s *FileState) Save(_ context.Context, addr string, a model.Availability) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.load()
+	if err != nil {
+		return err
+	}
+	setAvailability(m, addr, a)
+	f := stateFile{Availability: map[string]string{}}
+	for k, v := range m {
+		f.Availability[k] = v.String()
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o755); err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".state-*.json")
+	if err != nil {
+		return fmt.Errorf("state file: %w", err)
+	}
+	_, werr := tmp.Write(append(data, '\n'))
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("state file %s: %w", s.Path, err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("state file: %w", err)
+	}
+	return nil
+}
+
+// Watch implements StateStore: one manager owns the file.
+func (s *FileState) Watch(context.Context) <-chan map[string]model.Availability { return nil }
+
+// Where implements StateStore.
+func (s *FileState) Where() string { return "file " + s.Path }
+
+// ConsulState is a StateStore in Consul, one key per paused or drained
+// node under PREFIX/swarmdeck/availability/, so replicated managers read
+// what the primary wrote.
+type ConsulState struct{ c *Consul }
+
+// State is the discovery's own StateStore.
+func (c *Consul) State() *ConsulState { return &ConsulState{c} }
+
+func (s *ConsulState) dir() string { return path.Join(s.c.prefix, "swarmdeck/availability") + "/" }
+
+// Load implements StateStore.
+func (s *ConsulState) Load(ctx context.Context) (map[string]model.Availability, error) {
+	pairs, _, err := s.c.client.KV().List(s.dir(), (&consul.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("reading node availability from Consul at %s: %w", s.c.URL, err)
+	}
+	return s.decode(pairs), nil
+}
+
+func (s *ConsulState) decode(pairs consul.KVPairs) map[string]model.Availability {
+	out := map[string]model.Availability{}
+	for _, p := range pairs {
+		addr, err := url.PathUnescape(strings.TrimPrefix(p.Key, s.dir()))
+		if err != nil {
+			continue
+		}
+		if a, err := model.ParseAvailability(string(p.Value)); err == nil {
+			setAvailability(out, addr, a)
+		}
+	}
+	return out
+}
+
+// Save implements StateStore.
+func (s *ConsulState) Save(ctx context.Context, addr string, a model.Availability) error {
+	key := s.dir() + url.PathEscape(addr)
+	w := (&consul.WriteOptions{}).WithContext(ctx)
+	var err error
+	if a == model.Active {
+		_, err = s.c.client.KV().Delete(key, w)
+	} else {
+		_, err = s.c.client.KV().Put(&consul.KVPair{Key: key, Value: []byte(a.String())}, w)
+	}
+	if err != nil {
+		return fmt.Errorf("saving the availability of %s in Consul at %s: %w", addr, s.c.URL, err)
+	}
+	return nil
+}
+
+// Watch implements StateStore with blocking queries.
+func (s *ConsulState) Watch(ctx context.Context) <-chan map[string]model.Availability {
+	out := make(chan map[string]model.Availability, 1)
+	go func() {
+		var index uint64
+		for ctx.Err() == nil {
+			q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+			pairs, meta, err := s.c.client.KV().List(s.dir(), q)
+			if err != nil {
+				index = 0
+				sleep(ctx, time.Second)
+				continue
+			}
+			if meta.LastIndex != index {
+				replace(out, s.decode(pairs))
+			}
+			index = meta.LastIndex
+		}
+	}()
+	return out
+}
+
+// Where implements StateStore.
+func (s *ConsulState) Where() string { return "Consul " + s.c.URL + " under " + s.dir() }

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// realBed is the three real dockerd of the test bed and the built binary.
+type realBed struct {
+	nodes []string
+	dir   string
+	bin   string
+}
+
+func requireRealBed(t *testing.T) *realBed {
+	t.Helper()
+	nodes, dir := os.Getenv("SWARMDECK_TESTBED_NODES"), os.Getenv("SWARMDECK_TESTBED_DIR")
+	if nodes == "" {
+		if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
+			t.Fatal("SWARMDECK_TESTBED_NODES is not set: scripts/testbed.sh did not start the real dockerd this test needs")
+		}
+		t.Skip("needs real dockerd: run scripts/test.sh")
+	}
+	rb := &realBed{nodes: strings.Split(nodes, ","), dir: dir, bin: filepath.Join(t.TempDir(), "swarmdeck")}
+	cleanEngines(t, rb.nodes, dir)
+	t.Cleanup(func() { cleanEngines(t, rb.nodes, dir) })
+	if out, err := exec.Command("go", "build", "-o", rb.bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return rb
+}
+
+// start runs the binary; stop ends it with SIGTERM (SIGKILL after 5s).
+func (rb *realBed) start(t *testing.T, args ...string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command(rb.bin, args...)
+	log, _ := os.Create(filepath.Join(t.TempDir(), "out.log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// docker runs the real docker CLI against host.
+func docker(host string, args ...string) (string, error) {
+	out, err := exec.Command("docker", append([]string{"-H", "tcp://" + host}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// namesOn lists the names of the running containers of one engine.
+func namesOn(t *testing.T, engine string) []string {
+	out, err := docker(engine, "ps", "--format", "{{.Names}}")
+	if err != nil {
+		t.Fatalf("docker ps on %s: %v\n%s", engine, err, out)
+	}
+	f := strings.Fields(out)
+	slices.Sort(f)
+	return f
+}
+
+func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
+	rb := requireRealBed(t)
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	state := filepath.Join(t.TempDir(), "state.json")
+	manage := func() func() {
+		return rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--state-file", state, "nodes://"+strings.Join(rb.nodes, ","))
+	}
+	stop := manage()
+	eventually(t, 20*time.Second, "three healthy engines", func() bool {
+		out, _ := docker(api, "info")
+		return strings.Count(out, "└ Status: Healthy") == 3
+	})
+	node := func(verb, name string, extra ...string) string {
+		t.Helper()
+		out, err := exec.Command(rb.bin, append([]string{"node", verb, name, "--host", "tcp://" + api}, extra...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("swarmdeck node %s %s: %v\n%s", verb, name, err, out)
+		}
+		return string(out)
+	}
+	// Pause node-2 and node-3 so that everything lands on node-1.
+	node("pause", "node-2")
+	node("pause", "node-3")
+	info, _ := docker(api, "info")
+	if strings.Count(info, "└ Availability: pause") != 2 || strings.Count(info, "└ Availability: active") != 1 {
+		t.Fatalf("docker info after two pauses:\n%s", info)
+	}
+	var want []string
+	for i := range 6 {
+		name := fmt.Sprintf("svc-%d", i)
+		want = append(want, name)
+		if out, err := docker(api, "run", "-d", "--name", name, "-e", "reschedule:on-node-failure", "busybox", "sleep", "600"); err != nil {
+			t.Fatalf("run %s: %v\n%s", name, err, out)
+		}
+	}
+	if out, err := docker(api, "run", "-d", "--name", "pinned", "busybox", "sleep", "600"); err != nil {
+		t.Fatalf("run pinned: %v\n%s", err, out)
+	}
+	if got := namesOn(t, rb.nodes[0]); len(got) != 7 {
+		t.Fatalf("node-1 runs %v; want all seven", got)
+	}
+	node("activate", "node-2")
+	node("activate", "node-3")
+	out := node("drain", "node-1")
+	if !strings.Contains(out, "node-1 ("+rb.nodes[0]+") is now drain (kept in file "+state+")") ||
+		!strings.Contains(out, "moving off it: 6") || !strings.Contains(out, "blocking the drain: 1") ||
+		!strings.Contains(out, "pinned: it has no reschedule policy") {
+		t.Fatalf("swarmdeck node drain said:\n%s", out)
+	}
+	eventually(t, 60*time.Second, "node-1 runs pinned alone", func() bool {
+		return slices.Equal(namesOn(t, rb.nodes[0]), []string{"pinned"})
+	})
+	// Nothing lost, nothing twice: each service runs exactly once, off node-1.
+	var elsewhere []string
+	for _, e := range rb.nodes[1:] {
+		elsewhere = append(elsewhere, namesOn(t, e)...)
+	}
+	slices.Sort(elsewhere)
+	if !slices.Equal(elsewhere, want) {
+		t.Fatalf("node-2 and node-3 run %v; want each of %v once", elsewhere, want)
+	}
+	all, _ := docker(api, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
+	if strings.Count(all, "\n") != 7 || strings.Contains(all, "node-1/svc") || strings.Contains(all, "Exited") {
+		t.Fatalf("docker ps -a through the manager:\n%s", all)
+	}
+
+	// A restarted manager still knows node-1 is drained.
+	stop()
+	stop = manage()
+	eventually(t, 20*time.Second, "node-1 drained after the restart", func() bool {
+		out, _ := docker(api, "info")
+		return strings.Count(out, "└ Status: Healthy") == 3 && strings.Count(out, "└ Availability: drain") == 1 &&
+			strings.Index(out, "node-1") < strings.Index(out, "└ Availability: drain") &&
+			strings.Index(out, "└ Availability: drain") < strings.Index(out, "node-2")
+	})
+	for i := range 3 {
+		name := fmt.Sprintf("after-%d", i)
+		if out, err := docker(api, "run", "-d", "--name", name, "busybox", "sleep", "600"); err != nil {
+			t.Fatalf("run %s: %v\n%s", name, err, out)
+		}
+	}
+	if got := namesOn(t, rb.nodes[0]); !slices.Equal(got, []string{"pinned"}) {
+		t.Fatalf("node-1 runs %v after the restart; want pinned alone (it is drained)", got)
+	}
+	// Force moves the last one; activate brings the node back.
+	node("drain", "node-1", "--force")
+	eventually(t, 30*time.Second, "node-1 empty", func() bool { return len(namesOn(t, rb.nodes[0])) == 0 })
+	node("activate", "node-1")
+	if out, err := docker(api, "run", "-d", "--name", "back", "busybox", "sleep", "600"); err != nil {
+		t.Fatalf("run back: %v\n%s", err, out)
+	}
+	if got := namesOn(t, rb.nodes[0]); !slices.Equal(got, []string{"back"}) {
+		t.Fatalf("node-1 runs %v once active again; want back (the emptiest node)", got)
+	}
+}

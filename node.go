@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"swarmdeck/api"
+	"swarmdeck/backend"
+)
+
+// managerClient calls a manager's own endpoints under api.Prefix.
+type managerClient struct {
+	http *http.Client
+	base string
+}
+
+// dialManager reaches the manager at host (tcp://host:port, host:port or
+// unix:///path), with the engines' TLS settings (DOCKER_TLS_VERIFY,
+// DOCKER_CERT_PATH) when set.
+func dialManager(host string) (*managerClient, error) {
+	if host == "" {
+		host = os.Getenv("SWARM_HOST")
+	}
+	if host == "" {
+		return nil, errors.New("--host MANAGER is required (or $SWARM_HOST): the manager's API address, tcp://host:port")
+	}
+	if _, _, err := listenAddr(host); err != nil {
+		return nil, err
+	}
+	eng, err := backend.NewDockerEngine(host, engineTLS())
+	if err != nil {
+		return nil, err
+	}
+	return &managerClient{http: eng.HTTPClient(), base: eng.BaseURL()}, nil
+}
+
+// call sends a JSON request and decodes the JSON answer into out; an
+// error answer becomes an error with the manager's message.
+func (m *managerClient) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, m.base+api.Prefix+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := m.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the manager: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("reading the manager's answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Message string }
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			e.Message = strings.TrimSpace(string(data))
+		}
+		return &managerError{Status: resp.StatusCode, Msg: e.Message}
+	}
+	return json.Unmarshal(data, out)
+}
+
+// managerError is a refusal from the manager.
+type managerError struct {
+	Status int
+	Msg    string
+}
+
+func (e *managerError) Error() string { return e.Msg }
+
+// exitFor maps a manager's refusal to an exit status: a bad request is a
+// usage error, anything else a refusal.
+func exitFor(err error) int {
+	var me *managerError
+	if errors.As(err, &me) && me.Status == http.StatusBadRequest {
+		return exitUsage
+	}
+	return exitRefused
+}
+
+const nodeUsage = `Usage: swarmdeck node drain|pause|activate NAME --host MANAGER [--force]
+
+  drain     no new containers on the node, and its containers with a
+            reschedule policy (or --label com.swarmdeck.rebalance=true) move off
+            it; the others are listed as blocking, and move only with --force
+  pause     no new containers on the node; what runs there stays
+  activate  the node takes containers again
+
+NAME is the node's name, address or engine ID.
+
+Flags:
+`
+
+// nodeCmd is `swarmdeck node drain|pause|activate NAME --host MANAGER`.
+func nodeCmd(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("node", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.StringP("host", "H", "", "the manager's API address: tcp://host:port or unix:///path ($SWARM_HOST)")
+	force := fs.Bool("force", false, "drain: move the containers that have no reschedule policy too")
+	fs.Usage = func() { fmt.Fprint(stderr, nodeUsage+fs.FlagUsages()) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return exitUsage
+	}
+	verb, name := fs.Arg(0), fs.Arg(1)
+	want := map[string]string{"drain": "drain", "pause": "pause", "activate": "active"}[verb]
+	if want == "" {
+		fmt.Fprintf(stderr, "swarmdeck node: unknown action %q (use drain, pause or activate)\n", verb)
+		return exitUsage
+	}
+	if *force && want != "drain" {
+		fmt.Fprintln(stderr, "swarmdeck node: --force applies to drain only")
+		return exitUsage
+	}
+	mc, err := dialManager(*host)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck node: %v\n", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var res api.AvailabilityResponse
+	err = mc.call(ctx, http.MethodPost, "/nodes/"+url.PathEscape(name)+"/availability",
+		api.AvailabilityRequest{Availability: want, Force: *force}, &res)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck node %s %s: %v\n", verb, name, err)
+		return exitFor(err)
+	}
+	fmt.Fprintf(stdout, "%s (%s) is now %s (kept in %s)\n", res.Node, res.Addr, res.Availability, res.StoredIn)
+	if want == "drain" {
+		fmt.Fprintf(stdout, "moving off it: %d\n", len(res.Moving))
+		for _, n := range res.Moving {
+			fmt.Fprintf(stdout, "  %s\n", n)
+		}
+		if len(res.Blocking) > 0 {
+			fmt.Fprintf(stdout, "blocking the drain: %d (drain again with --force to move them)\n", len(res.Blocking))
+			for _, b := range res.Blocking {
+				fmt.Fprintf(stdout, "  %s: %s\n", b.Container, b.Reason)
+			}
+		}
+	}
+	return exitOK
+}
