@@ -267,7 +267,7 @@ func (a *App) showHints() {
 	r := a.th.reset()
 	common := fmt.Sprintf("%s:%scommand %s/%sfilter %s?%shelp %so%ssort %sq%squit", k, r, k, r, k, r, k, r, k, r)
 	extra := map[string]string{
-		viewNodes:      fmt.Sprintf("%s⏎%snode %sn%slaunch %sd%sdrain %sp%spause %sa%sactivate %sK%skill %sH%shang %sE%sheal", k, r, k, r, k, r, k, r, k, r, k, r, k, r, k, r),
+		viewNodes:      fmt.Sprintf("%s⏎%snode %sn%slaunch %sd%sdrain %sK%skill %sH%shang %sE%sheal", k, r, k, r, k, r, k, r, k, r, k, r),
 		viewContainers: fmt.Sprintf("%s⏎%sinspect %sl%slogs %sS%sstart %ss%sstop %sr%srestart %sD%sremove %sn%slaunch", k, r, k, r, k, r, k, r, k, r, k, r, k, r),
 		viewNetworks:   fmt.Sprintf("%sc%screate %sD%sremove", k, r, k, r),
 		viewEvents:     "",
