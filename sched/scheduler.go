@@ -355,14 +355,7 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		}
 		if !ns.schedulable() {
 			if why != nil {
-				reject(why, Reason{Filter: reasonPending, Class: Exhausted,
-					Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"})
-			}
-			continue
-		}
-		if ns.n.Availability != model.Active {
-			if why != nil {
-				reject(why, Reason{Filter: ReasonAvailability, Class: Filtered, Detail: "node is " + ns.n.Availability.Doing()})
+				reject(why, ns.unschedulable())
 			}
 			continue
 		}

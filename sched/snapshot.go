@@ -319,9 +319,18 @@ func (s *Snapshot) ensureRanked() {
 	}
 }
 
-// schedulable reports whether the node is past Pending and still listed.
+// schedulable reports whether the node is past Pending, still listed,
+// and neither paused nor drained by its operator.
 func (ns *nodeState) schedulable() bool {
-	return ns.n.Health != model.Pending && ns.n.Health != model.Disconnected
+	return ns.n.Health != model.Pending && ns.n.Health != model.Disconnected && ns.n.Availability == model.Active
+}
+
+// unschedulable is why a node that is not schedulable takes nothing.
+func (ns *nodeState) unschedulable() Reason {
+	if ns.n.Health == model.Pending || ns.n.Health == model.Disconnected {
+		return Reason{Filter: reasonPending, Class: Exhausted, Detail: "node is " + ns.n.Health.String() + ", not yet schedulable"}
+	}
+	return Reason{Filter: ReasonAvailability, Class: Filtered, Detail: "node is " + ns.n.Availability.Doing()}
 }
 
 // label returns the interned value of engine label slot, 0 ("") if absent.
