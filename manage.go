@@ -347,9 +347,10 @@ func headless(ctx context.Context, cluster *backend.Cluster, hosts []string, std
 	}
 }
 
-// formatEvent is one event as a log line.
+// formatEvent is one event as a log line. The message is escaped: a
+// name or an engine's error text cannot end the line or forge another.
 func formatEvent(e model.Event) string {
-	line := e.Time.Format("15:04:05.000") + " " + e.Kind.String() + " " + e.Message
+	line := e.Time.Format("15:04:05.000") + " " + e.Kind.String() + " " + model.Printable(e.Message)
 	if e.Duration > 0 && !strings.Contains(e.Message, e.Duration.String()) {
 		line += " (" + e.Duration.String() + ")"
 	}

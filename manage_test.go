@@ -31,7 +31,7 @@ func TestManageFlagsAsSwarm(t *testing.T) {
 		{name: "a bad address", args: []string{"10.0.0.1"}, want: `invalid address "10.0.0.1": want host:port, please check you are using the correct discovery (missing token:// ?)`},
 		{name: "a cluster file and a discovery", args: []string{"--cluster", "examples/demo.yaml", "a:1"}, want: "--cluster and a discovery both name the cluster: give one"},
 		{name: "a broken cluster file", args: []string{"sim://clusterfile/testdata/bad/bad-memory.yaml"},
-			want: `clusterfile/testdata/bad/bad-memory.yaml:4: node a: memory: invalid size "lots": want bytes or a size such as 512m, 2g or 2GiB`},
+			want: `clusterfile/testdata/bad/bad-memory.yaml:4: node a: memory: invalid size: 'lots' (want bytes or a size such as 512m, 2g or 2GiB)`},
 		{name: "an unknown flag", args: []string{"--colour", "a:1"}, want: "unknown flag: --colour"},
 		{name: "a bad -H", args: []string{"-H", "http://x", "a:1"}, want: `invalid -H "http://x": want tcp://host:port or unix:///path`},
 		{name: "-H without a port", args: []string{"-H", "tcp://127.0.0.1", "a:1"}, want: `invalid -H "tcp://127.0.0.1": want tcp://host:port or unix:///path`},

@@ -25,8 +25,8 @@ type placeFlags struct {
 	env         []string
 	labels      []string
 	cpuShares   int64
-	cpus        string
-	memory      string
+	cpus        nanoCPUsValue
+	memory      bytesValue
 	publish     []string
 	expose      []string
 	network     string
@@ -45,8 +45,8 @@ func (f *placeFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&f.env, "env", "e", nil, "environment variable; constraint:, affinity:, whitelist: and reschedule: entries are placement rules")
 	fs.StringArrayVarP(&f.labels, "label", "l", nil, "container label KEY=VALUE")
 	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPUs to reserve, a whole number (Swarm's meaning of -c)")
-	fs.StringVar(&f.cpus, "cpus", "", "CPUs to reserve, fractions allowed; wins over -c")
-	fs.StringVarP(&f.memory, "memory", "m", "", "memory to reserve (512m, 2g)")
+	fs.Var(&f.cpus, "cpus", "CPUs to reserve, fractions allowed; wins over -c")
+	fs.VarP(&f.memory, "memory", "m", "memory to reserve (512m, 2g)")
 	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a port: [IP:]HOST:CONTAINER[/PROTO]")
 	fs.StringArrayVar(&f.expose, "expose", nil, "expose a port or range")
 	fs.StringVar(&f.network, "network", "bridge", "network mode: bridge, host, none, container:NAME or a network name")
@@ -55,16 +55,46 @@ func (f *placeFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.links, "link", nil, "link to a container (placed with it)")
 	fs.StringVar(&f.strategy, "strategy", "", "spread, binpack or random (default: the cluster file's, else spread)")
 	fs.StringArrayVar(&f.filters, "filter", nil, "a filter to run, repeatable and in order; replaces the default chain")
-	fs.IntVar(&f.count, "count", 1, "place N containers one after the other, each seeing those before it")
+	fs.IntVar(&f.count, "count", 1, fmt.Sprintf("place N containers one after the other, each seeing those before it (at most %d)", maxCount))
 	fs.BoolVar(&f.explain, "explain", false, "say for every node why it was kept or rejected")
 	fs.StringVar(&f.format, "format", "text", "output format: text or json")
 }
 
-// config turns the flags into the container config a `docker run` would send.
-func (f *placeFlags) config(image string, cmd []string) (model.Config, error) {
+// maxCount is the most containers one `place --count` may place.
+const maxCount = 100000
+
+// nanoCPUsValue is --cpus, read as the docker CLI reads it.
+type nanoCPUsValue int64
+
+func (v *nanoCPUsValue) Set(s string) error {
+	n, err := model.ParseNanoCPUs(s)
+	*v = nanoCPUsValue(n)
+	return err
+}
+func (v *nanoCPUsValue) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *nanoCPUsValue) Type() string   { return "decimal" }
+
+// bytesValue is -m, read as the docker CLI reads it.
+type bytesValue int64
+
+func (v *bytesValue) Set(s string) error {
+	n, err := model.ParseBytes(s)
+	*v = bytesValue(n)
+	return err
+}
+func (v *bytesValue) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *bytesValue) Type() string   { return "bytes" }
+
+// config turns the flags into the config a `docker run` would send, its
+// resources checked as the daemon checks them against the largest node
+// (maxCPUs CPUs).
+func (f *placeFlags) config(image string, cmd []string, maxCPUs int) (model.Config, error) {
 	cfg := model.Config{
 		Name: f.name, Image: image, Cmd: cmd, Env: f.env, Labels: map[string]string{},
 		NetworkMode: f.network, VolumesFrom: f.volumesFrom, Links: f.links,
+	}
+	if err := model.CheckName(f.name); err != nil {
+		return cfg, err
 	}
 	for _, l := range f.labels {
 		k, v, _ := strings.Cut(l, "=")
@@ -73,24 +103,11 @@ func (f *placeFlags) config(image string, cmd []string) (model.Config, error) {
 		}
 		cfg.Labels[k] = v
 	}
-	if f.cpuShares < 0 {
-		return cfg, fmt.Errorf("invalid --cpu-shares %d: must not be negative", f.cpuShares)
+	res := model.Resources{CPUShares: f.cpuShares, NanoCPUs: int64(f.cpus), Memory: int64(f.memory)}
+	if err := res.Check(maxCPUs, false); err != nil {
+		return cfg, err
 	}
-	cfg.CPUs = model.CPUs(int(f.cpuShares))
-	if f.cpus != "" {
-		c, err := model.ParseCPUs(f.cpus)
-		if err != nil {
-			return cfg, fmt.Errorf("--cpus: %v", err)
-		}
-		cfg.CPUs = c
-	}
-	if f.memory != "" {
-		m, err := model.ParseBytes(f.memory)
-		if err != nil {
-			return cfg, fmt.Errorf("--memory: %v", err)
-		}
-		cfg.Memory = m
-	}
+	cfg.CPUs, cfg.Memory = res.CPUs(), res.Memory
 	var err error
 	if cfg.Ports, err = clusterfile.ParsePorts(f.publish); err != nil {
 		return cfg, fmt.Errorf("--publish: %v", err)
@@ -174,8 +191,8 @@ func place(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() == 0 {
 		return usageErr("an image is required: swarmdeck place [flags] IMAGE [COMMAND...]")
 	}
-	if f.count < 1 {
-		return usageErr("--count %d: must be at least 1", f.count)
+	if f.count < 1 || f.count > maxCount {
+		return usageErr("--count %d: want 1 to %d containers", f.count, maxCount)
 	}
 	if f.format != "text" && f.format != "json" {
 		return usageErr("--format %q: want text or json", f.format)
@@ -195,7 +212,11 @@ func place(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	base, err := f.config(fs.Arg(0), fs.Args()[1:])
+	maxCPUs := 0
+	for _, n := range cf.Nodes {
+		maxCPUs = max(maxCPUs, n.CPUs)
+	}
+	base, err := f.config(fs.Arg(0), fs.Args()[1:], maxCPUs)
 	if err != nil {
 		return usageErr("%v", err)
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // simServer serves the API of the demo cluster, simulated.
-func simServer(t *testing.T) (*httptest.Server, *backend.Cluster) {
+func simServer(t testing.TB) (*httptest.Server, *backend.Cluster) {
 	t.Helper()
 	f, err := clusterfile.Load("../examples/demo.yaml")
 	if err != nil {

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	units "github.com/docker/go-units"
 
 	"swarmdeck/backend"
@@ -20,14 +20,19 @@ import (
 
 // configFrom reads a Docker create body into the model's config, with
 // Swarm's meaning of CpuShares (a number of CPUs); the body itself rides
-// along so the engine gets everything else it says.
-func configFrom(body []byte, name string) (model.Config, error) {
+// along so the engine gets everything else it says. The name and the
+// resources are checked as Docker checks them, against a cluster whose
+// largest node has maxCPUs CPUs.
+func configFrom(body []byte, name string, maxCPUs int) (model.Config, error) {
 	var req container.CreateRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return model.Config{}, fmt.Errorf("%w: the create request is not JSON: %v", errBadRequest, err)
 	}
 	if req.Config == nil || req.Image == "" {
 		return model.Config{}, fmt.Errorf("%w: the create request names no image", errBadRequest)
+	}
+	if err := model.CheckName(name); err != nil {
+		return model.Config{}, err
 	}
 	cfg := model.Config{Name: strings.TrimPrefix(name, "/"), Image: req.Image, Cmd: req.Cmd, Env: req.Env,
 		Labels: req.Labels, NetworkMode: "bridge", Raw: body}
@@ -49,24 +54,28 @@ func configFrom(body []byte, name string) (model.Config, error) {
 				cfg.Ports = append(cfg.Ports, model.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort, ContainerPort: p.Port(), Proto: p.Proto()})
 			}
 		}
-		cfg.VolumesFrom, cfg.Links, cfg.Memory = hc.VolumesFrom, hc.Links, hc.Memory
-		switch {
-		case hc.NanoCPUs > 0:
-			cfg.CPUs = model.MilliCPU(hc.NanoCPUs / 1e6)
-		case hc.CPUShares > 0:
-			cfg.CPUs = model.CPUs(int(hc.CPUShares)) // Swarm: -c is a number of CPUs
+		res := resourcesOf(hc.Resources)
+		if err := res.Check(maxCPUs, false); err != nil {
+			return model.Config{}, err
 		}
+		cfg.VolumesFrom, cfg.Links, cfg.Memory, cfg.CPUs = hc.VolumesFrom, hc.Links, hc.Memory, res.CPUs()
 	}
 	return cfg, nil
 }
 
+// resourcesOf takes the fields the manager checks and reserves.
+func resourcesOf(r container.Resources) model.Resources {
+	return model.Resources{CPUShares: r.CPUShares, NanoCPUs: r.NanoCPUs, Memory: r.Memory,
+		MemoryReservation: r.MemoryReservation, MemorySwap: r.MemorySwap}
+}
+
 func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	body, err := readBody(w, r)
 	if err != nil {
-		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		writeError(w, err)
 		return
 	}
-	cfg, err := configFrom(body, r.URL.Query().Get("name"))
+	cfg, err := configFrom(body, r.URL.Query().Get("name"), s.maxCPUs())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -107,12 +116,12 @@ type summary struct {
 // containers of an unhealthy node (shown with -a), Swarm's node= filter.
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, err := parseFilters(q.Get("filters"))
+	f, err := queryFilters(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	all := boolParam(r, "all") || q.Get("limit") != "" || q.Get("before") != "" || slices.Contains(f["status"], "exited")
+	all := boolParam(r, "all") || q.Get("limit") != "" || q.Get("before") != "" || (f.Contains("status") && f.ExactMatch("status", "exited"))
 	now := time.Now()
 	var out []summary
 	for _, n := range s.c.Nodes() {
@@ -120,7 +129,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		down := n.Health != model.Healthy
-		if len(f["node"]) > 0 && !slices.Contains(f["node"], n.Name) {
+		if f.Contains("node") && !f.ExactMatch("node", n.Name) {
 			continue
 		}
 		for _, c := range n.Containers {
@@ -187,48 +196,28 @@ func startedOr(c *model.Container) time.Time {
 	return c.Started
 }
 
-// parseFilters reads Docker's filters: {"k":["v"]} or the older {"k":{"v":true}}.
-func parseFilters(s string) (map[string][]string, error) {
-	out := map[string][]string{}
-	if s == "" {
-		return out, nil
-	}
-	var lists map[string][]string
-	if json.Unmarshal([]byte(s), &lists) == nil {
-		return lists, nil
-	}
-	var sets map[string]map[string]bool
-	if err := json.Unmarshal([]byte(s), &sets); err != nil {
-		return nil, fmt.Errorf("%w: invalid filters %q", errBadRequest, s)
-	}
-	for k, vs := range sets {
-		for v := range vs {
-			out[k] = append(out[k], v)
-		}
-	}
-	return out, nil
-}
-
-// matches applies ps filters other than node=.
-func matches(f map[string][]string, c *model.Container) bool {
-	for _, name := range f["name"] {
+// matches applies ps filters other than node=: each value of a key must
+// match (name and id as substrings and prefixes, label as key or
+// key=value), and status as one of its values.
+func matches(f filters.Args, c *model.Container) bool {
+	for _, name := range f.Get("name") {
 		if !strings.Contains(c.Name, strings.TrimPrefix(name, "/")) {
 			return false
 		}
 	}
-	for _, id := range f["id"] {
+	for _, id := range f.Get("id") {
 		if !strings.HasPrefix(c.ID, id) {
 			return false
 		}
 	}
-	for _, l := range f["label"] {
+	for _, l := range f.Get("label") {
 		k, v, hasV := strings.Cut(l, "=")
 		got, ok := c.Labels[k]
 		if !ok || (hasV && got != v) {
 			return false
 		}
 	}
-	if st := f["status"]; len(st) > 0 && !slices.Contains(st, c.State.String()) {
+	if f.Contains("status") && !f.ExactMatch("status", c.State.String()) {
 		return false
 	}
 	return true
@@ -308,6 +297,10 @@ func (s *Server) renameContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: rename needs a name", errBadRequest))
 		return
 	}
+	if err := model.CheckName(name); err != nil {
+		writeError(w, err)
+		return
+	}
 	if s.c.NameInUse(name) {
 		writeError(w, model.NameConflict(name))
 		return
@@ -318,7 +311,7 @@ func (s *Server) renameContainer(w http.ResponseWriter, r *http.Request) {
 // updateContainer checks new CPU or memory reservations against the
 // node before the engine sees them.
 func (s *Server) updateContainer(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := readBody(w, r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -328,12 +321,14 @@ func (s *Server) updateContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
 		return
 	}
+	res := resourcesOf(upd.Resources)
+	if err := res.Check(s.maxCPUs(), true); err != nil {
+		writeError(w, err)
+		return
+	}
 	cpus := model.MilliCPU(-1)
-	switch {
-	case upd.NanoCPUs > 0:
-		cpus = model.MilliCPU(upd.NanoCPUs / 1e6)
-	case upd.CPUShares > 0:
-		cpus = model.CPUs(int(upd.CPUShares))
+	if res.NanoCPUs > 0 || res.CPUShares > 0 {
+		cpus = res.CPUs()
 	}
 	mem := int64(-1)
 	if upd.Memory > 0 {

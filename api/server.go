@@ -211,10 +211,14 @@ func (e *notServed) Error() string {
 // that does.
 func status(err error) int {
 	var ns *notServed
+	var tl *tooLarge
+	var inv *model.InvalidError
 	switch {
 	case errors.As(err, &ns):
 		return http.StatusNotFound
-	case sched.IsInvalid(err), errors.Is(err, errBadRequest):
+	case errors.As(err, &tl):
+		return http.StatusRequestEntityTooLarge
+	case sched.IsInvalid(err), errors.Is(err, errBadRequest), errors.As(err, &inv):
 		return http.StatusBadRequest
 	case model.IsConflict(err):
 		return http.StatusConflict

@@ -25,6 +25,9 @@ func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // and a create the engine refuses releases all it reserved. The swarm ID
 // and the placement rules go into the container's labels.
 func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Container, error) {
+	if err := model.CheckConfig(cfg); err != nil {
+		return nil, err
+	}
 	req, err := sched.NewRequest(cfg)
 	if err != nil {
 		return nil, err

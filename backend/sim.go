@@ -277,6 +277,10 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	}
 	defer s.mu.Unlock()
 	cfg := spec.Config
+	if err := model.CheckName(cfg.Name); err != nil {
+		return "", err // as dockerd refuses it
+	}
+	cfg.Name = strings.TrimPrefix(cfg.Name, "/")
 	id := newID()
 	if cfg.Name == "" {
 		cfg.Name = "sim_" + id[:8]

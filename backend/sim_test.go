@@ -392,8 +392,8 @@ func TestACreateTheEngineRefusesReleasesItsReservation(t *testing.T) {
 	c := startSim(t, src, fast())
 	waitFor(t, 2*time.Second, "healthy", allHealthy(c, 1))
 	for range 5 { // 5 × 1.5 GiB on a 2 GiB node: only possible if each is released
-		_, err := c.Create(context.Background(), model.Config{Name: "x", Image: "busybox", Memory: 1536 << 20})
-		if err == nil || !strings.Contains(err.Error(), "creating x on a: Error response from daemon: no space left on device") {
+		_, err := c.Create(context.Background(), model.Config{Name: "xy", Image: "busybox", Memory: 1536 << 20})
+		if err == nil || !strings.Contains(err.Error(), "creating xy on a: Error response from daemon: no space left on device") {
 			t.Fatalf("got %v", err)
 		}
 	}

@@ -204,8 +204,8 @@ func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
 		return nil, p.errf(firstLine(r.Addr.Line, line), "node %s: address %s is already the address of the node on line %d", n.Name, n.Addr, prev)
 	}
 	p.addrs[n.Addr] = line
-	if !r.CPUs.Set || !whole(r.CPUs.V) || r.CPUs.V <= 0 {
-		return nil, p.errf(firstLine(r.CPUs.Line, line), "node %s: cpus must be a whole number above 0", n.Name)
+	if !r.CPUs.Set || !whole(r.CPUs.V) || r.CPUs.V <= 0 || r.CPUs.V > model.MaxCPUs {
+		return nil, p.errf(firstLine(r.CPUs.Line, line), "node %s: cpus must be a whole number from 1 to %d", n.Name, model.MaxCPUs)
 	}
 	n.CPUs = int(r.CPUs.V)
 	if !r.Memory.Set {
@@ -273,7 +273,7 @@ func (p *parser) container(r *rawContainer, n *model.Node) (*model.Container, er
 	}
 	var err error
 	if r.CPUs.Set {
-		if cfg.CPUs, err = model.ParseCPUs(r.CPUs.V); err != nil {
+		if cfg.CPUs, err = model.ParseCPUs(r.CPUs.V, 0); err != nil {
 			return nil, p.errf(r.CPUs.Line, "container %s: cpus: %v", orUnnamed(name), err)
 		}
 	}

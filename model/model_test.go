@@ -43,13 +43,13 @@ func TestCPUs(t *testing.T) {
 	}{
 		{"2", 2000, "2"}, {"0.5", 500, "0.5"}, {"1.25", 1250, "1.25"}, {"0.333", 333, "0.33"}, {"0", 0, "0"},
 	} {
-		got, err := ParseCPUs(tt.in)
+		got, err := ParseCPUs(tt.in, 0)
 		if err != nil || got != tt.want || got.String() != tt.text {
 			t.Errorf("ParseCPUs(%q) = %v (%q), %v; want %d (%q)", tt.in, int64(got), got.String(), err, tt.want, tt.text)
 		}
 	}
 	for _, bad := range []string{"-1", "x", "NaN", "Inf"} {
-		if _, err := ParseCPUs(bad); err == nil {
+		if _, err := ParseCPUs(bad, 0); err == nil {
 			t.Errorf("ParseCPUs(%q) accepted", bad)
 		}
 	}

@@ -1,8 +1,6 @@
 package model
 
 import (
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -16,15 +14,6 @@ type MilliCPU int64
 // CPUs makes n whole CPUs.
 func CPUs(n int) MilliCPU { return MilliCPU(n) * 1000 }
 
-// ParseCPUs reads a CPU count such as "2" or "0.5".
-func ParseCPUs(s string) (MilliCPU, error) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f > 1e12 {
-		return 0, fmt.Errorf("invalid CPU count %q: want a number such as 2 or 0.5", s)
-	}
-	return MilliCPU(math.Round(f * 1000)), nil
-}
-
 // String prints whole CPUs as integers and fractions with up to two
 // decimals: "2", "1.5", "0.25".
 func (m MilliCPU) String() string {
@@ -34,19 +23,6 @@ func (m MilliCPU) String() string {
 	s := strconv.FormatFloat(float64(m)/1000, 'f', 2, 64)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
-}
-
-// ParseBytes reads a size as docker does: plain bytes, or 512m, 2g, 2GiB
-// (binary units, case-insensitive).
-func ParseBytes(s string) (int64, error) {
-	n, err := units.RAMInBytes(strings.TrimSpace(s))
-	if err != nil {
-		return 0, fmt.Errorf("invalid size %q: want bytes or a size such as 512m, 2g or 2GiB", s)
-	}
-	if n < 0 {
-		return 0, fmt.Errorf("invalid size %q: must not be negative", s)
-	}
-	return n, nil
 }
 
 // binaryUnits are go-units' binary abbreviations.
@@ -63,15 +39,6 @@ type Overcommit int64
 
 // DefaultOvercommit is Swarm's 5%.
 const DefaultOvercommit Overcommit = 5
-
-// NewOvercommit converts a fraction as Swarm does. Values ≤ -1 are refused
-// with Swarm's message.
-func NewOvercommit(f float64) (Overcommit, error) {
-	if f <= -1 || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf("swarm.overcommit should be larger than -1, %f is invalid", f)
-	}
-	return Overcommit(int64(f * 100)), nil
-}
 
 // TotalCPUs is the node's CPUs plus overcommit, on whole CPUs with Swarm's
 // integer truncation (an 8-CPU node stays 8; 20 become 21).

@@ -6,11 +6,12 @@
 # run of every benchmark. Needs root and Go 1.26.
 #
 # Usage: scripts/test.sh            (from anywhere; CI runs it via .ci/run)
-#        FUZZTIME=60s scripts/test.sh
+#        FUZZTIME=60s BADINPUT_FUZZTIME=30s scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-30s}
+BADINPUT_FUZZTIME=${BADINPUT_FUZZTIME:-20s} # each of the bad-input fuzz targets
 step() { printf '\n=== %s\n' "$*"; }
 
 step "toolchain: $(go version)"
@@ -52,6 +53,9 @@ go test -race -count=1 -p 1 -timeout 20m ./...
 
 step "fuzz the expression parser for $FUZZTIME"
 go test -run '^$' -fuzz '^FuzzParseExpr$' -fuzztime "$FUZZTIME" -fuzzminimizetime 2s ./sched
+
+step "fuzz the create body's resource fields and names for $BADINPUT_FUZZTIME"
+go test -run '^$' -fuzz '^FuzzCreateBody$' -fuzztime "$BADINPUT_FUZZTIME" -fuzzminimizetime 2s ./api
 
 step "benchmarks, one iteration each (figures: docs/performance.md)"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null

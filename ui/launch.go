@@ -22,6 +22,10 @@ type launchValues struct {
 	Env, Labels, Constraints, Affinities      string // one entry per line
 	Reschedule                                string
 	Count                                     string
+
+	// MaxCPUs is the largest node's CPU count, for Docker's --cpus range;
+	// 0 until the preview worker has seen the nodes.
+	MaxCPUs int
 }
 
 // launchError is a form value that is wrong, with the field it is in.
@@ -44,6 +48,9 @@ func (v launchValues) config() (model.Config, int, error) {
 	if cfg.Image == "" {
 		return bad("Image", errors.New("an image is required"))
 	}
+	if err := model.CheckName(cfg.Name); err != nil {
+		return bad("Name", err)
+	}
 	count := 1
 	if s := strings.TrimSpace(v.Count); s != "" {
 		n, err := strconv.Atoi(s)
@@ -54,12 +61,15 @@ func (v launchValues) config() (model.Config, int, error) {
 	}
 	var err error
 	if s := strings.TrimSpace(v.CPUs); s != "" {
-		if cfg.CPUs, err = model.ParseCPUs(s); err != nil {
+		if cfg.CPUs, err = model.ParseCPUs(s, v.MaxCPUs); err != nil {
 			return bad("CPUs", err)
 		}
 	}
 	if s := strings.TrimSpace(v.Memory); s != "" {
-		if cfg.Memory, err = model.ParseBytes(s); err != nil {
+		if cfg.Memory, err = model.ParseBytes(s); err == nil {
+			err = model.Resources{Memory: cfg.Memory}.Check(0, false)
+		}
+		if err != nil {
 			return bad("Memory", err)
 		}
 	}
@@ -187,6 +197,7 @@ type launchForm struct {
 	reqs    chan launchValues // latest values for the preview worker
 	stop    context.CancelFunc
 	busy    bool
+	maxCPUs int // the largest node's CPUs, as the preview worker last saw them
 }
 
 const syntaxHelp = "constraint / affinity, one per line:  key==value  key!=value  key==~soft  glob*  /regex/  (?i)x  a|b" +
@@ -288,11 +299,17 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			if v.Image == "" {
 				v.Image = "(image)"
 			}
-			text, err := previewText(a.b.Nodes(), a.b.Scheduler(), v, a.th)
+			nodes := a.b.Nodes()
+			v.MaxCPUs = 0
+			for _, n := range nodes {
+				v.MaxCPUs = max(v.MaxCPUs, n.CPUs)
+			}
+			text, err := previewText(nodes, a.b.Scheduler(), v, a.th)
 			a.update(func() {
 				if a.launch != lf {
 					return
 				}
+				lf.maxCPUs = v.MaxCPUs
 				a.markFields(lf, err)
 				if err != nil {
 					text = a.th.tag(a.th.bad) + "✗ " + tview.Escape(err.Error()) + a.th.reset()
@@ -341,7 +358,9 @@ func (a *App) submitLaunch() {
 	if lf == nil || lf.busy {
 		return
 	}
-	cfg, count, err := lf.values().config()
+	v := lf.values()
+	v.MaxCPUs = lf.maxCPUs
+	cfg, count, err := v.config()
 	if err == nil {
 		_, err = sched.NewRequest(cfg)
 	}

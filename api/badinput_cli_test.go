@@ -1,0 +1,45 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTheDockerCLIGetsDockersWordsForBadInput sends, with both real docker
+// CLIs, the bad resources and names the CLI lets through; the manager
+// answers with Docker's words and nothing is created on any engine.
+func TestTheDockerCLIGetsDockersWordsForBadInput(t *testing.T) {
+	rc := startOnTestbed(t)
+	tests := []struct {
+		name    string
+		args    []string
+		message string
+	}{
+		{"a name with a slash", []string{"--name", "node-3/x"}, "Invalid container name (node-3/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
+		{"a name with ..", []string{"--name", ".."}, "Invalid container name (..)"},
+		{"overflowing cpu shares", []string{"--cpu-shares", "9223372036854775807"}, "invalid CPU shares (9223372036854775807): value must be at most 262144"},
+		{"negative cpu shares", []string{"--cpu-shares", "-3"}, "invalid CPU shares (-3): value must be a positive integer"},
+		{"memory below 6MB", []string{"-m", "1k"}, "Minimum memory limit allowed is 6MB"},
+		{"swap below memory", []string{"-m", "64m", "--memory-swap", "8m"}, "Minimum memoryswap limit should be larger than memory limit, see usage"},
+		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "range of CPUs is from 0.01 to"},
+	}
+	for _, cli := range clis {
+		for _, tt := range tests {
+			t.Run(cli+" "+tt.name, func(t *testing.T) {
+				args := append(append([]string{"create"}, tt.args...), "busybox", "true")
+				_, errOut, err := rc.docker(cli, args...)
+				if err == nil || !strings.Contains(errOut, tt.message) {
+					t.Fatalf("docker %v: %v\n%s\nwant %q", args, err, errOut, tt.message)
+				}
+				if out := rc.must(t, cli, "ps", "-aq"); strings.TrimSpace(out) != "" {
+					t.Fatalf("a refused create left containers: %s", out)
+				}
+				for _, n := range rc.c.Nodes() {
+					if cpus, mem := n.Reserved(); cpus != 0 || mem != 0 {
+						t.Fatalf("%s reserves %s CPUs and %d bytes after refused creates", n.Name, cpus, mem)
+					}
+				}
+			})
+		}
+	}
+}
