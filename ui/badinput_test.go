@@ -30,21 +30,21 @@ func TestTheLaunchFormRefusesBadResourcesAndNames(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, demoSource(t), 200, 45)
-			h.wait(3*time.Second, "Nodes: 5/6 healthy")
+			h.wait(10*time.Second, "Nodes: 5/6 healthy")
 			before := len(h.cluster.Containers())
 			h.typeText("n")
-			h.wait(time.Second, "Where it would go")
+			h.wait(5*time.Second, "Where it would go")
 			h.typeText("nginx")
 			for range tt.field {
 				h.key(tcell.KeyTab)
 			}
 			h.typeText(tt.text)
-			h.wait(2*time.Second, "✗ "+tt.message)
+			h.wait(10*time.Second, "✗ "+tt.message)
 			for range launchButton - tt.field {
 				h.key(tcell.KeyTab)
 			}
 			h.key(tcell.KeyEnter)
-			h.wait(time.Second, "Where it would go") // still in the form
+			h.wait(5*time.Second, "Where it would go") // still in the form
 			time.Sleep(100 * time.Millisecond)
 			if after := len(h.cluster.Containers()); after != before {
 				t.Fatalf("%d containers after a refused launch; %d before", after, before)
