@@ -13,6 +13,7 @@
 #                                       (--tlsverify; CERTS has ca.pem, server-cert.pem,
 #                                       server-key.pem, cert.pem and key.pem)
 #   scripts/testbed.sh stop-node I      stop node-I alone
+#   scripts/testbed.sh start-node I     start node-I alone (a bed grown by one) and wait for it
 #
 # DIR defaults to /tmp/swarmdeck-testbed. Node I listens on
 # 127.0.0.1:$((BASEPORT+I)) (BASEPORT defaults to 23750) and on
@@ -201,6 +202,9 @@ case "${1:-}" in
     CERTS=${3:?usage: testbed.sh start-tls I CERTS}
     mkdir -p "$DIR"; start_node "$i"; wait_node "$i"; import_image "$i" ;;
   stop-node) stop_node "${2:?usage: testbed.sh stop-node I}" ;;
+  start-node)
+    i=${2:?usage: testbed.sh start-node I}
+    mkdir -p "$DIR"; start_node "$i"; wait_node "$i"; import_image "$i" ;;
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop ;;
   kill) shift; cmd_kill "$@" ;;
