@@ -334,3 +334,36 @@ func TestReplicatedManagersOverTLS(t *testing.T) {
 		t.Fatalf("the primary does not list it:\n%s", ps)
 	}
 }
+
+// A Consul restart must not take the pool away: the join agents keep
+// their sessions (Consul keeps them across a restart) and renew them when
+// Consul answers again, so no engine ever leaves discovery. (Found by the
+// fault soak: the agents dropped their session at the first failed renew,
+// the old session held the key until it expired, and 20 s after Consul
+// came back every node left the cluster while its engine answered.)
+func TestJoinedEnginesStayThroughAConsulRestart(t *testing.T) {
+	cb := requireConsul(t)
+	c := cb.manager(t)
+	cb.joinAll(t, c)
+	consul := func(verb string) {
+		cmd := exec.Command("scripts/consul.sh", verb)
+		cmd.Env = append(os.Environ(), "CONSUL_DIR="+cb.dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("consul %s: %v\n%s", verb, err, out)
+		}
+	}
+	consul("kill")
+	time.Sleep(3 * time.Second) // three missed heartbeats
+	consul("revive")
+	// The old sessions' TTL is 10 s, which Consul may stretch to 20 s.
+	deadline := time.Now().Add(25 * time.Second)
+	for time.Now().Before(deadline) {
+		if n := healthyNodes(c); n != len(cb.nodes) {
+			for _, e := range c.RecentEvents() {
+				t.Log(e.Time.Format("15:04:05.000"), e.Action, e.Message)
+			}
+			t.Fatalf("%d of %d nodes Healthy %s after Consul came back", n, len(cb.nodes), 25*time.Second-time.Until(deadline).Round(time.Second))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

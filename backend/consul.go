@@ -188,25 +188,39 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 	session := ""
 	register := func() error {
 		if session != "" {
-			if _, _, err := sessions.Renew(session, nil); err == nil {
-				return nil
+			entry, _, err := sessions.Renew(session, nil)
+			if err != nil {
+				// Consul is away: it keeps the session (and the key the
+				// session holds) across a restart, so renew that one when
+				// Consul answers. A new session could not take the key
+				// until the old one expired, and then the key goes.
+				return fmt.Errorf("cannot renew the registration of %s in Consul at %s: %w", addr, c.URL, err)
 			}
-			session = ""
+			if entry == nil {
+				session = "" // Consul says it expired: register anew
+			}
 		}
-		id, _, err := sessions.Create(&consul.SessionEntry{Name: "swarmdeck-join " + addr, TTL: ttl.String(),
-			Behavior: consul.SessionBehaviorDelete, LockDelay: time.Millisecond}, nil)
+		if session == "" {
+			id, _, err := sessions.Create(&consul.SessionEntry{Name: "swarmdeck-join " + addr, TTL: ttl.String(),
+				Behavior: consul.SessionBehaviorDelete, LockDelay: time.Millisecond}, nil)
+			if err != nil {
+				return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
+			}
+			session = id
+		}
+		// A key deleted under a live session comes back at the next
+		// heartbeat; one still held is left alone (a write would wake
+		// every manager watching the nodes).
+		if pair, _, err := kv.Get(key, nil); err == nil && pair != nil && pair.Session == session {
+			return nil
+		}
+		ok, _, err := kv.Acquire(&consul.KVPair{Key: key, Value: []byte(value), Session: session}, nil)
+		if err == nil && !ok {
+			err = errors.New("the key is held by another session")
+		}
 		if err != nil {
 			return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
 		}
-		ok, _, err := kv.Acquire(&consul.KVPair{Key: key, Value: []byte(value), Session: id}, nil)
-		if err != nil || !ok {
-			sessions.Destroy(id, nil)
-			if err == nil {
-				err = errors.New("the key is held by another session")
-			}
-			return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
-		}
-		session = id
 		return nil
 	}
 	for {
