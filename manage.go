@@ -66,7 +66,7 @@ type manageFlags struct {
 func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.strategy, "strategy", "", "placement strategy: spread, binpack or random (default spread)")
 	fs.StringArrayVarP(&f.filters, "filter", "f", nil, "filter to run, repeatable and in order (default: all seven)")
-	fs.IntVar(&f.failureRetry, "engine-failure-retry", 3, "connection failures in a row before a node is Unhealthy")
+	fs.IntVar(&f.failureRetry, "engine-failure-retry", 3, "failed health probes in a row before a node is Unhealthy (user calls never count)")
 	fs.DurationVar(&f.refreshMin, "engine-refresh-min-interval", 30*time.Second, "shortest time between two full refreshes of an engine")
 	fs.DurationVar(&f.refreshMax, "engine-refresh-max-interval", 60*time.Second, "longest time between two full refreshes of an engine")
 	fs.IntVar(&f.refreshRetry, "engine-refresh-retry", 3, "deprecated: use --engine-failure-retry")

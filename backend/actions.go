@@ -33,6 +33,8 @@ func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Containe
 		return nil, err
 	}
 	swarmID := newID()
+	ctx, cancel := context.WithTimeout(ctx, userCallTimeout)
+	defer cancel()
 	ct, n, err := c.place(ctx, req, swarmID, nil)
 	if errors.Is(err, ErrNoImage) && !req.HasHardNodeConstraint() && c.imageOnSomeNode(cfg.Image) {
 		// Swarm's retry: the chosen engine lacks the image and no registry
@@ -75,7 +77,8 @@ func (c *Cluster) imageOnSomeNode(image string) bool {
 // place is the critical section of a create: lock, check the name, place
 // on the snapshot, reserve as a pending container, unlock, call the
 // engine, lock again to record the container or release the reservation.
-// moving is the queued container being rescheduled, if any.
+// moving is the queued container being rescheduled, if any. ctx bounds
+// the engine's calls: the caller gives it a deadline.
 func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string, moving *queued) (*model.Container, *node, error) {
 	cfg := req.Config
 	cfg.Labels = maps.Clone(cfg.Labels)
@@ -118,17 +121,15 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	} else {
 		spec.NanoCPUs = int64(cfg.CPUs) * 1e6
 	}
-	cctx, cancel := context.WithTimeout(ctx, callTimeout)
-	id, err := n.eng.Create(cctx, spec)
+	id, err := n.eng.Create(ctx, spec)
 	var ct *model.Container
 	if err == nil {
-		if ct, _ = n.eng.Inspect(cctx, id); ct == nil {
+		if ct, _ = n.eng.Inspect(ctx, id); ct == nil {
 			cp := *pc
 			cp.ID = id
 			ct = &cp
 		}
 	}
-	cancel()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -136,8 +137,9 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	if err != nil {
 		if IsConnectionError(err) {
 			// The engine may still create it; when it shows up, it goes.
+			// Whether the engine is down is the probe's to say.
 			c.abandoned[swarmID] = true
-			c.recordFailure(n, err)
+			c.probeSoon(n)
 		}
 		c.rebuild(n)
 		return nil, nil, fmt.Errorf("creating %s on %s: %w", describe(pc), n.name(), err)
@@ -226,7 +228,7 @@ func (c *Cluster) RefreshNode(ctx context.Context, addr string) {
 	c.mu.Unlock()
 	if n != nil {
 		if err := c.refresh(ctx, n, nil); err != nil && IsConnectionError(err) {
-			c.failed(n, err)
+			c.probeSoon(n)
 		}
 	}
 }
@@ -253,18 +255,26 @@ func (c *Cluster) Inspect(ref string) (*model.Container, *model.Node, error) {
 	return ct, view, nil
 }
 
-// act runs one engine call on a container, then re-reads it.
-func (c *Cluster) act(ctx context.Context, ref, what string, call func(ctx context.Context, e Engine, id string) error) error {
+// act runs one user's engine call on a container, then re-reads it, so
+// the caller's next read shows the effect. work is the time the call
+// itself needs (a stop's grace period); the call gets that and
+// userCallTimeout more, and ends early only if its node turns Unhealthy.
+// Its failure never counts toward the node's health: a connection error
+// makes the manager probe the engine, and the probe decides.
+func (c *Cluster) act(ctx context.Context, ref, what string, work time.Duration, call func(ctx context.Context, e Engine, id string) error) error {
 	ct, n, _, err := c.find(ref)
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+	cctx, cancel := c.userCtx(ctx, n, work)
 	err = call(cctx, n.eng, ct.ID)
+	if cause := context.Cause(cctx); err != nil && errors.Is(cause, errNodeDown) {
+		err = cause
+	}
 	cancel()
 	if err != nil {
 		if IsConnectionError(err) {
-			c.failed(n, err)
+			c.probeSoon(n)
 		}
 		return fmt.Errorf("%s %s on %s: %w", what, describe(ct), n.name(), err)
 	}
@@ -272,30 +282,54 @@ func (c *Cluster) act(ctx context.Context, ref, what string, call func(ctx conte
 	return nil
 }
 
+// errNodeDown ends a user's call on a node that stopped being Healthy.
+var errNodeDown = errors.New("the node became unhealthy during the call")
+
+// userCtx bounds a user's call on node n: work plus userCallTimeout, or
+// until the node stops being Healthy, or ctx ends.
+func (c *Cluster) userCtx(ctx context.Context, n *node, work time.Duration) (context.Context, context.CancelFunc) {
+	tctx, cancelT := context.WithTimeout(ctx, work+userCallTimeout)
+	uctx, cancel := context.WithCancelCause(tctx)
+	c.mu.Lock()
+	down := n.down
+	if n.health != model.Healthy {
+		down = nil // already down: the caller knew; only the deadline applies
+	}
+	c.mu.Unlock()
+	go func() {
+		select {
+		case <-down:
+			cancel(errNodeDown)
+		case <-uctx.Done():
+		}
+	}()
+	return uctx, func() { cancel(nil); cancelT() }
+}
+
 // Start starts a container.
 func (c *Cluster) Start(ctx context.Context, ref string) error {
-	return c.act(ctx, ref, "start", func(ctx context.Context, e Engine, id string) error { return e.Start(ctx, id) })
+	return c.act(ctx, ref, "start", 0, func(ctx context.Context, e Engine, id string) error { return e.Start(ctx, id) })
 }
 
 // Stop stops a container, killing it after timeout.
 func (c *Cluster) Stop(ctx context.Context, ref string, timeout time.Duration) error {
-	return c.act(ctx, ref, "stop", func(ctx context.Context, e Engine, id string) error { return e.Stop(ctx, id, timeout) })
+	return c.act(ctx, ref, "stop", timeout, func(ctx context.Context, e Engine, id string) error { return e.Stop(ctx, id, timeout) })
 }
 
 // Restart restarts a container.
 func (c *Cluster) Restart(ctx context.Context, ref string, timeout time.Duration) error {
-	return c.act(ctx, ref, "restart", func(ctx context.Context, e Engine, id string) error { return e.Restart(ctx, id, timeout) })
+	return c.act(ctx, ref, "restart", timeout, func(ctx context.Context, e Engine, id string) error { return e.Restart(ctx, id, timeout) })
 }
 
 // Kill kills a container.
 func (c *Cluster) Kill(ctx context.Context, ref string) error {
-	return c.act(ctx, ref, "kill", func(ctx context.Context, e Engine, id string) error { return e.Kill(ctx, id) })
+	return c.act(ctx, ref, "kill", 0, func(ctx context.Context, e Engine, id string) error { return e.Kill(ctx, id) })
 }
 
 // Remove removes a container; its reservation and name are free at once,
 // and queued containers get another chance at the capacity.
 func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
-	err := c.act(ctx, ref, "remove", func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
+	err := c.act(ctx, ref, "remove", 0, func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
 	if err == nil {
 		c.nudge()
 	}

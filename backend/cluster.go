@@ -21,10 +21,13 @@ import (
 // Swarm had one and swarmdeck's faster failure detection.
 type Options struct {
 	Sched sched.Config
-	// FailureRetry is --engine-failure-retry: connection failures in a row
-	// that make a node Unhealthy (default 3).
+	// FailureRetry is --engine-failure-retry: failed health probes in a
+	// row that make a node Unhealthy (default 3). Only probes count: a
+	// user's call that fails never does.
 	FailureRetry int
-	// ProbeInterval is how often a failing engine is probed (default 1s).
+	// ProbeInterval is how often an engine that fails its probes is probed
+	// again (default 500ms, so the default three probes flag a dead engine
+	// about a second after its first failure).
 	ProbeInterval time.Duration
 	// Heartbeat is how often a healthy engine is pinged, so that one that
 	// hangs is noticed (default 1s).
@@ -50,7 +53,7 @@ func (o *Options) defaults() {
 	}
 	o.Sched.FailureRetry = o.FailureRetry
 	if o.ProbeInterval <= 0 {
-		o.ProbeInterval = time.Second
+		o.ProbeInterval = 500 * time.Millisecond
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = time.Second
@@ -118,6 +121,8 @@ type node struct {
 	networks   []model.Network
 	view       *model.Node // the model built from all this
 	cancel     context.CancelFunc
+	probe      chan struct{}          // a user's call failed to connect: probe now
+	down       chan struct{}          // closed when the node stops being Healthy; ends users' calls
 	shown      atomic.Pointer[string] // name(), published by rebuild for use without the lock
 }
 
@@ -294,7 +299,8 @@ func (c *Cluster) apply(ctx context.Context, entries []Entry) {
 			continue
 		}
 		mctx, cancel := context.WithCancel(ctx)
-		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, cancel: cancel}
+		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, cancel: cancel,
+			probe: make(chan struct{}, 1), down: make(chan struct{})}
 		c.nodes[e.Addr] = n
 		c.rebuild(n)
 		c.wg.Add(1)
@@ -310,7 +316,7 @@ func (c *Cluster) apply(ctx context.Context, entries []Entry) {
 // with a reschedule policy move. c.mu is held.
 func (c *Cluster) disconnect(n *node) {
 	n.cancel()
-	n.health = model.Disconnected
+	c.setHealth(n, model.Disconnected)
 	c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
 		Message: fmt.Sprintf("%s (%s) left discovery", n.name(), n.entry.Addr)})
 	if c.isPrimary() {

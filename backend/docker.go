@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/image"
@@ -155,7 +156,7 @@ func (d *DockerEngine) Containers(ctx context.Context) ([]*model.Container, erro
 // Inspect implements Engine.
 func (d *DockerEngine) Inspect(ctx context.Context, id string) (*model.Container, error) {
 	in, err := d.cli.ContainerInspect(ctx, id)
-	if client.IsErrNotFound(err) {
+	if cerrdefs.IsNotFound(err) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if err != nil {
@@ -357,7 +358,7 @@ func (d *DockerEngine) Create(ctx context.Context, spec CreateSpec) (string, err
 	hc.NetworkMode, hc.PortBindings, hc.VolumesFrom, hc.Links = container.NetworkMode(cfg.NetworkMode), pm, cfg.VolumesFrom, cfg.Links
 	hc.Memory, hc.CPUShares, hc.NanoCPUs = cfg.Memory, spec.CPUShares, spec.NanoCPUs
 	resp, err := d.cli.ContainerCreate(ctx, c, hc, req.NetworkingConfig, nil, cfg.Name)
-	if client.IsErrNotFound(err) && strings.Contains(err.Error(), "No such image") {
+	if cerrdefs.IsNotFound(err) && d.lacks(ctx, func(ctx context.Context) error { _, err := d.cli.ImageInspect(ctx, cfg.Image); return err }) {
 		return "", fmt.Errorf("%w: %v", ErrNoImage, err)
 	}
 	if err != nil {
@@ -393,13 +394,23 @@ func (d *DockerEngine) Remove(ctx context.Context, id string, force bool) error 
 	return d.notFound(id, d.cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: force, RemoveVolumes: force}))
 }
 
-// notFound turns the engine's "No such container" into ErrNotFound; other
-// 404s (a network that does not exist…) keep the engine's own words.
+// notFound turns the engine's 404 for a container that is not there into
+// ErrNotFound. A 404 about something else (a network that does not
+// exist…) keeps the engine's own words: the container is looked up again
+// to tell which it was.
 func (d *DockerEngine) notFound(id string, err error) error {
-	if client.IsErrNotFound(err) && strings.Contains(err.Error(), "No such container") {
+	if cerrdefs.IsNotFound(err) && d.lacks(context.Background(), func(ctx context.Context) error { _, err := d.cli.ContainerInspect(ctx, id); return err }) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	return err
+}
+
+// lacks reports whether an inspect says the engine does not have the
+// thing (a 404), within callTimeout.
+func (d *DockerEngine) lacks(ctx context.Context, inspect func(context.Context) error) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callTimeout)
+	defer cancel()
+	return cerrdefs.IsNotFound(inspect(ctx))
 }
 
 // HTTPClient is the client that reaches the engine, for proxying.

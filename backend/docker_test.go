@@ -130,8 +130,7 @@ func startReal(t *testing.T, tb *testbed, opts Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.ProbeInterval, opts.Heartbeat = time.Second, time.Second
-	c := startSim(t, src, opts)
+	c := startSim(t, src, opts) // the default probe interval, timeout and heartbeat, as `manage` runs
 	waitFor(t, 20*time.Second, "the three engines healthy", allHealthy(c, len(tb.addrs)))
 	return c
 }
@@ -580,5 +579,36 @@ func TestACreateRetriesOnTheNodeThatHasTheImage(t *testing.T) {
 	}
 	if _, _, err := c.Inspect("nowhere"); !IsNotFound(err) {
 		t.Fatalf("a refused create left %v", err)
+	}
+}
+
+// TestARealEngineKilledIsFlaggedInAboutASecond is the other half of
+// "health comes from probes only": a probe that really fails (kill -9 of
+// a dockerd) still flags the node about a second after the kill, with
+// manage's defaults (three probes, 500 ms apart).
+func TestARealEngineKilledIsFlaggedInAboutASecond(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	events, stop := c.Subscribe(64)
+	defer stop()
+	killed := time.Now()
+	tb.signal(t, 2, syscall.SIGKILL)
+	for e := range events {
+		if e.Action == "engine_disconnect" && e.Node == "node-2" {
+			break
+		}
+	}
+	took := time.Since(killed)
+	t.Logf("MEASURE kill -9 to Unhealthy: %s", took.Round(time.Millisecond))
+	if n := c.Node(tb.addrs[1]); n.Health != model.Unhealthy || n.Failures < 3 {
+		t.Fatalf("node-2 is %v after %d failures", n.Health, n.Failures)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("node-2 was flagged %s after kill -9; want about a second", took)
+	}
+	for _, a := range []string{tb.addrs[0], tb.addrs[2]} {
+		if h := health(c, a); h != model.Healthy {
+			t.Fatalf("%s is %v", a, h)
+		}
 	}
 }

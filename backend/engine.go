@@ -94,9 +94,11 @@ var (
 )
 
 // IsConnectionError reports whether err means the engine could not be
-// reached: refused, unreachable, timed out or hung. Only these count
-// toward a node's failures (Swarm's rule); an engine that answers with an
-// error is alive.
+// reached: refused, unreachable, timed out or hung. Only a health probe's
+// connection error counts toward a node's failures; the same error from a
+// user's call only makes the manager probe at once (a slow stop that
+// outlives its deadline is not a dead host). An engine that answers with
+// an error is alive.
 func IsConnectionError(err error) bool {
 	if err == nil {
 		return false
@@ -115,6 +117,13 @@ func IsConnectionError(err error) bool {
 	return errors.As(err, &oe)
 }
 
-// callTimeout bounds one engine call made by the manager: a hung engine
-// shows as a failed call within it.
+// callTimeout bounds one engine call that holds no user request (a
+// refresh, an event's inspect, a rescheduling step): a hung engine shows
+// as a failed call within it.
 const callTimeout = 5 * time.Second
+
+// userCallTimeout bounds a user's call to an engine on top of the time its
+// work needs (a stop's grace period), so that `docker stop -t 30` waits
+// its 30 seconds and more. A node that turns Unhealthy meanwhile ends the
+// call at once.
+const userCallTimeout = time.Minute

@@ -13,33 +13,53 @@ import (
 	"swarmdeck/model"
 )
 
-// monitor keeps one engine's state: it connects (info and a full
+// monitor keeps one engine's state: it connects (a probe, info and a full
 // refresh), follows the event stream with a heartbeat, and on any break
-// probes at once and then every ProbeInterval, counting connection
-// failures toward Unhealthy. It returns when ctx ends.
+// probes at once and then every ProbeInterval. Only the probes (ping and
+// info) decide the node's health: FailureRetry failed probes in a row make
+// it Unhealthy, one that answers resets the count. It returns when ctx
+// ends.
 func (c *Cluster) monitor(ctx context.Context, n *node) {
 	for ctx.Err() == nil {
-		if err := c.connect(ctx, n); err != nil {
+		err := c.connect(ctx, n)
+		if err == nil {
+			followed := time.Now()
+			err = c.follow(ctx, n)
 			if ctx.Err() != nil {
 				return
 			}
-			c.failed(n, err)
-			wait := c.opts.ProbeInterval
-			if !IsConnectionError(err) {
-				wait = 10 * c.opts.ProbeInterval // alive but refusing to validate
+			c.noteError(n, err)
+			if time.Since(followed) >= c.opts.ProbeInterval {
+				continue // reconnect at once: connect probes first
 			}
-			if !sleep(ctx, wait) {
-				return
+			// A stream that broke soon after it opened: probe at once,
+			// but reconnect only a probe interval later.
+			if perr := c.probe(ctx, n); perr != nil {
+				err = perr
 			}
-			continue
 		}
-		err := c.follow(ctx, n)
 		if ctx.Err() != nil {
 			return
 		}
-		c.failed(n, err)
+		c.noteError(n, err)
+		wait := c.opts.ProbeInterval
+		var notEngine *notAnEngineError
+		if errors.As(err, &notEngine) {
+			wait = 10 * c.opts.ProbeInterval // alive but refusing to validate
+		}
+		if !c.sleepOrProbe(ctx, n, wait) {
+			return
+		}
 	}
 }
+
+// notAnEngineError is an engine that answers but cannot be used (its info
+// says it is no Docker engine, or it has an invalid label): alive, never
+// counted as a failure, and retried slowly.
+type notAnEngineError struct{ err error }
+
+func (e *notAnEngineError) Error() string { return e.err.Error() }
+func (e *notAnEngineError) Unwrap() error { return e.err }
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -52,21 +72,36 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// connect validates the engine and reads all of its state, then marks the
-// node healthy and removes its stale copies of moved containers. An
-// engine that has been failing is pinged first, so a hung one costs a
-// probe timeout, not a call timeout.
+// sleepOrProbe waits d, or less when a user's call asks for a probe.
+func (c *Cluster) sleepOrProbe(ctx context.Context, n *node, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-n.probe:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// connect probes the engine, validates it (info, itself a probe) and
+// reads all of its state, then marks the node healthy and removes its
+// stale copies of moved containers. A hung engine costs a probe timeout,
+// not a call timeout.
 func (c *Cluster) connect(ctx context.Context, n *node) error {
-	if c.failing(n) {
-		if err := c.ping(ctx, n); err != nil {
-			return err
-		}
+	if err := c.probe(ctx, n); err != nil {
+		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	info, err := n.eng.Info(cctx)
-	if err != nil {
+	switch {
+	case err != nil && IsConnectionError(err) && ctx.Err() == nil:
+		c.probeFailed(n, err)
 		return err
+	case err != nil:
+		return &notAnEngineError{err}
 	}
 	if err := c.refresh(ctx, n, &info); err != nil {
 		return err
@@ -146,7 +181,8 @@ func (c *Cluster) checkDuplicateIDs() {
 func (c *Cluster) connected(ctx context.Context, n *node) {
 	c.mu.Lock()
 	was, retries := n.health, n.failures
-	n.health, n.failures, n.lastErr, n.failedAt = model.Healthy, 0, "", time.Time{}
+	c.setHealth(n, model.Healthy)
+	n.failures, n.lastErr, n.failedAt = 0, "", time.Time{}
 	switch was {
 	case model.Pending:
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_connect",
@@ -275,8 +311,12 @@ func (c *Cluster) follow(ctx context.Context, n *node) error {
 				return err
 			}
 		case <-hb.C:
-			if err := c.ping(ctx, n); err != nil {
+			if err := c.probe(ctx, n); err != nil {
 				return fmt.Errorf("heartbeat: %w", err)
+			}
+		case <-n.probe:
+			if err := c.probe(ctx, n); err != nil {
+				return fmt.Errorf("probe: %w", err)
 			}
 		case <-refresh.C:
 			if err := c.refresh(ctx, n, nil); err != nil && IsConnectionError(err) {
@@ -287,18 +327,44 @@ func (c *Cluster) follow(ctx context.Context, n *node) error {
 	}
 }
 
-// ping asks the engine whether it is there, within the probe timeout.
-func (c *Cluster) ping(ctx context.Context, n *node) error {
+// probe is the health probe: a ping within the probe timeout. A ping
+// that cannot connect (refused, reset, timed out) counts as one failure;
+// one that gets through, even with an error status, resets the count. It
+// returns the connection error, if any.
+func (c *Cluster) probe(ctx context.Context, n *node) error {
 	pctx, cancel := context.WithTimeout(ctx, c.opts.ProbeTimeout)
 	defer cancel()
-	return n.eng.Ping(pctx)
+	err := n.eng.Ping(pctx)
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: not the engine's failure
+	}
+	if err != nil && IsConnectionError(err) {
+		c.probeFailed(n, err)
+		return err
+	}
+	c.probeOK(n)
+	return nil
 }
 
-// failing reports whether the node's last call failed to connect.
-func (c *Cluster) failing(n *node) bool {
+// probeSoon asks the node's monitor to probe now: a user's call could not
+// reach the engine. Only the probe's result counts.
+func (c *Cluster) probeSoon(n *node) {
+	select {
+	case n.probe <- struct{}{}:
+	default:
+	}
+}
+
+// probeOK records an answered probe: the failure count starts again.
+// Health itself changes back to Healthy only after a full refresh
+// (connected).
+func (c *Cluster) probeOK(n *node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return n.failures > 0
+	if n.failures > 0 {
+		n.failures, n.failedAt = 0, time.Time{}
+		c.rebuild(n)
+	}
 }
 
 func (c *Cluster) refreshDelay() time.Duration {
@@ -351,29 +417,33 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	return nil
 }
 
-// failed records a failed call. Only connection failures count: after
-// FailureRetry in a row a Healthy node becomes Unhealthy and its
-// containers with a reschedule policy move (after the grace period).
-func (c *Cluster) failed(n *node, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.recordFailure(n, err)
-}
-
-// recordFailure is failed with c.mu held.
-func (c *Cluster) recordFailure(n *node, err error) {
-	n.lastErr = err.Error()
-	if !IsConnectionError(err) {
-		c.rebuild(n)
+// noteError records why the node's last call or stream failed, for the
+// operator to read; it never counts toward the node's health.
+func (c *Cluster) noteError(n *node, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if msg := err.Error(); msg != n.lastErr {
+		n.lastErr = msg
+		c.rebuild(n)
+	}
+}
+
+// probeFailed records a failed health probe: after FailureRetry in a row a
+// Healthy node becomes Unhealthy and its containers with a reschedule
+// policy move (after the grace period).
+func (c *Cluster) probeFailed(n *node, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n.lastErr = err.Error()
 	n.failures++
-	now := time.Now()
 	if n.failedAt.IsZero() {
-		n.failedAt = now
+		n.failedAt = time.Now()
 	}
 	if n.health == model.Healthy && n.failures >= c.opts.FailureRetry {
-		n.health = model.Unhealthy
+		c.setHealth(n, model.Unhealthy)
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
 			Message: fmt.Sprintf("Flagging engine as unhealthy. Connect failed %d times (%s: %v)", n.failures, n.name(), err)})
 		if c.isPrimary() {
@@ -381,4 +451,19 @@ func (c *Cluster) recordFailure(n *node, err error) {
 		}
 	}
 	c.rebuild(n)
+}
+
+// setHealth changes a node's health; users' calls in flight on a node
+// that stops being Healthy end at once. c.mu is held.
+func (c *Cluster) setHealth(n *node, h model.Health) {
+	if n.health == h {
+		return
+	}
+	switch {
+	case h == model.Healthy:
+		n.down = make(chan struct{})
+	case n.health == model.Healthy:
+		close(n.down)
+	}
+	n.health = h
 }

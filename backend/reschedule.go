@@ -153,7 +153,9 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 	var ct *model.Container
 	var to *node
 	if err == nil {
-		ct, to, err = c.place(ctx, req, q.c.SwarmID, q)
+		pctx, cancel := context.WithTimeout(ctx, 2*callTimeout) // a create and an inspect
+		ct, to, err = c.place(pctx, req, q.c.SwarmID, q)
+		cancel()
 	}
 	c.mu.Lock()
 	q.inFlight = false
@@ -190,7 +192,7 @@ func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	case IsNotFound(err):
 		c.dropContainer(n, id)
 	case IsConnectionError(err):
-		c.recordFailure(n, err)
+		c.probeSoon(n) // the probe, not this read, says whether the engine is down
 	}
 	c.rebuild(n)
 }

@@ -1,0 +1,204 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// probedEngine is a simulated engine whose user calls fail as the test
+// says, and whose pings it counts (and may fail on a pattern).
+type probedEngine struct {
+	Engine
+	pings    atomic.Int64
+	pingFail func(n int64) bool // fails the n-th ping (1-based) when true
+
+	mu      sync.Mutex
+	callErr error // every user call (create, start, stop, kill, remove) fails with it
+	block   bool  // user calls wait until their context ends
+}
+
+func (p *probedEngine) Ping(ctx context.Context) error {
+	n := p.pings.Add(1)
+	if p.pingFail != nil && p.pingFail(n) {
+		return fmt.Errorf("ping: %w", syscall.ECONNREFUSED)
+	}
+	return p.Engine.Ping(ctx)
+}
+
+func (p *probedEngine) user(ctx context.Context) error {
+	p.mu.Lock()
+	err, block := p.callErr, p.block
+	p.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return err
+}
+
+func (p *probedEngine) fail(err error, block bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.callErr, p.block = err, block
+}
+
+func (p *probedEngine) Create(ctx context.Context, spec CreateSpec) (string, error) {
+	if err := p.user(ctx); err != nil {
+		return "", err
+	}
+	return p.Engine.Create(ctx, spec)
+}
+
+func (p *probedEngine) Start(ctx context.Context, id string) error {
+	if err := p.user(ctx); err != nil {
+		return err
+	}
+	return p.Engine.Start(ctx, id)
+}
+
+func (p *probedEngine) Stop(ctx context.Context, id string, d time.Duration) error {
+	if err := p.user(ctx); err != nil {
+		return err
+	}
+	return p.Engine.Stop(ctx, id, d)
+}
+
+func (p *probedEngine) Kill(ctx context.Context, id string) error {
+	if err := p.user(ctx); err != nil {
+		return err
+	}
+	return p.Engine.Kill(ctx, id)
+}
+
+// probedSim is a one-node simulated cluster (node a, with web running)
+// whose engine is a probedEngine.
+func probedSim(t *testing.T, opts Options, pingFail func(int64) bool) (*Cluster, *probedEngine) {
+	t.Helper()
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, running("web", true)), simNode("b", 4, 8<<30, nil)})
+	sim := src.NewEngine
+	var pe *probedEngine
+	src.NewEngine = func(e Entry) (Engine, error) {
+		eng, err := sim(e)
+		if e.Addr != "a:2375" {
+			return eng, err
+		}
+		pe = &probedEngine{Engine: eng, pingFail: pingFail}
+		return pe, err
+	}
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	return c, pe
+}
+
+// disconnects counts the engine_disconnect events of node a.
+func disconnects(c *Cluster) int {
+	n := 0
+	for _, e := range c.RecentEvents() {
+		if e.Action == "engine_disconnect" && e.Node == "a" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAUserCallsErrorNeverMakesANodeUnhealthy(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		err   error
+		block bool
+		call  func(ctx context.Context, c *Cluster) error
+	}{
+		{"a stop that outlives its caller's deadline", nil, true, func(ctx context.Context, c *Cluster) error {
+			ctx, cancel := context.WithTimeout(ctx, 30*time.Millisecond)
+			defer cancel()
+			return c.Stop(ctx, "web", 30*time.Second)
+		}},
+		{"a start refused by a connection reset", fmt.Errorf("start: %w", syscall.ECONNRESET), false, func(ctx context.Context, c *Cluster) error {
+			return c.Start(ctx, "web")
+		}},
+		{"a kill that times out", context.DeadlineExceeded, false, func(ctx context.Context, c *Cluster) error {
+			return c.Kill(ctx, "web")
+		}},
+		{"a create the engine refuses with a 500", errors.New("Error response from daemon: no space left on device"), false, func(ctx context.Context, c *Cluster) error {
+			_, err := c.Create(ctx, model.Config{Name: "x", Image: "busybox", Env: []string{"constraint:node==a"}})
+			return err
+		}},
+		{"a create that cannot connect", fmt.Errorf("create: %w", syscall.ECONNREFUSED), false, func(ctx context.Context, c *Cluster) error {
+			_, err := c.Create(ctx, model.Config{Name: "x", Image: "busybox", Env: []string{"constraint:node==a"}})
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := fast()
+			opts.FailureRetry = 1 // one counted failure would flag the node
+			c, pe := probedSim(t, opts, nil)
+			pe.fail(tt.err, tt.block)
+			for range 3 {
+				if err := tt.call(context.Background(), c); err == nil {
+					t.Fatal("the call succeeded; the test wants it to fail")
+				}
+			}
+			// The monitor probes (at once when the call could not
+			// connect, else on its heartbeat): wait for a few probes.
+			after := pe.pings.Load()
+			waitFor(t, 2*time.Second, "three more probes", func() bool { return pe.pings.Load() >= after+3 })
+			if n := c.Node("a:2375"); n.Health != model.Healthy || n.Failures != 0 || disconnects(c) != 0 {
+				t.Fatalf("after failed user calls node a is %v with %d failures (%d disconnects); its probes answer", n.Health, n.Failures, disconnects(c))
+			}
+			if ct, _, err := c.Inspect("web"); err != nil || ct.Node != "a:2375" {
+				t.Fatalf("web: %v, %v", ct, err)
+			}
+		})
+	}
+}
+
+func TestAnAnsweredProbeResetsTheFailureCount(t *testing.T) {
+	// Two failed probes, one answered, over and over: never three in a row.
+	c, pe := probedSim(t, fast(), func(n int64) bool { return n > 3 && n%3 != 0 })
+	var most atomic.Int64
+	waitFor(t, 5*time.Second, "30 probes", func() bool {
+		if f := int64(c.Node("a:2375").Failures); f > most.Load() {
+			most.Store(f)
+		}
+		return pe.pings.Load() >= 30
+	})
+	if n := c.Node("a:2375"); n.Health != model.Healthy || disconnects(c) != 0 {
+		t.Fatalf("node a is %v (%d disconnects); no three probes in a row failed", n.Health, disconnects(c))
+	}
+	if most.Load() == 0 || most.Load() > 2 {
+		t.Fatalf("the failure count reached %d; want 1 or 2, reset by each answered probe", most.Load())
+	}
+}
+
+func TestFailedProbesInARowMakeTheNodeUnhealthy(t *testing.T) {
+	var down atomic.Bool
+	c, _ := probedSim(t, fast(), func(int64) bool { return down.Load() })
+	down.Store(true)
+	waitFor(t, 3*time.Second, "a unhealthy", func() bool { return health(c, "a:2375") == model.Unhealthy })
+	if n := c.Node("a:2375"); n.Failures < 3 {
+		t.Fatalf("unhealthy after %d failed probes; want 3 in a row", n.Failures)
+	}
+	down.Store(false)
+	waitFor(t, 3*time.Second, "a healthy again", func() bool { return health(c, "a:2375") == model.Healthy })
+}
+
+func TestAUserCallOnANodeThatTurnsUnhealthyEndsAtOnce(t *testing.T) {
+	var down atomic.Bool
+	c, pe := probedSim(t, fast(), func(int64) bool { return down.Load() })
+	pe.fail(nil, true) // the stop hangs, as on a stopped dockerd
+	done := make(chan error, 1)
+	go func() { done <- c.Stop(context.Background(), "web", time.Hour) }()
+	down.Store(true)
+	err := <-done
+	if !errors.Is(err, errNodeDown) {
+		t.Fatalf("the stop ended with %v; want the node's failure", err)
+	}
+}
