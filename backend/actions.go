@@ -123,7 +123,9 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	}
 	id, err := n.eng.Create(ctx, spec)
 	var ct *model.Container
+	var t uint64
 	if err == nil {
+		t = c.ticket(n)
 		if ct, _ = n.eng.Inspect(ctx, id); ct == nil {
 			cp := *pc
 			cp.ID = id
@@ -144,7 +146,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		c.rebuild(n)
 		return nil, nil, fmt.Errorf("creating %s on %s: %w", describe(pc), n.name(), err)
 	}
-	c.putContainer(n, ct)
+	c.applyRead(n, t, ct.ID, ct)
 	c.rebuild(n)
 	return ct, n, nil
 }

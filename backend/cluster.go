@@ -117,6 +117,8 @@ type node struct {
 	failedAt   time.Time // first failure of the current run of failures
 	dupWarning string
 	containers map[string]*model.Container // by ID
+	reads      uint64                      // tickets handed to reads of the engine, in order
+	readAt     map[string]uint64           // by container ID: the ticket of the read applied last
 	images     []model.Image
 	networks   []model.Network
 	view       *model.Node // the model built from all this
@@ -299,7 +301,7 @@ func (c *Cluster) apply(ctx context.Context, entries []Entry) {
 			continue
 		}
 		mctx, cancel := context.WithCancel(ctx)
-		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, cancel: cancel,
+		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, readAt: map[string]uint64{}, cancel: cancel,
 			probe: make(chan struct{}, 1), down: make(chan struct{})}
 		c.nodes[e.Addr] = n
 		c.rebuild(n)
@@ -386,6 +388,54 @@ func (c *Cluster) setContainers(n *node, cs []*model.Container) {
 	n.containers = make(map[string]*model.Container, len(cs))
 	for _, ct := range cs {
 		c.putContainer(n, ct)
+	}
+}
+
+// ticket numbers a read of the node's engine (an inspect, a listing)
+// before it is made: a read is applied only if no read that began later
+// was applied first, so a slow event's inspect never undoes what a user's
+// call has just re-read.
+func (c *Cluster) ticket(n *node) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n.reads++
+	return n.reads
+}
+
+// applyRead records what a read begun with ticket t said of one
+// container: ct, or nil when the engine has no such container. It
+// reports whether the read was new enough to apply. c.mu is held.
+func (c *Cluster) applyRead(n *node, t uint64, id string, ct *model.Container) bool {
+	if n.readAt[id] > t {
+		return false
+	}
+	n.readAt[id] = t
+	if ct == nil {
+		c.dropContainer(n, id)
+	} else {
+		c.putContainer(n, ct)
+	}
+	return true
+}
+
+// applyList records a listing of every container begun with ticket t: a
+// container read since then keeps what that newer read said. c.mu is
+// held.
+func (c *Cluster) applyList(n *node, t uint64, cs []*model.Container) {
+	listed := make(map[string]bool, len(cs))
+	for _, ct := range cs {
+		listed[ct.ID] = true
+		c.applyRead(n, t, ct.ID, ct)
+	}
+	for id := range n.containers {
+		if !listed[id] {
+			c.applyRead(n, t, id, nil)
+		}
+	}
+	for id, at := range n.readAt {
+		if at <= t && n.containers[id] == nil {
+			delete(n.readAt, id) // the listing is the newer word on it
+		}
 	}
 }
 

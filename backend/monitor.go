@@ -116,6 +116,7 @@ func (c *Cluster) connect(ctx context.Context, n *node) error {
 func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error {
 	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
 	defer cancel()
+	t := c.ticket(n)
 	cs, err := n.eng.Containers(cctx)
 	if err != nil {
 		return err
@@ -138,7 +139,7 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 		n.info = *info
 		c.checkDuplicateIDs()
 	}
-	c.setContainers(n, cs)
+	c.applyList(n, t, cs)
 	n.images, n.networks = ims, nets
 	n.updated = time.Now()
 	c.rebuild(n)
@@ -276,7 +277,8 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "duplicate_remove",
 				Message: fmt.Sprintf("cannot remove the stale copy of %s from %s: %v", ct.Name, n.name(), err)})
 		} else {
-			c.dropContainer(n, ct.ID)
+			n.reads++ // removed: newer than any read in flight
+			c.applyRead(n, n.reads, ct.ID, nil)
 			delete(c.abandoned, ct.SwarmID)
 			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
 				Message: fmt.Sprintf("removed the stale copy of %s from %s: it runs elsewhere", ct.Name, n.name())})
@@ -383,6 +385,7 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	}
 	var ct *model.Container
 	var err error
+	t := c.ticket(n)
 	if ev.Action != "destroy" {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		ct, err = n.eng.Inspect(cctx, ev.ID)
@@ -401,15 +404,18 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 		if old == nil {
 			return nil
 		}
-		c.dropContainer(n, ev.ID)
+		if !c.applyRead(n, t, ev.ID, nil) {
+			return nil
+		}
 		c.rebuild(n)
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, ContainerID: old.ID, Action: "destroy",
 			Message: fmt.Sprintf("%s removed from %s", old.Name, n.name())})
 		c.nudge() // capacity appeared
 		return nil
 	}
-	c.putContainer(n, ct)
-	c.rebuild(n)
+	if c.applyRead(n, t, ct.ID, ct) {
+		c.rebuild(n)
+	}
 	if !strings.HasPrefix(ev.Action, "exec_") { // every container event, as docker events shows them
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: ev.Action,
 			Message: fmt.Sprintf("%s on %s: %s (%s)", ct.Name, n.name(), ev.Action, ct.State)})

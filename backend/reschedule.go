@@ -182,15 +182,16 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 // reread inspects one container and records what the engine says.
 func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	t := c.ticket(n)
 	ct, err := n.eng.Inspect(cctx, id)
 	cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case err == nil:
-		c.putContainer(n, ct)
+		c.applyRead(n, t, id, ct)
 	case IsNotFound(err):
-		c.dropContainer(n, id)
+		c.applyRead(n, t, id, nil)
 	case IsConnectionError(err):
 		c.probeSoon(n) // the probe, not this read, says whether the engine is down
 	}
