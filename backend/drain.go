@@ -337,7 +337,9 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	sid := cmp.Or(old.SwarmID, newID())
 	q := &queued{c: old, from: m.from.entry.Addr, fromName: m.from.name(), since: time.Now(),
 		wasRunning: old.State == model.Running, live: true, pin: m.to}
-	ct, to, err := c.place(ctx, req, sid, q)
+	pctx, cancel := context.WithTimeout(ctx, 2*callTimeout) // a create and an inspect
+	ct, to, err := c.place(pctx, req, sid, q)
+	cancel()
 	if err != nil {
 		return "", c.moveFailed(m, err)
 	}
@@ -363,12 +365,13 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	cancel()
 	if err != nil && !IsNotFound(err) {
 		if IsConnectionError(err) {
-			c.failed(m.from, err)
+			c.probeSoon(m.from) // the probe says whether the engine is down
 		}
 		return to.name(), c.moveFailed(m, fmt.Errorf("removing the old copy from %s (the new one runs on %s): %w", m.from.name(), to.name(), err))
 	}
 	c.mu.Lock()
-	c.dropContainer(m.from, old.ID)
+	m.from.reads++ // removed: newer than any read in flight
+	c.applyRead(m.from, m.from.reads, old.ID, nil)
 	delete(c.forced, old.ID)
 	delete(c.moveErrs, old.ID)
 	c.rebuild(m.from)
