@@ -1,6 +1,7 @@
 package api
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,57 @@ func TestTheDockerCLIGetsDockersWordsForBadInput(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestDockerNetworkRmRemovesExactlyTheOneItNames: with the real docker
+// CLIs, `docker network rm` of a name on three engines, of bridge or of a
+// missing network removes nothing and says why; node/name removes one.
+func TestDockerNetworkRmRemovesExactlyTheOneItNames(t *testing.T) {
+	rc := startOnTestbed(t)
+	engineNets := func() int {
+		n := 0
+		for _, a := range rc.addrs {
+			out, err := exec.Command("docker", "-H", "tcp://"+a, "network", "ls", "-q").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(strings.Fields(string(out)))
+		}
+		return n
+	}
+	for _, cli := range clis {
+		t.Run(cli, func(t *testing.T) {
+			rc.must(t, cli, "network", "create", "sdnet-rm")
+			total := engineNets()
+			for _, tt := range []struct {
+				args    []string
+				message string
+			}{
+				{[]string{"network", "rm", "sdnet-rm"}, "network sdnet-rm is ambiguous (3 matches found based on name)"},
+				{[]string{"network", "rm", "bridge"}, "bridge is a pre-defined network and cannot be removed"},
+				{[]string{"network", "rm", "node-2/none"}, "none is a pre-defined network and cannot be removed"},
+				{[]string{"network", "rm", "sdnet-nope"}, "No such network: sdnet-nope"},
+				{[]string{"network", "inspect", "sdnet-nope"}, "No such network: sdnet-nope"},
+				{[]string{"network", "create", "sdnet-rm"}, "network with name sdnet-rm already exists"},
+			} {
+				_, errOut, err := rc.docker(cli, tt.args...)
+				if err == nil || !strings.Contains(errOut, tt.message) || strings.Contains(errOut, "container") {
+					t.Fatalf("docker %v: %v %s\nwant %q", tt.args, err, errOut, tt.message)
+				}
+				if got := engineNets(); got != total {
+					t.Fatalf("docker %v changed the engines' networks: %d, was %d", tt.args, got, total)
+				}
+			}
+			rc.must(t, cli, "network", "rm", "node-1/sdnet-rm")
+			if got := engineNets(); got != total-1 {
+				t.Fatalf("network rm node-1/sdnet-rm: %d networks on the engines, want %d", got, total-1)
+			}
+			rc.must(t, cli, "network", "rm", "node-2/sdnet-rm")
+			rc.must(t, cli, "network", "rm", "sdnet-rm") // the last one is unique now
+			if got := engineNets(); got != total-3 {
+				t.Fatalf("after removing all three: %d networks, want %d", got, total-3)
+			}
+		})
 	}
 }

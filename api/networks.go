@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 // networkJSON is a network as `docker network ls` and inspect read it.
@@ -26,28 +26,38 @@ type networkJSON struct {
 // clusterNetworks are every node's networks, local ones named node/name
 // as Swarm named them.
 func (s *Server) clusterNetworks() []networkJSON {
+	names := s.nodeNames()
+	var out []networkJSON
+	for _, nw := range s.c.Networks() {
+		out = append(out, toNetworkJSON(nw, names))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// nodeNames maps node addresses to names.
+func (s *Server) nodeNames() map[string]string {
 	names := map[string]string{}
 	for _, n := range s.c.Nodes() {
 		names[n.Addr] = n.Name
 	}
-	var out []networkJSON
-	for _, nw := range s.c.Networks() {
-		name := nw.Name
-		if nw.Scope == "local" || nw.Scope == "" {
-			name = names[nw.Node] + "/" + nw.Name
-		}
-		j := networkJSON{Name: name, ID: nw.ID, Scope: nw.Scope, Driver: nw.Driver, Containers: map[string]any{},
-			IPAM: map[string]any{"Driver": "default", "Config": []map[string]string{}}, Options: map[string]any{}, Labels: map[string]any{}}
-		if nw.Subnet != "" {
-			j.IPAM["Config"] = []map[string]string{{"Subnet": nw.Subnet}}
-		}
-		for _, c := range nw.Containers {
-			j.Containers[c] = map[string]any{}
-		}
-		out = append(out, j)
+	return names
+}
+
+func toNetworkJSON(nw model.Network, names map[string]string) networkJSON {
+	name := nw.Name
+	if model.Local(nw) {
+		name = names[nw.Node] + "/" + nw.Name
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	j := networkJSON{Name: name, ID: nw.ID, Scope: nw.Scope, Driver: nw.Driver, Containers: map[string]any{},
+		IPAM: map[string]any{"Driver": "default", "Config": []map[string]string{}}, Options: map[string]any{}, Labels: map[string]any{}}
+	if nw.Subnet != "" {
+		j.IPAM["Config"] = []map[string]string{{"Subnet": nw.Subnet}}
+	}
+	for _, c := range nw.Containers {
+		j.Containers[c] = map[string]any{}
+	}
+	return j
 }
 
 func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
@@ -58,21 +68,14 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// findNetwork resolves an ID, ID prefix, node/name or unique name.
+// findNetwork resolves a full or short ID, a name, node/name or a unique
+// ID prefix, as Docker does: an ambiguous one is a 400, none a 404.
 func (s *Server) findNetwork(ref string) (networkJSON, error) {
-	var hits []networkJSON
-	for _, nw := range s.clusterNetworks() {
-		if nw.ID == ref || nw.Name == ref {
-			return nw, nil
-		}
-		if strings.HasPrefix(nw.ID, ref) || strings.HasSuffix(nw.Name, "/"+ref) {
-			hits = append(hits, nw)
-		}
+	nw, err := s.c.FindNetwork(ref)
+	if err != nil {
+		return networkJSON{}, err
 	}
-	if len(hits) == 1 {
-		return hits[0], nil
-	}
-	return networkJSON{}, fmt.Errorf("%w: network %s", backend.ErrNotFound, ref)
+	return toNetworkJSON(nw, s.nodeNames()), nil
 }
 
 func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +91,12 @@ func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) {
 // healthy node.
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 	var req struct{ Name, Driver string }
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil || req.Name == "" {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Name == "" {
 		writeError(w, fmt.Errorf("%w: a network create names the network", errBadRequest))
 		return
 	}
@@ -107,29 +115,32 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, map[string]string{"Id": ids[0], "Warning": warning})
 }
 
+// removeNetwork removes exactly the one network the path names.
 func (s *Server) removeNetwork(w http.ResponseWriter, r *http.Request) {
-	ref := r.PathValue("id")
-	if nw, err := s.findNetwork(ref); err == nil {
-		ref = nw.Name
-		if !strings.Contains(ref, "/") {
-			ref = nw.ID
-		}
-	}
-	s.act(w, s.c.RemoveNetwork(r.Context(), ref))
+	s.act(w, s.c.RemoveNetwork(r.Context(), r.PathValue("id")))
 }
 
 // connectNetwork passes a connect or disconnect to the engine of the
 // container named in the body.
 func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var req struct{ Container string }
-	json.Unmarshal(body, &req)
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return
+	}
 	ct, n, p, err := s.locate(req.Container)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	netRef := r.PathValue("id")
+	// A name several nodes have (or none) is the container's engine's to
+	// resolve among its own networks.
 	if nw, err := s.findNetwork(netRef); err == nil {
 		netRef = nw.ID
 		if i := strings.IndexByte(nw.Name, '/'); i > 0 && nw.Name[:i] != n.Name {

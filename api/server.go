@@ -213,6 +213,8 @@ func status(err error) int {
 	var ns *notServed
 	var tl *tooLarge
 	var inv *model.InvalidError
+	var nf *model.NotFoundError
+	var fb *model.ForbiddenError
 	switch {
 	case errors.As(err, &ns):
 		return http.StatusNotFound
@@ -222,6 +224,10 @@ func status(err error) int {
 		return http.StatusBadRequest
 	case model.IsConflict(err):
 		return http.StatusConflict
+	case errors.As(err, &nf):
+		return http.StatusNotFound
+	case errors.As(err, &fb):
+		return http.StatusForbidden
 	case backend.IsNotFound(err):
 		return http.StatusNotFound
 	}

@@ -348,7 +348,8 @@ func (c *Cluster) Logs(ctx context.Context, ref string, follow bool) (io.ReadClo
 }
 
 // CreateNetwork creates a network on one node ("node/name" pins it) or
-// on every healthy node, and returns the IDs it got.
+// on every healthy node, and returns the IDs it got. A name any target
+// node already has is a conflict, and nothing is created.
 func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]string, error) {
 	var targets []*node
 	c.mu.Lock()
@@ -360,13 +361,25 @@ func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]str
 		}
 		if len(targets) == 0 {
 			c.mu.Unlock()
-			return nil, fmt.Errorf("%w: node %s", ErrNotFound, nodeName)
+			return nil, &model.NotFoundError{Kind: "node", Ref: nodeName}
 		}
 		name = netName
 	} else {
 		for _, n := range c.nodes {
 			if n.health == model.Healthy {
 				targets = append(targets, n)
+			}
+		}
+	}
+	if name == "" || strings.Contains(name, "/") {
+		c.mu.Unlock()
+		return nil, &model.InvalidError{Msg: "a network create names the network: NAME or NODE/NAME"}
+	}
+	for _, n := range targets {
+		for _, nw := range n.networks {
+			if nw.Name == name {
+				c.mu.Unlock()
+				return nil, model.NetworkExists(name)
 			}
 		}
 	}
@@ -421,42 +434,56 @@ func (c *Cluster) CheckUpdate(ref string, cpus model.MilliCPU, memory int64) err
 	return nil
 }
 
-// RemoveNetwork removes a network by ID, name or node/name from every node
-// that has it.
-func (c *Cluster) RemoveNetwork(ctx context.Context, ref string) error {
-	nodeName, netName, pinned := strings.Cut(ref, "/")
-	if !pinned {
-		netName = ref
-	}
-	type target struct {
-		n  *node
-		id string
-	}
-	var targets []target
+// FindNetwork finds one network by full or short ID, name, node/name or
+// unique ID prefix (model.FindNetwork).
+func (c *Cluster) FindNetwork(ref string) (model.Network, error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.findNetwork(ref)
+}
+
+// findNetwork is FindNetwork; c.mu is held.
+func (c *Cluster) findNetwork(ref string) (model.Network, error) {
+	var all []model.Network
 	for _, n := range c.nodes {
-		for _, nw := range n.networks {
-			if (nw.ID == netName || strings.HasPrefix(nw.ID, netName) || nw.Name == netName) && (!pinned || n.name() == nodeName) {
-				targets = append(targets, target{n, nw.ID})
-			}
-		}
+		all = append(all, n.networks...)
 	}
+	return model.FindNetwork(all, ref, func(addr string) (string, string) {
+		if n := c.nodes[addr]; n != nil && n.view != nil {
+			return n.nameLocked(), n.view.ID
+		}
+		return "", ""
+	})
+}
+
+// RemoveNetwork removes the one network ref names (FindNetwork), on the
+// node that has it. A predefined network (bridge, host, none) is never
+// removed, and an ambiguous ref removes nothing.
+func (c *Cluster) RemoveNetwork(ctx context.Context, ref string) error {
+	c.mu.Lock()
+	nw, err := c.findNetwork(ref)
+	n := c.nodes[nw.Node]
 	c.mu.Unlock()
-	if len(targets) == 0 {
-		return fmt.Errorf("%w: network %s", ErrNotFound, ref)
-	}
-	var errs []error
-	for _, t := range targets {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		err := t.n.eng.RemoveNetwork(cctx, t.id)
-		cancel()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", t.n.name(), err))
-			continue
+	if err != nil {
+		if bare := ref[strings.LastIndexByte(ref, '/')+1:]; model.Predefined(bare) {
+			return &model.ForbiddenError{Msg: bare + " is a pre-defined network and cannot be removed"}
 		}
-		c.refreshNetworks(ctx, t.n)
+		return err
 	}
-	return errors.Join(errs...)
+	if model.Local(nw) && model.Predefined(nw.Name) {
+		return &model.ForbiddenError{Msg: nw.Name + " is a pre-defined network and cannot be removed"}
+	}
+	if n == nil {
+		return &model.NotFoundError{Kind: "network", Ref: ref}
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err = n.eng.RemoveNetwork(cctx, nw.ID)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%s: %w", n.name(), err)
+	}
+	c.refreshNetworks(ctx, n)
+	return nil
 }
 
 func (c *Cluster) refreshNetworks(ctx context.Context, n *node) {

@@ -88,8 +88,10 @@ func (e conflictError) Error() string {
 	return "Conflict: The name " + string(e) + " is already assigned. You have to delete (or rename) that container to be able to assign " + string(e) + " to a container again."
 }
 
-// IsConflict reports whether err is a name conflict.
+// IsConflict reports whether err is a name conflict (a container's or a
+// network's).
 func IsConflict(err error) bool {
 	var c conflictError
-	return errors.As(err, &c)
+	var ce *ConflictError
+	return errors.As(err, &c) || errors.As(err, &ce)
 }
