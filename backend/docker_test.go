@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -452,8 +453,18 @@ func TestRealLogsAndNetworks(t *testing.T) {
 	if got := count("shared"); len(got) != 3 {
 		t.Fatalf("shared on %v; want every node", got)
 	}
-	if err := c.RemoveNetwork(context.Background(), "shared"); err != nil {
-		t.Fatal(err)
+	// A name three nodes have is ambiguous: nothing is removed.
+	var ie *model.InvalidError
+	if err := c.RemoveNetwork(context.Background(), "shared"); !errors.As(err, &ie) {
+		t.Fatalf("removing an ambiguous name: %v", err)
+	}
+	if got := count("shared"); len(got) != 3 {
+		t.Fatalf("an ambiguous remove left shared on %v", got)
+	}
+	for _, n := range []string{"node-1", "node-2", "node-3"} {
+		if err := c.RemoveNetwork(context.Background(), n+"/shared"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if got := count("shared"); len(got) != 0 {
 		t.Fatalf("shared still on %v", got)
