@@ -51,8 +51,10 @@ type App struct {
 	bottom   *tview.Pages
 	events   []model.Event // newest last
 	evSeq    int
-	alert    string // the last failure or reschedule, kept in the status line
-	flash    string // the last action's result
+	alert    string    // the last failure or reschedule, kept in the status line
+	flash    string    // the last action's result
+	width    int       // the screen's, at the last draw
+	msgs     []message // what the status line said, oldest first
 	launch   *launchForm
 	drawn    func() // test hook: called after each install
 }
@@ -98,6 +100,15 @@ func (a *App) layout() {
 		AddItem(a.bottom, 1, 0, false)
 	a.app.SetRoot(a.root, true).EnableMouse(true)
 	a.app.SetInputCapture(a.keys)
+	a.app.SetBeforeDrawFunc(func(s tcell.Screen) bool {
+		if w, _ := s.Size(); w != a.width {
+			a.width = w
+			if isView(a.frontPage()) {
+				a.showHints()
+			}
+		}
+		return false
+	})
 	a.show(viewNodes)
 }
 
@@ -207,6 +218,7 @@ func (a *App) install(st *state, evs []model.Event) {
 		a.events = append(a.events, e)
 		if e.Kind == model.EventFailure || e.Kind == model.EventReschedule || e.Action == "engine_disconnect" {
 			a.alert = fmt.Sprintf("%s %s", e.Time.Format("15:04:05"), e.Message)
+			a.remember(e.Time, e.Message, true)
 		}
 	}
 	if len(a.events) > maxEvents {
@@ -262,22 +274,71 @@ func (a *App) show(view string) {
 	a.showHints()
 }
 
+// hint is a key and what it does, on the hint line; rank says how soon
+// it goes when the line is too narrow (the highest first).
+type hint struct {
+	key, what string
+	rank      int
+}
+
+var viewHints = map[string][]hint{
+	viewNodes:      {{"⏎", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"K", "kill", 2}, {"H", "hang", 2}, {"E", "heal", 2}},
+	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 2}, {"n", "launch", 1}},
+	viewNetworks:   {{"⏎", "details", 0}, {"c", "create", 1}, {"D", "remove", 1}},
+	viewEvents:     {{"⏎", "details", 0}},
+}
+
+var commonHints = []hint{{"m", "messages", 3}, {":", "command", 1}, {"/", "filter", 1}, {"?", "help", 0}, {"o", "sort", 3}, {"q", "quit", 0}}
+
+// showHints fills the hint line with the keys of the focused view, the
+// less used ones left out when the terminal is narrow (? lists them all).
 func (a *App) showHints() {
-	k := a.th.tag(a.th.accent)
-	r := a.th.reset()
-	common := fmt.Sprintf("%s:%scommand %s/%sfilter %s?%shelp %so%ssort %sq%squit", k, r, k, r, k, r, k, r, k, r)
-	extra := map[string]string{
-		viewNodes:      fmt.Sprintf("%s⏎%snode %sn%slaunch %sd%sdrain %sK%skill %sH%shang %sE%sheal", k, r, k, r, k, r, k, r, k, r, k, r),
-		viewContainers: fmt.Sprintf("%s⏎%sinspect %sl%slogs %sS%sstart %ss%sstop %sr%srestart %sD%sremove %sn%slaunch", k, r, k, r, k, r, k, r, k, r, k, r, k, r),
-		viewNetworks:   fmt.Sprintf("%sc%screate %sD%sremove", k, r, k, r),
-		viewEvents:     "",
-	}[a.current]
-	a.hints.SetText(extra + "  " + common)
+	a.hints.SetText(hintLine(viewHints[a.current], commonHints, a.width, a.th))
+}
+
+// hintLine is the widest line of hints that fits width (0: no limit).
+func hintLine(view, common []hint, width int, th theme) string {
+	for rank := 3; ; rank-- {
+		text, plain := "", 0
+		add := func(hs []hint) {
+			for _, h := range hs {
+				if h.rank <= rank {
+					text += th.tag(th.accent) + h.key + th.reset() + h.what + " "
+					plain += len([]rune(h.key+h.what)) + 1
+				}
+			}
+		}
+		add(view)
+		text += " "
+		plain++
+		add(common)
+		if width <= 0 || plain <= width || rank == 0 {
+			return text
+		}
+	}
+}
+
+// message is one thing the status line said.
+type message struct {
+	at   time.Time
+	text string
+	bad  bool
+}
+
+// maxMessages is how many status-line messages the m page keeps.
+const maxMessages = 200
+
+func (a *App) remember(at time.Time, text string, bad bool) {
+	a.msgs = append(a.msgs, message{at: at, text: text, bad: bad})
+	if len(a.msgs) > maxMessages {
+		a.msgs = a.msgs[len(a.msgs)-maxMessages:]
+	}
 }
 
 // say shows the result of an action in the status line.
 func (a *App) say(msg string, bad bool) {
-	a.flash = msg
+	a.remember(time.Now(), msg, bad)
+	a.flash = tview.Escape(msg)
 	if bad {
 		a.flash = a.th.tag(a.th.bad) + tview.Escape(msg) + a.th.reset()
 	}

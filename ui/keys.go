@@ -13,8 +13,12 @@ import (
 // overlay reports whether something other than a view table has the
 // keyboard: a prompt, a form, a dialog or a detail page.
 func (a *App) overlay() bool {
+	return a.prompt.HasFocus() || !isView(a.frontPage())
+}
+
+func (a *App) frontPage() string {
 	name, _ := a.pages.GetFrontPage()
-	return a.prompt.HasFocus() || !isView(name)
+	return name
 }
 
 func isView(name string) bool {
@@ -63,6 +67,13 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 	switch ev.Rune() {
 	case ':':
 		a.ask(":", "", a.command)
+		a.prompt.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+			if ev.Key() == tcell.KeyTab {
+				a.prompt.SetText(completeCommand(a.prompt.GetText()))
+				return nil
+			}
+			return ev
+		})
 	case '/':
 		c := a.contents[a.current]
 		a.ask("/", c.filter, func(text string) { a.filterBy(text) })
@@ -88,6 +99,8 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		if a.current == viewContainers {
 			a.inspect(a.selected())
 		}
+	case 'm':
+		a.messages()
 	case 'l':
 		if a.current == viewContainers {
 			a.logs(a.selected())
@@ -136,6 +149,7 @@ func (a *App) selected() string {
 // ask opens the bottom prompt; done gets the text on Enter, Esc cancels.
 func (a *App) ask(label, text string, done func(string)) {
 	a.prompt.SetLabel(label).SetText(text).SetChangedFunc(nil)
+	a.prompt.SetInputCapture(nil)
 	a.prompt.SetDoneFunc(func(key tcell.Key) {
 		value := a.prompt.GetText()
 		a.bottom.SwitchToPage("hints")
@@ -160,34 +174,93 @@ func (a *App) filterBy(text string) {
 	}
 }
 
+// commands are the : commands; each runs by any prefix that names it
+// alone (Tab completes it).
+var commands = []string{"nodes", "containers", "ps", "networks", "events", "waiting", "run", "launch", "message", "help", "quit"}
+
+// resolveCommand finds the command a prefix names, and the candidates
+// when it names several or none.
+func resolveCommand(prefix string) (string, []string) {
+	var found []string
+	for _, c := range commands {
+		if c == prefix {
+			return c, nil
+		}
+		if strings.HasPrefix(c, prefix) {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	return "", found
+}
+
 // command runs a :command.
 func (a *App) command(cmd string) {
-	switch strings.TrimSpace(cmd) {
-	case "nodes", "node", "no":
+	cmd = strings.TrimSpace(cmd)
+	if cmd == "" {
+		return
+	}
+	if cmd == "q" || cmd == "q!" {
+		cmd = "quit"
+	}
+	name, cands := resolveCommand(cmd)
+	switch name {
+	case "nodes":
 		a.show(viewNodes)
-	case "containers", "container", "co", "ps":
+	case "containers", "ps":
 		a.show(viewContainers)
-	case "networks", "network", "net":
+	case "networks":
 		a.show(viewNetworks)
-	case "events", "event", "ev":
+	case "events":
 		a.show(viewEvents)
+	case "waiting":
+		a.show(viewContainers)
+		a.filterBy("state:" + stateWaiting)
 	case "run", "launch":
 		a.openLaunch()
+	case "message":
+		a.messages()
 	case "help":
 		a.help()
-	case "q", "quit", "q!":
+	case "quit":
 		a.quit()
-	case "":
 	default:
-		a.say(fmt.Sprintf("unknown command :%s (try :nodes :containers :networks :events :run :quit)", cmd), true)
+		if len(cands) > 1 {
+			a.say(fmt.Sprintf(":%s is ambiguous: %s", cmd, ":"+strings.Join(cands, " :")), true)
+			return
+		}
+		a.say(fmt.Sprintf("unknown command :%s (commands: :%s)", cmd, strings.Join(commands, " :")), true)
 	}
+}
+
+// completeCommand is Tab on the command line: the command a prefix
+// names, or the longest prefix its candidates share.
+func completeCommand(text string) string {
+	name, cands := resolveCommand(strings.TrimSpace(text))
+	if name != "" {
+		return name
+	}
+	if len(cands) == 0 {
+		return text
+	}
+	common := cands[0]
+	for _, c := range cands[1:] {
+		for !strings.HasPrefix(c, common) {
+			common = common[:len(common)-1]
+		}
+	}
+	return common
 }
 
 // help lists every key of the current view.
 func (a *App) help() {
 	keys := [][2]string{
-		{":", "command: :nodes :containers :networks :events :run :quit"},
-		{"/", "filter the view (Esc clears)"}, {"?", "this help"},
+		{":", "command, by any unique prefix (Tab completes): :" + strings.Join(commands, " :")},
+		{"/", "filter: text or a regexp; !term excludes; column:term (state:waiting) looks in one column; Esc clears"},
+		{"Enter", "details of the row, in full (wrapped, scrollable)"},
+		{"m", "the status line's messages, in full"}, {"?", "this help"},
 		{"1 2 3 4, Tab", "nodes, containers, networks, events"},
 		{"j k ↑ ↓ PgUp PgDn", "move"}, {"o / O", "sort by the next column / reverse"},
 		{"n", "launch containers (form with live placement preview)"},
@@ -195,7 +268,7 @@ func (a *App) help() {
 	}
 	switch a.current {
 	case viewNodes:
-		keys = append(keys, [2]string{"Enter", "the node: containers, labels, images"},
+		keys = append(keys, [2]string{"Enter", "the node: containers (waiting ones too), labels, images"},
 			[2]string{"d", "drain: no new containers, and the movable ones leave (asks first)"},
 			[2]string{"p", "pause: no new containers (asks first)"}, [2]string{"a", "activate: take containers again"})
 		if a.b.Source().Simulated {
@@ -203,7 +276,7 @@ func (a *App) help() {
 				[2]string{"H", "hang the node's engine (simulated; asks first)"}, [2]string{"E", "heal the node's engine (simulated)"})
 		}
 	case viewContainers:
-		keys = append(keys, [2]string{"Enter, i", "inspect (JSON)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"},
+		keys = append(keys, [2]string{"i", "docker inspect (the engine's document)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"},
 			[2]string{"s", "stop (asks first)"}, [2]string{"r", "restart (asks first)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
 	case viewNetworks:
 		keys = append(keys, [2]string{"c", "create a network (on one node or every node)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
@@ -216,21 +289,45 @@ func (a *App) help() {
 	a.page("help", "Keys: "+a.current, sb.String())
 }
 
-// page shows a full-screen text page; Esc (or q) closes it.
-func (a *App) page(name, title, text string) *tview.TextView {
-	tv := tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetText(text)
+// page shows a full-screen text page, wrapped and scrollable; Esc (or q)
+// closes it. keys are more keys the page answers, named in its hints.
+func (a *App) page(name, title, text string, keys ...pageKey) *tview.TextView {
+	tv := tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true).SetWordWrap(true).SetText(text)
 	tv.SetBorder(true).SetTitle(" " + title + " ")
 	tv.SetDoneFunc(func(tcell.Key) { a.closePage(name) })
 	tv.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		if ev.Key() != tcell.KeyRune {
+			return ev
+		}
 		if ev.Rune() == 'q' {
 			a.closePage(name)
 			return nil
+		}
+		for _, k := range keys {
+			if ev.Rune() == k.key {
+				a.closePage(name)
+				k.do()
+				return nil
+			}
 		}
 		return ev
 	})
 	a.pages.AddAndSwitchToPage(name, tv, true)
 	a.app.SetFocus(tv)
+	k, r := a.th.tag(a.th.accent), a.th.reset()
+	hints := fmt.Sprintf("%sEsc%s back  %s↑↓ PgUp PgDn%s scroll ", k, r, k, r)
+	for _, x := range keys {
+		hints += fmt.Sprintf(" %s%c%s%s", k, x.key, r, x.what)
+	}
+	a.hints.SetText(hints)
 	return tv
+}
+
+// pageKey is a key a page answers: it closes the page, then does.
+type pageKey struct {
+	key  rune
+	what string
+	do   func()
 }
 
 func (a *App) closePage(name string) {

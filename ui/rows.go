@@ -2,10 +2,12 @@ package ui
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
 
+	"swarmdeck/backend"
 	"swarmdeck/model"
 )
 
@@ -43,10 +45,11 @@ func (c cell) display(now time.Time) string {
 // row is one table row: its key (to keep the selection across updates),
 // its cells, and what sorting compares.
 type row struct {
-	key   string
-	cells []cell
-	sort  []string // per column, the text sorting compares
-	text  string   // every cell joined, lower-case, for the filter
+	key    string
+	cells  []cell
+	sort   []string // per column, the text sorting compares
+	text   string   // every cell joined, lower-case, for the filter
+	detail []string // more to show in the row's details (a network's containers)
 }
 
 func newRow(key string, cells []cell) row {
@@ -89,9 +92,11 @@ func usageLevel(used, total int64) level {
 var nodeColumns = []string{"NAME", "ADDRESS", "STATUS", "CONTAINERS", "CPUS", "MEMORY", "LABELS", "VERSION", "UPDATED"}
 
 // nodeRow formats a node: status with failures and the last error,
-// running/total containers, reserved CPUs and memory as used/total with a
-// bar, labels, engine version, and how long ago it was last heard from.
-func nodeRow(n *model.Node, o model.Overcommit) row {
+// running/total containers (those waiting to move off it included; none
+// runs while the node is down), reserved CPUs and memory as used/total
+// with a bar, labels, engine version, and how long ago it was last heard
+// from.
+func nodeRow(n *model.Node, o model.Overcommit, waiting int) row {
 	status := cell{text: n.Health.String(), level: levelOK}
 	switch n.Health {
 	case model.Unhealthy, model.Disconnected:
@@ -118,21 +123,28 @@ func nodeRow(n *model.Node, o model.Overcommit) row {
 		status.text += " ⚠ " + n.Warning
 	}
 	k := model.CountContainers(n.Containers)
+	if n.Health != model.Healthy {
+		k.Running = 0 // Host Down
+	}
+	count := cell{text: fmt.Sprintf("%d/%d", k.Running, k.Total+waiting)}
+	if waiting > 0 {
+		count = cell{text: fmt.Sprintf("%d/%d, %d waiting", k.Running, k.Total+waiting, waiting), level: levelWarn}
+	}
 	usedCPU, usedMem := n.Reserved()
 	totCPU, totMem := n.TotalCPUs(o), n.TotalMemory(o)
 	cpu := fmt.Sprintf("%s %s / %s", bar(int64(usedCPU), int64(totCPU), 8), usedCPU, totCPU)
 	mem := fmt.Sprintf("%s %s / %s", bar(usedMem, totMem, 8), model.FormatBytes(usedMem), model.FormatBytes(totMem))
 	r := newRow(n.Addr, []cell{
 		{text: n.Name}, {text: n.Addr, level: levelDim}, status,
-		{text: fmt.Sprintf("%d/%d", k.Running, k.Total)},
+		count,
 		{text: cpu, level: usageLevel(int64(usedCPU), int64(totCPU))},
 		{text: mem, level: usageLevel(usedMem, totMem)},
 		{text: labelText(n.Labels, true), level: levelDim},
 		{text: n.Version, level: levelDim},
 		{text: "-", at: n.Updated, level: levelDim},
 	})
-	r.sort[8] = fmt.Sprintf("%020d", n.Updated.UnixNano())
-	r.sort[3] = fmt.Sprintf("%09d", k.Total)
+	r.sort[8] = ageKey(n.Updated)
+	r.sort[3] = fmt.Sprintf("%09d", k.Total+waiting)
 	r.sort[4] = fmt.Sprintf("%018d", int64(usedCPU))
 	r.sort[5] = fmt.Sprintf("%018d", usedMem)
 	return r
@@ -213,9 +225,38 @@ func containerRow(c *model.Container, n *model.Node) row {
 	})
 	r.sort[3] = fmt.Sprintf("%018d", int64(c.CPUs))
 	r.sort[4] = fmt.Sprintf("%018d", c.Memory)
-	r.sort[8] = fmt.Sprintf("%020d", -c.Created.UnixNano())
+	r.sort[8] = ageKey(c.Created)
 	return r
 }
+
+// ageKey sorts by age, youngest first: the later the time, the smaller
+// the key (a negative number does not sort as text).
+func ageKey(t time.Time) string {
+	return fmt.Sprintf("%020d", math.MaxInt64-t.UnixNano())
+}
+
+// stateWaiting is the state of a container waiting to be rescheduled.
+const stateWaiting = "waiting"
+
+// waitingRow formats a container waiting to be rescheduled off a failed
+// node: it keeps its row, under that node, with why it is not placed yet.
+func waitingRow(q backend.Queued) row {
+	r := containerRow(q.Container, nil)
+	state := stateWaiting
+	if q.Reason != "" {
+		state += ": " + q.Reason
+	}
+	w := newRow(waitingKey(q.Container), r.cells)
+	w.cells[0].text = q.From + r.cells[0].text
+	w.cells[2] = cell{text: state, level: levelWarn}
+	w.sort = r.sort
+	w.sort[0], w.sort[2] = w.cells[0].text, state
+	w.text = strings.ToLower(w.text + " " + q.From + " " + state)
+	return w
+}
+
+// waitingKey is the row key of a waiting container.
+func waitingKey(c *model.Container) string { return "waiting/" + c.SwarmID + "/" + c.ID }
 
 func affinityText(as []string) []string {
 	out := make([]string, len(as))
@@ -234,10 +275,12 @@ func networkRow(nw model.Network, nodeName string, shared bool) row {
 	if shared {
 		name = nw.Name
 	}
-	return newRow(nw.Node+"/"+nw.ID, []cell{
+	r := newRow(nw.Node+"/"+nw.ID, []cell{
 		{text: name}, {text: nw.Driver, level: levelDim}, {text: nw.Scope, level: levelDim},
 		{text: nw.Subnet, level: levelDim}, {text: fmt.Sprint(len(nw.Containers))},
 	})
+	r.detail = nw.Containers
+	return r
 }
 
 var eventColumns = []string{"TIME", "KIND", "NODE", "CONTAINER", "MESSAGE"}

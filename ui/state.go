@@ -32,6 +32,7 @@ type Backend interface {
 	Remove(ctx context.Context, ref string, force bool) error
 	Logs(ctx context.Context, ref string, follow bool) (io.ReadCloser, error)
 	Inspect(ref string) (*model.Container, *model.Node, error)
+	InspectDocument(ctx context.Context, ref string) ([]byte, error)
 	CreateNetwork(ctx context.Context, name, driver string) ([]string, error)
 	RemoveNetwork(ctx context.Context, ref string) error
 	SetAvailability(ctx context.Context, ref string, a model.Availability, force bool) (*backend.AvailabilityResult, error)
@@ -53,6 +54,7 @@ type state struct {
 	netRows    []row
 	header     string
 	containers int
+	waiting    []backend.Queued // containers waiting to be rescheduled
 }
 
 // rowCache keeps the formatted row of each container between builds.
@@ -70,8 +72,12 @@ type rowKey struct {
 
 // build reads the backend and formats every row; cache may be nil.
 func build(b Backend, th theme, cache *rowCache) *state {
-	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: map[string]*model.Node{}}
+	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: map[string]*model.Node{}, waiting: b.Queued()}
 	o := b.Scheduler().Overcommit()
+	waitingOn := map[string]int{} // by the failed node's name
+	for _, q := range st.waiting {
+		waitingOn[q.From]++
+	}
 	var (
 		paused, draining    int
 		healthy             int
@@ -82,7 +88,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	st.nodeRows = make([]row, 0, len(st.nodes))
 	for _, n := range st.nodes {
 		st.byAddr[n.Addr] = n
-		st.nodeRows = append(st.nodeRows, nodeRow(n, o))
+		st.nodeRows = append(st.nodeRows, nodeRow(n, o, waitingOn[n.Name]))
 		containers += len(n.Containers)
 		switch n.Availability {
 		case model.Pause:
@@ -98,7 +104,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 		usedCPU, usedMem = usedCPU+c, usedMem+m
 		totCPU, totMem = totCPU+n.TotalCPUs(o), totMem+n.TotalMemory(o)
 	}
-	st.ctrRows = make([]row, 0, containers)
+	st.ctrRows = make([]row, 0, containers+len(st.waiting))
 	fresh := make(map[rowKey]row, containers)
 	for _, n := range st.nodes {
 		for _, c := range n.Containers {
@@ -120,9 +126,12 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	if cache != nil {
 		cache.rows = fresh
 	}
+	for _, q := range st.waiting {
+		st.ctrRows = append(st.ctrRows, waitingRow(q))
+	}
 	st.containers = containers
 	st.netRows = networkRows(b.Networks(), st)
-	st.header = headerText(b, th, healthy, len(st.nodes), running, containers, usedCPU, totCPU, usedMem, totMem)
+	st.header = headerText(b, th, healthy, len(st.nodes), running, containers, len(st.waiting), usedCPU, totCPU, usedMem, totMem)
 	if paused+draining > 0 {
 		st.header += fmt.Sprintf("   %sOut of service: %d draining, %d paused%s", th.tag(th.warn), draining, paused, th.reset())
 	}
@@ -173,7 +182,7 @@ func networkRows(nets []model.Network, st *state) []row {
 	return rows
 }
 
-func headerText(b Backend, th theme, healthy, nodes, running, containers int,
+func headerText(b Backend, th theme, healthy, nodes, running, containers, waiting int,
 	usedCPU, totCPU model.MilliCPU, usedMem, totMem int64) string {
 	src := b.Source()
 	var sb strings.Builder
@@ -202,8 +211,8 @@ func headerText(b Backend, th theme, healthy, nodes, running, containers int,
 	}
 	fmt.Fprintf(&sb, "\nNodes: %s%d/%d healthy%s   Containers: %d/%d running   Reserved CPUs: %s / %s   Reserved Memory: %s / %s",
 		th.tag(nodeColor), healthy, nodes, th.reset(), running, containers, usedCPU, totCPU, model.FormatBytes(usedMem), model.FormatBytes(totMem))
-	if q := len(b.Queued()); q > 0 {
-		fmt.Fprintf(&sb, "   %sWaiting to reschedule: %d%s", th.tag(th.bad), q, th.reset())
+	if waiting > 0 {
+		fmt.Fprintf(&sb, "   %sWaiting to reschedule: %d%s", th.tag(th.bad), waiting, th.reset())
 	}
 	return sb.String()
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -35,15 +36,15 @@ func (c *content) set(rows []row) {
 
 func (c *content) apply() {
 	c.view = c.view[:0]
-	f := strings.ToLower(c.filter)
+	m := compileFilter(c.filter, c.columns)
 	for i := range c.rows {
-		if f == "" || strings.Contains(c.rows[i].text, f) {
+		if m.match(&c.rows[i]) {
 			c.view = append(c.view, i)
 		}
 	}
 	if c.sortCol >= 0 {
 		slices.SortStableFunc(c.view, func(a, b int) int {
-			x := strings.Compare(c.rows[a].sort[c.sortCol], c.rows[b].sort[c.sortCol])
+			x := naturalCompare(c.rows[a].sort[c.sortCol], c.rows[b].sort[c.sortCol])
 			if c.desc {
 				return -x
 			}
@@ -148,4 +149,95 @@ func (c *content) cycleSort() {
 func (c *content) reverse() {
 	c.desc = !c.desc
 	c.apply()
+}
+
+// filterMatch is a compiled filter. The filter is text to find in a row,
+// or a regular expression (case-insensitive either way); "!" in front
+// keeps the rows that do not match; "column:" in front (STATE:waiting)
+// looks in that column only.
+type filterMatch struct {
+	empty bool
+	not   bool
+	col   int // -1: the whole row
+	text  string
+	re    *regexp.Regexp
+}
+
+func compileFilter(f string, columns []string) filterMatch {
+	m := filterMatch{col: -1}
+	if f == "" {
+		m.empty = true
+		return m
+	}
+	if rest, ok := strings.CutPrefix(f, "!"); ok {
+		m.not, f = true, rest
+	}
+	if name, rest, ok := strings.Cut(f, ":"); ok {
+	cols:
+		for i, c := range columns {
+			for _, part := range strings.Split(c, "/") { // NODE/NAME answers to node: and name:
+				if strings.EqualFold(part, name) {
+					m.col, f = i, rest
+					break cols
+				}
+			}
+		}
+	}
+	m.text = strings.ToLower(f)
+	if strings.ContainsAny(f, `.*+?()[]{}|^$\`) {
+		if re, err := regexp.Compile("(?i)" + f); err == nil {
+			m.re = re
+		}
+	}
+	return m
+}
+
+func (m *filterMatch) match(r *row) bool {
+	if m.empty {
+		return true
+	}
+	var ok bool
+	switch {
+	case m.col >= 0 && m.re != nil:
+		ok = m.re.MatchString(r.cells[m.col].text)
+	case m.col >= 0:
+		ok = strings.Contains(strings.ToLower(r.cells[m.col].text), m.text)
+	case m.re != nil:
+		ok = m.re.MatchString(r.text)
+	default:
+		ok = strings.Contains(r.text, m.text)
+	}
+	return ok != m.not
+}
+
+// naturalCompare orders text as people read it: runs of digits compare
+// as numbers, so node-2 comes before node-10.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) - len(nb)
+			}
+			if x := strings.Compare(na, nb); x != 0 {
+				return x
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return int(a[0]) - int(b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) - len(b)
+}
+
+func digits(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }

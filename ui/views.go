@@ -3,7 +3,6 @@ package ui
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,22 +10,39 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"swarmdeck/backend"
 	"swarmdeck/model"
 )
 
-// enter drills into the selected row: a node's detail, a container's
-// inspect.
+// enter opens the details of the selected row, in full.
 func (a *App) enter(row int) {
 	key := a.contents[a.current].key(row)
+	if key == "" {
+		return
+	}
 	switch a.current {
 	case viewNodes:
 		a.nodeDetail(key)
 	case viewContainers:
-		a.inspect(key)
+		a.containerDetail(key)
+	case viewNetworks:
+		a.networkDetail(row)
+	case viewEvents:
+		a.eventDetail(row)
 	}
 }
 
-// nodeDetail shows a node: its figures, labels, containers and images.
+// field writes one "name: value" line of a detail page; values are
+// escaped, the console's own colours are not.
+func (a *App) field(sb *strings.Builder, name, value string) {
+	if value == "" {
+		return
+	}
+	fmt.Fprintf(sb, "%s%s:%s %s\n", a.th.tag(a.th.header), name, a.th.reset(), tview.Escape(value))
+}
+
+// nodeDetail shows a node: its figures, labels, containers (those
+// waiting to move off it too) and images.
 func (a *App) nodeDetail(addr string) {
 	n := a.st.byAddr[addr]
 	if n == nil {
@@ -35,51 +51,180 @@ func (a *App) nodeDetail(addr string) {
 	o := a.b.Scheduler().Overcommit()
 	k := model.CountContainers(n.Containers)
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s%s%s  %s\n", a.th.tag(a.th.title), n.Name, a.th.reset(), n.Addr)
-	fmt.Fprintf(&sb, "  └ ID: %s\n  └ Status: %s\n", n.ID, n.Health)
-	fmt.Fprintf(&sb, "  └ Containers: %d (%d Running, %d Paused, %d Stopped)\n", k.Total, k.Running, k.Paused, k.Stopped)
-	fmt.Fprintf(&sb, "  └ Reserved CPUs: %s\n  └ Reserved Memory: %s\n", n.ReservedCPUsText(o), n.ReservedMemoryText(o))
-	fmt.Fprintf(&sb, "  └ Labels: %s\n", labelText(n.Labels, false))
-	if n.Error != "" {
-		fmt.Fprintf(&sb, "  └ Error: %s\n", n.Error)
+	fmt.Fprintf(&sb, "%s%s%s  %s\n", a.th.tag(a.th.title), tview.Escape(n.Name), a.th.reset(), n.Addr)
+	a.field(&sb, "ID", n.ID)
+	a.field(&sb, "Status", n.Health.String())
+	a.field(&sb, "Error", n.Error)
+	a.field(&sb, "Warning", n.Warning)
+	var waiting []backend.Queued
+	for _, q := range a.st.waiting {
+		if q.From == n.Name {
+			waiting = append(waiting, q)
+		}
 	}
-	if n.Warning != "" {
-		fmt.Fprintf(&sb, "  └ Warning: %s\n", n.Warning)
+	running := k.Running
+	if n.Health != model.Healthy {
+		running = 0
 	}
+	a.field(&sb, "Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped, %d Waiting to reschedule)",
+		k.Total+len(waiting), running, k.Paused, k.Stopped, len(waiting)))
+	a.field(&sb, "Reserved CPUs", n.ReservedCPUsText(o))
+	a.field(&sb, "Reserved Memory", n.ReservedMemoryText(o))
+	a.field(&sb, "Labels", labelText(n.Labels, false))
 	if !n.Updated.IsZero() {
-		fmt.Fprintf(&sb, "  └ UpdatedAt: %s\n", n.Updated.UTC().Format(time.RFC3339))
+		a.field(&sb, "UpdatedAt", n.Updated.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(&sb, "  └ ServerVersion: %s\n\n%sContainers%s\n", n.Version, a.th.tag(a.th.header), a.th.reset())
+	a.field(&sb, "ServerVersion", n.Version)
+	fmt.Fprintf(&sb, "\n%sContainers%s\n", a.th.tag(a.th.header), a.th.reset())
+	line := func(r row) {
+		fmt.Fprintf(&sb, "  %-30s %-20s %-10s %s\n", tview.Escape(r.cells[0].text), tview.Escape(r.cells[1].text),
+			tview.Escape(r.cells[2].text), tview.Escape(r.cells[5].text))
+	}
 	for _, c := range n.Containers {
-		r := containerRow(c, n)
-		fmt.Fprintf(&sb, "  %-30s %-20s %-10s %s\n", r.cells[0].text, r.cells[1].text, r.cells[2].text, r.cells[5].text)
+		line(containerRow(c, n))
+	}
+	for _, q := range waiting {
+		line(waitingRow(q))
 	}
 	fmt.Fprintf(&sb, "\n%sImages%s\n", a.th.tag(a.th.header), a.th.reset())
 	for _, im := range n.Images {
-		fmt.Fprintf(&sb, "  %-40s %s\n", strings.Join(im.RepoTags, ", "), model.ShortID(strings.TrimPrefix(im.ID, "sha256:")))
+		fmt.Fprintf(&sb, "  %-40s %s\n", tview.Escape(strings.Join(im.RepoTags, ", ")), model.ShortID(strings.TrimPrefix(im.ID, "sha256:")))
 	}
-	a.page("node", "Node "+n.Name+" (Esc back)", tview.Escape(sb.String()))
+	a.page("node", "Node "+n.Name+" (Esc back)", sb.String())
 }
 
-// inspect shows a container as JSON, with its node.
+// findContainer finds the container a containers-view row shows: on its
+// node, or waiting to be rescheduled.
+func (a *App) findContainer(key string) (*model.Container, *model.Node, *backend.Queued) {
+	for i := range a.st.waiting {
+		if waitingKey(a.st.waiting[i].Container) == key {
+			return a.st.waiting[i].Container, nil, &a.st.waiting[i]
+		}
+	}
+	for _, n := range a.st.nodes {
+		for _, c := range n.Containers {
+			if c.ID == key || (c.ID == "" && key == "pending/"+c.SwarmID) {
+				return c, n, nil
+			}
+		}
+	}
+	return nil, nil, nil
+}
+
+// containerDetail shows a container in full: state (and why it waits),
+// rules, policy, ports, labels, env.
+func (a *App) containerDetail(key string) {
+	c, n, q := a.findContainer(key)
+	if c == nil {
+		return
+	}
+	r := containerRow(c, n)
+	if q != nil {
+		r = waitingRow(*q)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s%s%s\n", a.th.tag(a.th.title), tview.Escape(r.cells[0].text), a.th.reset())
+	a.field(&sb, "ID", c.ID)
+	a.field(&sb, "Image", c.Image)
+	if q != nil {
+		a.field(&sb, "State", "waiting to be rescheduled off "+q.From+" since "+q.Since.UTC().Format(time.RFC3339))
+		reason := q.Reason
+		if reason == "" {
+			reason = "not tried yet"
+		}
+		a.field(&sb, "Reason", reason)
+	} else {
+		a.field(&sb, "State", r.cells[2].text)
+		a.field(&sb, "Node", n.Name+" ("+n.Addr+")")
+	}
+	a.field(&sb, "Command", strings.Join(c.Cmd, " "))
+	a.field(&sb, "CPUs", r.cells[3].text)
+	a.field(&sb, "Memory", r.cells[4].text)
+	a.field(&sb, "Rules", r.cells[5].text)
+	a.field(&sb, "Reschedule", r.cells[6].text)
+	a.field(&sb, "Ports", r.cells[7].text)
+	a.field(&sb, "Network", c.NetworkMode)
+	a.field(&sb, "Labels", labelText(c.Labels, false))
+	a.field(&sb, "Env", strings.Join(c.Env, " "))
+	if !c.Created.IsZero() {
+		a.field(&sb, "Created", c.Created.UTC().Format(time.RFC3339))
+	}
+	var keys []pageKey
+	if q == nil && c.ID != "" {
+		keys = []pageKey{{'i', "inspect", func() { a.inspect(key) }}, {'l', "logs", func() { a.logs(key) }}}
+	}
+	a.page("detail", "Container "+r.cells[0].text+" (Esc back)", sb.String(), keys...)
+}
+
+// networkDetail shows a network row in full, with its containers.
+func (a *App) networkDetail(row int) {
+	c := a.contents[viewNetworks]
+	r := c.rows[c.view[row-1]]
+	var sb strings.Builder
+	for i, col := range c.columns {
+		a.field(&sb, col, r.cells[i].text)
+	}
+	if len(r.detail) > 0 {
+		fmt.Fprintf(&sb, "\n%sContainers%s\n", a.th.tag(a.th.header), a.th.reset())
+		for _, x := range r.detail {
+			sb.WriteString("  " + tview.Escape(x) + "\n")
+		}
+	}
+	a.page("detail", "Network "+r.cells[0].text+" (Esc back)", sb.String())
+}
+
+// eventDetail shows an event with its whole message.
+func (a *App) eventDetail(row int) {
+	c := a.contents[viewEvents]
+	r := c.rows[c.view[row-1]]
+	var sb strings.Builder
+	for i, col := range c.columns {
+		a.field(&sb, col, r.cells[i].text)
+	}
+	a.page("detail", "Event (Esc back)", sb.String())
+}
+
+// messages shows the status line's messages, newest first, in full.
+func (a *App) messages() {
+	var sb strings.Builder
+	if len(a.msgs) == 0 {
+		sb.WriteString("No messages yet.")
+	}
+	for i := len(a.msgs) - 1; i >= 0; i-- {
+		m := a.msgs[i]
+		color := a.th.fg
+		if m.bad {
+			color = a.th.bad
+		}
+		fmt.Fprintf(&sb, "%s%s%s %s%s%s\n", a.th.tag(a.th.dim), m.at.Format("15:04:05"), a.th.reset(),
+			a.th.tag(color), tview.Escape(m.text), a.th.reset())
+	}
+	a.page("messages", "Messages, newest first (Esc back)", sb.String())
+}
+
+// inspect shows `docker inspect` of a container: the engine's document,
+// read off the UI goroutine.
 func (a *App) inspect(ref string) {
 	if ref == "" || strings.HasPrefix(ref, "pending/") {
 		return
 	}
-	c, n, err := a.b.Inspect(ref)
-	if c == nil {
-		a.say("inspect: "+err.Error(), true)
+	if strings.HasPrefix(ref, "waiting/") {
+		a.containerDetail(ref) // no engine holds it: its details say why
 		return
 	}
-	out := struct {
-		*model.Container
-		NodeInfo struct{ ID, Name, Addr string } `json:"Node"`
-	}{Container: c}
-	if n != nil {
-		out.NodeInfo.ID, out.NodeInfo.Name, out.NodeInfo.Addr = n.ID, n.Name, n.Addr
-	}
-	b, _ := json.MarshalIndent(out, "", "  ")
-	a.page("inspect", "Inspect "+a.containerName(ref)+" (Esc back)", tview.Escape(string(b)))
+	name := a.containerName(ref)
+	tv := a.page("inspect", "Inspect "+name+" (Esc back)", "reading…")
+	tv.SetDynamicColors(false)
+	a.goRun(func(ctx context.Context) {
+		doc, err := a.b.InspectDocument(ctx, ref)
+		a.update(func() {
+			if err != nil {
+				tv.SetText("inspect " + name + ": " + err.Error())
+				return
+			}
+			tv.SetText(string(doc))
+		})
+	})
 }
 
 // logs streams a container's output into a page until it is closed.

@@ -1,0 +1,277 @@
+package ui
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// flat is the screen's text inside boxes with the borders and line breaks
+// taken out and spaces collapsed: a wrapped paragraph reads as one line.
+func (h *harness) flat() string {
+	s := strings.Map(func(r rune) rune {
+		if strings.ContainsRune("║═╔╗╚╝│─┌┐└┘\n", r) {
+			return ' '
+		}
+		return r
+	}, h.text())
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// waitFlat polls until every want is in the flattened screen, spaces
+// aside: wrapping may break a line inside a word (never before a colon).
+func (h *harness) waitFlat(within time.Duration, want ...string) string {
+	h.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := h.flat()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(strings.ReplaceAll(s, " ", ""), strings.Join(strings.Fields(w), "")) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("after %s the screen lacks %q:\n%s", within, missing, h.text())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// launchAPI is the issue's repro: nginx api, 8080:80, zone==eu, on node
+// failure, three of them; it returns the node of each.
+func launchAPI(t *testing.T, c *backend.Cluster) map[string]string {
+	t.Helper()
+	on := map[string]string{}
+	for _, name := range []string{"api-1", "api-2", "api-3"} {
+		ct, err := c.Create(context.Background(), model.Config{Name: name, Image: "nginx:1.25", NetworkMode: "bridge",
+			Env:   []string{"constraint:zone==eu", "reschedule:on-node-failure"},
+			Ports: []model.PortBinding{{HostPort: "8080", ContainerPort: "80", Proto: "tcp"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background(), ct.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range c.Nodes() {
+			if n.Addr == ct.Node {
+				on[name] = n.Name
+			}
+		}
+	}
+	return on
+}
+
+// killNode selects a node by filter and kills its engine with K, y.
+func (h *harness) killNode(name string) {
+	h.typeText("1/" + name)
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Nodes [1/")
+	h.typeText("K")
+	h.wait(settle, "Kill the engine of "+name+"?")
+	h.key(tcell.KeyTab) // Cancel → Yes
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Unhealthy")
+	h.key(tcell.KeyEscape) // clear the filter
+}
+
+func TestAWaitingContainerKeepsItsRowWithItsReason(t *testing.T) {
+	h := start(t, demoSource(t), 200, 40)
+	h.wait(settle, "Nodes: 5/6 healthy")
+	on := launchAPI(t, h.cluster)
+	victim, onVictim := "", ""
+	for name, node := range on {
+		if node == "eu-2" {
+			victim, onVictim = name, node
+		}
+	}
+	if victim == "" {
+		t.Fatalf("no api container on eu-2: %v", on)
+	}
+	h.killNode(onVictim)
+	// It cannot go anywhere: every other eu node has 8080 taken.
+	var reason string
+	deadline := time.Now().Add(5 * time.Second)
+	for reason == "" {
+		for _, q := range h.cluster.Queued() {
+			if q.Container.Name == victim {
+				reason = q.Reason
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never got a reason to wait: %+v", victim, h.cluster.Queued())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.wait(settle, "Waiting to reschedule: 1")
+	// The node keeps counting it (web-1 moved off it).
+	h.wait(settle, "1 waiting")
+	if l := h.lineWith("10.0.1.12:2375"); !strings.Contains(l, "0/1, 1 waiting") {
+		t.Errorf("eu-2 does not count its waiting container (and none runs while it is down): %s", l)
+	}
+	// :wait lists the waiting ones only.
+	h.typeText(":wait")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [1/", "eu-2/"+victim, "waiting: ")
+	if l := h.lineWith("eu-2/" + victim); !strings.Contains(l, "nginx:1.25") || !strings.Contains(l, "zone==eu") {
+		t.Errorf("the waiting row: %s", l)
+	}
+	// Enter: the reason in full, wrapped.
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "Container eu-2/"+victim, "waiting to be rescheduled off eu-2", "Reason: "+reason)
+	h.key(tcell.KeyEscape)
+	// Its node's page lists it too.
+	h.typeText("1/eu-2")
+	h.key(tcell.KeyEnter)
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "Node eu-2", "Waiting to reschedule)", "eu-2/"+victim+" nginx:1.25 waiting: ")
+	if strings.Contains(h.text(), "[aqua]") || strings.Contains(h.text(), "[-]") {
+		t.Fatalf("the node page shows raw colour tags:\n%s", h.text())
+	}
+}
+
+func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
+	h := start(t, demoSource(t), 80, 24)
+	h.wait(settle, "Nodes [6]")
+	// A node's error, cut in the table, in full on Enter.
+	h.typeText("/ap-1")
+	h.key(tcell.KeyEnter)
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "Node ap-1", "Status: Pending")
+	var apErr string
+	for _, n := range h.cluster.Nodes() {
+		if n.Name == "ap-1" {
+			apErr = n.Error
+		}
+	}
+	if apErr == "" {
+		t.Fatal("ap-1 has no error to show")
+	}
+	h.waitFlat(settle, "Error: "+apErr)
+	h.key(tcell.KeyEscape)
+	h.key(tcell.KeyEscape)
+
+	// A container.
+	h.typeText("2/web-1")
+	h.key(tcell.KeyEnter)
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "Container eu-2/web-1", "Rules: affinity:container!=~web-*", "Ports: 80->80/tcp", "Reschedule: on-node-failure")
+	// i: docker inspect's shape, not the internal model.
+	h.typeText("i")
+	h.waitFlat(settle, "Inspect eu-2/web-1", `"Id":`, `"State": {`, `"Status": "running"`)
+	s := h.flat()
+	for range 12 { // read it all, a page at a time
+		h.key(tcell.KeyPgDn)
+		s += h.flat()
+	}
+	for _, want := range []string{`"HostConfig": {`, `"NanoCpus": 500000000`, `"PortBindings": { "80/tcp": [`, `"Node": {`, `"Name": "eu-2"`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("inspect lacks %s", want)
+		}
+	}
+	if regexp.MustCompile(`"State": \d`).MatchString(s) || strings.Contains(s, `"CPUs"`) {
+		t.Fatalf("inspect shows the internal model:\n%s", h.text())
+	}
+	h.key(tcell.KeyEscape)
+	h.key(tcell.KeyEscape)
+
+	// A network: its containers.
+	h.typeText("3")
+	h.wait(settle, "Networks [")
+	h.typeText("/bridge")
+	h.key(tcell.KeyEnter)
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "Network bridge", "DRIVER: bridge")
+	h.key(tcell.KeyEscape)
+
+	// An event: the whole message, cut in the table.
+	h.typeText("4")
+	h.typeText("/eu-1")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Events [1/")
+	h.key(tcell.KeyEnter)
+	var msg string
+	for _, e := range h.cluster.RecentEvents() {
+		if e.Node == "eu-1" {
+			msg = e.Message
+		}
+	}
+	if len(msg) < 40 { // the MESSAGE column has about 35 columns at 80x24
+		t.Fatalf("no long event about eu-1: %q", msg)
+	}
+	h.waitFlat(settle, "Event", "MESSAGE: "+msg)
+	h.key(tcell.KeyEscape)
+
+	// The status line's message, in full: an unknown command is long.
+	h.typeText(":frobnicate")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "unknown command :frobnicate")
+	h.typeText("m")
+	h.waitFlat(settle, "Messages, newest first", "unknown command :frobnicate (commands: :"+strings.Join(commands, " :")+")")
+}
+
+func TestCommandsByPrefixAndTab(t *testing.T) {
+	h := start(t, demoSource(t), 120, 30)
+	h.wait(settle, "Nodes [6]")
+	h.typeText(":con")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [6]")
+	h.typeText(":ne")
+	h.key(tcell.KeyTab)
+	h.wait(settle, ":networks")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Networks [")
+	h.typeText(":n")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, ":n is ambiguous: :nodes :networks")
+}
+
+func TestFilterTakesNegationColumnsAndRegexps(t *testing.T) {
+	h := start(t, demoSource(t), 200, 30)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("2/!redis")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [4/6] /!redis", "eu-1/db")
+	h.gone(settle, "cache-eu", "cache-us")
+	h.key(tcell.KeyEscape)
+	h.typeText("/^eu-[12]/")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [3/6]", "eu-1/db", "eu-1/cache-eu", "eu-2/web-1")
+	h.key(tcell.KeyEscape)
+	h.typeText("/state:exited")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [1/6]", "eu-3/batch-old")
+}
+
+func TestNaturalSortAndAge(t *testing.T) {
+	rows := []row{}
+	for _, n := range []string{"node-10", "node-2", "node-100", "node-1"} {
+		rows = append(rows, newRow(n, []cell{{text: n}}))
+	}
+	c := newContent([]string{"NAME"}, newTheme())
+	c.sortCol = 0
+	c.set(rows)
+	var got []string
+	for _, i := range c.view {
+		got = append(got, c.rows[i].key)
+	}
+	if strings.Join(got, " ") != "node-1 node-2 node-10 node-100" {
+		t.Fatalf("natural sort: %v", got)
+	}
+	now := time.Now()
+	young, old := ageKey(now), ageKey(now.Add(-time.Hour))
+	if naturalCompare(young, old) >= 0 {
+		t.Fatalf("AGE↑ must put the youngest first: %s vs %s", young, old)
+	}
+}
