@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,14 +171,19 @@ func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
 	// i: docker inspect's shape, not the internal model.
 	h.typeText("i")
 	h.waitFlat(settle, "Inspect eu-2/web-1", `"Id":`, `"State": {`, `"Status": "running"`)
-	s := h.flat()
-	for range 12 { // read it all, a page at a time
-		h.key(tcell.KeyPgDn)
-		s += h.flat()
-	}
-	for _, want := range []string{`"HostConfig": {`, `"NanoCpus": 500000000`, `"PortBindings": { "80/tcp": [`, `"Node": {`, `"Name": "eu-2"`} {
-		if !strings.Contains(s, want) {
-			t.Errorf("inspect lacks %s", want)
+	wants := []string{`"HostConfig": {`, `"NanoCpus": 500000000`, `"PortBindings": {`, `"HostPort": "80"`, `"Node": {`, `"Name": "eu-2"`}
+	s, page := "", ""
+	for deadline := time.Now().Add(settle); ; h.key(tcell.KeyPgDn) { // read it all, a page at a time
+		for prev := page; page == prev && time.Now().Before(deadline); { // one PgDn at a time: none skipped
+			page = h.flat()
+		}
+		s += page
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(s, w) })
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("inspect lacks %q:\n%s", missing, s)
 		}
 	}
 	if regexp.MustCompile(`"State": \d`).MatchString(s) || strings.Contains(s, `"CPUs"`) {
