@@ -5,14 +5,21 @@
 //	swarmdeck place [flags] IMAGE   where containers would go, and why
 //	swarmdeck manage DISCOVERY      the manager on a real pool
 //	swarmdeck join / list           discovery agent and listing
+//	swarmdeck version               the build: version, commit, date
 package main
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
+
+	"swarmdeck/internal/version"
 )
 
 //go:embed examples/demo.yaml
@@ -43,7 +50,14 @@ Usage:
                         show where containers would be placed, and why
   swarmdeck bench [--way sched,cluster,api] [--nodes N] [--containers N]
                         the C1M benchmark: throughput and memory
+  swarmdeck version     the version, commit and build date
   swarmdeck help        this text
+
+Global flags, before the command:
+  --debug               log at debug level (same as --log-level debug)
+  -l, --log-level LEVEL debug, info, warn or error (default info)
+  --log-format FORMAT   text or json (default text)
+  -v, --version         the version, commit and build date
 
 Run 'swarmdeck COMMAND --help' for the flags of a command.
 `
@@ -53,17 +67,33 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return demoConsole(stdout, stderr)
+	g, args, err := parseGlobals(args)
+	switch {
+	case errors.Is(err, pflag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "swarmdeck: %v\n\n%s", err, usage)
+		return exitUsage
+	case g.version:
+		fmt.Fprintln(stdout, version.Get().Line())
+		return exitOK
 	}
-	if strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" || strings.Contains(args[0], "://") {
-		return manage(args, stdout, stderr) // swarmdeck --cluster FILE, swarmdeck sim://100
+	if g.cluster != "" {
+		args = append([]string{"--cluster", g.cluster}, args...) // swarmdeck --cluster FILE: the console
+		return manageWith(g.log, args, stdout, stderr)
+	}
+	if len(args) == 0 {
+		return demoConsole(g.log, stdout, stderr)
+	}
+	if strings.Contains(args[0], "://") {
+		return manageWith(g.log, args, stdout, stderr) // swarmdeck sim://100
 	}
 	switch args[0] {
 	case "place":
 		return place(args[1:], stdout, stderr)
 	case "manage":
-		return manage(args[1:], stdout, stderr)
+		return manageWith(g.log, args[1:], stdout, stderr)
 	case "join":
 		return join(args[1:], stdout, stderr)
 	case "list":
@@ -72,7 +102,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return bench(args[1:], stdout, stderr)
 	case "node":
 		return nodeCmd(args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	case "version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "swarmdeck version: takes no arguments, got %q\n", args[1:])
+			return exitUsage
+		}
+		fmt.Fprint(stdout, version.Get().Long())
+		return exitOK
+	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	}
@@ -80,14 +117,48 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
+// globals are the flags given before the command.
+type globals struct {
+	log     logOptions
+	version bool
+	cluster string // --cluster FILE: the console on a simulated cluster
+}
+
+// parseGlobals reads the flags before the command and returns the rest of
+// the command line. A flag it does not know is an error here: it is never
+// handed to a command.
+func parseGlobals(args []string) (globals, []string, error) {
+	var g globals
+	fs := pflag.NewFlagSet("swarmdeck", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard) // run prints the error once, with the usage
+	fs.SetInterspersed(false)
+	debug := fs.Bool("debug", false, "log at debug level")
+	level := fs.StringP("log-level", "l", "info", "debug, info, warn or error")
+	format := fs.String("log-format", "text", "text or json")
+	fs.BoolVarP(&g.version, "version", "v", false, "the version")
+	fs.StringVar(&g.cluster, "cluster", "", "a cluster file to simulate")
+	if err := fs.Parse(args); err != nil {
+		return g, nil, err
+	}
+	lo, err := newLogOptions(*level, *format)
+	if err != nil {
+		return g, nil, err
+	}
+	if *debug {
+		lo.level = slog.LevelDebug
+	}
+	g.log = lo
+	return g, fs.Args(), nil
+}
+
 // demoConsole opens the console on the embedded demo cluster.
-func demoConsole(stdout, stderr io.Writer) int {
+func demoConsole(lo logOptions, stdout, stderr io.Writer) int {
 	src, err := demoSource()
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage
 	}
-	cfg := &manageConfig{source: src}
+	cfg := &manageConfig{source: src, log: lo}
 	fc := src.File.SchedConfig()
 	cfg.opts.Sched = fc
 	return runManager(cfg, stdout, stderr)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"swarmdeck/backend"
+	"swarmdeck/metrics"
 	"swarmdeck/model"
 	"swarmdeck/sched"
 )
@@ -27,12 +29,16 @@ type manageConfig struct {
 	opts     backend.Options
 	headless bool
 	logFile  string
+	log      logOptions  // the global --log-level and --log-format
 	hosts    []string    // where to serve the Docker API
 	tls      *tls.Config // nil: plain TCP
 
 	replication    bool
 	advertise      string
 	replicationTTL time.Duration
+
+	metricsAddr string           // where to serve Prometheus metrics; empty: nowhere
+	metrics     *metrics.Metrics // made by runManager when metricsAddr is set
 }
 
 // manageFlags holds Swarm's manage flags, spelled as Swarm spelled them.
@@ -61,6 +67,7 @@ type manageFlags struct {
 	heartbeat      time.Duration
 	discoveryOpts  []string
 	stateFile      string
+	metricsAddr    string
 }
 
 func (f *manageFlags) register(fs *pflag.FlagSet) {
@@ -88,6 +95,7 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.heartbeat, "heartbeat", 60*time.Second, "how often discovery is polled or retried")
 	fs.StringArrayVar(&f.discoveryOpts, "discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
 	fs.StringVar(&f.stateFile, "state-file", "", "where node availability (pause, drain) is kept without a KV discovery (default "+backend.DefaultStatePath()+")")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off); use 127.0.0.1:PORT")
 }
 
 // parseManage checks a manage command line with Swarm's validations and
@@ -160,8 +168,13 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 		return nil, err
 	}
 	kv.Heartbeat = f.heartbeat
+	if f.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(f.metricsAddr); err != nil {
+			return nil, fmt.Errorf("invalid --metrics-addr %q: want host:port, such as 127.0.0.1:9323", f.metricsAddr)
+		}
+	}
 	cfg := &manageConfig{headless: f.headless, logFile: f.logFile, hosts: f.hosts,
-		replication: f.replication, advertise: f.advertise, replicationTTL: f.replicationTTL}
+		replication: f.replication, advertise: f.advertise, replicationTTL: f.replicationTTL, metricsAddr: f.metricsAddr}
 	if len(cfg.hosts) == 0 && os.Getenv("SWARM_HOST") != "" {
 		cfg.hosts = []string{os.Getenv("SWARM_HOST")}
 	}
@@ -256,6 +269,11 @@ func engineTLS() *backend.TLS {
 }
 
 func manage(args []string, stdout, stderr io.Writer) int {
+	return manageWith(logOptions{}, args, stdout, stderr)
+}
+
+// manageWith is manage with the global log options.
+func manageWith(lo logOptions, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseManage(args, stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return exitOK
@@ -264,6 +282,7 @@ func manage(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdeck manage: %v\n", err)
 		return exitUsage
 	}
+	cfg.log = lo
 	return runManager(cfg, stdout, stderr)
 }
 
@@ -271,13 +290,17 @@ func manage(args []string, stdout, stderr io.Writer) int {
 func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger, closeLog, err := openLog(cfg)
+	logger, closeLog, err := openLog(cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage
 	}
 	defer closeLog()
 	cfg.opts.Logger = logger
+	if cfg.metricsAddr != "" {
+		cfg.metrics = metrics.New()
+		cfg.opts.Observer = cfg.metrics
+	}
 	cluster, err := backend.New(cfg.source, cfg.opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
@@ -289,6 +312,12 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 	}
 	// Listen before anything starts: a port in use is an error now, not
 	// a half-started manager.
+	stopMetrics, err := serveMetrics(ctx, cfg.metrics, cluster, cfg.metricsAddr, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitUsage
+	}
+	defer stopMetrics()
 	stopAPI, err := serveAPI(ctx, cluster, cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
@@ -302,10 +331,11 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 }
 
 // openLog sends the manager's log to a file: never onto the console's
-// screen. Headless, it goes to standard error unless a file is named.
-func openLog(cfg *manageConfig) (*slog.Logger, func(), error) {
+// screen. Headless, it goes to standard error unless a file is named,
+// while the events keep their line format on standard output.
+func openLog(cfg *manageConfig, stderr io.Writer) (*slog.Logger, func(), error) {
 	if cfg.headless && cfg.logFile == "" {
-		return slog.New(slog.NewTextHandler(io.Discard, nil)), func() {}, nil
+		return cfg.log.logger(stderr), func() {}, nil
 	}
 	path := cfg.logFile
 	if path == "" {
@@ -315,7 +345,7 @@ func openLog(cfg *manageConfig) (*slog.Logger, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("log file: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }, nil
+	return cfg.log.logger(f), func() { f.Close() }, nil
 }
 
 // headless prints every cluster event, one line each, until ctx ends.

@@ -15,6 +15,7 @@ import (
 
 	"swarmdeck/api"
 	"swarmdeck/backend"
+	"swarmdeck/metrics"
 )
 
 // listenAddr reads -H: tcp://host:port or unix:///path.
@@ -105,7 +106,11 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 		client.InsecureSkipVerify = cfg.tls.ClientCAs == nil
 		handler.ForwardOverTLS(client)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+	var h http.Handler = handler
+	if cfg.metrics != nil {
+		h = cfg.metrics.Instrument(handler)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	for _, l := range listeners {
 		go srv.Serve(l)
@@ -116,6 +121,30 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 		srv.Shutdown(sctx)
 		srv.Close()
 	}, nil
+}
+
+// serveMetrics serves the manager's Prometheus metrics on addr until the
+// returned function is called; no address, no metrics. Anywhere but
+// loopback it says loudly that anyone who reaches it sees the pool.
+func serveMetrics(ctx context.Context, m *metrics.Metrics, c *backend.Cluster, addr string, stderr io.Writer) (func(), error) {
+	if m == nil {
+		return func() {}, nil
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot serve metrics on %s: %w", addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(addr); !loopback(host) {
+		fmt.Fprintf(stderr, "WARNING: metrics are served on %s, not on loopback: anyone who reaches it sees the\n"+
+			"names, addresses and load of every node of the pool. Use 127.0.0.1:PORT, or a firewall.\n", addr)
+	}
+	m.Watch(c)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	go srv.Serve(l)
+	return func() { srv.Close() }, nil
 }
 
 func loopback(host string) bool {

@@ -14,16 +14,14 @@ import (
 	"time"
 
 	"swarmdeck/backend"
+	"swarmdeck/internal/version"
 	"swarmdeck/model"
 	"swarmdeck/sched"
 )
 
 // APIVersion is the Docker API version the endpoint speaks; engines from
 // Docker 20.10 on speak it too, so requests pass through unchanged.
-const APIVersion = "1.41"
-
-// Version is swarmdeck's version as `docker version` shows it.
-const Version = "swarmdeck/0.1.0"
+const APIVersion = version.APIVersion
 
 // Server is the Docker-compatible endpoint of one cluster.
 type Server struct {

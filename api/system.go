@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"swarmdeck/internal/version"
 	"swarmdeck/model"
 )
 
@@ -25,10 +26,11 @@ func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	v := version.Get()
 	writeJSON(w, http.StatusOK, map[string]any{
-		"Version": Version, "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "GoVersion": runtime.Version(),
+		"Version": v.Server(), "ApiVersion": APIVersion, "MinAPIVersion": "1.24", "GoVersion": v.Go,
 		"Os": runtime.GOOS, "Arch": runtime.GOARCH, "KernelVersion": strings.TrimSpace(string(kernel)),
-		"GitCommit": "", "BuildTime": "", "Platform": map[string]string{"Name": "swarmdeck (Docker Swarm standalone API)"},
+		"GitCommit": v.ShortCommit(), "BuildTime": v.Time, "Platform": map[string]string{"Name": "swarmdeck (Docker Swarm standalone API)"},
 	})
 }
 
@@ -89,7 +91,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		"LoggingDriver": "", "CgroupDriver": "", "NEventsListener": 0, "KernelVersion": strings.TrimSpace(string(kernel)),
 		"OperatingSystem": runtime.GOOS, "OSType": runtime.GOOS, "Architecture": runtime.GOARCH,
 		"IndexServerAddress": "https://index.docker.io/v1/", "NCPU": ncpu, "MemTotal": mem, "DockerRootDir": "",
-		"Name": host, "Labels": []string{}, "ExperimentalBuild": false, "ServerVersion": Version,
+		"Name": host, "Labels": []string{}, "ExperimentalBuild": false, "ServerVersion": version.Get().Server(),
 		"HttpProxy": os.Getenv("HTTP_PROXY"), "HttpsProxy": os.Getenv("HTTPS_PROXY"), "NoProxy": os.Getenv("NO_PROXY"),
 		"Swarm": map[string]any{"LocalNodeState": "inactive"}, "SecurityOptions": []string{},
 	})

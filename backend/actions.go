@@ -24,7 +24,9 @@ func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // called, so parallel creates never over-reserve a node or reuse a name,
 // and a create the engine refuses releases all it reserved. The swarm ID
 // and the placement rules go into the container's labels.
-func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Container, error) {
+func (c *Cluster) Create(ctx context.Context, cfg model.Config) (ct *model.Container, err error) {
+	began := time.Now()
+	defer func() { c.opts.Observer.Placed(time.Since(began), err) }()
 	if err := model.CheckConfig(cfg); err != nil {
 		return nil, err
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	Logger *slog.Logger
 	// State keeps node availability (pause, drain); nil keeps it in memory.
 	State StateStore
+	// Observer is told of placements, reschedules, failed probes and role
+	// changes, for metrics; nil: nobody.
+	Observer Observer
 }
 
 func (o *Options) defaults() {
@@ -69,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 }
 
@@ -197,6 +203,9 @@ func (c *Cluster) SetRole(primary bool, leader string) {
 	old := c.leader.Swap(&leader)
 	if was == primary && old != nil && *old == leader {
 		return
+	}
+	if was != primary {
+		c.opts.Observer.RoleChanged(primary)
 	}
 	msg := "this manager is a replica; the primary is " + leader
 	if primary {
@@ -446,15 +455,6 @@ func (c *Cluster) countSwarmID(sid string, delta int) {
 	if c.swarmIDs[sid] += delta; c.swarmIDs[sid] <= 0 {
 		delete(c.swarmIDs, sid)
 	}
-}
-
-// emit publishes an event and logs it.
-func (c *Cluster) emit(e model.Event) {
-	if e.Time.IsZero() {
-		e.Time = time.Now()
-	}
-	c.log.Info(e.Message, "kind", e.Kind.String(), "node", e.Node, "container", e.Container, "action", e.Action)
-	c.events.publish(e)
 }
 
 // Subscribe returns every cluster event from now on, and a function to

@@ -445,13 +445,16 @@ func (c *Cluster) probeFailed(n *node, err error) {
 	defer c.mu.Unlock()
 	n.lastErr = err.Error()
 	n.failures++
+	c.opts.Observer.ProbeFailed(n.name())
+	c.log.Debug("engine probe failed", "node", n.name(), "addr", n.entry.Addr, "failures", n.failures, "error", err)
 	if n.failedAt.IsZero() {
 		n.failedAt = time.Now()
 	}
 	if n.health == model.Healthy && n.failures >= c.opts.FailureRetry {
 		c.setHealth(n, model.Unhealthy)
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
-			Message: fmt.Sprintf("Flagging engine as unhealthy. Connect failed %d times (%s: %v)", n.failures, n.name(), err)})
+			Message: fmt.Sprintf("Flagging engine as unhealthy. Connect failed %d times (%s: %v)", n.failures, n.name(), err)},
+			"addr", n.entry.Addr, "failures", n.failures, "error", err.Error())
 		if c.isPrimary() {
 			c.afterGrace(n)
 		}

@@ -25,6 +25,7 @@ type queued struct {
 	// and holds the name until the new one has started.
 	live bool
 	pin  string // the node address the move must go to; empty: any
+	why  string // why it moves: what happened to its node
 }
 
 // Queued is a container waiting to be rescheduled, as readers see it.
@@ -76,6 +77,10 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		cs = append(cs, ct)
 	}
 	slices.SortFunc(cs, func(a, b *model.Container) int { return strings.Compare(a.Name, b.Name) })
+	why := fmt.Sprintf("%s left discovery", n.name())
+	if n.health != model.Disconnected {
+		why = fmt.Sprintf("%s is %s after %d failed connections: %s", n.name(), n.health, n.failures, n.lastErr)
+	}
 	for _, ct := range cs {
 		if hasPolicy(ct) && c.swarmIDs[ct.SwarmID] > 1 {
 			// Another copy runs elsewhere already (moved by an earlier
@@ -89,7 +94,8 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 			continue
 		}
 		c.dropContainer(n, ct.ID)
-		c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running})
+		c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
+		c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "reason", why)
 	}
 	c.rebuild(n)
 	c.nudge()
@@ -157,13 +163,14 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 		ct, to, err = c.place(pctx, req, q.c.SwarmID, q)
 		cancel()
 	}
+	c.opts.Observer.Rescheduled(time.Since(q.since), err)
 	c.mu.Lock()
 	q.inFlight = false
 	if err != nil {
 		if err.Error() != q.lastErr {
 			q.lastErr = err.Error()
 			c.emit(model.Event{Kind: model.EventFailure, Node: q.fromName, Container: q.c.Name, Action: "reschedule_failed",
-				Message: fmt.Sprintf("cannot reschedule %s from %s yet: %v", q.c.Name, q.fromName, err)})
+				Message: fmt.Sprintf("cannot reschedule %s from %s yet: %v", q.c.Name, q.fromName, err)}, "reason", q.why)
 		}
 		c.mu.Unlock()
 		return
@@ -176,7 +183,8 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 	}
 	took := time.Since(q.since).Round(time.Millisecond)
 	c.emit(model.Event{Kind: model.EventReschedule, Node: to.name(), Container: ct.Name, Action: "reschedule", Duration: took,
-		Message: fmt.Sprintf("Rescheduled container %s from %s to %s as %s in %s", ct.Name, q.fromName, to.name(), model.ShortID(ct.ID), took)})
+		Message: fmt.Sprintf("Rescheduled container %s from %s to %s as %s in %s", ct.Name, q.fromName, to.name(), model.ShortID(ct.ID), took)},
+		"from", q.fromName, "reason", q.why)
 }
 
 // reread inspects one container and records what the engine says.

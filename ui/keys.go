@@ -8,6 +8,8 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
+
+	"swarmdeck/internal/version"
 )
 
 // overlay reports whether something other than a view table has the
@@ -285,7 +287,8 @@ func (a *App) help() {
 	for _, k := range keys {
 		fmt.Fprintf(&sb, "  %s%-18s%s %s\n", a.th.tag(a.th.accent), k[0], a.th.reset(), k[1])
 	}
-	sb.WriteString("\n  Esc closes this help.")
+	sb.WriteString("\n  " + version.Get().Line())
+	sb.WriteString("\n\n  Esc closes this help.")
 	a.page("help", "Keys: "+a.current, sb.String())
 }
 

@@ -235,7 +235,7 @@ func TestHelpListsTheKeysOfTheView(t *testing.T) {
 	h := start(t, demoSource(t), 160, 40)
 	h.wait(settle, "Nodes [6]")
 	h.typeText("?")
-	h.wait(settle, "Keys: nodes", "kill the node's engine (simulated; asks first)", "filter: text or a regexp")
+	h.wait(settle, "Keys: nodes", "kill the node's engine (simulated; asks first)", "filter: text or a regexp", "swarmdeck version ", "Docker API 1.41")
 	h.key(tcell.KeyEscape)
 	h.typeText("2?")
 	h.wait(settle, "Keys: containers", "remove (asks first)", "logs, followed")

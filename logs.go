@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// logOptions are the global --debug, --log-level and --log-format.
+type logOptions struct {
+	level slog.Level
+	json  bool
+}
+
+// newLogOptions checks --log-level and --log-format. Swarm's logrus
+// levels fatal and panic mean error here.
+func newLogOptions(level, format string) (logOptions, error) {
+	var lo logOptions
+	switch strings.ToLower(level) {
+	case "debug":
+		lo.level = slog.LevelDebug
+	case "info", "":
+		lo.level = slog.LevelInfo
+	case "warn", "warning":
+		lo.level = slog.LevelWarn
+	case "error", "fatal", "panic":
+		lo.level = slog.LevelError
+	default:
+		return lo, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
+	}
+	switch format {
+	case "text", "":
+	case "json":
+		lo.json = true
+	default:
+		return lo, fmt.Errorf("invalid --log-format %q: want text or json", format)
+	}
+	return lo, nil
+}
+
+// logger writes structured records to w at the chosen level and format.
+func (lo logOptions) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: lo.level}
+	if lo.json {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
