@@ -24,6 +24,7 @@ func TestReasonClassifiesByType(t *testing.T) {
 		want string
 	}{
 		{"a malformed expression", exprErr, "invalid_request"},
+		{"a bad resource value", model.CheckConfig(model.Config{Memory: -1}), "invalid_request"},
 		{"a name in use", model.NameConflict("web"), "name_conflict"},
 		{"no node fits, wrapped", fmt.Errorf("placing web: %w", &sched.PlacementError{Msg: "Unable to find a node"}), "no_node_fits"},
 		{"the image is missing", fmt.Errorf("creating web on n1: %w", backend.ErrNoImage), "image_missing"},
