@@ -15,7 +15,7 @@ func TestBenchCommand(t *testing.T) {
 		wantErr string
 	}{
 		{name: "the scheduler alone, small", args: []string{"--nodes", "20", "--containers", "300"},
-			wantOut: `^sched   20 nodes: 300 containers in [0-9.]+ s \([0-9]+/s\), live heap .*\n$`},
+			wantOut: `^sched   20 nodes: 300 containers in [0-9.]+ s \([0-9]+/s; [0-9.]+ s of CPU\), live heap .*\n$`},
 		{name: "two ways, one line each", args: []string{"--nodes", "5", "--containers", "20", "--way", "sched,cluster"},
 			wantOut: `^sched .*\ncluster 5 nodes: 20 containers in .*, manager start [0-9.]+ s, .*\n$`},
 		{name: "an unknown way", args: []string{"--way", "postal"}, code: 2,

@@ -88,7 +88,8 @@ type Cluster struct {
 	log  *slog.Logger
 
 	mu         sync.Mutex
-	nodes      map[string]*node // by address
+	nodes      map[string]*node   // by address
+	byEngineID map[string][]*node // by engine ID: who shares an ID, without a scan
 	snap       *sched.Snapshot
 	pending    map[string]*model.Container // creates in flight, by swarm ID
 	abandoned  map[string]bool             // swarm IDs of creates that failed half-way
@@ -123,6 +124,7 @@ type node struct {
 	failedAt   time.Time // first failure of the current run of failures
 	dupWarning string
 	containers map[string]*model.Container // by ID
+	sorted     []*model.Container          // the same, by name then ID
 	reads      uint64                      // tickets handed to reads of the engine, in order
 	readAt     map[string]uint64           // by container ID: the ticket of the read applied last
 	images     []model.Image
@@ -161,7 +163,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
-		nodes: map[string]*node{}, snap: sched.NewSnapshot(nil),
+		nodes: map[string]*node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{},
@@ -335,6 +337,8 @@ func (c *Cluster) disconnect(n *node) {
 	}
 	c.setContainers(n, nil)
 	delete(c.nodes, n.entry.Addr)
+	c.unindexEngineID(n, n.info.ID)
+	c.warnDuplicateIDs(c.byEngineID[n.info.ID])
 	c.snap.RemoveNode(n.entry.Addr)
 	c.gen++
 }
@@ -350,21 +354,15 @@ func (c *Cluster) rebuild(n *node) {
 		Health: n.health, Availability: c.avail[n.entry.Addr], Failures: n.failures, Error: n.lastErr, Version: n.info.Version, Updated: n.updated,
 		Warning: strings.Trim(n.info.Warning+"; "+n.dupWarning, "; "), Images: n.images,
 	}
-	seen := map[string]bool{}
-	for _, ct := range n.containers {
-		mn.Containers = append(mn.Containers, ct)
-		if ct.SwarmID != "" {
-			seen[ct.SwarmID] = true
-		}
-	}
+	// The node's containers are kept in this order as they change, so a
+	// rebuild copies them rather than sorting every time.
+	mn.Containers = slices.Clone(n.sorted)
 	for sid, p := range c.pending {
-		if p.Node == n.entry.Addr && !seen[sid] {
-			mn.Containers = append(mn.Containers, p)
+		if p.Node == n.entry.Addr && !slices.ContainsFunc(n.sorted, func(ct *model.Container) bool { return ct.SwarmID == sid }) {
+			i, _ := slices.BinarySearchFunc(mn.Containers, p, byNameAndID)
+			mn.Containers = slices.Insert(mn.Containers, i, p)
 		}
 	}
-	slices.SortFunc(mn.Containers, func(a, b *model.Container) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
-	})
 	n.view = mn
 	c.snap.SetNode(mn)
 	c.gen++
@@ -376,9 +374,12 @@ func (c *Cluster) rebuild(n *node) {
 func (c *Cluster) putContainer(n *node, ct *model.Container) {
 	if old, ok := n.containers[ct.ID]; ok {
 		c.countSwarmID(old.SwarmID, -1)
+		n.unsort(old)
 	}
 	n.containers[ct.ID] = ct
 	c.countSwarmID(ct.SwarmID, 1)
+	i, _ := slices.BinarySearchFunc(n.sorted, ct, byNameAndID)
+	n.sorted = slices.Insert(n.sorted, i, ct)
 }
 
 // dropContainer forgets a container of a node. c.mu is held.
@@ -386,18 +387,40 @@ func (c *Cluster) dropContainer(n *node, id string) {
 	if old, ok := n.containers[id]; ok {
 		c.countSwarmID(old.SwarmID, -1)
 		delete(n.containers, id)
+		n.unsort(old)
+	}
+}
+
+// byNameAndID is the order of a node's containers: by name, then ID.
+func byNameAndID(a, b *model.Container) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
+}
+
+// unsort removes ct from the node's sorted containers.
+func (n *node) unsort(ct *model.Container) {
+	i, ok := slices.BinarySearchFunc(n.sorted, ct, byNameAndID)
+	for ; ok && i < len(n.sorted); i++ {
+		if n.sorted[i] == ct {
+			n.sorted = slices.Delete(n.sorted, i, i+1)
+			return
+		}
 	}
 }
 
 // setContainers replaces all of a node's containers. c.mu is held.
 func (c *Cluster) setContainers(n *node, cs []*model.Container) {
-	for id := range n.containers {
-		c.dropContainer(n, id)
+	for _, ct := range n.containers {
+		c.countSwarmID(ct.SwarmID, -1)
 	}
 	n.containers = make(map[string]*model.Container, len(cs))
 	for _, ct := range cs {
-		c.putContainer(n, ct)
+		if old, ok := n.containers[ct.ID]; ok {
+			c.countSwarmID(old.SwarmID, -1)
+		}
+		n.containers[ct.ID] = ct
+		c.countSwarmID(ct.SwarmID, 1)
 	}
+	n.sorted = slices.SortedFunc(maps.Values(n.containers), byNameAndID)
 }
 
 // ticket numbers a read of the node's engine (an inspect, a listing)

@@ -136,8 +136,9 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 			c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_id_changed",
 				Message: fmt.Sprintf("Engine (ID: %s, Addr: %s) shows up with another ID:%s", n.info.ID, n.entry.Addr, info.ID)})
 		}
+		old := n.info.ID
 		n.info = *info
-		c.checkDuplicateIDs()
+		c.indexEngineID(n, old)
 	}
 	c.applyList(n, t, cs)
 	n.images, n.networks = ims, nets
@@ -146,19 +147,41 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 	return nil
 }
 
-// checkDuplicateIDs warns on every node whose engine ID another node
-// shares: a warning, never a merge (nodes are keyed by address). c.mu is
-// held.
-func (c *Cluster) checkDuplicateIDs() {
-	byID := map[string][]*node{}
-	for _, n := range c.nodes {
+// indexEngineID moves n in the engine-ID index from old to its current
+// ID and warns on every node whose engine ID another node shares: a
+// warning, never a merge (nodes are keyed by address). Only the nodes that
+// shared either ID are looked at, so a start of N engines costs O(N), not
+// O(N²). c.mu is held.
+func (c *Cluster) indexEngineID(n *node, old string) {
+	if old != n.info.ID || !slices.Contains(c.byEngineID[old], n) {
+		c.unindexEngineID(n, old)
 		if n.info.ID != "" {
-			byID[n.info.ID] = append(byID[n.info.ID], n)
+			c.byEngineID[n.info.ID] = append(c.byEngineID[n.info.ID], n)
 		}
 	}
-	for _, n := range c.nodes {
+	recheck := append(slices.Clone(c.byEngineID[old]), c.byEngineID[n.info.ID]...)
+	if n.info.ID == "" {
+		recheck = append(recheck, n)
+	}
+	c.warnDuplicateIDs(recheck)
+}
+
+// unindexEngineID forgets n under id. c.mu is held.
+func (c *Cluster) unindexEngineID(n *node, id string) {
+	same := slices.DeleteFunc(c.byEngineID[id], func(o *node) bool { return o == n })
+	if len(same) == 0 {
+		delete(c.byEngineID, id)
+	} else {
+		c.byEngineID[id] = same
+	}
+}
+
+// warnDuplicateIDs sets or clears the shared-ID warning of each node.
+// c.mu is held.
+func (c *Cluster) warnDuplicateIDs(nodes []*node) {
+	for _, n := range nodes {
 		w := ""
-		if same := byID[n.info.ID]; len(same) > 1 {
+		if same := c.byEngineID[n.info.ID]; n.info.ID != "" && len(same) > 1 {
 			for _, o := range same {
 				if o != n {
 					w = fmt.Sprintf("engine ID %s is shared with %s (%s)", n.info.ID, o.name(), o.entry.Addr)

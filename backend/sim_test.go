@@ -357,13 +357,13 @@ func TestARestartedManagerRebuildsTheSameViewAndRemovesDuplicates(t *testing.T) 
 }
 
 func TestSharedEngineIDsAreAWarningNotAMerge(t *testing.T) {
-	a, b := simNode("a", 4, 8<<30, nil), simNode("b", 4, 8<<30, nil)
-	a.ID, b.ID = "SAME", "SAME"
-	c := startSim(t, SimSource("test", []*model.Node{a, b}), fast())
-	waitFor(t, 2*time.Second, "both healthy", allHealthy(c, 2))
-	waitFor(t, time.Second, "both warned", func() bool {
+	a, b, other := simNode("a", 4, 8<<30, nil), simNode("b", 4, 8<<30, nil), simNode("c", 4, 8<<30, nil)
+	a.ID, b.ID, other.ID = "SAME", "SAME", "OTHER"
+	c := startSim(t, SimSource("test", []*model.Node{a, b, other}), fast())
+	waitFor(t, 2*time.Second, "all healthy", allHealthy(c, 3))
+	waitFor(t, time.Second, "a and b warned, c not", func() bool {
 		for _, n := range c.Nodes() {
-			if !strings.Contains(n.Warning, "engine ID SAME is shared with") {
+			if shared := strings.Contains(n.Warning, "engine ID SAME is shared with"); shared != (n.ID == "SAME") {
 				return false
 			}
 		}

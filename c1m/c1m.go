@@ -47,6 +47,7 @@ type Result struct {
 	Placed    int
 	Startup   time.Duration // manager start until every node is Healthy (cluster, api)
 	Elapsed   time.Duration // placing
+	CPU       time.Duration // CPU time of the process while placing (user and system)
 	HeapBytes uint64        // live heap after placing, after a collection
 	RSSBytes  uint64        // peak resident set of the process (VmHWM), 0 when unknown
 }
@@ -55,7 +56,8 @@ type Result struct {
 func (r Result) PerSecond() float64 { return float64(r.Placed) / r.Elapsed.Seconds() }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%-7s %d nodes: %d containers in %.2f s (%.0f/s)", r.Way, r.Nodes, r.Placed, r.Elapsed.Seconds(), r.PerSecond())
+	s := fmt.Sprintf("%-7s %d nodes: %d containers in %.2f s (%.0f/s; %.2f s of CPU)",
+		r.Way, r.Nodes, r.Placed, r.Elapsed.Seconds(), r.PerSecond(), r.CPU.Seconds())
 	if r.Startup > 0 {
 		s += fmt.Sprintf(", manager start %.2f s", r.Startup.Seconds())
 	}
@@ -115,7 +117,7 @@ func viaSched(nodes []*model.Node, opts Options, res *Result) error {
 	if err != nil {
 		return err
 	}
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for i := range opts.Containers {
 		p, err := s.Place(snap, r)
 		if err != nil {
@@ -124,7 +126,7 @@ func viaSched(nodes []*model.Node, opts Options, res *Result) error {
 		snap.AddContainer(p.Node.Addr, &model.Container{Config: r.Config, Node: p.Node.Addr, State: model.Created})
 		res.Placed++
 	}
-	res.Elapsed = time.Since(start)
+	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpu
 	res.measure()
 	runtime.KeepAlive(snap)
 	return nil
@@ -170,7 +172,7 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, opts.Clients)
-	start = time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for range opts.Clients {
 		wg.Add(1)
 		go func() {
@@ -185,7 +187,7 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		}()
 	}
 	wg.Wait()
-	res.Elapsed = time.Since(start)
+	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpu
 	close(errs)
 	if err := <-errs; err != nil {
 		return fmt.Errorf("creating: %w", err)

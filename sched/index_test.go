@@ -173,10 +173,11 @@ func (w *world) step(schs []*sched.Scheduler) {
 	case k < 83: // the manager rebuilds a node: one container went, one came
 		w.setNode(i, func(n *model.Node) {
 			if len(n.Containers) > 0 {
-				n.Containers = slices.Delete(n.Containers, 0, 1)
+				j := w.rng.IntN(len(n.Containers))
+				n.Containers = slices.Delete(n.Containers, j, j+1)
 			}
 			w.nextID++
-			n.Containers = append(n.Containers, &model.Container{
+			n.Containers = slices.Insert(n.Containers, w.rng.IntN(len(n.Containers)+1), &model.Container{
 				Config: model.Config{Name: fmt.Sprintf("db-%d", w.rng.IntN(6)), CPUs: 100, Memory: 64 * mib,
 					Labels: map[string]string{"app": "db"}, Ports: []model.PortBinding{{HostPort: "8080", ContainerPort: "80", Proto: "tcp"}}},
 				ID: fmt.Sprintf("%064x", w.nextID), Node: n.Addr, State: model.Running})

@@ -30,8 +30,6 @@ type Snapshot struct {
 	shapes map[string]*shape // request shapes indexed for best-node placements
 	tick   uint64            // placements answered from shapes, for eviction
 	plain  bool              // never index: every placement scans (tests)
-
-	mark map[*model.Container]uint8 // scratch for SetNode's container diff
 }
 
 type nodeState struct {
@@ -140,37 +138,35 @@ func sameIndexedFields(a, b *model.Node) bool {
 }
 
 // swapContainers moves ns to node n, indexing only the containers that
-// came or went (compared by pointer: containers are never changed once
-// indexed), not every container of the node.
+// came or went, not every container of the node. Containers are compared
+// by pointer (they are never changed once indexed); what the old and new
+// lists share at their start and end is kept, the rest is re-indexed, so
+// the usual change (one container in, one out) costs O(containers)
+// pointer comparisons and one re-index.
 func (s *Snapshot) swapContainers(ns *nodeState, n *model.Node) {
-	if s.mark == nil {
-		s.mark = map[*model.Container]uint8{}
+	old, cur := ns.containers, n.Containers
+	head := 0
+	for head < len(old) && head < len(cur) && old[head] == cur[head] {
+		head++
 	}
-	for _, c := range ns.containers {
-		s.mark[c] |= 1
+	tail := 0
+	for tail < len(old)-head && tail < len(cur)-head && old[len(old)-1-tail] == cur[len(cur)-1-tail] {
+		tail++
 	}
-	for _, c := range n.Containers {
-		s.mark[c] |= 2
+	for _, c := range old[head : len(old)-tail] {
+		ns.usedCPU -= c.CPUs
+		ns.usedMem -= c.Memory
+		ns.indexContainer(c, -1)
+		s.countName(c, -1)
 	}
-	for _, c := range ns.containers {
-		if s.mark[c] == 1 {
-			ns.usedCPU -= c.CPUs
-			ns.usedMem -= c.Memory
-			ns.indexContainer(c, -1)
-			s.countName(c, -1)
-		}
+	for _, c := range cur[head : len(cur)-tail] {
+		ns.usedCPU += c.CPUs
+		ns.usedMem += c.Memory
+		ns.indexContainer(c, 1)
+		s.countName(c, 1)
 	}
-	for _, c := range n.Containers {
-		if s.mark[c] == 2 {
-			ns.usedCPU += c.CPUs
-			ns.usedMem += c.Memory
-			ns.indexContainer(c, 1)
-			s.countName(c, 1)
-		}
-	}
-	clear(s.mark)
 	ns.n = n
-	ns.containers = append(ns.containers[:0], n.Containers...)
+	ns.containers = append(ns.containers[:0], cur...)
 }
 
 // RemoveNode drops the node at addr.
