@@ -121,6 +121,9 @@ func TestPsNamesFiltersAndHostDown(t *testing.T) {
 	if !ok || db.Ports[0].IP != "10.0.1.11" || db.Ports[0].PublicPort != 5432 || !strings.HasPrefix(db.Status, "Up ") {
 		t.Fatalf("eu-1/db: %+v", db)
 	}
+	if !strings.Contains(body, `"HostConfig":{"NetworkMode":"bridge"},"NetworkSettings":{"Networks":{}},"Mounts":[]}`) {
+		t.Fatalf("docker's fixed fields are not as docker writes them: %s", body)
+	}
 	_, body, _ = call(t, srv, "GET", `/containers/json?all=1&filters={"node":["eu-3"]}`, "")
 	if !strings.Contains(body, `"/eu-3/batch-old"`) || strings.Contains(body, "eu-1") || !strings.Contains(body, `"Status":"Exited (0)`) {
 		t.Fatalf("node=eu-3 with all: %s", body)

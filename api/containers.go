@@ -107,10 +107,22 @@ type summary struct {
 	Labels          map[string]string `json:"Labels"`
 	State           string            `json:"State"`
 	Status          string            `json:"Status"`
-	HostConfig      map[string]string `json:"HostConfig"`
-	NetworkSettings map[string]any    `json:"NetworkSettings"`
-	Mounts          []any             `json:"Mounts"`
+	HostConfig      summaryHostConfig `json:"HostConfig"`
+	NetworkSettings summaryNetworks   `json:"NetworkSettings"`
+	Mounts          []struct{}        `json:"Mounts"`
 }
+
+// The fixed parts of a summary are structs, not maps: the encoder writes
+// them without sorting keys or boxing values (it was most of the cost of a
+// large `docker ps`).
+type (
+	summaryHostConfig struct {
+		NetworkMode string `json:"NetworkMode"`
+	}
+	summaryNetworks struct {
+		Networks struct{} `json:"Networks"`
+	}
+)
 
 // listContainers is `docker ps`: names as node/name, Host Down for
 // containers of an unhealthy node (shown with -a), Swarm's node= filter.
@@ -152,8 +164,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summary {
 	sm := summary{ID: c.ID, Names: []string{"/" + n.Name + "/" + c.Name}, Image: c.Image, Command: strings.Join(c.Cmd, " "),
 		Created: c.Created.Unix(), Labels: c.Labels, State: c.State.String(), Status: statusText(c, down, now),
-		HostConfig: map[string]string{"NetworkMode": c.NetworkMode}, NetworkSettings: map[string]any{"Networks": map[string]any{}},
-		Mounts: []any{}, Ports: []portJSON{}}
+		HostConfig: summaryHostConfig{NetworkMode: c.NetworkMode}, Mounts: []struct{}{}, Ports: []portJSON{}}
 	ip := hostOf(n.Addr)
 	for _, p := range c.Ports {
 		cp, _ := strconv.Atoi(p.ContainerPort)
