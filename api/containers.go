@@ -125,7 +125,8 @@ type (
 )
 
 // listContainers is `docker ps`: names as node/name, Host Down for
-// containers of an unhealthy node (shown with -a), Swarm's node= filter.
+// containers of an unhealthy node and for those waiting to be rescheduled
+// (shown with -a), Swarm's node= filter.
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := queryFilters(r)
@@ -149,6 +150,14 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			out = append(out, summarize(c, n, down, now))
+		}
+	}
+	if all {
+		for _, q := range s.c.Queued() {
+			if f.Contains("node") && !f.ExactMatch("node", q.From) || !matches(f, q.Container) {
+				continue
+			}
+			out = append(out, summarizeWaiting(q, now))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created > out[j].Created })
@@ -180,6 +189,25 @@ func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summ
 		sm.Ports = append(sm.Ports, pj)
 	}
 	return sm
+}
+
+// summarizeWaiting is a container waiting to be rescheduled as `docker
+// ps -a` shows it: under its failed node's name, with its last known
+// state, and a status that says it waits and why.
+func summarizeWaiting(q backend.Queued, now time.Time) summary {
+	n := &model.Node{Name: q.From, Addr: q.FromAddr}
+	sm := summarize(q.Container, n, true, now)
+	sm.Status = waitingStatus(q)
+	return sm
+}
+
+// waitingStatus is the Status of a container waiting to be rescheduled.
+func waitingStatus(q backend.Queued) string {
+	st := "Host Down, waiting to reschedule"
+	if q.Reason != "" {
+		st += ": " + q.Reason
+	}
+	return st
 }
 
 // statusText is docker's Status column, or Host Down.
@@ -237,6 +265,10 @@ func matches(f filters.Args, c *model.Container) bool {
 // inspectContainer is the engine's inspect, with Swarm's Node object.
 func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 	ct, n, eng, err := s.c.Locate(r.PathValue("name"))
+	if wait, ok := backend.IsWaiting(err); ok {
+		writeJSON(w, http.StatusOK, waitingDoc(wait))
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -259,14 +291,42 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		b, _ := json.Marshal(ct)
-		json.Unmarshal(b, &doc)
-		doc["Id"], doc["Name"] = ct.ID, "/"+ct.Name
-		doc["State"] = map[string]any{"Status": ct.State.String(), "Running": ct.State == model.Running}
-		doc["Config"] = map[string]any{"Image": ct.Image, "Cmd": ct.Cmd, "Env": ct.Env, "Labels": ct.Labels}
+		doc = modelDoc(ct)
 	}
 	doc["Node"] = node
 	writeJSON(w, http.StatusOK, doc)
+}
+
+// modelDoc is an inspect document made from the manager's model, for a
+// container no engine can be asked about.
+func modelDoc(ct *model.Container) map[string]any {
+	var doc map[string]any
+	b, _ := json.Marshal(ct)
+	json.Unmarshal(b, &doc)
+	doc["Id"], doc["Name"] = ct.ID, "/"+ct.Name
+	doc["State"] = map[string]any{"Status": ct.State.String(), "Running": ct.State == model.Running}
+	doc["Config"] = map[string]any{"Image": ct.Image, "Cmd": ct.Cmd, "Env": ct.Env, "Labels": ct.Labels}
+	return doc
+}
+
+// waitingDoc is inspect's answer for a container waiting to be
+// rescheduled, by ID or by name alike: its last known config and state,
+// the failed node, and the reason in State.Error.
+func waitingDoc(w *backend.WaitingError) map[string]any {
+	ct := w.Container
+	doc := modelDoc(ct)
+	// The engine's own Config and HostConfig as last read (a create body).
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(ct.Raw, &raw) == nil && raw != nil {
+		doc["HostConfig"] = raw["HostConfig"]
+		delete(raw, "HostConfig")
+		delete(raw, "NetworkingConfig")
+		doc["Config"] = raw
+	}
+	doc["State"] = map[string]any{"Status": ct.State.String(), "Running": false, "Error": w.Error(),
+		"StartedAt": ct.Started.Format(time.RFC3339Nano), "FinishedAt": ct.Finished.Format(time.RFC3339Nano)}
+	doc["Node"] = map[string]any{"Name": w.From, "Addr": ct.Node, "IP": hostOf(ct.Node)}
+	return doc
 }
 
 func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) {

@@ -31,15 +31,24 @@ func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)
 	if r.Header.Get("Upgrade") != "" || strings.HasSuffix(path, "/attach") {
 		hijack(w, r, p, path)
-	} else {
-		proxy(w, r, p, path)
+		return
 	}
-	switch {
-	case strings.HasSuffix(path, "/logs"), strings.HasSuffix(path, "/top"), strings.HasSuffix(path, "/stats"):
-	default:
-		s.c.Refresh(r.Context(), ct.ID)
+	var after func()
+	if r.Method == http.MethodPost && changes[path[strings.LastIndexByte(path, '/')+1:]] {
+		// Read-your-writes: the manager re-reads the container once the
+		// engine has answered, before the client gets the answer, so its
+		// next ps or inspect shows the change.
+		after = func() { s.c.Refresh(r.Context(), ct.ID) }
+	}
+	proxy(w, r, p, path, after)
+	if after == nil && r.Method == http.MethodPost {
+		s.c.Refresh(r.Context(), ct.ID) // wait, resize: the answer came as the container changed
 	}
 }
+
+// changes are the proxied container calls that change the container and
+// answer once the change is made.
+var changes = map[string]bool{"kill": true, "pause": true, "unpause": true, "rename": true, "update": true}
 
 // locate finds a container, its node, and its engine's API to pass a
 // request through to.
@@ -97,7 +106,7 @@ func (s *Server) proxyExec(w http.ResponseWriter, r *http.Request) {
 		hijack(w, r, p, r.URL.Path)
 		return
 	}
-	proxy(w, r, p, r.URL.Path)
+	proxy(w, r, p, r.URL.Path, nil)
 }
 
 // outgoing is r addressed to the engine at path, with the version prefix
@@ -119,9 +128,17 @@ func get(r *http.Request, p backend.Proxied, path string) (*http.Response, error
 	return p.HTTPClient().Do(out)
 }
 
-// proxy streams the engine's answer back as it comes.
-func proxy(w http.ResponseWriter, r *http.Request, p backend.Proxied, path string) {
+// proxy streams the engine's answer back as it comes. after, when set,
+// runs once the engine has answered with success, before the answer is
+// passed on.
+func proxy(w http.ResponseWriter, r *http.Request, p backend.Proxied, path string, after func()) {
 	rp := &httputil.ReverseProxy{
+		ModifyResponse: func(resp *http.Response) error {
+			if after != nil && resp.StatusCode < 300 {
+				after()
+			}
+			return nil
+		},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			o := outgoing(pr.In, p, path)
 			pr.Out.URL, pr.Out.Host = o.URL, o.Host

@@ -188,14 +188,26 @@ func exprs(es []*sched.Expr) []string {
 }
 
 // find resolves a container reference as Swarm did (ID, short ID, swarm
-// ID, name, node/name, unique prefix) over the whole cluster. It returns
-// the node and its model as they were under the lock.
+// ID, name, node/name, unique prefix) over the whole cluster, containers
+// waiting to be rescheduled included (a *WaitingError, whatever the
+// reference). It returns the node and its model as they were under the
+// lock.
 func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ct := model.FindContainer(c.allContainers(), ref, c.nodeOf)
+	cs := c.allContainers()
+	waiting := c.waitingLocked()
+	for _, q := range waiting {
+		cs = append(cs, q.c)
+	}
+	ct := model.FindContainer(cs, ref, c.nodeOf)
 	if ct == nil {
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	for _, q := range waiting {
+		if q.c == ct {
+			return c.waitingAnswer(q)
+		}
 	}
 	n := c.nodes[ct.Node]
 	if n.health != model.Healthy {
@@ -331,8 +343,15 @@ func (c *Cluster) Kill(ctx context.Context, ref string) error {
 }
 
 // Remove removes a container; its reservation and name are free at once,
-// and queued containers get another chance at the capacity.
+// and queued containers get another chance at the capacity. A container
+// waiting to be rescheduled leaves the queue; its copy on the failed node
+// is removed when that node comes back.
 func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
+	if _, _, _, err := c.find(ref); err != nil {
+		if w, ok := IsWaiting(err); ok {
+			return c.forget(w)
+		}
+	}
 	err := c.act(ctx, ref, "remove", 0, func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
 	if err == nil {
 		c.nudge()

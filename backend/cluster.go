@@ -553,13 +553,16 @@ func (c *Cluster) Networks() []model.Network {
 	return out
 }
 
-// Queued returns the containers waiting to be rescheduled, with why.
+// Queued returns the containers waiting to be rescheduled, with why; one
+// that a node already shows again (just placed, or back home) is not
+// listed twice.
 func (c *Cluster) Queued() []Queued {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]Queued, len(c.queue))
-	for i, q := range c.queue {
-		out[i] = Queued{Container: q.c, From: q.fromName, Since: q.since, Reason: q.lastErr}
+	waiting := c.waitingLocked()
+	out := make([]Queued, len(waiting))
+	for i, q := range waiting {
+		out[i] = Queued{Container: q.c, From: q.fromName, FromAddr: q.from, Since: q.since, Reason: q.lastErr}
 	}
 	return out
 }

@@ -32,6 +32,7 @@ type queued struct {
 type Queued struct {
 	Container *model.Container
 	From      string // the failed node's name
+	FromAddr  string // and its address
 	Since     time.Time
 	Reason    string // why it could not be placed yet; empty before the first try
 }

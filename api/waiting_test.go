@@ -1,0 +1,103 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"swarmdeck/backend"
+)
+
+// TestAContainerWaitingToRescheduleStaysVisible: a container whose node
+// died and that no other node can take (its constraint pins it) is never
+// invisible: ps -a lists it under its node with why it waits, inspect
+// answers the same by name and by ID, its name stays taken, and rm takes
+// it out of the queue (its copy goes when the node comes back).
+func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
+	srv, c := simServer(t)
+	code, body, _ := call(t, srv, "POST", "/containers/create?name=pinned",
+		`{"Image":"busybox","Env":["constraint:node==us-1","reschedule:on-node-failure"]}`)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var created struct{ Id string }
+	json.Unmarshal([]byte(body), &created)
+	if code, body, _ := call(t, srv, "POST", "/containers/pinned/start", ""); code != http.StatusNoContent {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	sim := c.Source().Sim("10.0.2.21:2375")
+	sim.Crash()
+	var waiting []backend.Queued
+	deadline := time.Now().Add(5 * time.Second)
+	for waiting = c.Queued(); len(waiting) != 1 || waiting[0].Reason == ""; waiting = c.Queued() {
+		if time.Now().After(deadline) {
+			t.Fatalf("pinned is not waiting with a reason: %+v", waiting)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	_, body, _ = call(t, srv, "GET", "/containers/json?all=1", "")
+	var list []summary
+	json.Unmarshal([]byte(body), &list)
+	var row *summary
+	for i := range list {
+		if list[i].Names[0] == "/us-1/pinned" {
+			row = &list[i]
+		}
+	}
+	if row == nil || row.ID != created.Id || row.Status != "Host Down, waiting to reschedule: "+waiting[0].Reason || row.State != "running" {
+		t.Fatalf("ps -a shows %+v; want us-1/pinned waiting, with why (%s)", row, body)
+	}
+	if _, body, _ := call(t, srv, "GET", "/containers/json", ""); strings.Contains(body, "pinned") {
+		t.Fatalf("plain ps lists a container whose host is down: %s", body)
+	}
+
+	answers := map[string]bool{}
+	for _, ref := range []string{"pinned", created.Id, created.Id[:12], "us-1/pinned"} {
+		code, body, _ := call(t, srv, "GET", "/containers/"+ref+"/json", "")
+		var doc struct {
+			Id    string
+			State struct{ Error string }
+			Node  struct{ Name string }
+		}
+		json.Unmarshal([]byte(body), &doc)
+		if code != http.StatusOK || doc.Id != created.Id || doc.Node.Name != "us-1" || !strings.Contains(doc.State.Error, "waiting to be rescheduled") {
+			t.Fatalf("inspect %s: %d %s", ref, code, body)
+		}
+		answers[body] = true
+	}
+	if len(answers) != 1 {
+		t.Fatalf("inspect by name and by ID differ: %v", answers)
+	}
+	for _, ref := range []string{"pinned", created.Id} {
+		code, body, _ := call(t, srv, "POST", "/containers/"+ref+"/start", "")
+		if code != http.StatusInternalServerError || !strings.Contains(body, "Container pinned is waiting to be rescheduled: its node us-1 is down") {
+			t.Fatalf("start %s: %d %s", ref, code, body)
+		}
+	}
+	if code, body, _ := call(t, srv, "POST", "/containers/create?name=pinned", `{"Image":"busybox"}`); code != http.StatusConflict {
+		t.Fatalf("the name of a waiting container was given again: %d %s", code, body)
+	}
+
+	if code, body, _ := call(t, srv, "DELETE", "/containers/pinned?force=1", ""); code != http.StatusNoContent {
+		t.Fatalf("rm: %d %s", code, body)
+	}
+	if code, _, _ := call(t, srv, "GET", "/containers/"+created.Id+"/json", ""); code != http.StatusNotFound || len(c.Queued()) != 0 {
+		t.Fatalf("after rm: inspect %d, %d waiting", code, len(c.Queued()))
+	}
+	sim.Heal()
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		left, _ := sim.Inspect(context.Background(), created.Id)
+		if left == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the removed container's copy stayed on us-1 after it came back")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

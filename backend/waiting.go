@@ -1,0 +1,82 @@
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"swarmdeck/model"
+)
+
+// WaitingError is the answer about a container the manager is waiting to
+// reschedule: its node is down and no other node has taken it yet. Found
+// by ID, swarm ID or name alike.
+type WaitingError struct {
+	Container *model.Container // as it was on its failed node
+	From      string           // the failed node's name
+	Reason    string           // why no node took it yet; empty before the first try
+}
+
+func (e *WaitingError) Error() string {
+	msg := fmt.Sprintf("Container %s is waiting to be rescheduled: its node %s is down", describe(e.Container), e.From)
+	if e.Reason != "" {
+		msg += " (" + e.Reason + ")"
+	}
+	return msg
+}
+
+// IsWaiting reports whether err is about a container waiting to be
+// rescheduled, and returns it.
+func IsWaiting(err error) (*WaitingError, bool) {
+	var w *WaitingError
+	ok := errors.As(err, &w)
+	return w, ok
+}
+
+// waitingLocked lists the queued containers that no node shows: one that
+// has just been placed elsewhere, or is back on its node, is shown there
+// and not twice. c.mu is held.
+func (c *Cluster) waitingLocked() []*queued {
+	var out []*queued
+	for _, q := range c.queue {
+		if q.c.SwarmID != "" && c.swarmIDs[q.c.SwarmID] > 0 {
+			continue
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+// waitingAnswer is find's answer for a container that waits: the queued
+// entry, and its failed node if the cluster still has it. c.mu is held.
+func (c *Cluster) waitingAnswer(q *queued) (*model.Container, *node, *model.Node, error) {
+	err := &WaitingError{Container: q.c, From: q.fromName, Reason: q.lastErr}
+	if n := c.nodes[q.from]; n != nil {
+		return q.c, n, n.view, err
+	}
+	return q.c, nil, nil, err
+}
+
+// forget takes a waiting container out of the queue at the user's
+// request (docker rm): it will not be rescheduled, and its copy on the
+// failed node goes when that node comes back.
+func (c *Cluster) forget(w *WaitingError) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.IndexFunc(c.queue, func(q *queued) bool { return q.c == w.Container })
+	if i < 0 {
+		return nil // placed or back home meanwhile: nothing waits any more
+	}
+	q := c.queue[i]
+	if q.inFlight {
+		return fmt.Errorf("cannot remove %s: it is being rescheduled right now; try again", describe(q.c))
+	}
+	c.queue = slices.Delete(c.queue, i, i+1)
+	if q.c.SwarmID != "" {
+		c.abandoned[q.c.SwarmID] = true
+	}
+	c.emit(model.Event{Kind: model.EventReschedule, Node: q.fromName, Container: q.c.Name, ContainerID: q.c.ID, Action: "destroy",
+		Message: fmt.Sprintf("%s removed while waiting to be rescheduled off %s; its copy there goes when %s comes back", describe(q.c), q.fromName, q.fromName)})
+	c.gen++
+	return nil
+}
