@@ -48,6 +48,9 @@ type Options struct {
 	// Observer is told of placements, reschedules, failed probes and role
 	// changes, for metrics; nil: nobody.
 	Observer Observer
+	// RebalanceOnRecovery rebalances (default bound of moves) when a node
+	// comes back or joins after the first listing (--rebalance-on-recovery).
+	RebalanceOnRecovery bool
 }
 
 func (o *Options) defaults() {
@@ -87,20 +90,22 @@ type Cluster struct {
 	sch  *sched.Scheduler
 	log  *slog.Logger
 
-	mu         sync.Mutex
-	nodes      map[string]*node   // by address
-	byEngineID map[string][]*node // by engine ID: who shares an ID, without a scan
-	snap       *sched.Snapshot
-	pending    map[string]*model.Container // creates in flight, by swarm ID
-	abandoned  map[string]bool             // swarm IDs of creates that failed half-way
-	swarmIDs   map[string]int              // swarm ID → containers carrying it, on every node
-	queue      []*queued                   // containers waiting to be rescheduled
-	state      StateStore
-	avail      map[string]model.Availability // by node address; absent: active
-	forced     map[string]bool               // container IDs a forced drain moves despite no policy
-	relocating map[string]bool               // container IDs being moved by a drain or rebalance
-	moveErrs   map[string]string             // container ID → the last failed move's error, said once
-	gen        uint64                        // bumped on every change
+	mu          sync.Mutex
+	nodes       map[string]*node   // by address
+	byEngineID  map[string][]*node // by engine ID: who shares an ID, without a scan
+	snap        *sched.Snapshot
+	pending     map[string]*model.Container // creates in flight, by swarm ID
+	abandoned   map[string]bool             // swarm IDs of creates that failed half-way
+	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
+	queue       []*queued                   // containers waiting to be rescheduled
+	state       StateStore
+	avail       map[string]model.Availability // by node address; absent: active
+	forced      map[string]bool               // container IDs a forced drain moves despite no policy
+	relocating  map[string]bool               // container IDs being moved by a drain or rebalance
+	moveErrs    map[string]string             // container ID → the last failed move's error, said once
+	initial     map[string]bool               // addresses of the first discovery listing
+	rebalancing atomic.Bool                   // a rebalance on recovery is running
+	gen         uint64                        // bumped on every change
 
 	events *broker
 	wake   chan struct{} // capacity may have appeared: look at the queue
@@ -297,6 +302,12 @@ func (c *Cluster) apply(ctx context.Context, entries []Entry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.initial == nil { // the engines of the first listing: their first connection is no recovery
+		c.initial = map[string]bool{}
+		for addr := range want {
+			c.initial[addr] = true
+		}
+	}
 	for addr, n := range c.nodes {
 		if _, ok := want[addr]; !ok {
 			c.disconnect(n)

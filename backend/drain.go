@@ -265,58 +265,83 @@ type MoveOutcome struct {
 	Err       error
 }
 
-// relocateAll runs the moves, at most moveConcurrency at a time. With
-// stopAtFailure no move starts after one has failed.
+// relocateAll runs the moves, each on its own, at most moveConcurrency
+// at a time. With stopAtFailure no move starts after one has failed.
 func (c *Cluster) relocateAll(ctx context.Context, moves []relocation, stopAtFailure bool) []MoveOutcome {
-	out := make([]MoveOutcome, len(moves))
+	units := make([][]relocation, len(moves))
+	for i, m := range moves {
+		units[i] = []relocation{m}
+	}
+	return c.relocateUnits(ctx, units, stopAtFailure)
+}
+
+// relocateUnits runs units of moves, at most moveConcurrency units at a
+// time; the moves of one unit (a group an affinity ties) run in order,
+// and a unit stops at its first failure. With stopAtFailure no unit
+// starts after a move has failed. Outcomes are in the order of the moves.
+func (c *Cluster) relocateUnits(ctx context.Context, units [][]relocation, stopAtFailure bool) []MoveOutcome {
+	var out []MoveOutcome
+	first := make([]int, len(units))
+	for i, u := range units {
+		first[i] = len(out)
+		for _, m := range u {
+			out = append(out, MoveOutcome{Container: describe(m.ct), From: m.from.name(), Why: m.why, Err: errNotTried})
+		}
+	}
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed bool
 	)
 	sem := make(chan struct{}, moveConcurrency)
-	for i, m := range moves {
-		out[i] = MoveOutcome{Container: describe(m.ct), From: m.from.name(), Why: m.why}
-		c.mu.Lock()
-		busy := c.relocating[m.ct.ID]
-		if !busy {
-			c.relocating[m.ct.ID] = true
-		}
-		c.mu.Unlock()
-		if busy {
-			out[i].Err = fmt.Errorf("%s is already moving", describe(m.ct))
-			continue
-		}
+	for i, u := range units {
 		sem <- struct{}{}
 		mu.Lock()
 		stop := failed && stopAtFailure || ctx.Err() != nil
 		mu.Unlock()
 		if stop {
 			<-sem
-			c.mu.Lock()
-			delete(c.relocating, m.ct.ID)
-			c.mu.Unlock()
-			out[i].Err = errNotTried
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			to, err := c.relocate(ctx, m)
-			c.mu.Lock()
-			delete(c.relocating, m.ct.ID)
-			c.mu.Unlock()
-			mu.Lock()
-			out[i].To, out[i].Err = to, err
-			if err != nil {
-				failed = true
+			for j, m := range u {
+				to, err := c.relocateOnce(ctx, m)
+				mu.Lock()
+				out[first[i]+j].To, out[first[i]+j].Err = to, err
+				if err != nil {
+					failed = true
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
 			}
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	return out
+}
+
+// relocateOnce is relocate for a container no other move holds.
+func (c *Cluster) relocateOnce(ctx context.Context, m relocation) (string, error) {
+	c.mu.Lock()
+	busy := c.relocating[m.ct.ID]
+	if !busy {
+		c.relocating[m.ct.ID] = true
+	}
+	c.mu.Unlock()
+	if busy {
+		return "", fmt.Errorf("%s is already moving", describe(m.ct))
+	}
+	defer func() {
+		c.mu.Lock()
+		delete(c.relocating, m.ct.ID)
+		c.mu.Unlock()
+	}()
+	return c.relocate(ctx, m)
 }
 
 // errNotTried marks a move skipped after an earlier one failed.

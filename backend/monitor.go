@@ -215,6 +215,7 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_reconnect",
 			Message: fmt.Sprintf("Engine came back to life after %d retries. Hooray! (%s)", retries, n.name())})
 	}
+	recovered := was == model.Unhealthy || was == model.Pending && !c.initial[n.entry.Addr]
 	c.rebuild(n)
 	stale := c.staleCopies(n)
 	unstarted := c.unstarted(n, stale)
@@ -224,6 +225,9 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 		c.startRescheduled(ctx, n, ct)
 	}
 	c.nudge()
+	if recovered {
+		c.rebalanceOnRecovery(n.name())
+	}
 }
 
 // unstarted lists the node's rescheduled copies of running containers
