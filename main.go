@@ -46,6 +46,8 @@ Usage:
                         the engines discovery finds, one per line
   swarmdeck node drain|pause|activate NAME --host MANAGER [--force]
                         take a node out of service, or bring it back
+  swarmdeck rebalance --host MANAGER [--dry-run] [--max-moves N]
+                        move containers to where the strategy wants them today
   swarmdeck place [--cluster FILE] [flags] IMAGE [COMMAND...]
                         show where containers would be placed, and why
   swarmdeck bench [--way sched,cluster,api] [--nodes N] [--containers N]
@@ -102,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return bench(args[1:], stdout, stderr)
 	case "node":
 		return nodeCmd(args[1:], stdout, stderr)
+	case "rebalance":
+		return rebalanceCmd(args[1:], stdout, stderr)
 	case "version":
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "swarmdeck version: takes no arguments, got %q\n", args[1:])

@@ -68,6 +68,7 @@ type manageFlags struct {
 	discoveryOpts  []string
 	stateFile      string
 	metricsAddr    string
+	rebalance      bool
 }
 
 func (f *manageFlags) register(fs *pflag.FlagSet) {
@@ -94,6 +95,7 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.advertise, "addr", "", "same as --advertise")
 	fs.DurationVar(&f.heartbeat, "heartbeat", 60*time.Second, "how often discovery is polled or retried")
 	fs.StringArrayVar(&f.discoveryOpts, "discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
+	fs.BoolVar(&f.rebalance, "rebalance-on-recovery", false, "rebalance when a node comes back or joins (off by default)")
 	fs.StringVar(&f.stateFile, "state-file", "", "where node availability (pause, drain) is kept without a KV discovery (default "+backend.DefaultStatePath()+")")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off); use 127.0.0.1:PORT")
 }
@@ -234,6 +236,7 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	}
 	cfg.opts.Sched = sc
 	cfg.opts.State = stateStore(src, f.stateFile)
+	cfg.opts.RebalanceOnRecovery = f.rebalance
 	cfg.source = src
 	return cfg, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,4 +167,93 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+const rebalanceUsage = `Usage: swarmdeck rebalance --host MANAGER [--dry-run] [--max-moves N]
+
+Moves containers (those with a reschedule policy or the label
+com.swarmdeck.rebalance=true) to where the strategy would place them
+today: the new copy starts before the old one stops, at most 4 moves at
+once, and nothing more starts after a move fails.
+
+Flags:
+`
+
+// rebalanceCmd is `swarmdeck rebalance --host MANAGER [--dry-run]`.
+func rebalanceCmd(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("rebalance", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.StringP("host", "H", "", "the manager's API address: tcp://host:port or unix:///path ($SWARM_HOST)")
+	dry := fs.Bool("dry-run", false, "show the plan, move nothing")
+	maxMoves := fs.Int("max-moves", 0, "the most moves the plan holds (default 20)")
+	fs.Usage = func() { fmt.Fprint(stderr, rebalanceUsage+fs.FlagUsages()) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if fs.Changed("max-moves") && *maxMoves < 1 {
+		fmt.Fprintln(stderr, "swarmdeck rebalance: --max-moves must be at least 1")
+		return exitUsage
+	}
+	mc, err := dialManager(*host)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck rebalance: %v\n", err)
+		return exitUsage
+	}
+	q := url.Values{}
+	if *dry {
+		q.Set("dry-run", "1")
+	}
+	if *maxMoves > 0 {
+		q.Set("max-moves", strconv.Itoa(*maxMoves))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	var res api.RebalanceResponse
+	if err := mc.call(ctx, http.MethodPost, "/rebalance?"+q.Encode(), nil, &res); err != nil {
+		fmt.Fprintf(stderr, "swarmdeck rebalance: %v\n", err)
+		return exitFor(err)
+	}
+	fmt.Fprint(stdout, rebalanceText(res))
+	for _, m := range res.Moves {
+		if m.Error != "" {
+			return exitRefused
+		}
+	}
+	return exitOK
+}
+
+// rebalanceText prints a plan and its run: one line per move with its
+// reason and outcome, then the cost and the summary.
+func rebalanceText(res api.RebalanceResponse) string {
+	var sb strings.Builder
+	for _, m := range res.Moves {
+		mark := "•"
+		switch {
+		case m.Done:
+			mark = "✓"
+		case m.Error != "":
+			mark = "✗"
+		case m.Skipped:
+			mark = "-"
+		}
+		fmt.Fprintf(&sb, "%s %s: %s → %s  (%s)\n", mark, m.Container, m.From, m.To, m.Why)
+		if m.Error != "" {
+			fmt.Fprintf(&sb, "    %s\n", m.Error)
+		}
+	}
+	if len(res.Moves) > 0 {
+		fmt.Fprintf(&sb, "cost: %s\n", res.Cost)
+	}
+	if res.Truncated {
+		sb.WriteString("bounded by --max-moves: more moves would gain\n")
+	}
+	fmt.Fprintf(&sb, "%s\n", res.Summary)
+	return sb.String()
 }

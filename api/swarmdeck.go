@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 
+	"swarmdeck/backend"
 	"swarmdeck/model"
 )
 
@@ -35,8 +37,73 @@ type AvailabilityResponse struct {
 	StoredIn     string    `json:"stored_in"`
 }
 
+// Move is one move of a rebalance plan and, once run, its outcome.
+type Move struct {
+	Container string   `json:"container"`
+	From      string   `json:"from"`
+	To        string   `json:"to"`
+	Why       string   `json:"why"`
+	Rules     []string `json:"rules,omitempty"`
+	Group     int      `json:"group,omitempty"`
+	// Done and Error are set when the plan ran; Skipped marks a move not
+	// tried after an earlier one failed.
+	Done    bool   `json:"done,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Skipped bool   `json:"skipped,omitempty"`
+}
+
+// RebalanceResponse is a rebalance plan and, unless a dry run, its run.
+type RebalanceResponse struct {
+	DryRun     bool   `json:"dry_run"`
+	Cost       string `json:"cost"`
+	Moves      []Move `json:"moves"`
+	Truncated  bool   `json:"truncated,omitempty"`
+	Pinned     int    `json:"pinned"`
+	Considered int    `json:"considered"`
+	Summary    string `json:"summary"`
+}
+
 func (s *Server) swarmdeckRoutes() {
 	s.mux.HandleFunc("POST "+Prefix+"/nodes/{node}/availability", s.setAvailability)
+	s.mux.HandleFunc("POST "+Prefix+"/rebalance", s.rebalance)
+}
+
+// rebalance plans (?dry-run=1) or plans and runs a rebalance, with
+// ?max-moves=N.
+func (s *Server) rebalance(w http.ResponseWriter, r *http.Request) {
+	maxMoves := 0
+	if v := r.URL.Query().Get("max-moves"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, fmt.Errorf("%w: max-moves must be a whole number of at least 1, got %q", errBadRequest, v))
+			return
+		}
+		maxMoves = n
+	}
+	dry := boolParam(r, "dry-run")
+	res, err := s.c.Rebalance(r.Context(), maxMoves, dry)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	p := res.Plan
+	out := RebalanceResponse{DryRun: dry, Cost: p.Cost(), Moves: []Move{}, Truncated: p.Truncated, Pinned: p.Pinned,
+		Considered: p.Considered, Summary: res.Summary()}
+	for i, m := range p.Moves {
+		mv := Move{Container: m.Container.Name, From: m.From.Name, To: m.To.Name, Why: m.Why, Rules: m.Rules, Group: m.Group}
+		if i < len(res.Outcomes) {
+			switch o := res.Outcomes[i]; {
+			case o.Err == nil:
+				mv.Done = true
+			case backend.IsNotTried(o.Err):
+				mv.Skipped = true
+			default:
+				mv.Error = o.Err.Error()
+			}
+		}
+		out.Moves = append(out.Moves, mv)
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {

@@ -70,13 +70,23 @@ func (c *Cluster) Rebalance(ctx context.Context, maxMoves int, dryRun bool) (*Re
 		return nil, errors.New("this manager is a replica: rebalance through the primary")
 	}
 	plan := c.PlanRebalance(maxMoves)
-	res := &RebalanceResult{Plan: plan}
-	dry := ""
 	if dryRun {
-		dry = " (dry run)"
+		c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_plan", Message: "rebalance (dry run): " + planText(plan)})
+		return &RebalanceResult{Plan: plan}, nil
 	}
-	c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_plan", Message: "rebalance" + dry + ": " + planText(plan)})
-	if dryRun || len(plan.Moves) == 0 {
+	return c.RunPlan(ctx, plan)
+}
+
+// RunPlan runs a plan made by PlanRebalance (as Rebalance does), such as
+// one an operator previewed. A container that left its node since the
+// plan was made fails the run before anything moves.
+func (c *Cluster) RunPlan(ctx context.Context, plan *sched.Plan) (*RebalanceResult, error) {
+	if !c.isPrimary() {
+		return nil, errors.New("this manager is a replica: rebalance through the primary")
+	}
+	res := &RebalanceResult{Plan: plan}
+	c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_plan", Message: "rebalance: " + planText(plan)})
+	if len(plan.Moves) == 0 {
 		return res, nil
 	}
 	var units [][]relocation

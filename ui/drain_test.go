@@ -1,11 +1,15 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
@@ -49,4 +53,62 @@ func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
 	h.wait(3*time.Second, "Healthy · paused", "1 draining, 1 paused")
 	h.typeText("a")
 	h.wait(3*time.Second, "eu-3 is now active", "1 draining, 0 paused")
+}
+
+// busySource is three nodes of three containers with the reschedule
+// policy (1 CPU, 1 GiB each) and a fourth node, empty.
+func busySource() *backend.Source {
+	var nodes []*model.Node
+	for i := range 4 {
+		n := &model.Node{Name: fmt.Sprintf("n%d", i+1), ID: fmt.Sprintf("ID%d", i+1), Addr: fmt.Sprintf("10.0.0.%d:2375", i+1),
+			CPUs: 4, Memory: 8 << 30, Health: model.Healthy, Labels: map[string]string{}}
+		for j := range 3 {
+			if i == 3 {
+				break
+			}
+			name := fmt.Sprintf("%c%d", 'a'+i, j+1)
+			n.Containers = append(n.Containers, &model.Container{
+				Config: model.Config{Name: name, Image: "busybox", CPUs: 1000, Memory: 1 << 30, NetworkMode: "bridge",
+					Labels: map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}},
+				ID: fmt.Sprintf("%064d", i*10+j), SwarmID: fmt.Sprintf("s%d", i*10+j), Node: n.Addr, State: model.Running,
+				Reschedule: []string{"on-node-failure"},
+			})
+		}
+		nodes = append(nodes, n)
+	}
+	return backend.SimSource("sim://busy", nodes)
+}
+
+func TestRebalancePreviewThenRun(t *testing.T) {
+	h := start(t, busySource(), 160, 40)
+	h.wait(3*time.Second, "Nodes: 4/4 healthy")
+	h.typeText("b")
+	h.wait(2*time.Second, "Rebalance (Tab", "Plan: 2 moves; no constraint or affinity touched",
+		"1. a1  n1 → n4", "2. b1  n2 → n4", "spread prefers n4 (weight", "Run 2 moves", "Cancel")
+	h.key(tcell.KeyEscape) // cancel: nothing moves
+	h.gone(time.Second, "Rebalance (Tab")
+	time.Sleep(200 * time.Millisecond)
+	if l := h.lineWith("10.0.0.4"); !strings.Contains(l, " 0/0 ") {
+		t.Fatalf("n4 after a cancelled rebalance: %q; want empty", l)
+	}
+	h.typeText("b")
+	h.wait(2*time.Second, "Run 2 moves")
+	h.key(tcell.KeyEnter) // the first button: run
+	h.wait(3*time.Second, "rebalance: 2 of 2 moves done")
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(h.lineWith("10.0.0.4"), " 2/2 ") {
+		if time.Now().After(deadline) {
+			t.Fatalf("n4 after the rebalance: %q; want 2/2", h.lineWith("10.0.0.4"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.typeText("4")
+	h.wait(2*time.Second, "moved a1 from n1 to n4: spread prefers n4", "moved b1 from n2 to n4", "rebalance: 2 moves")
+	// Balanced now: the preview says so and offers nothing to run.
+	h.typeText(":rebalance 3")
+	h.key(tcell.KeyEnter)
+	s := h.wait(2*time.Second, "The cluster is balanced: no move would gain.")
+	if strings.Contains(s, "Run ") {
+		t.Fatalf("a balanced cluster offers a run:\n%s", s)
+	}
 }

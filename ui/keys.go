@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,6 +124,8 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		if a.current == viewNodes {
 			a.drill(ev.Rune())
 		}
+	case 'b':
+		a.openRebalance(0)
 	case 'd', 'p', 'a':
 		if a.current == viewNodes {
 			a.availabilityKey(ev.Rune())
@@ -178,7 +181,7 @@ func (a *App) filterBy(text string) {
 
 // commands are the : commands; each runs by any prefix that names it
 // alone (Tab completes it).
-var commands = []string{"nodes", "containers", "ps", "networks", "events", "waiting", "run", "launch", "message", "help", "quit"}
+var commands = []string{"nodes", "containers", "ps", "networks", "events", "waiting", "run", "launch", "rebalance", "message", "help", "quit"}
 
 // resolveCommand finds the command a prefix names, and the candidates
 // when it names several or none.
@@ -207,6 +210,16 @@ func (a *App) command(cmd string) {
 	if cmd == "q" || cmd == "q!" {
 		cmd = "quit"
 	}
+	if f := strings.Fields(cmd); len(f) == 2 {
+		if name, _ := resolveCommand(f[0]); name == "rebalance" {
+			if n, err := strconv.Atoi(f[1]); err == nil && n > 0 {
+				a.openRebalance(n)
+				return
+			}
+			a.say(fmt.Sprintf(":%s: the bound of moves must be a whole number of at least 1", cmd), true)
+			return
+		}
+	}
 	name, cands := resolveCommand(cmd)
 	switch name {
 	case "nodes":
@@ -224,6 +237,8 @@ func (a *App) command(cmd string) {
 		a.openLaunch()
 	case "message":
 		a.messages()
+	case "rebalance":
+		a.openRebalance(0)
 	case "help":
 		a.help()
 	case "quit":
@@ -266,6 +281,7 @@ func (a *App) help() {
 		{"1 2 3 4, Tab", "nodes, containers, networks, events"},
 		{"j k ↑ ↓ PgUp PgDn", "move"}, {"o / O", "sort by the next column / reverse"},
 		{"n", "launch containers (form with live placement preview)"},
+		{"b, :rebalance [N]", "plan a rebalance (at most N moves), preview it, then run it"},
 		{"q, Ctrl-C", "quit"},
 	}
 	switch a.current {

@@ -36,6 +36,8 @@ type Backend interface {
 	CreateNetwork(ctx context.Context, name, driver string) ([]string, error)
 	RemoveNetwork(ctx context.Context, ref string) error
 	SetAvailability(ctx context.Context, ref string, a model.Availability, force bool) (*backend.AvailabilityResult, error)
+	PlanRebalance(maxMoves int) *sched.Plan
+	RunPlan(ctx context.Context, plan *sched.Plan) (*backend.RebalanceResult, error)
 }
 
 // roler is a Backend that runs with replication and can say its role.
