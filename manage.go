@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"swarmdeck/backend"
 	"swarmdeck/metrics"
@@ -181,7 +182,7 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 		cfg.hosts = []string{os.Getenv("SWARM_HOST")}
 	}
 	if len(cfg.hosts) == 0 && f.headless {
-		cfg.hosts = []string{"tcp://127.0.0.1:2375"} // Swarm's default
+		cfg.hosts = []string{defaultHeadlessHost}
 	}
 	for _, h := range cfg.hosts {
 		if _, _, err := listenAddr(h); err != nil {
@@ -286,7 +287,26 @@ func manageWith(lo logOptions, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.log = lo
+	if !cfg.headless && !isTerminal(stdout) {
+		// As in a container started with docker run -d: Swarm's manager
+		// had no console, and this one has no terminal to draw it on.
+		fmt.Fprintln(stderr, "swarmdeck manage: no terminal for the console: running headless (--headless)")
+		cfg.headless = true
+		if len(cfg.hosts) == 0 {
+			cfg.hosts = []string{defaultHeadlessHost}
+		}
+	}
 	return runManager(cfg, stdout, stderr)
+}
+
+// defaultHeadlessHost is where a headless manager serves the Docker API
+// when no -H is given: Swarm's default.
+const defaultHeadlessHost = "tcp://127.0.0.1:2375"
+
+// isTerminal reports whether w is a terminal the console can draw on.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // runManager runs the manager until SIGINT or SIGTERM.
