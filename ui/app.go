@@ -72,7 +72,7 @@ func (a *App) Application() *tview.Application { return a.app }
 func (a *App) layout() {
 	th := a.th
 	tview.Styles = th.styles()
-	a.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false) // cut, never wrapped: each line stays visible
+	a.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false) // laid out to the width by layoutHeader
 	a.status = tview.NewTextView().SetDynamicColors(true)
 	a.hints = tview.NewTextView().SetDynamicColors(true)
 	a.prompt = tview.NewInputField()
@@ -90,6 +90,14 @@ func (a *App) layout() {
 			t.SetSelectedStyle(tcell.StyleDefault.Reverse(true))
 		}
 		t.SetSelectedFunc(func(row, _ int) { a.enter(row) })
+		t.SetDrawFunc(func(_ tcell.Screen, x, y, w, h int) (int, int, int, int) {
+			// Lay the columns out for this width, from the rows drawn.
+			off, _ := t.GetOffset()
+			sel, _ := t.GetSelection()
+			first, last := min(off, sel-h), max(off, sel)+h
+			c.fit(w-2, first, last)
+			return x + 1, y + 1, w - 2, h - 2
+		})
 		a.tables[v], a.contents[v] = t, c
 		a.pages.AddPage(v, t, true, false)
 	}
@@ -103,6 +111,7 @@ func (a *App) layout() {
 	a.app.SetBeforeDrawFunc(func(s tcell.Screen) bool {
 		if w, _ := s.Size(); w != a.width {
 			a.width = w
+			a.layoutHeader()
 			if isView(a.frontPage()) {
 				a.showHints()
 			}
@@ -224,7 +233,7 @@ func (a *App) install(st *state, evs []model.Event) {
 	if len(a.events) > maxEvents {
 		a.events = a.events[len(a.events)-maxEvents:]
 	}
-	a.header.SetText(st.header)
+	a.layoutHeader()
 	a.setRows(viewNodes, st.nodeRows)
 	a.setRows(viewContainers, st.ctrRows)
 	a.setRows(viewNetworks, st.netRows)
@@ -239,6 +248,17 @@ func (a *App) install(st *state, evs []model.Event) {
 	if a.drawn != nil {
 		a.drawn()
 	}
+}
+
+// layoutHeader flows the header into the screen's width and gives it
+// the lines it needs.
+func (a *App) layoutHeader() {
+	if a.st == nil {
+		return
+	}
+	text, lines := a.st.header.layout(a.width)
+	a.header.SetText(text)
+	a.root.ResizeItem(a.header, max(lines, 1), 0)
 }
 
 // setRows replaces a table's rows, keeping the selected row by key.

@@ -27,9 +27,11 @@ const (
 )
 
 // cell is one formatted table cell. A cell with a time shows how long
-// ago it was, formatted when drawn, so rows do not go stale.
+// ago it was, formatted when drawn, so rows do not go stale. A cell with
+// a bar shows it before its figures when the table has room.
 type cell struct {
 	text  string
+	bar   string
 	level level
 	at    time.Time
 }
@@ -40,6 +42,14 @@ func (c cell) display(now time.Time) string {
 		return ago(c.at, now)
 	}
 	return c.text
+}
+
+// withBar is the cell's text with its bar, if it has one.
+func (c cell) withBar(now time.Time) string {
+	if c.bar != "" {
+		return c.bar + " " + c.text
+	}
+	return c.display(now)
 }
 
 // row is one table row: its key (to keep the selection across updates),
@@ -132,13 +142,13 @@ func nodeRow(n *model.Node, o model.Overcommit, waiting int) row {
 	}
 	usedCPU, usedMem := n.Reserved()
 	totCPU, totMem := n.TotalCPUs(o), n.TotalMemory(o)
-	cpu := fmt.Sprintf("%s %s / %s", bar(int64(usedCPU), int64(totCPU), 8), usedCPU, totCPU)
-	mem := fmt.Sprintf("%s %s / %s", bar(usedMem, totMem, 8), model.FormatBytes(usedMem), model.FormatBytes(totMem))
+	cpu := fmt.Sprintf("%s / %s", usedCPU, totCPU)
+	mem := fmt.Sprintf("%s / %s", model.FormatBytes(usedMem), model.FormatBytes(totMem))
 	r := newRow(n.Addr, []cell{
 		{text: n.Name}, {text: n.Addr, level: levelDim}, status,
 		count,
-		{text: cpu, level: usageLevel(int64(usedCPU), int64(totCPU))},
-		{text: mem, level: usageLevel(usedMem, totMem)},
+		{text: cpu, bar: bar(int64(usedCPU), int64(totCPU), 8), level: usageLevel(int64(usedCPU), int64(totCPU))},
+		{text: mem, bar: bar(usedMem, totMem, 8), level: usageLevel(usedMem, totMem)},
 		{text: labelText(n.Labels, true), level: levelDim},
 		{text: n.Version, level: levelDim},
 		{text: "-", at: n.Updated, level: levelDim},

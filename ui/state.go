@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rivo/tview"
+
 	"swarmdeck/backend"
 	"swarmdeck/model"
 	"swarmdeck/sched"
@@ -54,7 +56,7 @@ type state struct {
 	nodeRows   []row
 	ctrRows    []row
 	netRows    []row
-	header     string
+	header     header
 	containers int
 	waiting    []backend.Queued // containers waiting to be rescheduled
 }
@@ -80,13 +82,8 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	for _, q := range st.waiting {
 		waitingOn[q.From]++
 	}
-	var (
-		paused, draining    int
-		healthy             int
-		usedCPU, totCPU     model.MilliCPU
-		usedMem, totMem     int64
-		running, containers int
-	)
+	f := figures{nodes: len(st.nodes), waiting: len(st.waiting), overcommit: o}
+	var containers int
 	st.nodeRows = make([]row, 0, len(st.nodes))
 	for _, n := range st.nodes {
 		st.byAddr[n.Addr] = n
@@ -94,17 +91,18 @@ func build(b Backend, th theme, cache *rowCache) *state {
 		containers += len(n.Containers)
 		switch n.Availability {
 		case model.Pause:
-			paused++
+			f.paused++
 		case model.Drain:
-			draining++
+			f.draining++
 		}
 		if n.Health != model.Healthy {
 			continue
 		}
-		healthy++
+		f.healthy++
 		c, m := n.Reserved()
-		usedCPU, usedMem = usedCPU+c, usedMem+m
-		totCPU, totMem = totCPU+n.TotalCPUs(o), totMem+n.TotalMemory(o)
+		f.usedCPU, f.usedMem = f.usedCPU+c, f.usedMem+m
+		f.totCPU, f.totMem = f.totCPU+n.TotalCPUs(o), f.totMem+n.TotalMemory(o)
+		f.rawCPU, f.rawMem = f.rawCPU+n.TotalCPUs(0), f.rawMem+n.TotalMemory(0)
 	}
 	st.ctrRows = make([]row, 0, containers+len(st.waiting))
 	fresh := make(map[rowKey]row, containers)
@@ -121,7 +119,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 			fresh[k] = r
 			st.ctrRows = append(st.ctrRows, r)
 			if c.State == model.Running && n.Health == model.Healthy {
-				running++
+				f.running++
 			}
 		}
 	}
@@ -133,10 +131,8 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	}
 	st.containers = containers
 	st.netRows = networkRows(b.Networks(), st)
-	st.header = headerText(b, th, healthy, len(st.nodes), running, containers, len(st.waiting), usedCPU, totCPU, usedMem, totMem)
-	if paused+draining > 0 {
-		st.header += fmt.Sprintf("   %sOut of service: %d draining, %d paused%s", th.tag(th.warn), draining, paused, th.reset())
-	}
+	f.containers = containers + len(st.waiting)
+	st.header = headerOf(b, th, f)
 	return st
 }
 
@@ -184,17 +180,88 @@ func networkRows(nets []model.Network, st *state) []row {
 	return rows
 }
 
-func headerText(b Backend, th theme, healthy, nodes, running, containers, waiting int,
-	usedCPU, totCPU model.MilliCPU, usedMem, totMem int64) string {
-	src := b.Source()
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%sswarmdeck%s  %s", th.tag(th.title), th.reset(), src.URL)
-	if src.Simulated {
-		if th.noColor {
-			sb.WriteString("  [::r] SIMULATED [::-]")
-		} else {
-			sb.WriteString("  [black:yellow:b] SIMULATED [-:-:-]")
+// headerSeg is one item of the header, in a long and a short form.
+type headerSeg struct{ long, short string }
+
+// header is the header's items, by line group: each group starts a line
+// and flows onto more when the terminal is narrow.
+type header [][]headerSeg
+
+// maxHeaderLines is the most lines the header takes; past it the items
+// take their short forms.
+const maxHeaderLines = 4
+
+// layout flows the header into width columns (0: no limit). Items take
+// their short forms from the last one back until the header fits in
+// maxHeaderLines; an item wider than the terminal always takes its short
+// form. It returns the text and its number of lines. It is cheap: a
+// dozen items.
+func (h header) layout(width int) (string, int) {
+	total := 0
+	for _, g := range h {
+		total += len(g)
+	}
+	flow := func(shortFrom int) (string, int) {
+		var sb strings.Builder
+		lines, i := 0, 0
+		for _, group := range h {
+			if len(group) == 0 {
+				continue
+			}
+			if lines > 0 {
+				sb.WriteByte('\n')
+			}
+			lines++
+			col := 0
+			for _, seg := range group {
+				text := seg.long
+				if i >= shortFrom || (width > 0 && tview.TaggedStringWidth(text) > width) {
+					text = seg.short
+				}
+				i++
+				w := tview.TaggedStringWidth(text)
+				switch {
+				case col == 0:
+				case width > 0 && col+3+w > width:
+					sb.WriteByte('\n')
+					lines++
+					col = 0
+				default:
+					sb.WriteString("   ")
+					col += 3
+				}
+				sb.WriteString(text)
+				col += w
+			}
 		}
+		return sb.String(), lines
+	}
+	for shortFrom := total; ; shortFrom-- {
+		text, lines := flow(shortFrom)
+		if lines <= maxHeaderLines || shortFrom == 0 {
+			return text, min(lines, maxHeaderLines)
+		}
+	}
+}
+
+// figures are the header's counts.
+type figures struct {
+	healthy, nodes, running, containers, waiting, paused, draining int
+	usedCPU, totCPU, rawCPU                                         model.MilliCPU
+	usedMem, totMem, rawMem                                         int64
+	overcommit                                                      model.Overcommit
+}
+
+func headerOf(b Backend, th theme, f figures) header {
+	src := b.Source()
+	title := fmt.Sprintf("%sswarmdeck%s  %s", th.tag(th.title), th.reset(), tview.Escape(src.URL))
+	g1 := []headerSeg{{title, title}}
+	if src.Simulated {
+		sim := "[black:yellow:b] SIMULATED [-:-:-]"
+		if th.noColor {
+			sim = "[::r] SIMULATED [::-]"
+		}
+		g1 = append(g1, headerSeg{sim, sim})
 	}
 	role := "primary"
 	if r, ok := b.(roler); ok {
@@ -205,16 +272,44 @@ func headerText(b Backend, th theme, healthy, nodes, running, containers, waitin
 			}
 		}
 	}
+	g1 = append(g1, headerSeg{"Role: " + role, "Role: " + strings.Fields(role)[0]})
 	s := b.Scheduler()
-	fmt.Fprintf(&sb, "\nRole: %s   Strategy: %s   Filters: %s", role, s.Strategy(), strings.Join(s.Filters(), ", "))
+	filters := s.Filters()
+	g2 := []headerSeg{{"Strategy: " + s.Strategy(), "Strategy: " + s.Strategy()},
+		{"Filters: " + strings.Join(filters, ", "), fmt.Sprintf("Filters: %d (? lists them)", len(filters))}}
 	nodeColor := th.ok
-	if healthy < nodes {
+	if f.healthy < f.nodes {
 		nodeColor = th.warn
 	}
-	fmt.Fprintf(&sb, "\nNodes: %s%d/%d healthy%s   Containers: %d/%d running   Reserved CPUs: %s / %s   Reserved Memory: %s / %s",
-		th.tag(nodeColor), healthy, nodes, th.reset(), running, containers, usedCPU, totCPU, model.FormatBytes(usedMem), model.FormatBytes(totMem))
-	if waiting > 0 {
-		fmt.Fprintf(&sb, "   %sWaiting to reschedule: %d%s", th.tag(th.bad), waiting, th.reset())
+	c, r := th.tag(nodeColor), th.reset()
+	g3 := []headerSeg{
+		{fmt.Sprintf("Nodes: %s%d/%d healthy%s", c, f.healthy, f.nodes, r), fmt.Sprintf("Nodes %s%d/%d%s", c, f.healthy, f.nodes, r)},
+		{fmt.Sprintf("Containers: %d/%d running", f.running, f.containers), fmt.Sprintf("Ctrs %d/%d up", f.running, f.containers)},
 	}
-	return sb.String()
+	if f.waiting > 0 {
+		g3 = append(g3, headerSeg{fmt.Sprintf("%sWaiting to reschedule: %d%s", th.tag(th.bad), f.waiting, th.reset()),
+			fmt.Sprintf("%sWaiting %d%s", th.tag(th.bad), f.waiting, th.reset())})
+	}
+	if f.paused+f.draining > 0 {
+		g3 = append(g3, headerSeg{fmt.Sprintf("%sOut of service: %d draining, %d paused%s", th.tag(th.warn), f.draining, f.paused, th.reset()),
+			fmt.Sprintf("%sOut: %d drain, %d pause%s", th.tag(th.warn), f.draining, f.paused, th.reset())})
+	}
+	cpu := fmt.Sprintf("%s / %s", f.usedCPU, f.totCPU)
+	mem := fmt.Sprintf("%s / %s", model.FormatBytes(f.usedMem), model.FormatBytes(f.totMem))
+	g3 = append(g3, headerSeg{"Reserved CPUs: " + cpu, "CPU " + cpu}, headerSeg{"Reserved Memory: " + mem, "Mem " + mem})
+	// Say what the capacity is: healthy nodes only, and overcommit where
+	// it adds to it.
+	var notes, short []string
+	if f.healthy < f.nodes {
+		notes, short = append(notes, "capacity of the healthy nodes only"), append(short, "healthy only")
+	}
+	if f.totCPU > f.rawCPU || f.totMem > f.rawMem {
+		notes = append(notes, fmt.Sprintf("%d%% overcommit included (%s CPUs, %s)", f.overcommit, f.rawCPU, model.FormatBytes(f.rawMem)))
+		short = append(short, fmt.Sprintf("+%d%% overcommit", f.overcommit))
+	}
+	if len(notes) > 0 {
+		g3 = append(g3, headerSeg{th.tag(th.dim) + "(" + strings.Join(notes, "; ") + ")" + th.reset(),
+			th.tag(th.dim) + "(" + strings.Join(short, ", ") + ")" + th.reset()})
+	}
+	return header{g1, g2, g3}
 }

@@ -22,10 +22,98 @@ type content struct {
 	sortCol int
 	desc    bool
 	th      theme
+
+	// The layout for the screen's width, set by fit before each draw:
+	vis  []int // the columns shown, in order (nil: all)
+	caps []int // per column, the most it may take (0: no cap)
+	bars bool  // usage bars shown
 }
 
 func newContent(columns []string, th theme) *content {
-	return &content{columns: columns, sortCol: -1, th: th}
+	return &content{columns: columns, sortCol: -1, th: th, bars: true}
+}
+
+// colSpec says how a column gives way on a narrow screen: shrink orders
+// the columns that get narrower (1 first; 0 never), down to min; hide
+// orders the ones left out when that is not enough (1 first; 0 never).
+// Names, CPU and memory figures, counts and ages neither shrink nor go.
+type colSpec struct{ shrink, min, hide int }
+
+var colSpecs = map[string]colSpec{
+	"STATUS": {1, 12, 0}, "STATE": {1, 9, 0}, "MESSAGE": {1, 24, 0},
+	"LABELS": {2, 10, 3}, "RULES": {2, 10, 3}, "SUBNET": {2, 8, 1},
+	"PORTS": {3, 10, 2}, "CONTAINER": {3, 8, 2},
+	"ADDRESS": {4, 10, 4}, "IMAGE": {4, 10, 4}, "NODE": {4, 6, 3},
+	"VERSION": {0, 0, 1}, "RESCHEDULE": {5, 6, 1}, "SCOPE": {0, 0, 2}, "UPDATED": {0, 0, 2},
+	"NODE/NAME": {6, 14, 0}, "NAME": {6, 8, 0},
+}
+
+// fit lays the columns out for width screen columns from the rows that
+// are drawn (first to last). It takes the first layout that fits: every
+// column with the usage bars, the first-shrinking columns (STATUS) made
+// narrower; then without the bars, any shrinking column narrower; then
+// with columns left out in their order. Within it, columns shrink in
+// their order only as much as needed. It runs before each draw: on the
+// UI goroutine, over the visible rows only.
+func (c *content) fit(width, first, last int) {
+	now := time.Now()
+	n := len(c.columns)
+	nat := make([]int, n)
+	barW, hasBar := 0, make([]bool, n)
+	for i, name := range c.columns {
+		nat[i] = tview.TaggedStringWidth(name) + 1 // the sort arrow
+	}
+	for r := max(first, 0); r < min(last, len(c.view)); r++ {
+		row := &c.rows[c.view[r]]
+		for i, cl := range row.cells {
+			w := len([]rune(cl.display(now)))
+			if m := maxWidth(c.columns[i]); m > 0 {
+				w = min(w, m)
+			}
+			nat[i] = max(nat[i], w)
+			if cl.bar != "" {
+				barW, hasBar[i] = max(barW, len([]rune(cl.bar))+1), true
+			}
+		}
+	}
+	// need is the width of the columns in vis, with bars or not, shrunk
+	// down to their minimum up to shrink rank maxRank.
+	need := func(vis []int, bars bool, maxRank int) int {
+		t := len(vis) - 1 // one space between columns
+		for _, i := range vis {
+			w := nat[i]
+			if sp := colSpecs[c.columns[i]]; sp.shrink > 0 && sp.shrink <= maxRank {
+				w = min(w, sp.min)
+			}
+			if bars && hasBar[i] {
+				w += barW
+			}
+			t += w
+		}
+		return t
+	}
+	vis := make([]int, 0, n)
+	for i := range c.columns {
+		vis = append(vis, i)
+	}
+	bars := need(vis, true, 1) <= width
+	for rank := 1; rank <= 4 && !bars && need(vis, false, 9) > width; rank++ {
+		vis = slices.DeleteFunc(vis, func(i int) bool { return colSpecs[c.columns[i]].hide == rank })
+	}
+	caps := make([]int, n)
+	total := need(vis, bars, 0)
+	for rank := 1; rank <= 9 && total > width; rank++ {
+		for _, i := range vis {
+			if sp := colSpecs[c.columns[i]]; sp.shrink == rank && nat[i] > sp.min && total > width {
+				caps[i] = max(sp.min, nat[i]-(total-width))
+				total -= nat[i] - caps[i]
+			}
+		}
+	}
+	if len(vis) == n {
+		vis = nil
+	}
+	c.vis, c.caps, c.bars = vis, caps, bars
 }
 
 // set installs new rows and reapplies the filter and the sort.
@@ -57,10 +145,21 @@ func (c *content) apply() {
 func (c *content) GetRowCount() int { return len(c.view) + 1 }
 
 // GetColumnCount implements tview.TableContent.
-func (c *content) GetColumnCount() int { return len(c.columns) }
+func (c *content) GetColumnCount() int {
+	if c.vis != nil {
+		return len(c.vis)
+	}
+	return len(c.columns)
+}
 
 // GetCell implements tview.TableContent.
 func (c *content) GetCell(r, col int) *tview.TableCell {
+	if c.vis != nil {
+		if col >= len(c.vis) {
+			return nil
+		}
+		col = c.vis[col]
+	}
 	if col >= len(c.columns) {
 		return nil
 	}
@@ -69,14 +168,26 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 		if col == c.sortCol {
 			name += map[bool]string{false: "↑", true: "↓"}[c.desc]
 		}
-		return tview.NewTableCell(name).SetTextColor(c.th.header).SetSelectable(false).
+		hc := tview.NewTableCell(name).SetTextColor(c.th.header).SetSelectable(false).
 			SetAttributes(tcell.AttrBold).SetExpansion(expansion(c.columns[col]))
+		if c.caps != nil && c.caps[col] > 0 {
+			hc.SetMaxWidth(c.caps[col])
+		}
+		return hc
 	}
 	if r-1 >= len(c.view) {
 		return nil
 	}
 	cl := c.rows[c.view[r-1]].cells[col]
-	tc := tview.NewTableCell(tview.Escape(cl.display(time.Now()))).SetMaxWidth(maxWidth(c.columns[col])).SetExpansion(expansion(c.columns[col]))
+	text := cl.display(time.Now())
+	if c.bars {
+		text = cl.withBar(time.Now())
+	}
+	mw := maxWidth(c.columns[col])
+	if c.caps != nil && c.caps[col] > 0 {
+		mw = c.caps[col]
+	}
+	tc := tview.NewTableCell(tview.Escape(text)).SetMaxWidth(mw).SetExpansion(expansion(c.columns[col]))
 	return tc.SetTextColor(c.color(cl.level))
 }
 

@@ -372,7 +372,7 @@ func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
 	r := nodeRow(n, model.DefaultOvercommit, 0)
 	got := []string{}
 	for _, c := range r.cells {
-		got = append(got, c.display(now))
+		got = append(got, c.withBar(now))
 	}
 	want := []string{"eu-1", "10.0.0.1:2375", "Healthy (1 failures)", "1/1", "██░░░░░░ 2 / 8", "███░░░░░ 1 GiB / 2.1 GiB", "zone=eu", "20.10.24", "5s"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
@@ -401,8 +401,8 @@ func TestTheHeaderShowsTheRoleAndThePrimary(t *testing.T) {
 	h := start(t, demoSource(t), 160, 30)
 	h.wait(settle, "Role: primary")
 	st := build(replica{h.cluster}, newTheme(), nil)
-	if !strings.Contains(st.header, "Role: replica (primary: 10.0.0.5:3376)") {
-		t.Fatalf("header of a replica: %s", st.header)
+	if text, _ := st.header.layout(0); !strings.Contains(text, "Role: replica (primary: 10.0.0.5:3376)") {
+		t.Fatalf("header of a replica: %s", text)
 	}
 }
 
