@@ -112,6 +112,7 @@ func (a *App) layout() {
 		if w, _ := s.Size(); w != a.width {
 			a.width = w
 			a.layoutHeader()
+			a.fitLaunch()
 			if isView(a.frontPage()) {
 				a.showHints()
 			}

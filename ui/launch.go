@@ -119,7 +119,9 @@ func names(name string, count int) []string {
 }
 
 // previewText explains where each container of a launch would go on the
-// given nodes, and for every other node why not. It is pure.
+// given nodes, and for every other node why not. It leads with a summary
+// line: how many are placeable, and why the first that is not fails. It
+// is pure.
 func previewText(nodes []*model.Node, s *sched.Scheduler, v launchValues, th theme) (string, error) {
 	cfg, count, err := v.config()
 	if err != nil {
@@ -128,6 +130,7 @@ func previewText(nodes []*model.Node, s *sched.Scheduler, v launchValues, th the
 	snap := sched.NewSnapshot(nodes)
 	var sb strings.Builder
 	bad, ok, dim, rs := th.tag(th.bad), th.tag(th.ok), th.tag(th.dim), th.reset()
+	placed, why := 0, ""
 	for i, name := range names(cfg.Name, count) {
 		c := cfg
 		c.Name = name
@@ -141,19 +144,23 @@ func previewText(nodes []*model.Node, s *sched.Scheduler, v launchValues, th the
 			label = fmt.Sprintf("#%d", i+1)
 		}
 		if snap.NameInUse(name) {
+			why = label + " fails: " + model.NameConflict(name).Error()
 			fmt.Fprintf(&sb, "%s✗ %s: %s%s\n", bad, label, tview.Escape(model.NameConflict(name).Error()), rs)
 			break
 		}
 		p, err := s.Explain(snap, req)
 		if err != nil {
+			why = label + " fails: " + err.Error()
 			fmt.Fprintf(&sb, "%s✗ %s: %s%s\n", bad, label, tview.Escape(err.Error()), rs)
 			var pe *sched.PlacementError
 			if errors.As(err, &pe) {
+				why = label + " fails: " + pe.Summary
 				fmt.Fprintf(&sb, "%s\n", tview.Escape(pe.Summary))
 				writeReports(&sb, pe.Nodes, th)
 			}
 			break
 		}
+		placed++
 		soft := ""
 		if !p.Soft {
 			soft = dim + " (soft expressions dropped)" + rs
@@ -167,7 +174,11 @@ func previewText(nodes []*model.Node, s *sched.Scheduler, v launchValues, th the
 		}
 		snap.AddContainer(p.Node.Addr, &model.Container{Config: req.Config, Node: p.Node.Addr, State: model.Running})
 	}
-	return sb.String(), nil
+	summary := fmt.Sprintf("%s%d of %d placeable%s", ok, placed, count, rs)
+	if why != "" {
+		summary = fmt.Sprintf("%s%d of %d placeable; %s%s", bad, placed, count, tview.Escape(why), rs)
+	}
+	return summary + "\n\n" + sb.String(), nil
 }
 
 func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
@@ -175,7 +186,7 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
 	kept = slices.DeleteFunc(kept, func(r sched.NodeReport) bool { return !r.Kept })
 	slices.SortFunc(kept, func(a, b sched.NodeReport) int { return a.Rank - b.Rank })
 	for _, r := range kept {
-		fmt.Fprintf(sb, "   %s#%d %-14s%s weight %d, cpu %d%%, memory %d%%, health %d, %d container(s)\n",
+		fmt.Fprintf(sb, "   %s#%d %-14s%s weight %d · cpu %d%% · mem %d%% · health %d · %d containers\n",
 			th.tag(th.ok), r.Rank, r.Node.Name, th.reset(), r.Score.Weight, r.Score.CPU, r.Score.Memory, r.Score.Health, r.Score.Containers)
 	}
 	for _, r := range reps {
@@ -198,6 +209,38 @@ type launchForm struct {
 	stop    context.CancelFunc
 	busy    bool
 	maxCPUs int // the largest node's CPUs, as the preview worker last saw them
+
+	body, left, page *tview.Flex
+	help             *tview.TextView
+	narrow           bool
+}
+
+// narrowLaunch is the width under which the preview goes below the form.
+const narrowLaunch = 120
+
+// fitLaunch lays the launch form out for the screen: the preview beside
+// the form on a wide terminal; below it, wrapped, on a narrow one, with
+// the syntax help left to the ? page.
+func (a *App) fitLaunch() {
+	lf := a.launch
+	if lf == nil || a.width == 0 {
+		return
+	}
+	narrow := a.width < narrowLaunch
+	if narrow == lf.narrow && lf.body.GetItemCount() > 0 {
+		return
+	}
+	lf.narrow = narrow
+	lf.body.Clear()
+	if narrow {
+		lf.body.SetDirection(tview.FlexRow).AddItem(lf.left, 0, 3, true).AddItem(lf.preview, 0, 2, false)
+		lf.page.ResizeItem(lf.help, 0, 0)
+		lf.left.ResizeItem(lf.errLine, 2, 0)
+	} else {
+		lf.body.SetDirection(tview.FlexColumn).AddItem(lf.left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
+		lf.page.ResizeItem(lf.help, 2, 0)
+		lf.left.ResizeItem(lf.errLine, 4, 0)
+	}
 }
 
 const syntaxHelp = "constraint / affinity, one per line:  key==value  key!=value  key==~soft  glob*  /regex/  (?i)x  a|b" +
@@ -208,7 +251,7 @@ func (a *App) openLaunch() {
 	if a.launch != nil {
 		return
 	}
-	lf := &launchForm{form: tview.NewForm(), preview: tview.NewTextView().SetDynamicColors(true).SetWrap(false),
+	lf := &launchForm{form: tview.NewForm(), preview: tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true),
 		errLine: tview.NewTextView().SetDynamicColors(true), reqs: make(chan launchValues, 1)}
 	a.launch = lf
 	f := lf.form
@@ -235,6 +278,18 @@ func (a *App) openLaunch() {
 	left := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(f, 0, 1, true).AddItem(lf.errLine, 4, 0, false)
 	body := tview.NewFlex().AddItem(left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
 	page := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(body, 0, 1, true).AddItem(help, 2, 0, false)
+	lf.body, lf.left, lf.page, lf.help = body, left, page, help
+	a.fitLaunch()
+	a.hints.SetText(hintLine([]hint{{"Tab", " next field", 0}, {"PgUp PgDn", " scroll the preview", 1}, {"Esc", " cancel", 0}}, nil, a.width, a.th))
+	// PgUp/PgDn scroll the preview while the form keeps the keyboard.
+	f.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		switch ev.Key() {
+		case tcell.KeyPgDn, tcell.KeyPgUp:
+			lf.preview.InputHandler()(ev, nil)
+			return nil
+		}
+		return ev
+	})
 	a.pages.AddAndSwitchToPage("launch", page, true)
 	a.app.SetFocus(f)
 	ctx, stop := context.WithCancel(a.ctx)
