@@ -109,4 +109,3 @@ func TestGoldenScreens(t *testing.T) {
 		})
 	}
 }
-

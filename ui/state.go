@@ -247,9 +247,9 @@ func (h header) layout(width int) (string, int) {
 // figures are the header's counts.
 type figures struct {
 	healthy, nodes, running, containers, waiting, paused, draining int
-	usedCPU, totCPU, rawCPU                                         model.MilliCPU
-	usedMem, totMem, rawMem                                         int64
-	overcommit                                                      model.Overcommit
+	usedCPU, totCPU, rawCPU                                        model.MilliCPU
+	usedMem, totMem, rawMem                                        int64
+	overcommit                                                     model.Overcommit
 }
 
 func headerOf(b Backend, th theme, f figures) header {
