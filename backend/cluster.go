@@ -96,6 +96,7 @@ type Cluster struct {
 	snap        *sched.Snapshot
 	pending     map[string]*model.Container // creates in flight, by swarm ID
 	abandoned   map[string]bool             // swarm IDs of creates that failed half-way
+	evacuated   map[string]string           // swarm ID → the failed node its container was taken off
 	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
 	queue       []*queued                   // containers waiting to be rescheduled
 	state       StateStore
@@ -169,7 +170,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
-		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, swarmIDs: map[string]int{},
+		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{},
 	}

@@ -623,3 +623,52 @@ func TestARealEngineKilledIsFlaggedInAboutASecond(t *testing.T) {
 		}
 	}
 }
+
+// A container removed after it moved stays removed when its old node
+// comes back: the copy the old node still holds is stale, though no
+// other copy runs any more. (Found by the fault soak: the old copy came
+// back into the cluster, and was even started again.)
+func TestRealRemovedAfterMovingStaysRemovedWhenItsNodeComesBack(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	ct, err := c.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
+		Env: []string{"constraint:node==~node-2", "reschedule:on-node-failure"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	tb.signal(t, 2, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(tb.pid(t, 2), syscall.SIGCONT) })
+	waitFor(t, 15*time.Second, "web moved off the hung node-2", func() bool {
+		return runningOn(t, tb, 1, ct.SwarmID)+runningOn(t, tb, 3, ct.SwarmID) == 1
+	})
+	if err := c.Remove(context.Background(), "web", true); err != nil {
+		t.Fatal(err)
+	}
+	tb.signal(t, 2, syscall.SIGCONT)
+	waitFor(t, 15*time.Second, "node-2 healthy and its old copy of web removed", func() bool {
+		return health(c, tb.addrs[1]) == model.Healthy && onEngine(t, tb, 2, ct.SwarmID) == 0
+	})
+	if n, where := copies(c, ct.SwarmID); n != 0 {
+		t.Fatalf("the removed web is back on %v", where)
+	}
+}
+
+// onEngine counts the containers of a swarm ID on node i, in any state.
+func onEngine(t *testing.T, tb *testbed, i int, swarmID string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	list, err := tb.docker(t, i).ContainerList(ctx, container.ListOptions{All: true})
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, c := range list {
+		if c.Labels[model.LabelSwarmID] == swarmID {
+			n++
+		}
+	}
+	return n
+}

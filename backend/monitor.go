@@ -273,10 +273,20 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 		}
 		return c.swarmIDs[sid] > mine[sid]
 	}
+	waiting := func(ct *model.Container) bool {
+		return slices.ContainsFunc(c.queue, func(q *queued) bool { return q.c.ID == ct.ID && q.from == n.entry.Addr && !q.inFlight })
+	}
 	var stale []*model.Container
 	for _, ct := range n.containers {
-		if ct.SwarmID != "" && (elsewhere(ct.SwarmID) || c.abandoned[ct.SwarmID]) {
+		// taken off this node when it failed, and moved or removed since
+		gone := c.evacuated[ct.SwarmID] == n.entry.Addr && !waiting(ct)
+		if ct.SwarmID != "" && (elsewhere(ct.SwarmID) || c.abandoned[ct.SwarmID] || gone) {
 			stale = append(stale, ct)
+		}
+	}
+	for sid, from := range c.evacuated {
+		if from == n.entry.Addr && !slices.ContainsFunc(stale, func(ct *model.Container) bool { return ct.SwarmID == sid }) {
+			delete(c.evacuated, sid) // back home, or not on the node any more
 		}
 	}
 	kept := c.queue[:0]
@@ -307,6 +317,7 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 			n.reads++ // removed: newer than any read in flight
 			c.applyRead(n, n.reads, ct.ID, nil)
 			delete(c.abandoned, ct.SwarmID)
+			delete(c.evacuated, ct.SwarmID)
 			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
 				Message: fmt.Sprintf("removed the stale copy of %s from %s: it runs elsewhere", ct.Name, n.name())})
 			c.rebuild(n)

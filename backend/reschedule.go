@@ -95,6 +95,7 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 			continue
 		}
 		c.dropContainer(n, ct.ID)
+		c.evacuated[ct.SwarmID] = n.entry.Addr
 		c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
 		c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "reason", why)
 	}
