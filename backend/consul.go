@@ -113,7 +113,7 @@ func entries(pairs consul.KVPairs) []Entry {
 
 // List reads the registered engines once.
 func (c *Consul) List(ctx context.Context) ([]Entry, error) {
-	pairs, _, err := c.client.KV().List(c.nodesKey(), (&consul.QueryOptions{}).WithContext(ctx))
+	pairs, _, err := c.client.KV().List(c.nodesKey(), (&consul.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Consul at %s: %w", c.URL, err)
 	}
@@ -129,7 +129,9 @@ func (c *Consul) Watch(ctx context.Context) (<-chan []Entry, <-chan error) {
 		var index uint64
 		failing := false
 		for ctx.Err() == nil {
-			q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+			// Consistent: a Consul just restarted answers default reads
+			// before it has read its state back, with no node at all.
+			q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute, RequireConsistent: true}).WithContext(ctx)
 			pairs, meta, err := c.client.KV().List(c.nodesKey(), q)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -185,7 +187,11 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 		value = name + "=" + addr
 	}
 	sessions, kv := c.client.Session(), c.client.KV()
-	session := ""
+	// Reads are consistent: a Consul that has just restarted answers
+	// default reads before it has read its state back (no key, no
+	// session), and consistent ones only after.
+	consistent := &consul.QueryOptions{RequireConsistent: true}
+	session, prev := "", ""
 	register := func() error {
 		if session != "" {
 			entry, _, err := sessions.Renew(session, nil)
@@ -197,11 +203,13 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 				return fmt.Errorf("cannot renew the registration of %s in Consul at %s: %w", addr, c.URL, err)
 			}
 			if entry == nil {
-				session = "" // Consul says it expired: register anew
+				prev, session = session, "" // Consul says it expired: register anew
 			}
 		}
 		if session == "" {
-			id, _, err := sessions.Create(&consul.SessionEntry{Name: "swarmdeck-join " + addr, TTL: ttl.String(),
+			// TTL only: no node check whose flap in a Consul restart
+			// would end the session.
+			id, _, err := sessions.CreateNoChecks(&consul.SessionEntry{Name: "swarmdeck-join " + addr, TTL: ttl.String(),
 				Behavior: consul.SessionBehaviorDelete, LockDelay: time.Millisecond}, nil)
 			if err != nil {
 				return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
@@ -211,8 +219,21 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 		// A key deleted under a live session comes back at the next
 		// heartbeat; one still held is left alone (a write would wake
 		// every manager watching the nodes).
-		if pair, _, err := kv.Get(key, nil); err == nil && pair != nil && pair.Session == session {
+		pair, _, err := kv.Get(key, consistent)
+		if err != nil {
+			return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
+		}
+		if pair != nil && pair.Session == session {
 			return nil
+		}
+		if pair != nil && pair.Session != "" && pair.Session == prev {
+			// The session Consul said had expired holds the key after all
+			// (it answered before reading its state back): take it back.
+			if entry, _, err := sessions.Renew(prev, nil); err == nil && entry != nil {
+				sessions.Destroy(session, nil)
+				session, prev = prev, ""
+				return nil
+			}
 		}
 		ok, _, err := kv.Acquire(&consul.KVPair{Key: key, Value: []byte(value), Session: session}, nil)
 		if err == nil && !ok {

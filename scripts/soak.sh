@@ -23,7 +23,7 @@ DURATION=${1:?usage: scripts/soak.sh DURATION [soak run flags]}
 shift
 
 work=$(mktemp -d /tmp/swarmdeck-soak-XXXXXX)
-cleanup=()
+cleanup=("rm -f $work/swarmdeck $work/soak")   # the history and the logs stay
 on_exit() { for c in "${cleanup[@]}"; do eval "$c" >/dev/null 2>&1 || true; done; }
 trap on_exit EXIT
 

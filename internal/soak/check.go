@@ -21,6 +21,7 @@ const (
 	RuleHistory  = "history"      // the history has its final observations
 	RuleCrash    = "no-crash"     // a manager that answered exits only when the soak kills it
 	RuleRace     = "race-free"    // no process built with -race reports a data race
+	RuleHealed   = "heals"        // after the faults, the cluster heals: one primary, every node Healthy
 )
 
 // HealthyAfter is how long an engine must have answered every probe
@@ -292,11 +293,14 @@ func (c *checker) container(end time.Time, e *expectation, copies []located, los
 	c.violate(v)
 }
 
-// crashes reports every manager that exited on its own after it had
-// answered, and every data race a process reported.
+// crashes reports a cluster that did not heal, every manager that exited
+// on its own after it had answered, and every data race a process
+// reported.
 func (c *checker) crashes() {
 	for _, r := range c.recs {
 		switch {
+		case r.Kind == KindPhase && r.Phase == PhaseNotHealed:
+			c.violate(Violation{T: r.T, Rule: RuleHealed, Msg: "the cluster did not heal after the faults: " + r.Message})
 		case r.Kind == KindManager && r.Action == "crashed":
 			c.violate(Violation{T: r.T, Rule: RuleCrash, Manager: r.Manager,
 				Msg: fmt.Sprintf("manager %s exited on its own: %s", r.Manager, r.Message)})

@@ -48,6 +48,7 @@ func TestCheck(t *testing.T) {
 		{"crashed.jsonl", []string{RuleCrash}, ""},
 		{"truncated.jsonl", []string{RuleHistory}, ""},
 		{"race.jsonl", []string{RuleRace}, ""},
+		{"not_healed.jsonl", []string{RuleHealed}, ""},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			recs := readFixture(t, tc.file)

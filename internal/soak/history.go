@@ -41,6 +41,12 @@ const (
 	KindNote    Kind = "note"    // anything else worth reading next to a violation
 )
 
+// Phases of a run.
+const (
+	PhaseHealed    = "healed"     // after the faults: everything answers, one primary, containers settled
+	PhaseNotHealed = "not_healed" // the same did not happen in time
+)
+
 // Operations of the load.
 const (
 	OpCreate = "create"
@@ -108,6 +114,7 @@ type Record struct {
 	Message   string `json:"message,omitempty"`
 
 	Role       string       `json:"role,omitempty"`       // info: primary or replica
+	FDs        int          `json:"fds,omitempty"`        // info: files the manager has open
 	Nodes      []NodeSample `json:"nodes,omitempty"`      // info
 	Containers []Copy       `json:"containers,omitempty"` // engine, ps
 }

@@ -15,6 +15,7 @@ const (
 	stStopped = "stopped"
 	stUnknown = "unknown" // an operation of unknown outcome: the load only tries to remove it
 	stRemoved = "removed"
+	stNew     = "new" // being created
 )
 
 // rules are the placement rules of the load's containers: none, hard
@@ -190,8 +191,12 @@ func (l *load) op(c *ctr, op string, timeout time.Duration, rec *Record, done st
 	case OutcomeOK:
 		c.state = done
 	case OutcomeUnknown:
-		if c.state != stRemoved {
+		if c.state != stRemoved || op == OpCreate {
 			c.state = stUnknown
+		}
+	case OutcomeRefused:
+		if op == OpCreate {
+			c.state = stRemoved
 		}
 	}
 }
@@ -202,7 +207,7 @@ func (l *load) create() {
 	rng := l.r.rng
 	l.mu.Lock()
 	l.n++
-	c := &ctr{key: fmt.Sprintf("%s-%d", l.r.id, l.n), policy: rng.intn(2) == 0, state: stRemoved, busy: true}
+	c := &ctr{key: fmt.Sprintf("%s-%d", l.r.id, l.n), policy: rng.intn(2) == 0, state: stNew, busy: true}
 	l.cs = append(l.cs, c)
 	l.mu.Unlock()
 	defer l.release(c)

@@ -59,7 +59,7 @@ func (r *run) sample(ctx context.Context, m *proc) {
 			r.h.Add(Record{T: start, Kind: KindNote, Manager: m.name, Message: "/info failed", Err: err.Error()})
 			continue
 		}
-		r.h.Add(Record{T: start, Kind: KindInfo, Manager: m.name, Role: role, Nodes: nodes})
+		r.h.Add(Record{T: start, Kind: KindInfo, Manager: m.name, Role: role, Nodes: nodes, FDs: m.fds()})
 	}
 }
 
@@ -84,6 +84,10 @@ func (r *run) follow(ctx context.Context, m *proc) {
 		if err != nil {
 			continue
 		}
+		if resp.StatusCode != http.StatusOK { // a replica whose primary is away
+			resp.Body.Close()
+			continue
+		}
 		dec := json.NewDecoder(resp.Body)
 		for {
 			var ev struct {
@@ -93,7 +97,7 @@ func (r *run) follow(ctx context.Context, m *proc) {
 			if err := dec.Decode(&ev); err != nil {
 				break
 			}
-			if slices.Contains(routine, ev.Action) {
+			if ev.Action == "" || slices.Contains(routine, ev.Action) {
 				continue
 			}
 			a := ev.Actor.Attributes

@@ -138,6 +138,21 @@ func (p *proc) waitUp(ctx context.Context) bool {
 	}
 }
 
+// fds is how many files the process has open; -1 if unknown.
+func (p *proc) fds() int {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	if cmd == nil {
+		return -1
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
 // alive reports whether the last process started has not exited.
 func (p *proc) alive() bool {
 	p.mu.Lock()

@@ -139,8 +139,8 @@ func (r *run) run(ctx context.Context) error {
 		return ctx.Err()
 	}
 
-	healed := r.heal(ctx, 3*time.Minute)
-	r.h.Add(Record{Kind: KindPhase, Phase: "healed", Message: healed})
+	phase, healed := r.heal(ctx, 3*time.Minute)
+	r.h.Add(Record{Kind: KindPhase, Phase: phase, Message: healed})
 	r.observeFinal(ctx)
 	r.h.Add(Record{Kind: KindPhase, Phase: "final"})
 	r.stopProcs() // before cleaning, or a primary moves what is removed
@@ -256,11 +256,11 @@ func (r *run) allHealthy(ctx context.Context) error {
 // heal waits for the faults' heals to settle: every engine answers, every
 // manager is up and sees every node Healthy with one primary, and what
 // the engines hold and the managers list stays the same for 6 s. It
-// returns what it saw.
-func (r *run) heal(ctx context.Context, within time.Duration) string {
+// returns the phase ("healed" or "not_healed") and what it saw.
+func (r *run) heal(ctx context.Context, within time.Duration) (string, string) {
 	start := time.Now()
 	if err := r.waitHealthy(ctx, within); err != nil {
-		return fmt.Sprintf("not healed after %s: %v", within, err)
+		return PhaseNotHealed, fmt.Sprintf("not healed after %s: %v", within, err)
 	}
 	last, stable := "", time.Time{}
 	for time.Since(start) < within && ctx.Err() == nil {
@@ -268,11 +268,11 @@ func (r *run) heal(ctx context.Context, within time.Duration) string {
 		if snap != last {
 			last, stable = snap, time.Now()
 		} else if time.Since(stable) >= 6*time.Second {
-			return fmt.Sprintf("healed and stable after %s", time.Since(start).Round(time.Second))
+			return PhaseHealed, fmt.Sprintf("healed and stable after %s", time.Since(start).Round(time.Second))
 		}
 		sleep(ctx, time.Second)
 	}
-	return fmt.Sprintf("healed after %s, but the containers never stayed the same for 6 s", time.Since(start).Round(time.Second))
+	return PhaseNotHealed, fmt.Sprintf("healthy after a while, but the containers never stayed the same for 6 s within %s", within)
 }
 
 // snapshot is what the engines hold and the managers list, as text.
