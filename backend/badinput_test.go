@@ -51,3 +51,28 @@ func TestEveryEngineKindRefusesDockersBadNames(t *testing.T) {
 		t.Fatalf("%d containers after refused creates", n)
 	}
 }
+
+// TestTheSimulatedEngineRefusesBadImageReferences as dockerd does, in its
+// words, and the manager reserves nothing for them.
+func TestTheSimulatedEngineRefusesBadImageReferences(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("t2", 4, 4<<30, nil)})
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "healthy", allHealthy(c, 1))
+	for _, tt := range []struct{ image, message string }{
+		{"UPPER", "invalid reference format: repository name (library/UPPER) must be lowercase"},
+		{"bad image", "invalid reference format"},
+		{"nginx:@@", "invalid reference format"},
+	} {
+		_, err := c.Create(context.Background(), model.Config{Image: tt.image, Labels: map[string]string{}})
+		var ie *model.InvalidError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tt.message) {
+			t.Fatalf("%q: %v; want %q", tt.image, err, tt.message)
+		}
+		if n := len(c.Containers()); n != 0 {
+			t.Fatalf("%d containers after a refused create", n)
+		}
+	}
+	if _, err := c.Create(context.Background(), model.Config{Image: "nginx:1.25", Labels: map[string]string{}}); err != nil {
+		t.Fatalf("a good reference: %v", err)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distribution/reference"
+
 	"swarmdeck/model"
 )
 
@@ -234,6 +236,20 @@ func (s *SimEngine) Networks(ctx context.Context) ([]model.Network, error) {
 	defer s.mu.Unlock()
 	out := slices.Collect(maps.Values(s.networks))
 	slices.SortFunc(out, func(a, b model.Network) int { return strings.Compare(a.Name, b.Name) })
+	// As dockerd: a network lists the running containers attached to it.
+	for i := range out {
+		out[i].Containers = nil
+		for _, c := range s.containers {
+			mode := c.NetworkMode
+			if mode == "" || mode == "default" {
+				mode = "bridge"
+			}
+			if c.State == model.Running && (mode == out[i].Name || mode == out[i].ID) {
+				out[i].Containers = append(out[i].Containers, c.ID)
+			}
+		}
+		slices.Sort(out[i].Containers)
+	}
 	return out, nil
 }
 
@@ -279,6 +295,9 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	cfg := spec.Config
 	if err := model.CheckName(cfg.Name); err != nil {
 		return "", err // as dockerd refuses it
+	}
+	if _, err := reference.ParseAnyReference(cfg.Image); err != nil {
+		return "", &model.InvalidError{Msg: err.Error()} // dockerd's words: invalid reference format…
 	}
 	cfg.Name = strings.TrimPrefix(cfg.Name, "/")
 	id := newID()

@@ -545,3 +545,34 @@ func BenchmarkReschedule1000Containers(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestSimulatedNetworksListTheirRunningContainers as dockerd's do, the
+// default bridge included.
+func TestSimulatedNetworksListTheirRunningContainers(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil)})
+	c := startSim(t, src, Options{})
+	waitFor(t, 2*time.Second, "a healthy", allHealthy(c, 1))
+	for _, mode := range []string{"", "bridge", "host"} {
+		ct, err := c.Create(context.Background(), model.Config{Image: "nginx", NetworkMode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background(), ct.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Create(context.Background(), model.Config{Image: "nginx"}); err != nil { // created, not running
+		t.Fatal(err)
+	}
+	nets, err := src.Sim("a:2375").Networks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, nw := range nets {
+		got[nw.Name] = len(nw.Containers)
+	}
+	if got["bridge"] != 2 || got["host"] != 1 || got["none"] != 0 {
+		t.Fatalf("containers per network: %v; want bridge 2, host 1, none 0", got)
+	}
+}

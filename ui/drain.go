@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rivo/tview"
-
 	"swarmdeck/backend"
 	"swarmdeck/model"
 )
@@ -59,18 +57,14 @@ func (a *App) availabilityKey(key rune) {
 			fmt.Fprintf(&sb, "\n\nBlocking the drain: %s.\n\"Drain, force\" moves them too.", strings.Join(blocking, ", "))
 			buttons = append(buttons, "Drain, force")
 		}
-		m := tview.NewModal().SetText(sb.String()).AddButtons(buttons).
-			SetDoneFunc(func(_ int, label string) {
-				a.closePage("confirm")
-				switch label {
-				case "Drain":
-					a.setAvailability(n, model.Drain, false)
-				case "Drain, force":
-					a.setAvailability(n, model.Drain, true)
-				}
-			})
-		a.pages.AddPage("confirm", m, true, true)
-		a.app.SetFocus(m)
+		a.showModal(sb.String(), buttons, func(label string) {
+			switch label {
+			case "Drain":
+				a.setAvailability(n, model.Drain, false)
+			case "Drain, force":
+				a.setAvailability(n, model.Drain, true)
+			}
+		})
 	}
 }
 

@@ -356,15 +356,39 @@ func (a *App) closePage(name string) {
 
 // confirm asks before something destructive; Cancel is the default.
 func (a *App) confirm(question string, yes func()) {
-	m := tview.NewModal().SetText(question).AddButtons([]string{"Cancel", "Yes"}).
-		SetDoneFunc(func(_ int, label string) {
+	a.showModal(question, []string{"Cancel", "Yes"}, func(label string) {
+		if label == "Yes" {
+			yes()
+		}
+	})
+}
+
+// showModal asks a question with buttons, the first one Cancel; done
+// gets the button chosen ("" for Esc). y chooses the second button (the
+// action), n the first.
+func (a *App) showModal(question string, labels []string, done func(label string)) {
+	m := tview.NewModal().SetText(question).AddButtons(labels)
+	m.SetDoneFunc(func(_ int, label string) {
+		a.closePage("confirm")
+		done(label)
+	})
+	m.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+		switch ev.Rune() {
+		case 'y', 'Y':
 			a.closePage("confirm")
-			if label == "Yes" {
-				yes()
-			}
-		})
+			done(labels[1])
+			return nil
+		case 'n', 'N':
+			a.closePage("confirm")
+			done(labels[0])
+			return nil
+		}
+		return ev
+	})
 	a.pages.AddPage("confirm", m, true, true)
 	a.app.SetFocus(m)
+	a.hints.SetText(hintLine([]hint{{"y", " " + labels[1], 0}, {"n", " " + labels[0], 0},
+		{"Tab ←→", " choose", 1}, {"Esc", " cancel", 0}}, nil, a.width, a.th))
 }
 
 // containerAction starts, stops or restarts the selected container.

@@ -198,7 +198,7 @@ func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
 	h.typeText("/bridge")
 	h.key(tcell.KeyEnter)
 	h.key(tcell.KeyEnter)
-	h.waitFlat(settle, "Network bridge", "DRIVER: bridge")
+	h.waitFlat(settle, "Network bridge", "DRIVER: bridge", "CONTAINERS: 5") // the five running ones
 	h.key(tcell.KeyEscape)
 
 	// An event: the whole message, cut in the table.
@@ -280,4 +280,22 @@ func TestNaturalSortAndAge(t *testing.T) {
 	if naturalCompare(young, old) >= 0 {
 		t.Fatalf("AGE↑ must put the youngest first: %s vs %s", young, old)
 	}
+}
+
+func TestConfirmationsTakeYAndN(t *testing.T) {
+	h := start(t, demoSource(t), 160, 30)
+	h.wait(settle, "Nodes: 5/6 healthy")
+	h.typeText("/eu-3")
+	h.key(tcell.KeyEnter)
+	h.typeText("K")
+	h.wait(settle, "Kill the engine of eu-3?", "y Yes", "n Cancel")
+	h.typeText("n") // no: nothing happens
+	h.gone(settle, "Kill the engine of eu-3?")
+	if strings.Contains(h.lineWith("10.0.1.13"), "Unhealthy") {
+		t.Fatal("n killed the engine")
+	}
+	h.typeText("K")
+	h.wait(settle, "Kill the engine of eu-3?")
+	h.typeText("y")
+	h.wait(settle, "killed the engine of eu-3", "Unhealthy")
 }
