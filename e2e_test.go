@@ -14,7 +14,8 @@ import (
 // TestConsoleEndToEndOnRealEngines runs the built binary in tmux against
 // the three real dockerd of scripts/testbed.sh (scripts/test.sh starts
 // them): it launches a container through the form, kills the dockerd it
-// landed on, and reads the reschedule off the screen.
+// landed on, and reads the reschedule off the screen; then it pins one
+// to a node, kills that node, and finds it waiting, with its reason.
 func TestConsoleEndToEndOnRealEngines(t *testing.T) {
 	nodes, dir := os.Getenv("SWARMDECK_TESTBED_NODES"), os.Getenv("SWARMDECK_TESTBED_DIR")
 	if nodes == "" {
@@ -114,6 +115,42 @@ func TestConsoleEndToEndOnRealEngines(t *testing.T) {
 	if strings.Contains(s, "node-2/e2e-web") {
 		t.Fatalf("e2e-web still shown on node-2:\n%s", s)
 	}
+
+	// A container pinned to node-3 cannot move when node-3 dies: it keeps
+	// its row, waiting, with why, and its details say it in full.
+	keys("n")
+	wait(5*time.Second, "Where it would go")
+	text("busybox")
+	keys("Tab")
+	text("e2e-pinned")
+	keys("Tab")
+	text("sleep 600")
+	keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab")
+	text("node==node-3")
+	wait(5*time.Second, "✓ e2e-pinned → node-3")
+	keys("Tab", "Tab", "Enter", "Down", "Enter")
+	wait(5*time.Second, "on-node-failure")
+	keys("Tab", "Tab", "Enter")
+	wait(15*time.Second, "node-3/e2e-pinned", "launched 1 container(s) of busybox")
+	b, err = os.ReadFile(filepath.Join(dir, "node-3", "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Sscan(string(b), &pid)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wait(15*time.Second, "Waiting to reschedule: 1")
+	text(":waiting")
+	keys("Enter")
+	wait(5*time.Second, "Containers [1/", "node-3/e2e-pinned", "waiting")
+	keys("Enter")
+	s = wait(15*time.Second, "Container node-3/e2e-pinned", "waiting to be rescheduled off node-3", "Reason: Unable to find a node that satisfies")
+	if !strings.Contains(strings.Join(strings.Fields(s), " "), "node==node-3") {
+		t.Fatalf("the reason does not name the constraint:\n%s", s)
+	}
+	keys("Escape")
+
 	keys("q")
 	s = wait(10*time.Second, "console exited with 0")
 	if strings.Contains(s, "Nodes: ") {
