@@ -335,7 +335,7 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 	}
 	// Listen before anything starts: a port in use is an error now, not
 	// a half-started manager.
-	stopMetrics, err := serveMetrics(ctx, cfg.metrics, cluster, cfg.metricsAddr, stderr)
+	stopMetrics, err := serveMetrics(ctx, cluster, cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,7 +17,6 @@ import (
 
 	"swarmdeck/api"
 	"swarmdeck/backend"
-	"swarmdeck/metrics"
 )
 
 // listenAddr reads -H: tcp://host:port or unix:///path.
@@ -110,7 +111,7 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 	if cfg.metrics != nil {
 		h = cfg.metrics.Instrument(handler)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: serverLog(cfg),
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	for _, l := range listeners {
 		go srv.Serve(l)
@@ -126,7 +127,8 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 // serveMetrics serves the manager's Prometheus metrics on addr until the
 // returned function is called; no address, no metrics. Anywhere but
 // loopback it says loudly that anyone who reaches it sees the pool.
-func serveMetrics(ctx context.Context, m *metrics.Metrics, c *backend.Cluster, addr string, stderr io.Writer) (func(), error) {
+func serveMetrics(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr io.Writer) (func(), error) {
+	m, addr := cfg.metrics, cfg.metricsAddr
 	if m == nil {
 		return func() {}, nil
 	}
@@ -141,10 +143,19 @@ func serveMetrics(ctx context.Context, m *metrics.Metrics, c *backend.Cluster, a
 	m.Watch(c)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: serverLog(cfg),
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go srv.Serve(l)
 	return func() { srv.Close() }, nil
+}
+
+// serverLog sends an HTTP server's own errors (a failed TLS handshake…)
+// to the manager's log, as warnings, rather than unstructured to stderr.
+func serverLog(cfg *manageConfig) *log.Logger {
+	if cfg.opts.Logger == nil {
+		return nil
+	}
+	return slog.NewLogLogger(cfg.opts.Logger.Handler(), slog.LevelWarn)
 }
 
 func loopback(host string) bool {
