@@ -18,19 +18,11 @@ import (
 // reads `docker info` through the containerized manager and runs a
 // container through it.
 func TestTheImageRunsManageAndJoinAsTheTalkDid(t *testing.T) {
-	nodes, dir, consul := os.Getenv("SWARMDECK_TESTBED_NODES"), os.Getenv("SWARMDECK_TESTBED_DIR"), os.Getenv("SWARMDECK_CONSUL")
-	if nodes == "" || consul == "" {
-		if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
-			t.Fatal("SWARMDECK_TESTBED_NODES or SWARMDECK_CONSUL is not set: scripts/testbed.sh or scripts/consul.sh did not start")
-		}
-		t.Skip("needs real dockerd and Consul: run scripts/test.sh")
-	}
-	addrs := strings.Split(nodes, ",")
+	addrs := cleanTestbed(t, "SWARMDECK_TESTBED_NODES", "SWARMDECK_CONSUL")
 	if len(addrs) < 3 {
 		t.Fatalf("needs 3 engines, the test bed has %d", len(addrs))
 	}
-	cleanEngines(t, addrs, dir)
-	t.Cleanup(func() { cleanEngines(t, addrs, dir) })
+	consul := os.Getenv("SWARMDECK_CONSUL")
 	builder := "tcp://" + addrs[0]
 	docker := func(host string, args ...string) (string, error) {
 		out, err := exec.Command("docker", append([]string{"-H", host}, args...)...).CombinedOutput()

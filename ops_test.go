@@ -25,16 +25,8 @@ import (
 // record on stderr is a JSON object naming its node and container, the
 // reschedule says why, and the event lines on stdout keep their format.
 func TestMetricsAndJSONLogsThroughAKillDrill(t *testing.T) {
-	nodes, dir := os.Getenv("SWARMDECK_TESTBED_NODES"), os.Getenv("SWARMDECK_TESTBED_DIR")
-	if nodes == "" {
-		if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
-			t.Fatal("SWARMDECK_TESTBED_NODES is not set: scripts/testbed.sh did not start the real dockerd this test needs")
-		}
-		t.Skip("needs real dockerd: run scripts/test.sh")
-	}
-	addrs := strings.Split(nodes, ",")
-	cleanEngines(t, addrs, dir)
-	t.Cleanup(func() { cleanEngines(t, addrs, dir) })
+	addrs := cleanTestbed(t, "SWARMDECK_TESTBED_NODES")
+	nodes := strings.Join(addrs, ",")
 
 	bin := filepath.Join(t.TempDir(), "swarmdeck")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -181,6 +173,41 @@ func TestMetricsAndJSONLogsThroughAKillDrill(t *testing.T) {
 			t.Errorf("a record about an engine names no node: %v", r)
 		}
 	}
+}
+
+// cleanTestbed returns the test bed's engines, every container removed
+// now and when the test ends; it skips the test when one of the named
+// variables (the bed's and Consul's) is not set, and fails it instead
+// under SWARMDECK_REQUIRE_INTEGRATION.
+func cleanTestbed(t *testing.T, need ...string) []string {
+	t.Helper()
+	for _, v := range need {
+		if os.Getenv(v) == "" {
+			if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
+				t.Fatalf("%s is not set: scripts/testbed.sh or scripts/consul.sh did not start what this test needs", v)
+			}
+			t.Skip("needs the real dockerd and Consul of the test bed: run scripts/test.sh")
+		}
+	}
+	addrs, dir := strings.Split(os.Getenv("SWARMDECK_TESTBED_NODES"), ","), os.Getenv("SWARMDECK_TESTBED_DIR")
+	cleanEngines(t, addrs, dir)
+	t.Cleanup(func() {
+		cleanEngines(t, addrs, dir)
+		// A revived engine may still be removing what it held: wait, so
+		// that the next test finds the bed empty.
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+			left := 0
+			for _, a := range addrs {
+				out, _ := exec.Command("docker", "-H", "tcp://"+a, "ps", "-aq").Output()
+				left += len(strings.Fields(string(out)))
+			}
+			if left == 0 {
+				return
+			}
+			cleanEngines(t, addrs, dir)
+		}
+	})
+	return addrs
 }
 
 // scrapeMetrics reads a Prometheus text exposition into series → value.
