@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -83,7 +84,7 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.clusterOpts, "cluster-opt", nil, "cluster option: swarm.overcommit=0.05")
 	fs.StringVar(&f.cluster, "cluster", "", "a cluster file to simulate (same as the discovery sim://FILE)")
 	fs.BoolVar(&f.headless, "headless", false, "run the manager without the console; events go to standard output")
-	fs.StringVar(&f.logFile, "log-file", "", "write the manager's log here (default: swarmdeck.log in the temp folder)")
+	fs.StringVar(&f.logFile, "log-file", "", "write the manager's log here (default: swarmdeck/swarmdeck.log in the user's cache folder)")
 	fs.StringArrayVarP(&f.hosts, "host", "H", nil, "serve the Docker API of the cluster here: tcp://127.0.0.1:3376 or unix:///path ($SWARM_HOST)")
 	fs.BoolVar(&f.tls, "tls", false, "serve the API over TLS (--tlscert, --tlskey)")
 	fs.BoolVar(&f.tlsVerify, "tlsverify", false, "serve the API over TLS and require client certificates signed by --tlscacert")
@@ -355,20 +356,46 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 
 // openLog sends the manager's log to a file: never onto the console's
 // screen. Headless, it goes to standard error unless a file is named,
-// while the events keep their line format on standard output.
+// while the events keep their line format on standard output. The
+// default file is swarmdeck.log in the user's cache folder
+// (defaultLogPath); the log is created 0600.
 func openLog(cfg *manageConfig, stderr io.Writer) (*slog.Logger, func(), error) {
 	if cfg.headless && cfg.logFile == "" {
 		return cfg.log.logger(stderr), func() {}, nil
 	}
-	path := cfg.logFile
+	path, flags := cfg.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND
 	if path == "" {
-		path = os.TempDir() + "/swarmdeck.log"
+		var err error
+		if path, err = defaultLogPath(); err != nil {
+			return nil, nil, err
+		}
+		// Never follow a link someone planted where the log goes.
+		flags |= syscall.O_NOFOLLOW
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("log file: %w", err)
 	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("log file %s: not a regular file", path)
+	}
 	return cfg.log.logger(f), func() { f.Close() }, nil
+}
+
+// defaultLogPath is swarmdeck/swarmdeck.log in the user's cache folder
+// ($XDG_CACHE_HOME or ~/.cache), which it creates 0700: a private place,
+// not a shared temp folder where another user could plant a link.
+func defaultLogPath() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("log file: no cache folder (%v): name one with --log-file", err)
+	}
+	dir = filepath.Join(dir, "swarmdeck")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("log file: %w", err)
+	}
+	return filepath.Join(dir, "swarmdeck.log"), nil
 }
 
 // headless prints every cluster event, one line each, until ctx ends.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"net"
@@ -53,7 +54,7 @@ func serverTLS(f manageFlags) (*tls.Config, error) {
 		return nil, fmt.Errorf("--tlscert and --tlskey: %w", err)
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if f.tlsVerify {
+	if f.tlsCA != "" {
 		pem, err := os.ReadFile(f.tlsCA)
 		if err != nil {
 			return nil, fmt.Errorf("--tlscacert: %w", err)
@@ -62,7 +63,12 @@ func serverTLS(f manageFlags) (*tls.Config, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("--tlscacert %s holds no certificate", f.tlsCA)
 		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		// RootCAs is unused by a server: it is what a replica checks the
+		// primary's certificate against when it forwards a request.
+		cfg.RootCAs = pool
+		if f.tlsVerify {
+			cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+		}
 	}
 	return cfg, nil
 }
@@ -77,42 +83,39 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 			l.Close()
 		}
 	}
+	limit := api.NewConnLimit(api.MaxConns)
 	for _, h := range cfg.hosts {
 		network, addr, _ := listenAddr(h)
 		if network == "unix" {
-			os.Remove(addr)
+			if err := removeStaleSocket(addr); err != nil {
+				closeAll()
+				return nil, fmt.Errorf("cannot serve the Docker API on %s: %w", h, err)
+			}
 		}
 		l, err := net.Listen(network, addr)
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("cannot serve the Docker API on %s: %w", h, err)
 		}
-		if network == "tcp" && cfg.tls == nil {
-			if host, _, _ := net.SplitHostPort(addr); !loopback(host) {
-				fmt.Fprintf(stderr, "WARNING: the Docker API of the whole cluster is served on %s WITHOUT TLS:\n"+
-					"anyone who can reach it controls every engine of the pool. Use --tlsverify, or listen on 127.0.0.1.\n", h)
-			}
+		if network == "tcp" {
+			warnIfOpen(stderr, h, addr, cfg.tls)
 		}
 		if cfg.tls != nil {
 			l = tls.NewListener(l, cfg.tls)
 		}
-		listeners = append(listeners, l)
+		listeners = append(listeners, limit.Listener(l))
 	}
 	handler := api.New(c)
 	if cfg.tls != nil {
-		// A replica reaches the primary as the managers serve: over TLS,
-		// with this manager's certificate, trusting the CA it checks
-		// clients with (none with --tls alone, as docker's --tls).
-		client := &tls.Config{Certificates: cfg.tls.Certificates, RootCAs: cfg.tls.ClientCAs, MinVersion: tls.VersionTLS12}
-		client.InsecureSkipVerify = cfg.tls.ClientCAs == nil
-		handler.ForwardOverTLS(client)
+		handler.ForwardOverTLS(forwardTLS(cfg.tls))
 	}
 	var h http.Handler = handler
 	if cfg.metrics != nil {
 		h = cfg.metrics.Instrument(handler)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: serverLog(cfg),
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := api.NewHTTPServer(h, limit)
+	srv.ErrorLog = serverLog(cfg)
+	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	for _, l := range listeners {
 		go srv.Serve(l)
 	}
@@ -156,6 +159,65 @@ func serverLog(cfg *manageConfig) *log.Logger {
 		return nil
 	}
 	return slog.NewLogLogger(cfg.opts.Logger.Handler(), slog.LevelWarn)
+}
+
+// forwardTLS is how a replica reaches the primary: over TLS, with this
+// manager's certificate, checking the primary's against --tlscacert (or
+// the system's roots), never without checking.
+func forwardTLS(server *tls.Config) *tls.Config {
+	return &tls.Config{Certificates: server.Certificates, RootCAs: server.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// warnIfOpen says loudly when anyone who reaches addr controls the
+// cluster: plain HTTP, or TLS without client certificates (--tls without
+// --tlsverify), off the loopback.
+func warnIfOpen(stderr io.Writer, h, addr string, t *tls.Config) {
+	if host, _, _ := net.SplitHostPort(addr); loopback(host) {
+		return
+	}
+	switch {
+	case t == nil:
+		fmt.Fprintf(stderr, "WARNING: the Docker API of the whole cluster is served on %s WITHOUT TLS:\n"+
+			"anyone who can reach it controls every engine of the pool. Use --tlsverify, or listen on 127.0.0.1.\n", h)
+	case t.ClientAuth != tls.RequireAndVerifyClientCert:
+		fmt.Fprintf(stderr, "WARNING: the Docker API of the whole cluster is served on %s with --tls but WITHOUT --tlsverify:\n"+
+			"the traffic is encrypted, but anyone who can reach it controls every engine of the pool.\n"+
+			"Use --tlsverify with --tlscacert, or listen on 127.0.0.1.\n", h)
+	}
+}
+
+// removeStaleSocket clears the way for a unix socket at path: a socket
+// nothing listens on is removed; a live one, or anything that is not a
+// socket (a regular file, a directory, a symlink), is left alone and is
+// an error.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%s is %s, not a socket: refusing to remove it", path, fileKind(fi.Mode()))
+	}
+	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		conn.Close()
+		return fmt.Errorf("%s is in use: another server listens on it", path)
+	}
+	return os.Remove(path)
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "a special file"
 }
 
 func loopback(host string) bool {

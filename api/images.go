@@ -150,7 +150,11 @@ func splitNode(ref string) (node, name string) {
 // createVolume creates a volume on every healthy node, or on the node a
 // node/name names.
 func (s *Server) createVolume(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var req map[string]any
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, fmt.Errorf("%w: the volume request is not JSON", errBadRequest))

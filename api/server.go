@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"swarmdeck/backend"
@@ -33,6 +34,17 @@ type Server struct {
 
 	forward *http.Transport // how a replica reaches the primary
 	scheme  string          // http, or https when the managers serve TLS
+
+	followers atomic.Int64 // open /events streams
+	follow    followLimits
+}
+
+// followLimits bound /events followers (MaxFollowers and the rest by
+// default; tests make them small).
+type followLimits struct {
+	max          int64
+	buffer       int
+	writeTimeout time.Duration
 }
 
 // ForwardOverTLS makes a replica reach the primary over TLS with this
@@ -45,7 +57,8 @@ func (s *Server) ForwardOverTLS(c *tls.Config) {
 
 // New makes the endpoint for a cluster.
 func New(c *backend.Cluster) *Server {
-	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Proxied{}, scheme: "http"}
+	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Proxied{}, scheme: "http",
+		follow: followLimits{max: MaxFollowers, buffer: followerBuffer, writeTimeout: followerWriteTimeout}}
 	s.routes()
 	return s
 }
@@ -117,6 +130,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawPath = ""
 	}
 	foldName(r)
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
 	h := w.Header()
 	h.Set("API-Version", APIVersion)
 	h.Set("Docker-Experimental", "false")
@@ -210,6 +226,7 @@ func (e *notServed) Error() string {
 func status(err error) int {
 	var ns *notServed
 	var tl *tooLarge
+	var tb *tooBusy
 	var inv *model.InvalidError
 	var nf *model.NotFoundError
 	var fb *model.ForbiddenError
@@ -218,6 +235,8 @@ func status(err error) int {
 		return http.StatusNotFound
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge
+	case errors.As(err, &tb):
+		return http.StatusServiceUnavailable
 	case sched.IsInvalid(err), errors.Is(err, errBadRequest), errors.As(err, &inv):
 		return http.StatusBadRequest
 	case model.IsConflict(err):

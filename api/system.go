@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+
 	"fmt"
+	timetypes "github.com/docker/docker/api/types/time"
 	"net/http"
 	"os"
 	"runtime"
@@ -106,24 +108,81 @@ func labelList(labels map[string]string) string {
 	return strings.Join(parts, ", ")
 }
 
+// Limits of /events followers.
+const (
+	// MaxFollowers is how many /events streams the endpoint serves at
+	// once; one more is answered 503.
+	MaxFollowers = 1024
+	// followerBuffer is how many events a follower may fall behind
+	// before it is disconnected.
+	followerBuffer = 256
+	// followerWriteTimeout disconnects a follower whose connection takes
+	// no bytes for this long (a client that does not read).
+	followerWriteTimeout = 10 * time.Second
+)
+
+// tooBusy is a request the endpoint has no room for (HTTP 503).
+type tooBusy struct{ msg string }
+
+func (e *tooBusy) Error() string { return e.msg }
+
+// eventTime reads since= or until= as Docker's daemon does (seconds with
+// optional nanoseconds); "" is the zero time.
+func eventTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	secs, nanos, err := timetypes.ParseTimestamps(v, -1)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: invalid %s %q: %v", errBadRequest, name, v, err)
+	}
+	return time.Unix(secs, nanos), nil
+}
+
 // events streams the cluster's events as Docker events, each with the
-// node's attributes, until the client goes away or until= passes.
+// node's attributes, until the client goes away or until= passes. A
+// follower that does not keep up (buffer full, or its connection taking
+// nothing for followerWriteTimeout) is disconnected.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	sub, stop := s.c.Subscribe(1024)
+	q := r.URL.Query()
+	if _, err := eventTime("since", q.Get("since")); err != nil {
+		writeError(w, err)
+		return
+	}
+	untilT, err := eventTime("until", q.Get("until"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, err := queryFilters(r); err != nil {
+		writeError(w, err)
+		return
+	}
+	if s.followers.Add(1) > s.follow.max {
+		s.followers.Add(-1)
+		writeError(w, &tooBusy{fmt.Sprintf("too many /events followers: swarmdeck serves at most %d at once", s.follow.max)})
+		return
+	}
+	defer s.followers.Add(-1)
+	sub, stop := s.c.Follow(s.follow.buffer)
 	defer stop()
 	var until <-chan time.Time
-	if u := r.URL.Query().Get("until"); u != "" {
-		if secs, err := strconv.ParseFloat(u, 64); err == nil {
-			t := time.NewTimer(time.Until(time.Unix(0, int64(secs*1e9))))
-			defer t.Stop()
-			until = t.C
+	if !untilT.IsZero() {
+		t := time.NewTimer(time.Until(untilT))
+		defer t.Stop()
+		until = t.C
+	}
+	rc := http.NewResponseController(w)
+	write := func(f func() error) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.follow.writeTimeout))
+		if err := f(); err != nil {
+			return err
 		}
+		return rc.Flush()
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	flusher, _ := w.(http.Flusher)
-	if flusher != nil {
-		flusher.Flush()
+	if write(func() error { w.WriteHeader(http.StatusOK); return nil }) != nil {
+		return
 	}
 	enc := json.NewEncoder(w)
 	nodes := map[string]*model.Node{}
@@ -136,17 +195,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-until:
 			return
-		case e := <-sub:
+		case e, ok := <-sub:
+			if !ok {
+				return // fell behind: dropped
+			}
 			if nodes[e.Node] == nil {
 				for _, n := range s.c.Nodes() {
 					nodes[n.Name] = n
 				}
 			}
-			if err := enc.Encode(dockerEvent(e, nodes[e.Node])); err != nil {
+			if write(func() error { return enc.Encode(dockerEvent(e, nodes[e.Node])) }) != nil {
 				return
-			}
-			if flusher != nil {
-				flusher.Flush()
 			}
 		}
 	}

@@ -499,6 +499,13 @@ func (c *Cluster) Subscribe(buffer int) (<-chan model.Event, func()) {
 	return c.events.subscribe(buffer)
 }
 
+// Follow is Subscribe for a client that must keep up (an /events
+// stream): once it falls buffer events behind, it is dropped and the
+// channel closes.
+func (c *Cluster) Follow(buffer int) (<-chan model.Event, func()) {
+	return c.events.follow(buffer)
+}
+
 // RecentEvents returns the last events, oldest first.
 func (c *Cluster) RecentEvents() []model.Event { return c.events.history() }
 

@@ -24,6 +24,7 @@ type broker struct {
 type subscription struct {
 	ch      chan model.Event
 	dropped int
+	strict  bool // dropped, its channel closed, when its buffer fills
 }
 
 func newBroker() *broker { return &broker{subs: map[*subscription]struct{}{}} }
@@ -43,6 +44,10 @@ func (b *broker) publish(e model.Event) {
 		default:
 			s.dropped++
 			b.dropped++
+			if s.strict {
+				delete(b.subs, s)
+				close(s.ch)
+			}
 		}
 	}
 }
@@ -50,7 +55,17 @@ func (b *broker) publish(e model.Event) {
 // subscribe returns a channel of every event from now on and a function
 // that ends the subscription.
 func (b *broker) subscribe(buffer int) (<-chan model.Event, func()) {
-	s := &subscription{ch: make(chan model.Event, buffer)}
+	return b.add(&subscription{ch: make(chan model.Event, buffer)})
+}
+
+// follow is subscribe for a follower that must keep up: when its buffer
+// fills, it is dropped and its channel closed, so a client that does not
+// read holds at most buffer events.
+func (b *broker) follow(buffer int) (<-chan model.Event, func()) {
+	return b.add(&subscription{ch: make(chan model.Event, buffer), strict: true})
+}
+
+func (b *broker) add(s *subscription) (<-chan model.Event, func()) {
 	b.mu.Lock()
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
@@ -58,7 +73,7 @@ func (b *broker) subscribe(buffer int) (<-chan model.Event, func()) {
 	return s.ch, func() {
 		once.Do(func() {
 			b.mu.Lock()
-			delete(b.subs, s)
+			delete(b.subs, s) // a dropped follower is gone already
 			b.mu.Unlock()
 		})
 	}

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBadRequestsGetTheRightStatus: an over-size body, a bad until= or
+// since=, and malformed filters are refused with a status and words a
+// user can act on, and create nothing.
+func TestBadRequestsGetTheRightStatus(t *testing.T) {
+	srv, c := simServer(t)
+	_, _, n := reserved(c)
+	huge := `{"Image":"busybox","Labels":{"x":"` + strings.Repeat("a", 20<<20) + `"}}`
+	for _, tt := range []struct {
+		name, method, path, body string
+		code                     int
+		message                  string
+	}{
+		{"a 20 MiB create body is a 413", "POST", "/containers/create", huge, 413, "request body too large: swarmdeck reads at most 16 MiB"},
+		{"a 20 MiB update body is a 413", "POST", "/containers/db/update", huge, 413, "request body too large"},
+		{"a 20 MiB network create is a 413", "POST", "/networks/create", huge, 413, "request body too large"},
+		{"until=abc is a 400", "GET", "/events?until=abc", "", 400, `invalid until \"abc\"`},
+		{"since=abc is a 400", "GET", "/events?since=abc", "", 400, `invalid since \"abc\"`},
+		{"events filters that are no JSON are a 400", "GET", "/events?filters=%7Bx", "", 400, "invalid filter"},
+		{"ps filters that are no JSON are a 400", "GET", "/containers/json?filters=%7Bx", "", 400, "invalid filter"},
+		{"ps filters in the old map form still work", "GET", "/containers/json?filters=%7B%22name%22%3A%7B%22db%22%3Atrue%7D%7D", "", 200, `"Names":["/eu-1/db"]`},
+		{"ps filters in the list form work", "GET", "/containers/json?filters=%7B%22name%22%3A%5B%22db%22%5D%7D", "", 200, `"Names":["/eu-1/db"]`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body, _ := call(t, srv, tt.method, tt.path, tt.body)
+			if code != tt.code || !strings.Contains(body, tt.message) {
+				t.Fatalf("%s %s = %d %.300s\nwant %d with %q", tt.method, tt.path, code, body, tt.code, tt.message)
+			}
+			if _, _, n2 := reserved(c); n2 != n {
+				t.Fatalf("%d containers; %d before", n2, n)
+			}
+		})
+	}
+}
+
+// TestEventFollowersAreCappedAndANonReaderIsDropped: past the cap a
+// follower gets a 503; a follower that stops reading is disconnected
+// once its buffer fills, while creates keep answering.
+func TestEventFollowersAreCappedAndANonReaderIsDropped(t *testing.T) {
+	srv, c := simServer(t)
+	s := srv.Config.Handler.(*Server)
+	s.follow = followLimits{max: 2, buffer: 4, writeTimeout: 200 * time.Millisecond}
+
+	// A reading follower, and one that never reads (a raw connection
+	// with a tiny receive buffer).
+	resp, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	stalled, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	stalled.(*net.TCPConn).SetReadBuffer(1024)
+	fmt.Fprintf(stalled, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitUntil(t, "two followers", func() bool { return s.followers.Load() == 2 })
+
+	code, body, _ := call(t, srv, "GET", "/events", "")
+	if code != 503 || !strings.Contains(body, "too many /events followers: swarmdeck serves at most 2 at once") {
+		t.Fatalf("a third follower: %d %s", code, body)
+	}
+	// Events flow: creates and removes with long names fill the
+	// stalled follower's buffers; every create still answers.
+	reader := bufio.NewReader(resp.Body)
+	go io.Copy(io.Discard, reader)
+	i := 0
+	for ; s.followers.Load() == 2; i++ {
+		if i > 2000 {
+			t.Fatal("the follower that does not read was never dropped")
+		}
+		name := fmt.Sprintf("ev-%d-%s", i, strings.Repeat("x", 200))
+		if code, body, _ := call(t, srv, "POST", "/containers/create?name="+name, `{"Image":"busybox"}`); code != 201 {
+			t.Fatalf("create while a follower stalls: %d %s", code, body)
+		}
+		if err := c.Remove(t.Context(), name, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("dropped after %d creates", i)
+	if got := s.followers.Load(); got != 1 {
+		t.Fatalf("%d followers after the stalled one was dropped; want the reading one", got)
+	}
+}
+
+// TestIdleConnectionsMakeRoomForNewOnes: with the cap reached by idle
+// keep-alive and silent connections, a new client is still answered and
+// the server holds no more than the cap.
+func TestIdleConnectionsMakeRoomForNewOnes(t *testing.T) {
+	limit := NewConnLimit(5)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "OK") })
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = NewHTTPServer(h, limit)
+	srv.Listener = limit.Listener(srv.Listener)
+	srv.Start()
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 20 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		if i%2 == 0 { // a keep-alive that asked once; the others say nothing
+			fmt.Fprintf(c, "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+			r, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			r.Body.Close()
+		}
+	}
+	waitUntil(t, "the cap holds", func() bool { return limit.Open() <= 5 })
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 3 {
+		resp, err := client.Get(srv.URL + "/_ping")
+		if err != nil {
+			t.Fatalf("/_ping with the cap reached: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "OK" {
+			t.Fatalf("/_ping: %q", b)
+		}
+		client.CloseIdleConnections()
+	}
+	if got := limit.Open(); got > 5 {
+		t.Fatalf("%d connections open; the cap is 5", got)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
