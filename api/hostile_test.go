@@ -48,25 +48,31 @@ func TestBadRequestsGetTheRightStatus(t *testing.T) {
 
 // TestEventFollowersAreCappedAndANonReaderIsDropped: past the cap a
 // follower gets a 503; a follower that stops reading is disconnected
-// once its buffer fills, while creates keep answering.
+// once its buffer fills or its connection takes nothing for the write
+// timeout, while creates keep answering and a reading follower stays.
 func TestEventFollowersAreCappedAndANonReaderIsDropped(t *testing.T) {
-	srv, c := simServer(t)
-	s := srv.Config.Handler.(*Server)
-	s.follow = followLimits{max: 2, buffer: 4, writeTimeout: 200 * time.Millisecond}
+	sim, c := simServer(t)
+	s := sim.Config.Handler.(*Server)
+	s.follow = followLimits{max: 2, buffer: 1024, writeTimeout: time.Second}
+	// Small socket buffers, so a client that does not read blocks the
+	// server's writes after a few KiB rather than a few MiB.
+	srv := httptest.NewUnstartedServer(s)
+	srv.Listener = smallBuffers{srv.Listener}
+	srv.Start()
+	defer srv.Close()
 
-	// A reading follower, and one that never reads (a raw connection
-	// with a tiny receive buffer).
 	resp, err := http.Get(srv.URL + "/events")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	go io.Copy(io.Discard, resp.Body)
 	stalled, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stalled.Close()
-	stalled.(*net.TCPConn).SetReadBuffer(1024)
+	stalled.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(stalled, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
 	waitUntil(t, "two followers", func() bool { return s.followers.Load() == 2 })
 
@@ -74,14 +80,12 @@ func TestEventFollowersAreCappedAndANonReaderIsDropped(t *testing.T) {
 	if code != 503 || !strings.Contains(body, "too many /events followers: swarmdeck serves at most 2 at once") {
 		t.Fatalf("a third follower: %d %s", code, body)
 	}
-	// Events flow: creates and removes with long names fill the
-	// stalled follower's buffers; every create still answers.
-	reader := bufio.NewReader(resp.Body)
-	go io.Copy(io.Discard, reader)
-	i := 0
-	for ; s.followers.Load() == 2; i++ {
-		if i > 2000 {
-			t.Fatal("the follower that does not read was never dropped")
+	// Creates and removes with long names make events; every create
+	// answers while the stalled follower's buffers fill.
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; s.followers.Load() == 2; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %d creates the follower that does not read is still connected", i)
 		}
 		name := fmt.Sprintf("ev-%d-%s", i, strings.Repeat("x", 200))
 		if code, body, _ := call(t, srv, "POST", "/containers/create?name="+name, `{"Image":"busybox"}`); code != 201 {
@@ -91,10 +95,20 @@ func TestEventFollowersAreCappedAndANonReaderIsDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("dropped after %d creates", i)
 	if got := s.followers.Load(); got != 1 {
 		t.Fatalf("%d followers after the stalled one was dropped; want the reading one", got)
 	}
+}
+
+// smallBuffers gives every accepted connection a 4 KiB send buffer.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
 }
 
 // TestIdleConnectionsMakeRoomForNewOnes: with the cap reached by idle
