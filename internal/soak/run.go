@@ -294,7 +294,7 @@ func (r *run) snapshot(ctx context.Context) string {
 		cancel()
 		fmt.Fprintf(&b, "%s %v:", m.name, err)
 		for _, c := range cs {
-			fmt.Fprintf(&b, " %s/%s", c.ID, c.Status)
+			fmt.Fprintf(&b, " %s/%s", c.ID, c.State) // not Status: "Up 5 seconds" moves every second
 		}
 		b.WriteByte('\n')
 	}
