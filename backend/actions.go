@@ -30,9 +30,13 @@ func (c *Cluster) Create(ctx context.Context, cfg model.Config) (ct *model.Conta
 	if err := model.CheckConfig(cfg); err != nil {
 		return nil, err
 	}
+	cfg = globalShorthand(cfg)
 	req, err := sched.NewRequest(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if isGlobal(&model.Container{Config: cfg}) {
+		return c.createGlobal(ctx, req)
 	}
 	swarmID := newID()
 	ctx, cancel := context.WithTimeout(ctx, userCallTimeout)
@@ -347,12 +351,16 @@ func (c *Cluster) Kill(ctx context.Context, ref string) error {
 // waiting to be rescheduled leaves the queue; its copy on the failed node
 // is removed when that node comes back.
 func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
-	if _, _, _, err := c.find(ref); err != nil {
+	ct, _, _, err := c.find(ref)
+	if err != nil {
 		if w, ok := IsWaiting(err); ok {
 			return c.forget(w)
 		}
 	}
-	err := c.act(ctx, ref, "remove", 0, func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
+	if ct != nil && isGlobal(ct) {
+		return c.removeGlobal(ctx, ct.Labels[LabelGlobalID], force)
+	}
+	err = c.act(ctx, ref, "remove", 0, func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
 	if err == nil {
 		c.nudge()
 	}

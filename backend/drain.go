@@ -40,7 +40,7 @@ type AvailabilityResult struct {
 func Movable(ct *model.Container) bool { return movable(ct) }
 
 func movable(ct *model.Container) bool {
-	return hasPolicy(ct) || ct.Labels[model.LabelRebalance] == "true"
+	return !isGlobal(ct) && hasPolicy(ct) || ct.Labels[model.LabelRebalance] == "true"
 }
 
 // blockReason says why a drain leaves a container where it is.
@@ -102,6 +102,8 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 	if a == model.Drain {
 		for _, ct := range n.view.Containers {
 			switch {
+			case isGlobal(ct):
+				// Its copy is removed, not moved: the node is drained.
 			case ct.ID != "" && (movable(ct) || force):
 				if force && !movable(ct) {
 					c.forced[ct.ID] = true

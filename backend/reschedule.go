@@ -83,6 +83,9 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		why = fmt.Sprintf("%s is %s after %d failed connections: %s", n.name(), n.health, n.failures, n.lastErr)
 	}
 	for _, ct := range cs {
+		if isGlobal(ct) {
+			continue // a global container's copy belongs to its node: never rescheduled
+		}
 		if hasPolicy(ct) && c.swarmIDs[ct.SwarmID] > 1 {
 			// Another copy runs elsewhere already (moved by an earlier
 			// primary): this one is stale, never moved twice.
@@ -130,6 +133,7 @@ func (c *Cluster) rescheduler(ctx context.Context) {
 		if c.isPrimary() {
 			c.drain(ctx)
 			c.continueDrains(ctx)
+			c.reconcileGlobals(ctx)
 		}
 	}
 }

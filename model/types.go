@@ -263,9 +263,10 @@ const (
 	EventAvailability // a node was paused, drained or made active
 	EventMove         // a container moved for a drain or a rebalance
 	EventPlan         // a rebalance plan was made
+	EventGlobal       // a global container's copy was added to or removed from a node
 )
 
-var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan"}
+var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan", "global"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventKindNames) {

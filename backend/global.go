@@ -1,0 +1,265 @@
+package backend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// LabelGlobalID ties the copies of one global container together; each
+// copy has its own swarm ID.
+const LabelGlobalID = "com.swarmdeck.global-id"
+
+// globalEnv is the -e shorthand for --label com.swarmdeck.mode=global, in
+// the style of Swarm's -e constraint:… and -e reschedule:….
+const globalEnv = "mode:global"
+
+// isGlobal reports whether a container runs one copy on every node.
+func isGlobal(ct *model.Container) bool { return ct.Labels[sched.LabelMode] == sched.ModeGlobal }
+
+// globalShorthand turns -e mode:global into the label.
+func globalShorthand(cfg model.Config) model.Config {
+	if !slices.Contains(cfg.Env, globalEnv) {
+		return cfg
+	}
+	cfg.Env = slices.DeleteFunc(slices.Clone(cfg.Env), func(e string) bool { return e == globalEnv })
+	cfg.Labels = maps.Clone(cfg.Labels)
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	cfg.Labels[sched.LabelMode] = sched.ModeGlobal
+	return cfg
+}
+
+// globalWork is what reconciling one global container changes: the nodes
+// that get a copy and the copies that go, each with why.
+type globalWork struct {
+	name string
+	req  *sched.Request
+	add  []string // node addresses
+	why  map[string]string
+	drop []globalCopy
+}
+
+type globalCopy struct {
+	n   *node
+	ct  *model.Container
+	why string
+}
+
+// createGlobal creates a copy of a global container on every node that
+// satisfies its rules, and starts each; it returns the first copy.
+func (c *Cluster) createGlobal(ctx context.Context, req *sched.Request) (*model.Container, error) {
+	cfg := req.Config
+	if cfg.Name != "" && c.NameInUse(cfg.Name) {
+		return nil, model.NameConflict(cfg.Name)
+	}
+	req.Config.Labels = maps.Clone(cfg.Labels)
+	req.Config.Labels[LabelGlobalID] = newID()
+	c.mu.Lock()
+	targets, err := c.globalTargets(req)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	var first *model.Container
+	var errs []error
+	for _, addr := range targets {
+		ct, err := c.addGlobalCopy(ctx, req, addr, "created global")
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if first == nil {
+			first = ct
+		}
+	}
+	if first == nil {
+		return nil, errors.Join(errs...)
+	}
+	return first, nil
+}
+
+// globalTargets are the nodes a global container may run on today, in
+// natural order; with none, the scheduler's refusal. c.mu is held.
+func (c *Cluster) globalTargets(req *sched.Request) ([]string, error) {
+	p, err := c.sch.Explain(c.snap, req)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range p.Nodes {
+		if r.Kept {
+			out = append(out, r.Node.Addr)
+		}
+	}
+	return out, nil
+}
+
+// addGlobalCopy creates and starts one copy on the node at addr.
+func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, why string) (*model.Container, error) {
+	q := &queued{c: &model.Container{Config: req.Config}, live: true, pin: addr}
+	ct, n, err := c.place(ctx, req, newID(), q)
+	if err != nil {
+		c.emit(model.Event{Kind: model.EventFailure, Node: addr, Container: req.Config.Name, Action: "global_failed",
+			Message: fmt.Sprintf("global %s: no copy on %s: %v", describe(&model.Container{Config: req.Config}), addr, err)})
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err = n.eng.Start(sctx, ct.ID)
+	cancel()
+	c.reread(ctx, n, ct.ID)
+	if err != nil {
+		err = fmt.Errorf("starting the global copy of %s on %s: %w", describe(ct), n.name(), err)
+		c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_failed", Message: err.Error()})
+		return ct, nil // created: it stays, as a container that failed to start would
+	}
+	c.emit(model.Event{Kind: model.EventGlobal, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_copy",
+		Message: fmt.Sprintf("global %s: copy on %s (%s)", describe(ct), n.name(), why)})
+	return ct, nil
+}
+
+// reconcileGlobals gives every node that satisfies a global container's
+// rules its copy, and takes the copy from a node that is drained or no
+// longer satisfies them. Copies on unhealthy or paused nodes stay.
+func (c *Cluster) reconcileGlobals(ctx context.Context) {
+	c.mu.Lock()
+	groups := map[string][]*model.Container{}
+	for _, n := range c.nodes {
+		for _, ct := range n.view.Containers { // creates in flight included
+			if isGlobal(ct) && ct.Labels[LabelGlobalID] != "" {
+				groups[ct.Labels[LabelGlobalID]] = append(groups[ct.Labels[LabelGlobalID]], ct)
+			}
+		}
+	}
+	var work []globalWork
+	for _, gid := range slices.Sorted(maps.Keys(groups)) {
+		if w, ok := c.globalDiff(groups[gid]); ok {
+			work = append(work, w)
+		}
+	}
+	c.mu.Unlock()
+	for _, w := range work {
+		for _, addr := range w.add {
+			c.addGlobalCopy(ctx, w.req, addr, w.why[addr])
+		}
+		for _, d := range w.drop {
+			c.dropGlobalCopy(ctx, d)
+		}
+	}
+}
+
+// globalDiff compares one global container's copies with the nodes that
+// should have one. c.mu is held.
+func (c *Cluster) globalDiff(copies []*model.Container) (globalWork, bool) {
+	slices.SortFunc(copies, func(a, b *model.Container) int { return cmp.Compare(b.ID, a.ID) }) // a created copy before a pending one
+	tmpl := copies[0]
+	if tmpl.ID == "" {
+		return globalWork{}, false // still being created
+	}
+	req, err := sched.NewRequest(tmpl.Config)
+	if err != nil {
+		return globalWork{}, false
+	}
+	have := map[string]*model.Container{}
+	for _, ct := range copies {
+		have[ct.Node] = ct
+	}
+	var reps []sched.NodeReport
+	if p, err := c.sch.Explain(c.snap, req); err == nil {
+		reps = p.Nodes
+	} else if pe := (*sched.PlacementError)(nil); errors.As(err, &pe) {
+		reps = pe.Nodes
+	}
+	w := globalWork{name: describe(tmpl), req: req, why: map[string]string{}}
+	for _, r := range reps {
+		n := c.nodes[r.Node.Addr]
+		if n == nil || n.health != model.Healthy {
+			continue
+		}
+		ct := have[r.Node.Addr]
+		if ct == nil {
+			if r.Kept {
+				w.add = append(w.add, r.Node.Addr)
+				w.why[r.Node.Addr] = "the node satisfies its rules"
+			}
+			continue
+		}
+		if ct.ID == "" || c.relocating[ct.ID] {
+			continue
+		}
+		switch {
+		case c.avail[r.Node.Addr] == model.Drain:
+			w.drop = append(w.drop, globalCopy{n, ct, r.Node.Name + " is draining"})
+		default:
+			for _, why := range r.Reasons {
+				if why.Filter == sched.FilterConstraint || why.Filter == sched.FilterWhitelist {
+					w.drop = append(w.drop, globalCopy{n, ct, r.Node.Name + " no longer satisfies " + why.String()})
+					break
+				}
+			}
+		}
+	}
+	return w, len(w.add)+len(w.drop) > 0
+}
+
+// dropGlobalCopy removes one copy from its node.
+func (c *Cluster) dropGlobalCopy(ctx context.Context, d globalCopy) {
+	cctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+	err := d.n.eng.Remove(cctx, d.ct.ID, true)
+	cancel()
+	if err != nil && !IsNotFound(err) {
+		c.emit(model.Event{Kind: model.EventFailure, Node: d.n.name(), Container: describe(d.ct), ContainerID: d.ct.ID, Action: "global_failed",
+			Message: fmt.Sprintf("global %s: cannot remove the copy on %s (%s): %v", describe(d.ct), d.n.name(), d.why, err)})
+		return
+	}
+	c.mu.Lock()
+	c.dropContainer(d.n, d.ct.ID)
+	c.rebuild(d.n)
+	c.mu.Unlock()
+	c.emit(model.Event{Kind: model.EventGlobal, Node: d.n.name(), Container: describe(d.ct), ContainerID: d.ct.ID, Action: "global_remove",
+		Message: fmt.Sprintf("global %s: copy removed from %s (%s)", describe(d.ct), d.n.name(), d.why)})
+}
+
+// removeGlobal removes every copy of a global container.
+func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) error {
+	var copies []globalCopy
+	c.mu.Lock()
+	for _, n := range c.nodes {
+		for _, ct := range n.containers {
+			if ct.Labels[LabelGlobalID] == gid {
+				copies = append(copies, globalCopy{n: n, ct: ct})
+			}
+		}
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, d := range copies {
+		cctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+		err := d.n.eng.Remove(cctx, d.ct.ID, force)
+		cancel()
+		if err != nil && !IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("removing the copy of %s on %s: %w", describe(d.ct), d.n.name(), err))
+			continue
+		}
+		c.mu.Lock()
+		c.dropContainer(d.n, d.ct.ID)
+		c.rebuild(d.n)
+		c.mu.Unlock()
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(copies) > 0 {
+		c.emit(model.Event{Kind: model.EventGlobal, Container: describe(copies[0].ct), Action: "global_remove",
+			Message: fmt.Sprintf("global %s: removed with its %d copies", describe(copies[0].ct), len(copies))})
+	}
+	c.nudge()
+	return nil
+}

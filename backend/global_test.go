@@ -1,0 +1,112 @@
+package backend
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// globalNodes lists the nodes that hold a copy of the named container.
+func globalNodes(c *Cluster, name string) []string {
+	var out []string
+	for _, n := range c.Nodes() {
+		for _, ct := range n.Containers {
+			if ct.Name == name && ct.ID != "" {
+				out = append(out, n.Name)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestAGlobalContainerRunsOnEveryMatchingNodeAndFollowsThem(t *testing.T) {
+	eu := map[string]string{"zone": "eu"}
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, eu), simNode("b", 4, 8<<30, eu),
+		simNode("c", 4, 8<<30, map[string]string{"zone": "us"}), simNode("d", 4, 8<<30, eu)})
+	d := make(chanDiscovery, 1)
+	src.Discovery = d
+	three := []Entry{{Addr: "a:2375", Name: "a"}, {Addr: "b:2375", Name: "b"}, {Addr: "c:2375", Name: "c"}}
+	d <- three
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "three healthy", allHealthy(c, 3))
+	ctx := context.Background()
+
+	agent, err := c.Create(ctx, model.Config{Name: "agent", Image: "busybox", Labels: map[string]string{sched.LabelMode: sched.ModeGlobal}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := globalNodes(c, "agent"); strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("agent on %v; want a,b,c", got)
+	}
+	// The -e shorthand, with a constraint: eu nodes only.
+	if _, err := c.Create(ctx, model.Config{Name: "eu-agent", Image: "busybox", Labels: map[string]string{},
+		Env: []string{"mode:global", "constraint:zone==eu"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := globalNodes(c, "eu-agent"); strings.Join(got, ",") != "a,b" {
+		t.Fatalf("eu-agent on %v; want a,b", got)
+	}
+	for _, name := range []string{"agent", "eu-agent"} {
+		ct, _, err := c.Inspect("a/" + name)
+		if err != nil || ct.State != model.Running || slices.Contains(ct.Env, "mode:global") {
+			t.Fatalf("a/%s: %+v %v; want running, without the shorthand in its env", name, ct, err)
+		}
+	}
+	if _, err := c.Create(ctx, model.Config{Name: "agent", Image: "busybox"}); !model.IsConflict(err) {
+		t.Fatalf("a second agent: %v; want a name conflict", err)
+	}
+	// A node that joins gets its copies.
+	d <- append(slices.Clone(three), Entry{Addr: "d:2375", Name: "d"})
+	waitFor(t, 5*time.Second, "d gets agent and eu-agent", func() bool {
+		return strings.Join(globalNodes(c, "agent"), ",") == "a,b,c,d" && strings.Join(globalNodes(c, "eu-agent"), ",") == "a,b,d"
+	})
+	// A drained node loses them; nothing else moves.
+	res, err := c.SetAvailability(ctx, "d", model.Drain, false)
+	if err != nil || len(res.Moving)+len(res.Blocking) != 0 {
+		t.Fatalf("drain d: %+v %v; want the global copies neither moving nor blocking", res, err)
+	}
+	waitFor(t, 5*time.Second, "d loses its copies", func() bool {
+		return strings.Join(globalNodes(c, "agent"), ",") == "a,b,c" && strings.Join(globalNodes(c, "eu-agent"), ",") == "a,b"
+	})
+	// A failed node keeps its copy: never rescheduled.
+	src.Sim("c:2375").Crash()
+	waitFor(t, 3*time.Second, "c unhealthy", func() bool { return health(c, "c:2375") == model.Unhealthy })
+	time.Sleep(200 * time.Millisecond)
+	if got := globalNodes(c, "agent"); strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("agent after c failed: %v; want a,b,c (c keeps its copy)", got)
+	}
+	for _, e := range c.RecentEvents() {
+		if e.Action == "lost" && e.Container == "agent" {
+			t.Fatalf("a global copy was reported lost: %s", e.Message)
+		}
+	}
+	src.Sim("c:2375").Heal()
+	waitFor(t, 3*time.Second, "c healthy", func() bool { return health(c, "c:2375") == model.Healthy })
+	// rm through the manager removes every copy.
+	if err := c.Remove(ctx, agent.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := globalNodes(c, "agent"); len(got) != 0 {
+		t.Fatalf("agent after rm: %v", got)
+	}
+	var adds, drops int
+	for _, e := range c.RecentEvents() {
+		if e.Kind == model.EventGlobal {
+			switch e.Action {
+			case "global_copy":
+				adds++
+			case "global_remove":
+				drops++
+			}
+		}
+	}
+	if adds != 7 || drops != 3 {
+		t.Fatalf("%d copy and %d removal events; want 7 and 3", adds, drops)
+	}
+}
