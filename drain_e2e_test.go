@@ -61,6 +61,10 @@ func (rb *realBed) start(t *testing.T, args ...string) (stop func()) {
 	return stop
 }
 
+// loopCmd is an image and command that run until stopped and stop at once
+// on SIGTERM (busybox sleep as PID 1 ignores it: a stop would take 10s).
+var loopCmd = []string{"busybox", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"}
+
 // docker runs the real docker CLI against host.
 func docker(host string, args ...string) (string, error) {
 	out, err := exec.Command("docker", append([]string{"-H", "tcp://" + host}, args...)...).CombinedOutput()
@@ -109,11 +113,11 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 	for i := range 6 {
 		name := fmt.Sprintf("svc-%d", i)
 		want = append(want, name)
-		if out, err := docker(api, "run", "-d", "--name", name, "-e", "reschedule:on-node-failure", "busybox", "sleep", "600"); err != nil {
+		if out, err := docker(api, append([]string{"run", "-d", "--name", name, "-e", "reschedule:on-node-failure"}, loopCmd...)...); err != nil {
 			t.Fatalf("run %s: %v\n%s", name, err, out)
 		}
 	}
-	if out, err := docker(api, "run", "-d", "--name", "pinned", "busybox", "sleep", "600"); err != nil {
+	if out, err := docker(api, append([]string{"run", "-d", "--name", "pinned"}, loopCmd...)...); err != nil {
 		t.Fatalf("run pinned: %v\n%s", err, out)
 	}
 	if got := namesOn(t, rb.nodes[0]); len(got) != 7 {
@@ -171,5 +175,87 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 	}
 	if got := namesOn(t, rb.nodes[0]); !slices.Equal(got, []string{"back"}) {
 		t.Fatalf("node-1 runs %v once active again; want back (the emptiest node)", got)
+	}
+}
+
+func TestAGlobalContainerFollowsAFourthEngineThatJoinsAndIsDrained(t *testing.T) {
+	rb := requireRealBed(t)
+	// node-4 joins a bed of three: its address follows the bed's ports.
+	var base int
+	fmt.Sscan(os.Getenv("BASEPORT"), &base)
+	if base == 0 {
+		t.Fatal("BASEPORT is not set: load the test bed's env")
+	}
+	fourth := fmt.Sprintf("127.0.0.1:%d", base+4)
+	testbed := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("scripts/testbed.sh", args...)
+		cmd.Env = append(os.Environ(), "DIR="+rb.dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testbed.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	list := filepath.Join(t.TempDir(), "cluster")
+	write := func(addrs ...string) {
+		if err := os.WriteFile(list, []byte(strings.Join(addrs, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(rb.nodes...)
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--heartbeat", "1s", "--state-file", filepath.Join(t.TempDir(), "state.json"), "file://"+list)
+	eventually(t, 20*time.Second, "three healthy engines", func() bool {
+		out, _ := docker(api, "info")
+		return strings.Count(out, "└ Status: Healthy") == 3
+	})
+	loop := loopCmd
+	if out, err := docker(api, append([]string{"run", "-d", "--name", "agent", "--label", "com.swarmdeck.mode=global"}, loop...)...); err != nil {
+		t.Fatalf("run agent: %v\n%s", err, out)
+	}
+	if out, err := docker(api, append([]string{"run", "-d", "--name", "ssd-agent", "-e", "mode:global", "-e", "constraint:disk==ssd"}, loop...)...); err != nil {
+		t.Fatalf("run ssd-agent: %v\n%s", err, out)
+	}
+	ps := func() []string {
+		out, _ := docker(api, "ps", "--format", "{{.Names}}")
+		f := strings.Fields(out)
+		slices.Sort(f)
+		return f
+	}
+	want := []string{"node-1/agent", "node-1/ssd-agent", "node-2/agent", "node-3/agent", "node-3/ssd-agent"}
+	if got := ps(); !slices.Equal(got, want) {
+		t.Fatalf("docker ps through the manager: %v; want %v", got, want)
+	}
+	// A fourth engine joins through the discovery file: it gets agent (it
+	// has disk=hdd, so not ssd-agent).
+	testbed("start-node", "4")
+	t.Cleanup(func() {
+		docker(fourth, "rm", "-f", "agent")
+		testbed("stop-node", "4")
+	})
+	write(append(slices.Clone(rb.nodes), fourth)...)
+	eventually(t, 30*time.Second, "node-4 runs agent", func() bool { return slices.Equal(namesOn(t, fourth), []string{"agent"}) })
+	if got := ps(); !slices.Contains(got, "node-4/agent") || slices.Contains(got, "node-4/ssd-agent") {
+		t.Fatalf("docker ps after node-4 joined: %v", got)
+	}
+	// Drained, it loses its copy; the others keep theirs.
+	out, err := exec.Command(rb.bin, "node", "drain", "node-4", "--host", "tcp://"+api).CombinedOutput()
+	if err != nil {
+		t.Fatalf("swarmdeck node drain node-4: %v\n%s", err, out)
+	}
+	eventually(t, 30*time.Second, "node-4 runs nothing", func() bool { return len(namesOn(t, fourth)) == 0 })
+	if got := ps(); !slices.Equal(got, want) {
+		t.Fatalf("docker ps after the drain: %v; want %v", got, want)
+	}
+	// rm through the manager removes every copy.
+	if out, err := docker(api, "rm", "-f", "agent"); err != nil {
+		t.Fatalf("rm agent: %v\n%s", err, out)
+	}
+	for _, e := range rb.nodes {
+		if got := namesOn(t, e); slices.Contains(got, "agent") {
+			t.Fatalf("%s still runs agent after rm: %v", e, got)
+		}
+	}
+	if got := ps(); !slices.Equal(got, []string{"node-1/ssd-agent", "node-3/ssd-agent"}) {
+		t.Fatalf("docker ps after rm agent: %v", got)
 	}
 }

@@ -351,6 +351,9 @@ func (c *Cluster) Kill(ctx context.Context, ref string) error {
 // waiting to be rescheduled leaves the queue; its copy on the failed node
 // is removed when that node comes back.
 func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
+	if gid := c.globalNamed(ref); gid != "" {
+		return c.removeGlobal(ctx, gid, force)
+	}
 	ct, _, _, err := c.find(ref)
 	if err != nil {
 		if w, ok := IsWaiting(err); ok {

@@ -105,6 +105,7 @@ type Cluster struct {
 	relocating  map[string]bool               // container IDs being moved by a drain or rebalance
 	moveErrs    map[string]string             // container ID → the last failed move's error, said once
 	initial     map[string]bool               // addresses of the first discovery listing
+	goneGlobals map[string]bool               // global IDs being removed: no new copies
 	rebalancing atomic.Bool                   // a rebalance on recovery is running
 	gen         uint64                        // bumped on every change
 
@@ -172,7 +173,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{},
 	}
 	if c.state == nil {
 		c.state = &MemoryState{}

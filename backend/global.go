@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"swarmdeck/model"
 	"swarmdeck/sched"
@@ -138,8 +139,16 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 			}
 		}
 	}
+	for gid := range c.goneGlobals {
+		if len(groups[gid]) == 0 {
+			delete(c.goneGlobals, gid) // every copy is gone
+		}
+	}
 	var work []globalWork
 	for _, gid := range slices.Sorted(maps.Keys(groups)) {
+		if c.goneGlobals[gid] {
+			continue
+		}
 		if w, ok := c.globalDiff(groups[gid]); ok {
 			work = append(work, w)
 		}
@@ -231,6 +240,7 @@ func (c *Cluster) dropGlobalCopy(ctx context.Context, d globalCopy) {
 func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) error {
 	var copies []globalCopy
 	c.mu.Lock()
+	c.goneGlobals[gid] = true // no copy comes back while the others go
 	for _, n := range c.nodes {
 		for _, ct := range n.containers {
 			if ct.Labels[LabelGlobalID] == gid {
@@ -262,4 +272,27 @@ func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) erro
 	}
 	c.nudge()
 	return nil
+}
+
+// globalNamed is the global ID of the global container whose copies
+// answer to the bare name ref (each node has one, so the name alone is
+// ambiguous to find); empty when ref names something else.
+func (c *Cluster) globalNamed(ref string) string {
+	name := strings.TrimPrefix(ref, "/")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gid := ""
+	for _, n := range c.nodes {
+		for _, ct := range n.containers {
+			if strings.TrimPrefix(ct.Name, "/") != name {
+				continue
+			}
+			g := ct.Labels[LabelGlobalID]
+			if !isGlobal(ct) || g == "" || gid != "" && g != gid {
+				return ""
+			}
+			gid = g
+		}
+	}
+	return gid
 }

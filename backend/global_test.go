@@ -37,7 +37,7 @@ func TestAGlobalContainerRunsOnEveryMatchingNodeAndFollowsThem(t *testing.T) {
 	waitFor(t, 2*time.Second, "three healthy", allHealthy(c, 3))
 	ctx := context.Background()
 
-	agent, err := c.Create(ctx, model.Config{Name: "agent", Image: "busybox", Labels: map[string]string{sched.LabelMode: sched.ModeGlobal}})
+	_, err := c.Create(ctx, model.Config{Name: "agent", Image: "busybox", Labels: map[string]string{sched.LabelMode: sched.ModeGlobal}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestAGlobalContainerRunsOnEveryMatchingNodeAndFollowsThem(t *testing.T) {
 	src.Sim("c:2375").Heal()
 	waitFor(t, 3*time.Second, "c healthy", func() bool { return health(c, "c:2375") == model.Healthy })
 	// rm through the manager removes every copy.
-	if err := c.Remove(ctx, agent.ID, true); err != nil {
+	if err := c.Remove(ctx, "agent", true); err != nil { // the bare name: every node has an agent
 		t.Fatal(err)
 	}
 	if got := globalNodes(c, "agent"); len(got) != 0 {
