@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -365,5 +366,45 @@ func TestJoinedEnginesStayThroughAConsulRestart(t *testing.T) {
 			t.Fatalf("%d of %d nodes Healthy %s after Consul came back", n, len(cb.nodes), 25*time.Second-time.Until(deadline).Round(time.Second))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestReplicatedManagersAgreeOnADrainedNode(t *testing.T) {
+	cb := requireConsul(t)
+	for _, a := range cb.nodes {
+		cb.join(t, a)
+	}
+	ports := []int{freePort(t), freePort(t)}
+	api := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
+	docker := func(i int, args ...string) string {
+		out, _ := exec.Command("docker", append([]string{"-H", "tcp://" + api(i)}, args...)...).CombinedOutput()
+		return string(out)
+	}
+	cb.start(t, "manage", "--headless", "--replication", "--advertise", api(0), "-H", "tcp://"+api(0), cb.url())
+	eventually(t, 15*time.Second, "the first manager primary", func() bool { return strings.Contains(docker(0, "info"), "Role: primary") })
+	cb.start(t, "manage", "--headless", "--replication", "--advertise", api(1), "-H", "tcp://"+api(1), cb.url())
+	eventually(t, 15*time.Second, "a replica that sees the three engines", func() bool {
+		info := docker(1, "info")
+		return strings.Contains(info, "Role: replica") && strings.Count(info, "└ Status: Healthy") == 3
+	})
+	// Drained through the replica (the request goes to the primary), kept
+	// in Consul: both managers say so.
+	out, err := exec.Command(cb.bin, "node", "drain", "node-2", "--host", "tcp://"+api(1)).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "is now drain (kept in Consul") {
+		t.Fatalf("swarmdeck node drain node-2 through the replica: %v\n%s", err, out)
+	}
+	drained := regexp.MustCompile(`node-2: [^\n]*\n(   └ [^\n]*\n)*?   └ Availability: drain`)
+	for i := range 2 {
+		eventually(t, 10*time.Second, fmt.Sprintf("manager %d shows node-2 drained", i+1), func() bool {
+			info := docker(i, "info")
+			return drained.MatchString(info) && strings.Count(info, "└ Availability: drain") == 1
+		})
+	}
+	// And a new container does not land there.
+	if out := docker(1, "run", "-d", "--name", "after-drain", "-e", "constraint:node!=node-1", "busybox", "sleep", "60"); len(strings.TrimSpace(out)) != 64 {
+		t.Fatalf("run: %s", out)
+	}
+	if ps := docker(0, "ps"); !strings.Contains(ps, "node-3/after-drain") {
+		t.Fatalf("after-drain is not on node-3 (node-1 excluded, node-2 drained):\n%s", ps)
 	}
 }
