@@ -51,17 +51,19 @@ type App struct {
 	bottom   *tview.Pages
 	events   []model.Event // newest last
 	evSeq    int
-	alert    string    // the last failure or reschedule, kept in the status line
-	flash    string    // the last action's result
-	width    int       // the screen's, at the last draw
-	msgs     []message // what the status line said, oldest first
+	alert    string            // the last failure or reschedule, kept in the status line
+	flash    string            // the last action's result
+	width    int               // the screen's, at the last draw
+	msgs     []message         // what the status line said, oldest first
+	onClose  map[string]func() // by page: what closing it stops
 	launch   *launchForm
 	drawn    func() // test hook: called after each install
 }
 
 // New makes a console over b. Run starts it.
 func New(b Backend) *App {
-	a := &App{b: b, app: tview.NewApplication(), th: newTheme(), tables: map[string]*tview.Table{}, contents: map[string]*content{}}
+	a := &App{b: b, app: tview.NewApplication(), th: newTheme(), tables: map[string]*tview.Table{}, contents: map[string]*content{},
+		onClose: map[string]func(){}}
 	a.layout()
 	return a
 }

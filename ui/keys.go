@@ -350,6 +350,10 @@ type pageKey struct {
 }
 
 func (a *App) closePage(name string) {
+	if f := a.onClose[name]; f != nil {
+		delete(a.onClose, name)
+		f()
+	}
 	a.pages.RemovePage(name)
 	a.show(a.current)
 }

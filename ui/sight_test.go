@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -298,4 +299,35 @@ func TestConfirmationsTakeYAndN(t *testing.T) {
 	h.wait(settle, "Kill the engine of eu-3?")
 	h.typeText("y")
 	h.wait(settle, "killed the engine of eu-3", "Unhealthy")
+}
+
+// logsGoroutines counts the goroutines of the logs view still running.
+func logsGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "swarmdeck/ui.(*App).logs")
+}
+
+func TestTheLogsViewsGoroutinesEndWithIt(t *testing.T) {
+	h := start(t, demoSource(t), 160, 30)
+	h.wait(settle, "Nodes [6]")
+	for _, closeKey := range []func(){func() { h.key(tcell.KeyEscape) }, func() { h.typeText("q") }} {
+		h.typeText("2/web-1")
+		h.key(tcell.KeyEnter)
+		h.typeText("l")
+		h.wait(settle, "Logs eu-2/web-1", "simulated container web-1 (nginx:1.25)")
+		if logsGoroutines() == 0 {
+			t.Fatal("no logs goroutine while the view follows")
+		}
+		closeKey()
+		h.gone(settle, "Logs eu-2/web-1")
+		deadline := time.Now().Add(settle)
+		for logsGoroutines() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d logs goroutines left after the view closed", logsGoroutines())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.key(tcell.KeyEscape) // clear the filter
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
 	"swarmdeck/backend"
@@ -236,10 +235,7 @@ func (a *App) logs(ref string) {
 	tv := a.page("logs", "Logs "+name+" (following; Esc back)", "")
 	tv.SetDynamicColors(false).SetMaxLines(5000).SetChangedFunc(func() { tv.ScrollToEnd() })
 	ctx, stop := context.WithCancel(a.ctx)
-	tv.SetDoneFunc(func(tcell.Key) {
-		stop()
-		a.closePage("logs")
-	})
+	a.onClose["logs"] = stop // Esc or q: the follow ends
 	a.goRun(func(context.Context) {
 		defer stop()
 		rc, err := a.b.Logs(ctx, ref, true)
@@ -247,16 +243,26 @@ func (a *App) logs(ref string) {
 			a.update(func() { fmt.Fprintf(tv, "cannot read the logs of %s: %v\n", name, err) })
 			return
 		}
-		defer rc.Close()
-		go func() { <-ctx.Done(); rc.Close() }()
-		lines := make(chan string, 256)
+		// The scanner ends with the view: closing the stream ends a
+		// blocked read, and a send gives up when the view is closed.
+		lines, scanned := make(chan string, 256), make(chan struct{})
 		go func() {
+			defer close(scanned)
 			defer close(lines)
 			sc := bufio.NewScanner(rc)
 			sc.Buffer(make([]byte, 64<<10), 1<<20)
 			for sc.Scan() {
-				lines <- sc.Text()
+				select {
+				case lines <- sc.Text():
+				case <-ctx.Done():
+					return
+				}
 			}
+		}()
+		defer func() {
+			stop()
+			rc.Close()
+			<-scanned
 		}()
 		// Coalesce lines: one redraw per refreshEvery at most.
 		tick := time.NewTicker(refreshEvery)
