@@ -284,7 +284,10 @@ func (a *App) title(view string) {
 	c := a.contents[view]
 	t := fmt.Sprintf(" %s [%d] ", strings.ToUpper(view[:1])+view[1:], len(c.view))
 	if c.filter != "" {
-		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), len(c.rows), c.filter)
+		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), len(c.rows), tview.Escape(c.filter))
+	}
+	if len(c.marked) > 0 {
+		t += fmt.Sprintf("· %d marked (Space marks, Esc clears) ", len(c.marked))
 	}
 	a.tables[view].SetTitle(t)
 }
@@ -306,7 +309,7 @@ type hint struct {
 
 var viewHints = map[string][]hint{
 	viewNodes:      {{"⏎", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"K", "kill", 2}, {"H", "hang", 2}, {"E", "heal", 2}},
-	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 2}, {"n", "launch", 1}},
+	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 2}, {"␣", "mark", 2}, {"n", "launch", 1}},
 	viewNetworks:   {{"⏎", "details", 0}, {"c", "create", 1}, {"D", "remove", 1}},
 	viewEvents:     {{"⏎", "details", 0}},
 }

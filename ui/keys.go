@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,6 +50,9 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 			c.filter = ""
 			c.apply()
 			a.title(a.current)
+		} else if len(c.marked) > 0 {
+			clear(c.marked)
+			a.title(a.current)
 		}
 		return nil
 	case tcell.KeyTab, tcell.KeyBacktab:
@@ -68,6 +72,8 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		return ev
 	}
 	switch ev.Rune() {
+	case ' ':
+		a.toggleMark()
 	case ':':
 		a.ask(":", "", a.command)
 		a.prompt.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
@@ -294,7 +300,7 @@ func (a *App) help() {
 				[2]string{"H", "hang the node's engine (simulated; asks first)"}, [2]string{"E", "heal the node's engine (simulated)"})
 		}
 	case viewContainers:
-		keys = append(keys, [2]string{"i", "docker inspect (the engine's document)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"},
+		keys = append(keys, [2]string{"i", "docker inspect (the engine's document)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"}, [2]string{"Space", "mark for a bulk start, stop, restart or remove (Esc clears the marks)"},
 			[2]string{"s", "stop (asks first)"}, [2]string{"r", "restart (asks first)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
 	case viewNetworks:
 		keys = append(keys, [2]string{"c", "create a network (on one node or every node)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
@@ -395,33 +401,106 @@ func (a *App) showModal(question string, labels []string, done func(label string
 		{"Tab ←→", " choose", 1}, {"Esc", " cancel", 0}}, nil, a.width, a.th))
 }
 
-// containerAction starts, stops or restarts the selected container.
+// actionable reports whether a container row can be acted on: not one
+// being created, nor one waiting to be rescheduled (no engine holds it).
+func actionable(key string) bool {
+	return key != "" && !strings.HasPrefix(key, "pending/") && !strings.HasPrefix(key, "waiting/")
+}
+
+// targets are the containers an action applies to: the marked ones
+// still shown, else the selected one.
+func (a *App) targets() []string {
+	c := a.contents[viewContainers]
+	var keys []string
+	for _, i := range c.view {
+		if k := c.rows[i].key; c.marked[k] && actionable(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 && actionable(a.selected()) {
+		keys = []string{a.selected()}
+	}
+	return keys
+}
+
+// toggleMark marks or unmarks the selected container (Space) and moves
+// down, for bulk start, stop, restart and remove.
+func (a *App) toggleMark() {
+	if a.current != viewContainers {
+		return
+	}
+	key := a.selected()
+	if !actionable(key) {
+		return
+	}
+	c := a.contents[viewContainers]
+	if c.marked[key] {
+		delete(c.marked, key)
+	} else {
+		c.marked[key] = true
+	}
+	if r, _ := a.tables[viewContainers].GetSelection(); r < len(c.view) {
+		a.tables[viewContainers].Select(r+1, 0)
+	}
+	a.title(viewContainers)
+}
+
+// containerAction starts, stops, restarts or removes the marked
+// containers, or the selected one; all but start ask first.
 func (a *App) containerAction(what string, ask bool) {
 	if a.current != viewContainers {
 		return
 	}
-	ref := a.selected()
-	if ref == "" || strings.HasPrefix(ref, "pending/") {
+	refs := a.targets()
+	if len(refs) == 0 {
 		return
 	}
-	name := a.containerName(ref)
+	name := a.containerName(refs[0])
+	if len(refs) > 1 {
+		name = fmt.Sprintf("%d containers", len(refs))
+	}
 	run := func() {
 		a.say(fmt.Sprintf("%s %s…", what, name), false)
 		a.goRun(func(ctx context.Context) {
-			var err error
-			switch what {
-			case "start":
-				err = a.b.Start(ctx, ref)
-			case "stop":
-				err = a.b.Stop(ctx, ref, 10*time.Second)
-			case "restart":
-				err = a.b.Restart(ctx, ref, 10*time.Second)
+			var errs []error
+			for _, ref := range refs {
+				var err error
+				switch what {
+				case "start":
+					err = a.b.Start(ctx, ref)
+				case "stop":
+					err = a.b.Stop(ctx, ref, 10*time.Second)
+				case "restart":
+					err = a.b.Restart(ctx, ref, 10*time.Second)
+				case "remove":
+					err = a.b.Remove(ctx, ref, true)
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
 			}
-			a.update(func() { a.done(what+" "+name, err) })
+			a.update(func() {
+				if len(refs) > 1 {
+					clear(a.contents[viewContainers].marked)
+					a.title(viewContainers)
+				}
+				if len(refs) > 1 && len(errs) > 0 {
+					a.done(fmt.Sprintf("%s %s (%d failed)", what, name, len(errs)), errors.Join(errs...))
+					return
+				}
+				a.done(what+" "+name, errors.Join(errs...))
+			})
 		})
 	}
 	if ask {
-		a.confirm(fmt.Sprintf("%s container %s?", strings.ToUpper(what[:1])+what[1:], name), run)
+		q := fmt.Sprintf("%s %s?", strings.ToUpper(what[:1])+what[1:], name)
+		if len(refs) == 1 {
+			q = fmt.Sprintf("%s container %s?", strings.ToUpper(what[:1])+what[1:], name)
+		}
+		if what == "remove" {
+			q += " A running one is killed first."
+		}
+		a.confirm(q, run)
 		return
 	}
 	run()
@@ -452,16 +531,7 @@ func (a *App) remove() {
 	}
 	switch a.current {
 	case viewContainers:
-		if strings.HasPrefix(ref, "pending/") {
-			return
-		}
-		name := a.containerName(ref)
-		a.confirm(fmt.Sprintf("Remove container %s? A running one is killed first.", name), func() {
-			a.goRun(func(ctx context.Context) {
-				err := a.b.Remove(ctx, ref, true)
-				a.update(func() { a.done("remove "+name, err) })
-			})
-		})
+		a.containerAction("remove", true)
 	case viewNetworks:
 		c := a.contents[viewNetworks]
 		r, _ := a.tables[viewNetworks].GetSelection()

@@ -141,6 +141,9 @@ func TestAWaitingContainerKeepsItsRowWithItsReason(t *testing.T) {
 	if strings.Contains(h.text(), "[aqua]") || strings.Contains(h.text(), "[-]") {
 		t.Fatalf("the node page shows raw colour tags:\n%s", h.text())
 	}
+	// c: the node's containers, the waiting one too.
+	h.typeText("c")
+	h.wait(settle, "Containers [", "/node:^eu-2/", "eu-2/"+victim)
 }
 
 func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
@@ -329,5 +332,33 @@ func TestTheLogsViewsGoroutinesEndWithIt(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		h.key(tcell.KeyEscape) // clear the filter
+	}
+}
+
+func TestSpaceMarksRowsForABulkStop(t *testing.T) {
+	h := start(t, demoSource(t), 200, 30)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("2/web-")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [2/6]")
+	h.typeText("  ")
+	h.wait(settle, "2 marked", "✓ eu-2/web-1", "✓ us-1/web-2")
+	h.typeText("s")
+	h.wait(settle, "Stop 2 containers?")
+	h.typeText("y")
+	h.wait(settle, "stop 2 containers: done")
+	h.gone(settle, "2 marked", "✓ ")
+	for deadline := time.Now().Add(settle); !strings.Contains(h.lineWith("eu-2/web-1"), "exited") || !strings.Contains(h.lineWith("us-1/web-2"), "exited"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the marked containers were not both stopped:\n%s", h.text())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l := h.lineWith("eu-1/db"); l != "" {
+		t.Errorf("the filter let db through: %s", l)
+	}
+	h.key(tcell.KeyEscape)
+	if l := h.wait(settle, "eu-1/db"); !strings.Contains(h.lineWith("eu-1/db"), "running") {
+		t.Errorf("an unmarked container was stopped:\n%s", l)
 	}
 }

@@ -19,6 +19,7 @@ type content struct {
 	rows    []row // as the state gave them
 	view    []int // indexes into rows: filtered, then sorted
 	filter  string
+	marked  map[string]bool // row keys marked for a bulk action
 	sortCol int
 	desc    bool
 	th      theme
@@ -30,7 +31,7 @@ type content struct {
 }
 
 func newContent(columns []string, th theme) *content {
-	return &content{columns: columns, sortCol: -1, th: th, bars: true}
+	return &content{columns: columns, sortCol: -1, th: th, bars: true, marked: map[string]bool{}}
 }
 
 // colSpec says how a column gives way on a narrow screen: shrink orders
@@ -178,10 +179,14 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 	if r-1 >= len(c.view) {
 		return nil
 	}
-	cl := c.rows[c.view[r-1]].cells[col]
+	row := &c.rows[c.view[r-1]]
+	cl := row.cells[col]
 	text := cl.display(time.Now())
 	if c.bars {
 		text = cl.withBar(time.Now())
+	}
+	if col == 0 && c.marked[row.key] {
+		text = "✓ " + text
 	}
 	mw := maxWidth(c.columns[col])
 	if c.caps != nil && c.caps[col] > 0 {

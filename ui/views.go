@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -89,7 +90,10 @@ func (a *App) nodeDetail(addr string) {
 	for _, im := range n.Images {
 		fmt.Fprintf(&sb, "  %-40s %s\n", tview.Escape(strings.Join(im.RepoTags, ", ")), model.ShortID(strings.TrimPrefix(im.ID, "sha256:")))
 	}
-	a.page("node", "Node "+n.Name+" (Esc back)", sb.String())
+	a.page("node", "Node "+n.Name+" (Esc back)", sb.String(), pageKey{'c', "its containers", func() {
+		a.show(viewContainers)
+		a.filterBy("node:^" + regexp.QuoteMeta(n.Name) + "/")
+	}})
 }
 
 // findContainer finds the container a containers-view row shows: on its
