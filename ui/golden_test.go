@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,9 +73,24 @@ func golden(t *testing.T, name, screen string) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./ui -run TestGoldenScreens -update to write it)", err)
 	}
-	if string(want) != screen {
-		t.Errorf("%s differs from %s (go test ./ui -run TestGoldenScreens -update rewrites it; read the diff):\n got:\n%s\nwant:\n%s", name, path, screen, want)
+	if string(want) == screen {
+		return
 	}
+	got, exp := strings.Split(screen, "\n"), strings.Split(string(want), "\n")
+	var diff strings.Builder
+	for i := range max(len(got), len(exp)) {
+		g, w := "", ""
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(exp) {
+			w = exp[i]
+		}
+		if g != w {
+			fmt.Fprintf(&diff, "line %d\n  got: %s\n want: %s\n", i+1, strings.TrimRight(g, " "), strings.TrimRight(w, " "))
+		}
+	}
+	t.Errorf("%s differs from %s (go test ./ui -run TestGoldenScreens -update rewrites it; review with git diff):\n%s", name, path, diff.String())
 }
 
 // TestGoldenScreens draws the main screens at three terminal sizes and
