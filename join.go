@@ -84,9 +84,13 @@ func join(args []string, stdout, stderr io.Writer) int {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(stdout, "registering %s in %s every %s (TTL %s)\n", *advertise, discovery, *heartbeat, *ttl)
-	src.Consul.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
+	err = src.Consul.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
 		fmt.Fprintf(stderr, "swarmdeck join: %v (retrying)\n", err)
 	})
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmdeck join: %v; the registration ends when its TTL (%s) runs out\n", err, *ttl)
+		return exitRefused
+	}
 	fmt.Fprintf(stdout, "deregistered %s\n", *advertise)
 	return exitOK
 }

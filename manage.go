@@ -331,8 +331,7 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if cfg.replication {
-		cluster.Replicated()
-		go cfg.source.Consul.Election(ctx, cfg.advertise, cfg.replicationTTL, cluster.SetRole)
+		cluster.Replicated() // a replica until elected, before the API serves
 	}
 	// Listen before anything starts: a port in use is an error now, not
 	// a half-started manager.
@@ -348,6 +347,19 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer stopAPI()
+	if cfg.replication {
+		// The election owns the role. At shutdown it resigns, and the
+		// manager waits for that before it stops serving, so a replica
+		// takes over at once.
+		elected := make(chan struct{})
+		go func() {
+			defer close(elected)
+			if err := cfg.source.Consul.Election(ctx, cfg.advertise, cfg.replicationTTL, cluster.SetRole); err != nil {
+				logger.Warn(err.Error())
+			}
+		}()
+		defer func() { stop(); <-elected }()
+	}
 	if cfg.headless {
 		return headless(ctx, cluster, cfg.hosts, stdout)
 	}

@@ -109,10 +109,11 @@ type Cluster struct {
 	rebalancing atomic.Bool                   // a rebalance on recovery is running
 	gen         uint64                        // bumped on every change
 
-	events *broker
-	wake   chan struct{} // capacity may have appeared: look at the queue
-	wg     sync.WaitGroup
-	ctx    atomic.Pointer[context.Context] // Run's, for goroutines started later
+	events   *broker
+	wake     chan struct{} // capacity may have appeared: look at the queue
+	takeover chan struct{} // this manager became primary: reconcile first
+	wg       sync.WaitGroup
+	ctx      atomic.Pointer[context.Context] // Run's, for goroutines started later
 
 	replicated bool // with leader election; else always primary
 	primary    atomic.Bool
@@ -172,7 +173,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
-		events: newBroker(), wake: make(chan struct{}, 1),
+		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{},
 	}
 	if c.state == nil {
@@ -204,9 +205,10 @@ func (c *Cluster) Replicated() {
 	c.primary.Store(false)
 }
 
-// SetRole records the outcome of the leader election. A manager that
-// becomes primary first reconciles: it removes duplicates, evacuates the
-// nodes that failed meanwhile and places what is queued.
+// SetRole records the outcome of the leader election; it returns at once.
+// A manager that becomes primary first reconciles, in the rescheduler's
+// goroutine and before it moves anything: it removes duplicates, evacuates
+// the nodes that failed meanwhile and places what is queued.
 func (c *Cluster) SetRole(primary bool, leader string) {
 	was := c.primary.Swap(primary)
 	old := c.leader.Swap(&leader)
@@ -224,7 +226,10 @@ func (c *Cluster) SetRole(primary bool, leader string) {
 	}
 	c.emit(model.Event{Kind: model.EventEngine, Action: "leader", Message: msg})
 	if primary && !was {
-		c.reconcile(c.runCtx())
+		select { // the rescheduler reconciles before it moves anything
+		case c.takeover <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -84,7 +84,8 @@ func NewConsul(rawURL string, opts KVOptions) (*Consul, error) {
 
 // Check asks Consul whether it is there and has a leader.
 func (c *Consul) Check(ctx context.Context) error {
-	q := (&consul.QueryOptions{}).WithContext(ctx)
+	q, _, cancel := consulCall(ctx, consulCallTimeout)
+	defer cancel()
 	if _, _, err := c.client.KV().Get(c.nodesKey(), q); err != nil {
 		return fmt.Errorf("cannot reach Consul at %s: %w", c.URL, err)
 	}
@@ -113,7 +114,10 @@ func entries(pairs consul.KVPairs) []Entry {
 
 // List reads the registered engines once.
 func (c *Consul) List(ctx context.Context) ([]Entry, error) {
-	pairs, _, err := c.client.KV().List(c.nodesKey(), (&consul.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	q, _, cancel := consulCall(ctx, consulCallTimeout)
+	defer cancel()
+	q.RequireConsistent = true
+	pairs, _, err := c.client.KV().List(c.nodesKey(), q)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Consul at %s: %w", c.URL, err)
 	}
@@ -131,8 +135,10 @@ func (c *Consul) Watch(ctx context.Context) (<-chan []Entry, <-chan error) {
 		for ctx.Err() == nil {
 			// Consistent: a Consul just restarted answers default reads
 			// before it has read its state back, with no node at all.
-			q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute, RequireConsistent: true}).WithContext(ctx)
+			q, _, cancel := consulCall(ctx, time.Minute+consulCallTimeout)
+			q.WaitIndex, q.WaitTime, q.RequireConsistent = index, time.Minute, true
 			pairs, meta, err := c.client.KV().List(c.nodesKey(), q)
+			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
 					return
@@ -175,9 +181,11 @@ const MinTTL = 10 * time.Second
 
 // Register keeps addr registered (as name=addr when name is set) under
 // Swarm's key with a TTL, renewed every heartbeat, until ctx ends; then
-// it deregisters. Registration problems are reported to report and
-// retried every heartbeat.
-func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl, delay time.Duration, report func(error)) {
+// it deregisters, and returns nil only if it did. Registration problems
+// are reported to report and retried every heartbeat. Every Consul call
+// has a timeout, and the ones in flight end with ctx, so a Consul that
+// hangs never keeps Register from returning for more than a few seconds.
+func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl, delay time.Duration, report func(error)) error {
 	if delay > 0 {
 		sleep(ctx, time.Duration(rand.Int64N(int64(delay))))
 	}
@@ -190,11 +198,13 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 	// Reads are consistent: a Consul that has just restarted answers
 	// default reads before it has read its state back (no key, no
 	// session), and consistent ones only after.
-	consistent := &consul.QueryOptions{RequireConsistent: true}
 	session, prev := "", ""
 	register := func() error {
+		consistent, w, cancel := consulCall(ctx, consulCallTimeout)
+		defer cancel()
+		consistent.RequireConsistent = true
 		if session != "" {
-			entry, _, err := sessions.Renew(session, nil)
+			entry, _, err := sessions.Renew(session, w)
 			if err != nil {
 				// Consul is away: it keeps the session (and the key the
 				// session holds) across a restart, so renew that one when
@@ -210,7 +220,7 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 			// TTL only: no node check whose flap in a Consul restart
 			// would end the session.
 			id, _, err := sessions.CreateNoChecks(&consul.SessionEntry{Name: "swarmdeck-join " + addr, TTL: ttl.String(),
-				Behavior: consul.SessionBehaviorDelete, LockDelay: time.Millisecond}, nil)
+				Behavior: consul.SessionBehaviorDelete, LockDelay: time.Millisecond}, w)
 			if err != nil {
 				return fmt.Errorf("cannot register %s in Consul at %s: %w", addr, c.URL, err)
 			}
@@ -229,13 +239,13 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 		if pair != nil && pair.Session != "" && pair.Session == prev {
 			// The session Consul said had expired holds the key after all
 			// (it answered before reading its state back): take it back.
-			if entry, _, err := sessions.Renew(prev, nil); err == nil && entry != nil {
-				sessions.Destroy(session, nil)
+			if entry, _, err := sessions.Renew(prev, w); err == nil && entry != nil {
+				sessions.Destroy(session, w)
 				session, prev = prev, ""
 				return nil
 			}
 		}
-		ok, _, err := kv.Acquire(&consul.KVPair{Key: key, Value: []byte(value), Session: session}, nil)
+		ok, _, err := kv.Acquire(&consul.KVPair{Key: key, Value: []byte(value), Session: session}, w)
 		if err == nil && !ok {
 			err = errors.New("the key is held by another session")
 		}
@@ -244,76 +254,22 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 		}
 		return nil
 	}
-	for {
-		if err := register(); err != nil {
+	for ctx.Err() == nil {
+		if err := register(); err != nil && ctx.Err() == nil {
 			report(err)
 		}
-		if !sleep(ctx, heartbeat) {
-			break
-		}
+		sleep(ctx, heartbeat)
 	}
+	// Deregister within a few seconds, whatever Consul does.
+	_, w, cancel := consulCall(context.WithoutCancel(ctx), consulCallTimeout)
+	defer cancel()
 	if session != "" {
-		sessions.Destroy(session, nil) // its behaviour deletes the key
-	}
-	kv.Delete(key, nil)
-}
-
-// Election runs Swarm's leader election on <prefix>/docker/swarm/leader:
-// a Consul lock whose value is this manager's advertised address. onChange
-// gets every change of role and of leader. As Swarm did, the lock's
-// session gets half the TTL (Consul may keep a session up to twice its
-// TTL), and no less than Consul's 10 s minimum, so a replica takes over
-// within the TTL of a primary that died.
-func (c *Consul) Election(ctx context.Context, advertise string, ttl time.Duration, onChange func(primary bool, leader string)) {
-	ttl = max(ttl/2, MinTTL)
-	go c.follow(ctx, advertise, onChange)
-	for ctx.Err() == nil {
-		lock, err := c.client.LockOpts(&consul.LockOptions{Key: c.leaderKey(), Value: []byte(advertise),
-			SessionName: "swarmdeck-manager " + advertise, SessionTTL: ttl.String(), LockDelay: time.Millisecond, MonitorRetries: 3})
-		if err != nil {
-			sleep(ctx, 10*time.Second) // Swarm's pause after an election error
-			continue
-		}
-		lost, err := lock.Lock(ctx.Done())
-		if err != nil || lost == nil {
-			sleep(ctx, 2*time.Second)
-			continue
-		}
-		onChange(true, advertise)
-		select {
-		case <-lost:
-		case <-ctx.Done():
-		}
-		lock.Unlock() // resigns at shutdown, so a replica takes over at once
-		lock.Destroy()
-		if ctx.Err() == nil {
-			onChange(false, "")
+		if _, err := sessions.Destroy(session, w); err != nil { // its behaviour deletes the key
+			return fmt.Errorf("cannot deregister %s from Consul at %s: %w", addr, c.URL, err)
 		}
 	}
-}
-
-// follow watches the leader key and reports each new leader.
-func (c *Consul) follow(ctx context.Context, self string, onChange func(primary bool, leader string)) {
-	var index uint64
-	last := ""
-	for ctx.Err() == nil {
-		q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
-		pair, meta, err := c.client.KV().Get(c.leaderKey(), q)
-		if err != nil {
-			index = 0
-			sleep(ctx, time.Second)
-			continue
-		}
-		index = meta.LastIndex
-		leader := ""
-		if pair != nil && pair.Session != "" {
-			leader = string(pair.Value)
-		}
-		if leader != last {
-			last = leader
-			if leader != self {
-				onChange(false, leader)
-			}
-		}
+	if _, err := kv.Delete(key, w); err != nil {
+		return fmt.Errorf("cannot deregister %s from Consul at %s: %w", addr, c.URL, err)
 	}
+	return nil
 }

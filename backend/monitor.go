@@ -217,8 +217,11 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	}
 	recovered := was == model.Unhealthy || was == model.Pending && !c.initial[n.entry.Addr]
 	c.rebuild(n)
-	stale := c.staleCopies(n)
-	unstarted := c.unstarted(n, stale)
+	var stale, unstarted []*model.Container
+	if c.isPrimary() { // a replica changes nothing; a new primary reconciles first
+		stale = c.staleCopies(n)
+		unstarted = c.unstarted(n, stale)
+	}
 	c.mu.Unlock()
 	c.removeStale(ctx, n, stale)
 	for _, ct := range unstarted {

@@ -119,22 +119,35 @@ const rescheduleRetry = 5 * time.Second
 
 // rescheduler places queued containers whenever it is nudged (a node
 // failed, came back or joined, a container was removed) and every few
-// seconds, until ctx ends.
+// seconds, until ctx ends. When the manager has just become primary it
+// reconciles first. It is the one goroutine that moves containers.
 func (c *Cluster) rescheduler(ctx context.Context) {
 	t := time.NewTicker(rescheduleRetry)
 	defer t.Stop()
 	for {
+		takeover := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.wake:
 		case <-t.C:
+		case <-c.takeover:
+			takeover = true
 		}
-		if c.isPrimary() {
-			c.drain(ctx)
-			c.continueDrains(ctx)
-			c.reconcileGlobals(ctx)
+		select {
+		case <-c.takeover:
+			takeover = true
+		default:
 		}
+		if !c.isPrimary() {
+			continue
+		}
+		if takeover {
+			c.reconcile(ctx)
+		}
+		c.drain(ctx)
+		c.continueDrains(ctx)
+		c.reconcileGlobals(ctx)
 	}
 }
 

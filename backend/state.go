@@ -180,7 +180,9 @@ func (s *ConsulState) dir() string { return path.Join(s.c.prefix, "swarmdeck/ava
 
 // Load implements StateStore.
 func (s *ConsulState) Load(ctx context.Context) (map[string]model.Availability, error) {
-	pairs, _, err := s.c.client.KV().List(s.dir(), (&consul.QueryOptions{}).WithContext(ctx))
+	q, _, cancel := consulCall(ctx, consulCallTimeout)
+	defer cancel()
+	pairs, _, err := s.c.client.KV().List(s.dir(), q)
 	if err != nil {
 		return nil, fmt.Errorf("reading node availability from Consul at %s: %w", s.c.URL, err)
 	}
@@ -204,7 +206,8 @@ func (s *ConsulState) decode(pairs consul.KVPairs) map[string]model.Availability
 // Save implements StateStore.
 func (s *ConsulState) Save(ctx context.Context, addr string, a model.Availability) error {
 	key := s.dir() + url.PathEscape(addr)
-	w := (&consul.WriteOptions{}).WithContext(ctx)
+	_, w, cancel := consulCall(ctx, consulCallTimeout)
+	defer cancel()
 	var err error
 	if a == model.Active {
 		_, err = s.c.client.KV().Delete(key, w)
@@ -223,8 +226,10 @@ func (s *ConsulState) Watch(ctx context.Context) <-chan map[string]model.Availab
 	go func() {
 		var index uint64
 		for ctx.Err() == nil {
-			q := (&consul.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+			q, _, cancel := consulCall(ctx, time.Minute+consulCallTimeout)
+			q.WaitIndex, q.WaitTime = index, time.Minute
 			pairs, meta, err := s.c.client.KV().List(s.dir(), q)
+			cancel()
 			if err != nil {
 				index = 0
 				sleep(ctx, time.Second)
