@@ -2,15 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"swarmdeck/api"
+	"swarmdeck/backend"
 	"swarmdeck/model"
 )
 
@@ -114,5 +121,93 @@ func TestHeadlessLinesCannotBeForged(t *testing.T) {
 	}
 	if got := formatEvent(model.Event{Kind: model.EventPlaced, Message: `placed "web" on eu-1`}); !strings.HasSuffix(got, `placed "web" on eu-1`) {
 		t.Fatalf("a clean message changed: %q", got)
+	}
+}
+
+// TestOperatorInputHasLimits runs the command as a user does with
+// oversized or inconsistent input: each is a usage error (exit 2) that
+// names the problem, before anything is built or served.
+func TestOperatorInputHasLimits(t *testing.T) {
+	bad := "clusterfile/testdata/bad/"
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		message string
+	}{
+		{"a second YAML document", []string{"place", "--cluster", bad + "two-documents.yaml", "nginx"},
+			bad + "two-documents.yaml:5: a second YAML document (after ---): a cluster file is one document"},
+		{"two nodes of one name", []string{"place", "--cluster", bad + "duplicate-node-name.yaml", "nginx"},
+			bad + "duplicate-node-name.yaml:6: node name a is already the name of the node on line 2"},
+		{"two containers of one id", []string{"manage", "--cluster", bad + "duplicate-container-id.yaml"},
+			bad + "duplicate-container-id.yaml:14: container id 1111111111111111111111111111111111111111111111111111111111111111 is already used on line 7"},
+		{"an overcommit of 1e300 in the file", []string{"place", "--cluster", bad + "huge-overcommit.yaml", "nginx"},
+			"swarm.overcommit should be at most 100 (101 times the node), 1e+300 is invalid"},
+		{"an overcommit of 1e300 on the command line", []string{"manage", "--cluster", demo, "--cluster-opt", "swarm.overcommit=1e300"},
+			"swarm.overcommit should be at most 100 (101 times the node), 1e+300 is invalid"},
+		{"too many containers per simulated node", []string{"manage", "sim://10?containers=5000"},
+			"a simulated cluster has at most 1000 containers per node and 1000000 in all (asked 10×5000)"},
+		{"too many simulated containers in all", []string{"manage", "sim://2000?containers=1000"},
+			"(asked 2000×1000)"},
+		{"too many simulated nodes", []string{"manage", "sim://100001"}, "a simulated cluster has 1 to 100000 nodes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runBinary(t, tt.args...)
+			if code != exitUsage || !strings.Contains(errOut, tt.message) || out != "" {
+				t.Fatalf("swarmdeck %q: exit %d, stdout %q, stderr %q\nwant exit 2 and %q", tt.args, code, out, errOut, tt.message)
+			}
+		})
+	}
+}
+
+// TestClusterOptOnTheCommandLineWinsOverTheFile: the file's settings and
+// the command line's are merged once, the command line winning, and
+// `docker info` shows the result.
+func TestClusterOptOnTheCommandLineWinsOverTheFile(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"the file's overcommit (5%)", nil, []string{`"Strategy","spread"`, `"  └ Reserved Memory","5 GiB / 16.8 GiB"`}},
+		{"--cluster-opt swarm.overcommit=0.5", []string{"--cluster-opt", "swarm.overcommit=0.5"}, []string{`"  └ Reserved Memory","5 GiB / 24 GiB"`}},
+		{"--strategy keeps the file's overcommit", []string{"--strategy", "binpack"}, []string{`"Strategy","binpack"`, `"  └ Reserved Memory","5 GiB / 16.8 GiB"`}},
+		{"--cluster-opt with --strategy", []string{"--strategy", "random", "--cluster-opt", "swarm.overcommit=0"}, []string{`"Strategy","random"`, `"  └ Reserved Memory","5 GiB / 16 GiB"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseManage(append([]string{"--cluster", demo}, tt.args...), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cluster, err := backend.New(cfg.source, cfg.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { cluster.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			srv := httptest.NewServer(api.New(cluster))
+			defer srv.Close()
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				resp, err := http.Get(srv.URL + "/info")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				missing := ""
+				for _, w := range tt.want {
+					if !strings.Contains(string(b), w) {
+						missing = w
+					}
+				}
+				if missing == "" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("docker info lacks %s:\n%s", missing, b)
+				}
+			}
+		})
 	}
 }

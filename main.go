@@ -163,7 +163,9 @@ func demoConsole(lo logOptions, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg := &manageConfig{source: src, log: lo}
-	fc := src.File.SchedConfig()
-	cfg.opts.Sched = fc
+	if cfg.opts.Sched, err = mergeSched(src.File, "", nil, false, nil); err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitUsage
+	}
 	return runManager(cfg, stdout, stderr)
 }

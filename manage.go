@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"swarmdeck/backend"
+	"swarmdeck/clusterfile"
 	"swarmdeck/metrics"
 	"swarmdeck/model"
 	"swarmdeck/sched"
@@ -196,26 +198,9 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	}
 	cfg.tls = tlsCfg
 	cfg.opts = backend.Options{FailureRetry: f.failureRetry, RefreshMin: f.refreshMin, RefreshMax: f.refreshMax, RescheduleGrace: f.grace}
-	sc := sched.Config{Strategy: f.strategy, Overcommit: model.DefaultOvercommit}
-	if fs.Changed("filter") {
-		sc.Filters = f.filters
-	}
-	for _, o := range f.clusterOpts {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "swarm.overcommit":
-			x, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, fmt.Errorf("invalid --cluster-opt %s: want a number", o)
-			}
-			if sc.Overcommit, err = model.NewOvercommit(x); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("unsupported --cluster-opt %q (swarmdeck knows swarm.overcommit)", o)
-		}
-	}
-	if _, err := sched.New(sc); err != nil {
+	// Checked now, before discovery is opened; merged with the cluster
+	// file's once it is.
+	if _, err := mergeSched(nil, f.strategy, f.filters, fs.Changed("filter"), f.clusterOpts); err != nil {
 		return nil, err
 	}
 	src, err := backend.OpenKV(discovery, engineTLS(), kv)
@@ -232,11 +217,9 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 			return nil, err
 		}
 	}
-	if src.File != nil && !fs.Changed("strategy") && !fs.Changed("filter") {
-		fileCfg := src.File.SchedConfig()
-		sc.Strategy, sc.Filters, sc.Overcommit = fileCfg.Strategy, fileCfg.Filters, fileCfg.Overcommit
+	if cfg.opts.Sched, err = mergeSched(src.File, f.strategy, f.filters, fs.Changed("filter"), f.clusterOpts); err != nil {
+		return nil, err
 	}
-	cfg.opts.Sched = sc
 	cfg.opts.State = stateStore(src, f.stateFile)
 	cfg.opts.RebalanceOnRecovery = f.rebalance
 	cfg.source = src
@@ -257,6 +240,43 @@ func stateStore(src *backend.Source, file string) backend.StateStore {
 		return &backend.MemoryState{}
 	}
 	return &backend.FileState{Path: backend.DefaultStatePath()}
+}
+
+// mergeSched is the one place the scheduler's settings are merged, with
+// one precedence: Swarm's defaults, then the cluster file (when there is
+// one), then the command line (--strategy, --filter when given, each
+// --cluster-opt). The strategy comes out resolved, never empty.
+func mergeSched(file *clusterfile.File, strategy string, filters []string, filtersSet bool, clusterOpts []string) (sched.Config, error) {
+	sc := sched.Config{Overcommit: model.DefaultOvercommit}
+	if file != nil {
+		sc = file.SchedConfig()
+	}
+	if strategy != "" {
+		sc.Strategy = strategy
+	}
+	sc.Strategy = cmp.Or(sc.Strategy, sched.StrategySpread)
+	if filtersSet {
+		sc.Filters = filters
+	}
+	for _, o := range clusterOpts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "swarm.overcommit":
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return sc, fmt.Errorf("invalid --cluster-opt %s: want a number", o)
+			}
+			if sc.Overcommit, err = model.NewOvercommit(x); err != nil {
+				return sc, err
+			}
+		default:
+			return sc, fmt.Errorf("unsupported --cluster-opt %q (swarmdeck knows swarm.overcommit)", o)
+		}
+	}
+	if _, err := sched.New(sc); err != nil {
+		return sc, err
+	}
+	return sc, nil
 }
 
 // engineTLS reads DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as the docker

@@ -201,12 +201,9 @@ func place(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	scfg := cf.SchedConfig()
-	if f.strategy != "" {
-		scfg.Strategy = f.strategy
-	}
-	if fs.Changed("filter") {
-		scfg.Filters = f.filters
+	scfg, err := mergeSched(cf, f.strategy, f.filters, fs.Changed("filter"), nil)
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	s, err := sched.New(scfg)
 	if err != nil {

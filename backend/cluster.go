@@ -159,6 +159,9 @@ func (n *node) name() string {
 }
 
 // New makes a manager for the engines src finds. Nothing starts until Run.
+// The command line merges the scheduler's settings with the cluster
+// file's itself (and resolves the strategy); only a caller that set none
+// (opts.Sched without a strategy or filters) gets the file's as they are.
 func New(src *Source, opts Options) (*Cluster, error) {
 	opts.defaults()
 	if src.File != nil && opts.Sched.Strategy == "" && opts.Sched.Filters == nil {

@@ -114,6 +114,12 @@ func SimSource(name string, nodes []*model.Node) *Source {
 	return s
 }
 
+// Limits of a generated simulated cluster (sim://N?containers=K).
+const (
+	MaxSimContainersPerNode = 1000
+	MaxSimContainers        = 1000000
+)
+
 func openSim(url, rest string) (*Source, error) {
 	spec, query, _ := strings.Cut(rest, "?")
 	if n, err := strconv.Atoi(spec); err == nil {
@@ -126,6 +132,10 @@ func openSim(url, rest string) (*Source, error) {
 			if per, err = strconv.Atoi(v); k != "containers" || err != nil || per < 0 {
 				return nil, fmt.Errorf("discovery %q: the only option is containers=K (containers per node)", url)
 			}
+		}
+		if per > MaxSimContainersPerNode || n*per > MaxSimContainers {
+			return nil, fmt.Errorf("discovery %q: a simulated cluster has at most %d containers per node and %d in all (asked %d×%d)",
+				url, MaxSimContainersPerNode, MaxSimContainers, n, per)
 		}
 		return SimSource(url, GenerateNodes(n, per)), nil
 	}

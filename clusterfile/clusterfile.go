@@ -96,8 +96,19 @@ type rawContainer struct {
 	Expose  at[[]string]          `yaml:"expose"`
 }
 
+// Limits of one cluster file: past them it is refused with a clear error
+// rather than held in memory.
+const (
+	MaxFileSize   = 64 << 20
+	MaxNodes      = 100000
+	MaxContainers = 1000000
+)
+
 // Load reads and checks the cluster file at path.
 func Load(path string) (*File, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() > MaxFileSize {
+		return nil, tooBig(path, fi.Size())
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Path: path, Msg: "cannot read the cluster file: " + errors.Unwrap(err).Error()}
@@ -114,8 +125,15 @@ var typeNames = strings.NewReplacer(
 	"in type clusterfile.rawContainer", "in a container (keys: name, id, image, state, cpus, memory, labels, env, command, ports, network, expose)",
 )
 
+func tooBig(path string, size int64) error {
+	return &Error{Path: path, Msg: fmt.Sprintf("the file is %d MiB: a cluster file holds at most %d MiB", size>>20, MaxFileSize>>20)}
+}
+
 // Parse checks a cluster file's contents; path only names it in errors.
 func Parse(path string, data []byte) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, tooBig(path, int64(len(data)))
+	}
 	var raw rawFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -125,7 +143,25 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		return nil, yamlError(path, err)
 	}
-	p := parser{path: path, names: map[string]int{}, addrs: map[string]int{}}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		line := next.Line
+		if err != nil {
+			line = 0
+		}
+		return nil, &Error{Path: path, Line: line, Msg: "a second YAML document (after ---): a cluster file is one document"}
+	}
+	if len(raw.Nodes) > MaxNodes {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("%d nodes: a cluster file lists at most %d", len(raw.Nodes), MaxNodes)}
+	}
+	containers := 0
+	for _, n := range raw.Nodes {
+		containers += len(n.Containers)
+	}
+	if containers > MaxContainers {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("%d containers: a cluster file lists at most %d", containers, MaxContainers)}
+	}
+	p := parser{path: path, names: map[string]int{}, addrs: map[string]int{}, nodeNames: map[string]int{}, ids: map[string]int{}}
 	return p.file(&raw)
 }
 
@@ -144,9 +180,11 @@ func yamlError(path string, err error) error {
 }
 
 type parser struct {
-	path  string
-	names map[string]int // container name → line
-	addrs map[string]int // node address → line
+	path      string
+	names     map[string]int // container name → line
+	addrs     map[string]int // node address → line
+	nodeNames map[string]int // node name → line
+	ids       map[string]int // container ID → line
 }
 
 func (p *parser) errf(line int, format string, args ...any) error {
@@ -200,6 +238,10 @@ func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
 	if n.Addr == "" {
 		n.Addr = n.Name
 	}
+	if prev, dup := p.nodeNames[n.Name]; dup {
+		return nil, p.errf(line, "node name %s is already the name of the node on line %d: node names are unique", n.Name, prev)
+	}
+	p.nodeNames[n.Name] = line
 	if prev, dup := p.addrs[n.Addr]; dup {
 		return nil, p.errf(firstLine(r.Addr.Line, line), "node %s: address %s is already the address of the node on line %d", n.Name, n.Addr, prev)
 	}
@@ -265,6 +307,9 @@ func (p *parser) container(r *rawContainer, n *model.Node) (*model.Container, er
 	if cfg.NetworkMode == "" {
 		cfg.NetworkMode = "bridge"
 	}
+	if err := model.CheckName(name); err != nil {
+		return nil, p.errf(line, "container %s: %v", name, err)
+	}
 	if name != "" {
 		if prev, dup := p.names[name]; dup {
 			return nil, p.errf(line, "container name %s is already used on line %d: names are unique in the cluster", name, prev)
@@ -302,6 +347,10 @@ func (p *parser) container(r *rawContainer, n *model.Node) (*model.Container, er
 	if c.ID == "" {
 		c.ID = hash(n.Addr + "/" + name + "/" + strconv.Itoa(len(n.Containers)))
 	}
+	if prev, dup := p.ids[c.ID]; dup {
+		return nil, p.errf(firstLine(r.ID.Line, line), "container id %s is already used on line %d: container ids are unique in the cluster", c.ID, prev)
+	}
+	p.ids[c.ID] = firstLine(r.ID.Line, line)
 	c.SwarmID = c.Labels[model.LabelSwarmID]
 	if c.SwarmID == "" {
 		c.SwarmID = hash("swarm/" + c.ID)

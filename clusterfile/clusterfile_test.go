@@ -33,6 +33,12 @@ func TestBrokenFilesNameTheLineAndTheProblem(t *testing.T) {
 		{"empty.yaml", "the file is empty: a cluster file lists its nodes under nodes:"},
 		{"no-image.yaml", "6: container db on node a has no image"},
 		{"no-name.yaml", "2: node 1 has no name"},
+		{"duplicate-node-name.yaml", "6: node name a is already the name of the node on line 2: node names are unique"},
+		{"duplicate-container-id.yaml", "14: container id 1111111111111111111111111111111111111111111111111111111111111111 is already used on line 7: container ids are unique in the cluster"},
+		{"two-documents.yaml", "5: a second YAML document (after ---): a cluster file is one document"},
+		{"huge-overcommit.yaml", "1: overcommit: swarm.overcommit should be at most 100 (101 times the node), 1e+300 is invalid"},
+		{"bad-container-name.yaml", "6: container t3/x: Invalid container name (t3/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
+		{"negative-container-memory.yaml", "8: container web: memory: invalid size: '99999999999999999999g': larger than 1 EiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -66,6 +66,9 @@ go test -run '^$' -fuzz '^FuzzParseExpr$' -fuzztime "$FUZZTIME" -fuzzminimizetim
 step "fuzz the create body's resource fields and names for $BADINPUT_FUZZTIME"
 go test -run '^$' -fuzz '^FuzzCreateBody$' -fuzztime "$BADINPUT_FUZZTIME" -fuzzminimizetime 2s ./api
 
+step "fuzz the cluster-file loader for $BADINPUT_FUZZTIME"
+go test -run '^$' -fuzz '^FuzzParse$' -fuzztime "$BADINPUT_FUZZTIME" -fuzzminimizetime 2s ./clusterfile
+
 step "benchmarks, one iteration each (figures: docs/performance.md)"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
 
