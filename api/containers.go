@@ -325,7 +325,7 @@ func waitingDoc(w *backend.WaitingError) map[string]any {
 	}
 	doc["State"] = map[string]any{"Status": ct.State.String(), "Running": false, "Error": w.Error(),
 		"StartedAt": ct.Started.Format(time.RFC3339Nano), "FinishedAt": ct.Finished.Format(time.RFC3339Nano)}
-	doc["Node"] = map[string]any{"Name": w.From, "Addr": ct.Node, "IP": hostOf(ct.Node)}
+	doc["Node"] = map[string]any{"Name": w.From, "Addr": w.FromAddr, "IP": hostOf(w.FromAddr)}
 	return doc
 }
 

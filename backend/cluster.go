@@ -590,7 +590,7 @@ func (c *Cluster) Queued() []Queued {
 	waiting := c.waitingLocked()
 	out := make([]Queued, len(waiting))
 	for i, q := range waiting {
-		out[i] = Queued{Container: q.c, From: q.fromName, FromAddr: q.from, Since: q.since, Reason: q.lastErr}
+		out[i] = q.view()
 	}
 	return out
 }

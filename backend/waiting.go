@@ -11,11 +11,7 @@ import (
 // WaitingError is the answer about a container the manager is waiting to
 // reschedule: its node is down and no other node has taken it yet. Found
 // by ID, swarm ID or name alike.
-type WaitingError struct {
-	Container *model.Container // as it was on its failed node
-	From      string           // the failed node's name
-	Reason    string           // why no node took it yet; empty before the first try
-}
+type WaitingError struct{ Queued }
 
 func (e *WaitingError) Error() string {
 	msg := fmt.Sprintf("Container %s is waiting to be rescheduled: its node %s is down", describe(e.Container), e.From)
@@ -50,11 +46,16 @@ func (c *Cluster) waitingLocked() []*queued {
 // waitingAnswer is find's answer for a container that waits: the queued
 // entry, and its failed node if the cluster still has it. c.mu is held.
 func (c *Cluster) waitingAnswer(q *queued) (*model.Container, *node, *model.Node, error) {
-	err := &WaitingError{Container: q.c, From: q.fromName, Reason: q.lastErr}
+	err := &WaitingError{q.view()}
 	if n := c.nodes[q.from]; n != nil {
 		return q.c, n, n.view, err
 	}
 	return q.c, nil, nil, err
+}
+
+// view is the queued container as readers see it. c.mu is held.
+func (q *queued) view() Queued {
+	return Queued{Container: q.c, From: q.fromName, FromAddr: q.from, Since: q.since, Reason: q.lastErr}
 }
 
 // forget takes a waiting container out of the queue at the user's
