@@ -454,7 +454,14 @@ func headless(ctx context.Context, cluster *backend.Cluster, hosts []string, std
 			fmt.Fprintln(stdout, formatEvent(e))
 		case <-ctx.Done():
 			<-done
-			return exitOK
+			for { // the manager has stopped: print what it said last
+				select {
+				case e := <-events:
+					fmt.Fprintln(stdout, formatEvent(e))
+				default:
+					return exitOK
+				}
+			}
 		}
 	}
 }
