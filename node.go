@@ -81,6 +81,32 @@ func (m *managerClient) call(ctx context.Context, method, path string, in, out a
 	return json.Unmarshal(data, out)
 }
 
+// managerFlags is the flag set of a command that talks to a manager,
+// with its --host flag.
+func managerFlags(name, usage string, stderr io.Writer) (*pflag.FlagSet, *string) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.StringP("host", "H", "", "the manager's API address: tcp://host:port or unix:///path ($SWARM_HOST)")
+	fs.Usage = func() { fmt.Fprint(stderr, usage+fs.FlagUsages()) }
+	return fs, host
+}
+
+// parseArgs parses a command line that takes nargs arguments; when it
+// returns false the command ends with the code (0 after --help).
+func parseArgs(fs *pflag.FlagSet, args []string, nargs int) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() != nargs {
+		fs.Usage()
+		return exitUsage, false
+	}
+	return 0, true
+}
+
 // managerError is a refusal from the manager.
 type managerError struct {
 	Status int
@@ -114,20 +140,10 @@ Flags:
 
 // nodeCmd is `swarmdeck node drain|pause|activate NAME --host MANAGER`.
 func nodeCmd(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("node", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	host := fs.StringP("host", "H", "", "the manager's API address: tcp://host:port or unix:///path ($SWARM_HOST)")
+	fs, host := managerFlags("node", nodeUsage, stderr)
 	force := fs.Bool("force", false, "drain: move the containers that have no reschedule policy too")
-	fs.Usage = func() { fmt.Fprint(stderr, nodeUsage+fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() != 2 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := parseArgs(fs, args, 2); !ok {
+		return code
 	}
 	verb, name := fs.Arg(0), fs.Arg(1)
 	want := map[string]string{"drain": "drain", "pause": "pause", "activate": "active"}[verb]
@@ -181,21 +197,11 @@ Flags:
 
 // rebalanceCmd is `swarmdeck rebalance --host MANAGER [--dry-run]`.
 func rebalanceCmd(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("rebalance", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	host := fs.StringP("host", "H", "", "the manager's API address: tcp://host:port or unix:///path ($SWARM_HOST)")
+	fs, host := managerFlags("rebalance", rebalanceUsage, stderr)
 	dry := fs.Bool("dry-run", false, "show the plan, move nothing")
 	maxMoves := fs.Int("max-moves", 0, "the most moves the plan holds (default 20)")
-	fs.Usage = func() { fmt.Fprint(stderr, rebalanceUsage+fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return exitUsage
+	if code, ok := parseArgs(fs, args, 0); !ok {
+		return code
 	}
 	if fs.Changed("max-moves") && *maxMoves < 1 {
 		fmt.Fprintln(stderr, "swarmdeck rebalance: --max-moves must be at least 1")

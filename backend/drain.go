@@ -21,6 +21,12 @@ const moveConcurrency = 4
 // ErrAmbiguous is a node reference that names more than one node.
 var ErrAmbiguous = errors.New("more than one node answers to that name")
 
+// noSuchNode is a node reference that names no node; it is ErrNotFound.
+type noSuchNode string
+
+func (e noSuchNode) Error() string        { return "no such node: " + string(e) }
+func (e noSuchNode) Is(target error) bool { return target == ErrNotFound }
+
 // Blocker is a container that keeps a drained node from emptying, and why.
 type Blocker struct {
 	Container *model.Container
@@ -64,7 +70,7 @@ func (c *Cluster) resolveNode(ref string) (*node, error) {
 	}
 	switch len(found) {
 	case 0:
-		return nil, fmt.Errorf("%w: node %s", ErrNotFound, ref)
+		return nil, noSuchNode(ref)
 	case 1:
 		return found[0], nil
 	}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"swarmdeck/api"
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// simManager serves the API of a simulated cluster: three nodes of three
+// containers with the reschedule policy, and an empty fourth.
+func simManager(t *testing.T) (*backend.Cluster, string) {
+	t.Helper()
+	var nodes []*model.Node
+	for i := range 4 {
+		n := &model.Node{Name: fmt.Sprintf("n%d", i+1), ID: fmt.Sprintf("ID%d", i+1), Addr: fmt.Sprintf("10.0.0.%d:2375", i+1),
+			CPUs: 4, Memory: 8 << 30, Health: model.Healthy, Labels: map[string]string{}}
+		for j := range 3 {
+			if i == 3 {
+				break
+			}
+			n.Containers = append(n.Containers, &model.Container{
+				Config: model.Config{Name: fmt.Sprintf("%c%d", 'a'+i, j+1), Image: "busybox", CPUs: 1000, Memory: 1 << 30,
+					NetworkMode: "bridge", Labels: map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}},
+				ID: fmt.Sprintf("%064d", i*10+j), SwarmID: fmt.Sprintf("s%d", i*10+j), Node: n.Addr, State: model.Running,
+				Reschedule: []string{"on-node-failure"},
+			})
+		}
+		nodes = append(nodes, n)
+	}
+	c, err := backend.New(backend.SimSource("sim://test", nodes), backend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	srv := httptest.NewServer(api.New(c))
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	deadline := time.Now().Add(5 * time.Second)
+	for healthy := 0; healthy < 4; {
+		healthy = 0
+		for _, n := range c.Nodes() {
+			if n.Health == model.Healthy {
+				healthy++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the simulated nodes did not become healthy")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return c, "tcp://" + strings.TrimPrefix(srv.URL, "http://")
+}
+
+func TestRebalanceAndNodeCommandsTalkToTheManager(t *testing.T) {
+	c, host := simManager(t)
+	run := func(args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	out, errs, code := run("rebalance", "--host", host, "--dry-run")
+	want := "• a1: n1 → n4  (spread prefers n4"
+	if code != exitOK || !strings.Contains(out, want) || !strings.Contains(out, "cost: 2 moves") || !strings.Contains(out, "dry run: nothing moved") {
+		t.Fatalf("rebalance --dry-run: exit %d\n%s%s", code, out, errs)
+	}
+	if n := c.Node("10.0.0.4:2375"); len(n.Containers) != 0 {
+		t.Fatalf("a dry run moved %d containers", len(n.Containers))
+	}
+	out, errs, code = run("rebalance", "--host", host, "--max-moves", "1")
+	if code != exitOK || !strings.Contains(out, "✓ a1: n1 → n4") || !strings.Contains(out, "1 of 1 moves done") {
+		t.Fatalf("rebalance --max-moves 1: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code = run("rebalance", "--host", host, "--max-moves", "0"); code != exitUsage || !strings.Contains(errs, "--max-moves must be at least 1") {
+		t.Fatalf("--max-moves 0: exit %d, %s", code, errs)
+	}
+	out, errs, code = run("node", "drain", "n1", "--host", host)
+	if code != exitOK || !strings.Contains(out, "n1 (10.0.0.1:2375) is now drain (kept in memory") || !strings.Contains(out, "moving off it: 2") {
+		t.Fatalf("node drain: exit %d\n%s%s", code, out, errs)
+	}
+	if _, errs, code = run("node", "drain", "nope", "--host", host); code != exitRefused || !strings.Contains(errs, "swarmdeck node drain nope: No such node: nope") {
+		t.Fatalf("drain of an unknown node: exit %d, %s", code, errs)
+	}
+	if _, errs, code = run("node", "evict", "n1", "--host", host); code != exitUsage || !strings.Contains(errs, `unknown action "evict"`) {
+		t.Fatalf("an unknown action: exit %d, %s", code, errs)
+	}
+}
