@@ -91,8 +91,9 @@ func (h *harness) text() string {
 
 // settle is how long a test waits for the screen to show what a key
 // did: generous, since keys queue up behind redraws under -race on a
-// loaded machine; a passing wait returns as soon as the screen is right.
-const settle = 5 * time.Second
+// loaded machine (seen: a quarter of a second per key on 2 cores shared
+// by 8 test runs); a passing wait returns as soon as the screen is right.
+const settle = 20 * time.Second
 
 // wait polls the screen until every want is on it.
 func (h *harness) wait(within time.Duration, want ...string) string {
