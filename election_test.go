@@ -42,7 +42,7 @@ func (cb *consulBed) registered(t *testing.T, addr string) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	es, err := src.Consul.List(ctx)
+	es, err := src.Registry.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestTheElectionNeverShowsTwoPrimaries(t *testing.T) {
 		mu.Unlock()
 		go func() {
 			defer close(c.done)
-			src.Consul.Election(ctx, c.addr, 20*time.Second, func(primary bool, leader string) {
+			src.Elector.Election(ctx, c.addr, 20*time.Second, func(primary bool, leader string) {
 				mu.Lock()
 				defer mu.Unlock()
 				if c.inCall {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,7 +41,7 @@ func join(args []string, stdout, stderr io.Writer) int {
 	delay := fs.Duration("delay", 0, "wait a random time up to this before registering")
 	opts := fs.StringArray("discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: swarmdeck join --advertise host:port [flags] consul://host:port/prefix\n\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: swarmdeck join --advertise host:port [flags] DISCOVERY\n\nDISCOVERY: consul://host:port/prefix, etcd://host:port,…/prefix, zk://host:port,…/prefix or token://[HOST/]TOKEN\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "swarmdeck join: "+format+"\n", a...)
@@ -64,8 +65,6 @@ func join(args []string, stdout, stderr io.Writer) int {
 		return fail("--heartbeat should be at least one second")
 	case *ttl <= *heartbeat:
 		return fail("--ttl must be strictly superior to the heartbeat value")
-	case *ttl < backend.MinTTL:
-		return fail("--ttl %s is below Consul's shortest session TTL (%s)", *ttl, backend.MinTTL)
 	case *delay < 0:
 		return fail("--delay should not be a negative number")
 	}
@@ -73,20 +72,28 @@ func join(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	if src.Consul == nil {
-		return fail("join needs a key-value discovery (consul://): %s is not one", discovery)
+	if src.Registry == nil {
+		return fail("join needs a key-value or token discovery (consul://, etcd://, zk://, token://): %s is not one", discovery)
+	}
+	if min := src.Registry.ShortestTTL(); *ttl < min {
+		scheme, _, _ := strings.Cut(discovery, "://")
+		return fail("--ttl %s is below the shortest TTL %s:// keeps (%s)", *ttl, scheme, min)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	check, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := src.Consul.Check(check); err != nil {
+	if err := src.Registry.Check(check); err != nil {
 		return fail("%v", err)
 	}
 	fmt.Fprintf(stdout, "registering %s in %s every %s (TTL %s)\n", *advertise, discovery, *heartbeat, *ttl)
-	err = src.Consul.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
+	err = src.Registry.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
 		fmt.Fprintf(stderr, "swarmdeck join: %v (retrying)\n", err)
 	})
+	if errors.Is(err, backend.ErrNoDeregistration) {
+		fmt.Fprintf(stdout, "%s stays in %s until its TTL (%s) runs out: %v\n", *advertise, discovery, *ttl, err)
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck join: %v; the registration ends when its TTL (%s) runs out\n", err, *ttl)
 		return exitRefused

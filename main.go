@@ -5,6 +5,7 @@
 //	swarmdeck place [flags] IMAGE   where containers would go, and why
 //	swarmdeck manage DISCOVERY      the manager on a real pool
 //	swarmdeck join / list           discovery agent and listing
+//	swarmdeck create / token-server token:// discovery
 //	swarmdeck version               the build: version, commit, date
 package main
 
@@ -40,8 +41,13 @@ Usage:
                         the console on a simulated cluster of your own
   swarmdeck manage [flags] DISCOVERY
                         manage a cluster: nodes://host:port,… sim://FILE sim://N
-  swarmdeck join --advertise host:port consul://host:port/prefix
-                        keep an engine registered in discovery
+  swarmdeck join --advertise host:port DISCOVERY
+                        keep an engine registered in discovery: consul://host:port/prefix,
+                        etcd://host:port,…/prefix, zk://host:port,…/prefix, token://[HOST/]TOKEN
+  swarmdeck create [--discovery-host http://HOST:PORT]
+                        print a new token for token:// discovery
+  swarmdeck token-server -H host:port
+                        serve token:// discovery (Docker Hub's service is gone)
   swarmdeck list DISCOVERY
                         the engines discovery finds, one per line
   swarmdeck node drain|pause|activate NAME --host MANAGER [--force]
@@ -113,6 +119,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stdout, version.Get().Long())
 		return exitOK
+	case "create":
+		return create(args[1:], stdout, stderr)
+	case "token-server":
+		return tokenServer(args[1:], stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -93,7 +93,7 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tlsCA, "tlscacert", "", "CA that signs client certificates")
 	fs.StringVar(&f.tlsCert, "tlscert", "", "the endpoint's TLS certificate")
 	fs.StringVar(&f.tlsKey, "tlskey", "", "the endpoint's TLS key")
-	fs.BoolVar(&f.replication, "replication", false, "replicated managers: leader election through the discovery (consul://)")
+	fs.BoolVar(&f.replication, "replication", false, "replicated managers: leader election through the discovery (consul://, etcd://, zk://)")
 	fs.DurationVar(&f.replicationTTL, "replication-ttl", 20*time.Second, "how long a primary that stops answering keeps the lead")
 	fs.StringVar(&f.advertise, "advertise", "", "this manager's API address as the others reach it, host:port ($SWARM_ADVERTISE)")
 	fs.StringVar(&f.advertise, "addr", "", "same as --advertise")
@@ -113,7 +113,8 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	f.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: swarmdeck manage [flags] DISCOVERY\n\n"+
-			"Manage a cluster: nodes://host:port,… (or host:port,…), sim://FILE or sim://N.\n"+
+			"Manage a cluster: consul://host:port/prefix, etcd://host:port,…/prefix, zk://host:port,…/prefix,\n"+
+			"token://[HOST/]TOKEN, file://PATH, nodes://host:port,… (or host:port,…), sim://FILE or sim://N.\n"+
 			"$SWARM_DISCOVERY is used when DISCOVERY is left out.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
@@ -207,13 +208,13 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.replication && src.Consul == nil {
+	if f.replication && src.Elector == nil {
 		return nil, errors.New("Leader election is only supported with consul, etcd and zookeeper discovery.")
 	}
-	if src.Consul != nil {
+	if src.Registry != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := src.Consul.Check(ctx); err != nil {
+		if err := src.Registry.Check(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -231,9 +232,10 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 // file beside the manager; a simulated cluster keeps it in memory unless
 // a file is named.
 func stateStore(src *backend.Source, file string) backend.StateStore {
+	consul, inConsul := src.Registry.(*backend.Consul)
 	switch {
-	case src.Consul != nil:
-		return src.Consul.State()
+	case inConsul:
+		return consul.State()
 	case file != "":
 		return &backend.FileState{Path: file}
 	case src.Simulated:
@@ -374,7 +376,7 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 		elected := make(chan struct{})
 		go func() {
 			defer close(elected)
-			if err := cfg.source.Consul.Election(ctx, cfg.advertise, cfg.replicationTTL, cluster.SetRole); err != nil {
+			if err := cfg.source.Elector.Election(ctx, cfg.advertise, cfg.replicationTTL, cluster.SetRole); err != nil {
 				logger.Warn(err.Error())
 			}
 		}()

@@ -37,9 +37,12 @@ type Source struct {
 	sims      map[string]*SimEngine
 	// Settings a cluster file asked for (sim:// FILE); nil otherwise.
 	File *clusterfile.File
-	// Consul is set for consul:// discovery: registration and leader
-	// election go through it.
-	Consul *Consul
+	// Registry is set for a discovery that engines join: consul://,
+	// etcd://, zk:// and token://.
+	Registry Registry
+	// Elector is set for a discovery that elects a leader among
+	// replicated managers: consul://, etcd:// and zk://.
+	Elector Elector
 }
 
 // Lister is a discovery that can be read once (swarmdeck list).
@@ -60,7 +63,8 @@ func Open(url string, tls *TLS) (*Source, error) {
 }
 
 // OpenKV is Open with the settings of a key-value discovery
-// (consul://host:port/prefix) and of file://path.
+// (consul://host:port/prefix, etcd://a1,a2/prefix, zk://a1,a2/prefix),
+// of token://[HOST/]TOKEN and of file://path.
 func OpenKV(url string, tls *TLS, kv KVOptions) (*Source, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
@@ -68,12 +72,18 @@ func OpenKV(url string, tls *TLS, kv KVOptions) (*Source, error) {
 	}
 	docker := func(e Entry) (Engine, error) { return NewDockerEngine(e.Addr, tls) }
 	switch scheme {
-	case "consul":
-		c, err := NewConsul(url, kv)
+	case "consul", "etcd", "zk":
+		store, err := openStore(scheme, url, kv)
 		if err != nil {
 			return nil, err
 		}
-		return &Source{URL: url, Discovery: c, NewEngine: docker, Consul: c}, nil
+		return &Source{URL: url, Discovery: store, NewEngine: docker, Registry: store, Elector: store}, nil
+	case "token":
+		t, err := NewToken(url, kv)
+		if err != nil {
+			return nil, err
+		}
+		return &Source{URL: url, Discovery: t, NewEngine: docker, Registry: t}, nil
 	case "file":
 		if rest == "" {
 			return nil, fmt.Errorf("discovery %q names no file", url)
@@ -92,7 +102,7 @@ func OpenKV(url string, tls *TLS, kv KVOptions) (*Source, error) {
 	case "":
 		return nil, fmt.Errorf("discovery %q has no scheme before ://", url)
 	default:
-		return nil, fmt.Errorf("discovery %q: unsupported scheme %s (use consul://, file://, nodes://, sim://, or a list of host:port)", url, scheme)
+		return nil, fmt.Errorf("discovery %q: unsupported scheme %s (use consul://, etcd://, zk://, token://, file://, nodes://, sim://, or a list of host:port)", url, scheme)
 	}
 }
 
