@@ -18,28 +18,53 @@ import (
 	"swarmdeck/model"
 )
 
-// These tests need the real Consul of scripts/consul.sh and the real
-// dockerd of scripts/testbed.sh; scripts/test.sh starts both.
+// These tests need the real key-value stores of scripts/consul.sh,
+// scripts/etcd.sh and scripts/zk.sh and the real dockerd of
+// scripts/testbed.sh; scripts/test.sh starts them all.
+
+// kvStore is one real store the discovery tests run on.
+type kvStore struct {
+	scheme string // consul, etcd, zk
+	env    string // the variable with its host:port; env+"_DIR" has its folder
+	script string // its start/kill/revive/stop script
+	dirVar string // the script's variable for its folder
+}
+
+var kvStores = []kvStore{
+	{scheme: "consul", env: "SWARMDECK_CONSUL", script: "scripts/consul.sh", dirVar: "CONSUL_DIR"},
+	{scheme: "etcd", env: "SWARMDECK_ETCD", script: "scripts/etcd.sh", dirVar: "ETCD_DIR"},
+	{scheme: "zk", env: "SWARMDECK_ZK", script: "scripts/zk.sh", dirVar: "ZK_DIR"},
+}
 
 type consulBed struct {
-	consul string   // host:port
-	dir    string   // the agent's folder (for kill and revive)
+	store  kvStore
+	consul string   // the store's host:port
+	dir    string   // the store's folder (for kill and revive)
 	nodes  []string // dockerd addresses
 	tbDir  string
 	bin    string
 	prefix string
 }
 
-func requireConsul(t *testing.T) *consulBed {
+func requireConsul(t *testing.T) *consulBed { return requireStore(t, kvStores[0]) }
+
+// eachStore runs a test on every real key-value store.
+func eachStore(t *testing.T, test func(t *testing.T, cb *consulBed)) {
+	for _, s := range kvStores {
+		t.Run(s.scheme, func(t *testing.T) { test(t, requireStore(t, s)) })
+	}
+}
+
+func requireStore(t *testing.T, s kvStore) *consulBed {
 	t.Helper()
-	cb := &consulBed{consul: os.Getenv("SWARMDECK_CONSUL"), dir: os.Getenv("SWARMDECK_CONSUL_DIR"),
+	cb := &consulBed{store: s, consul: os.Getenv(s.env), dir: os.Getenv(s.env + "_DIR"),
 		tbDir: os.Getenv("SWARMDECK_TESTBED_DIR")}
 	nodes := os.Getenv("SWARMDECK_TESTBED_NODES")
-	if cb.consul == "" || nodes == "" {
+	if s.env != "" && cb.consul == "" || nodes == "" {
 		if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
-			t.Fatal("SWARMDECK_CONSUL or SWARMDECK_TESTBED_NODES is not set: scripts/consul.sh or scripts/testbed.sh did not start")
+			t.Fatalf("%s or SWARMDECK_TESTBED_NODES is not set: %s or scripts/testbed.sh did not start", s.env, s.script)
 		}
-		t.Skip("needs a real Consul and real dockerd: run scripts/test.sh")
+		t.Skipf("needs a real %s and real dockerd: run scripts/test.sh", s.scheme)
 	}
 	cb.nodes = strings.Split(nodes, ",")
 	cb.prefix = fmt.Sprintf("t%d", time.Now().UnixNano())
@@ -52,7 +77,17 @@ func requireConsul(t *testing.T) *consulBed {
 	return cb
 }
 
-func (cb *consulBed) url() string { return "consul://" + cb.consul + "/" + cb.prefix }
+func (cb *consulBed) url() string { return cb.store.scheme + "://" + cb.consul + "/" + cb.prefix }
+
+// storeCtl runs the store's script: kill (away, data kept) or revive.
+func (cb *consulBed) storeCtl(t *testing.T, verb string) {
+	t.Helper()
+	cmd := exec.Command(cb.store.script, verb)
+	cmd.Env = append(os.Environ(), cb.store.dirVar+"="+cb.dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", cb.store.script, verb, err, out)
+	}
+}
 
 // start runs the built binary until the test ends (SIGTERM, then SIGKILL).
 func (cb *consulBed) start(t *testing.T, args ...string) *exec.Cmd {
@@ -144,7 +179,10 @@ func running(cb *consulBed, swarmID string) (count int, where []string) {
 }
 
 func TestJoinedEnginesAppearWithinAHeartbeat(t *testing.T) {
-	cb := requireConsul(t)
+	eachStore(t, testJoinedEnginesAppearWithinAHeartbeat)
+}
+
+func testJoinedEnginesAppearWithinAHeartbeat(t *testing.T, cb *consulBed) {
 	c := cb.manager(t)
 	start := time.Now()
 	for _, a := range cb.nodes {
@@ -166,7 +204,10 @@ func TestJoinedEnginesAppearWithinAHeartbeat(t *testing.T) {
 }
 
 func TestAnAgentThatStopsRenewingDisappearsAndItsContainersMove(t *testing.T) {
-	cb := requireConsul(t)
+	eachStore(t, testAnAgentThatStopsRenewingDisappearsAndItsContainersMove)
+}
+
+func testAnAgentThatStopsRenewingDisappearsAndItsContainersMove(t *testing.T, cb *consulBed) {
 	c := cb.manager(t)
 	agents := cb.joinAll(t, c)
 	ct, err := c.Create(context.Background(), model.Config{Name: "mover", Image: "busybox", Cmd: []string{"sleep", "600"},
@@ -197,7 +238,10 @@ func TestAnAgentThatStopsRenewingDisappearsAndItsContainersMove(t *testing.T) {
 }
 
 func TestTwoManagersFailOverAndMoveContainersOnce(t *testing.T) {
-	cb := requireConsul(t)
+	eachStore(t, testTwoManagersFailOverAndMoveContainersOnce)
+}
+
+func testTwoManagersFailOverAndMoveContainersOnce(t *testing.T, cb *consulBed) {
 	for _, a := range cb.nodes {
 		cb.join(t, a)
 	}
@@ -260,19 +304,13 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func TestConsulAwayAndBack(t *testing.T) {
-	cb := requireConsul(t)
+func TestStoreAwayAndBack(t *testing.T) { eachStore(t, testStoreAwayAndBack) }
+
+func testStoreAwayAndBack(t *testing.T, cb *consulBed) {
 	c := cb.manager(t)
 	agents := cb.joinAll(t, c)
-	consul := func(verb string) {
-		cmd := exec.Command("scripts/consul.sh", verb)
-		cmd.Env = append(os.Environ(), "CONSUL_DIR="+cb.dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("consul %s: %v\n%s", verb, err, out)
-		}
-	}
-	consul("kill")
-	eventually(t, 10*time.Second, "the manager says Consul is away", func() bool {
+	cb.storeCtl(t, "kill")
+	eventually(t, 10*time.Second, "the manager says the store is away", func() bool {
 		for _, e := range c.RecentEvents() {
 			if e.Action == "discovery" && strings.Contains(e.Message, "does not answer") {
 				return true
@@ -282,10 +320,10 @@ func TestConsulAwayAndBack(t *testing.T) {
 	})
 	time.Sleep(3 * time.Second)
 	if healthyNodes(c) != 3 {
-		t.Fatalf("the view shrank while Consul was away: %d nodes", healthyNodes(c))
+		t.Fatalf("the view shrank while the store was away: %d nodes", healthyNodes(c))
 	}
-	consul("revive")
-	eventually(t, 30*time.Second, "the manager hears from Consul again", func() bool {
+	cb.storeCtl(t, "revive")
+	eventually(t, 30*time.Second, "the manager hears from the store again", func() bool {
 		for _, e := range c.RecentEvents() {
 			if e.Action == "discovery" && strings.Contains(e.Message, "answers again") {
 				return true

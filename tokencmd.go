@@ -59,7 +59,7 @@ func create(args []string, stdout, stderr io.Writer) int {
 func tokenServer(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("token-server", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.StringP("host", "H", "127.0.0.1:8500", "listen here, host:port")
+	addr := fs.StringP("host", "H", "127.0.0.1:7200", "listen here, host:port")
 	state := fs.String("state", filepath.Join(os.TempDir(), "swarmdeck-tokens.json"), "the file that keeps the clusters across restarts")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: swarmdeck token-server [-H host:port] [--state FILE]\n\n"+

@@ -3,9 +3,8 @@ package backend
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"fmt"
-	"net/url"
+	"math/rand/v2"
 	"strings"
 	"time"
 )
@@ -101,13 +100,14 @@ func (c *Consul) ShortestTTL() time.Duration { return MinTTL }
 
 // storeURL reads scheme://a1,a2/prefix into its endpoints and prefix.
 func storeURL(rawURL, scheme, defaultPort string) (endpoints []string, prefix string, err error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != scheme || u.Host == "" {
+	rest, ok := strings.CutPrefix(rawURL, scheme+"://")
+	hosts, path, _ := strings.Cut(rest, "/")
+	if !ok || hosts == "" {
 		return nil, "", fmt.Errorf("invalid discovery %q: want %s://host:port[,host:port…]/prefix", rawURL, scheme)
 	}
-	for _, h := range strings.Split(u.Host, ",") {
+	for _, h := range strings.Split(hosts, ",") {
 		if h == "" {
-			return nil, "", fmt.Errorf("invalid discovery %q: an empty address in %q", rawURL, u.Host)
+			return nil, "", fmt.Errorf("invalid discovery %q: an empty address in %q", rawURL, hosts)
 		}
 		if !strings.Contains(h, ":") {
 			h += ":" + defaultPort
@@ -117,7 +117,7 @@ func storeURL(rawURL, scheme, defaultPort string) (endpoints []string, prefix st
 		}
 		endpoints = append(endpoints, h)
 	}
-	return endpoints, strings.Trim(u.Path, "/"), nil
+	return endpoints, strings.Trim(path, "/"), nil
 }
 
 // storeKey is a store's absolute key: "/" + the non-empty parts joined.

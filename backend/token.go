@@ -139,7 +139,7 @@ func (t *Token) do(ctx context.Context, method, query string, body string) (*htt
 func (t *Token) unreachable(err error) error {
 	if t.hosted {
 		return fmt.Errorf("cannot reach the hosted discovery service at %s (%v): it was shut down on 2019-06-19; "+
-			"run a token server of your own with `swarmdeck token-server -H 127.0.0.1:8500` and use token://127.0.0.1:8500/%s", HostedDiscovery, err, t.token)
+			"run a token server of your own with `swarmdeck token-server -H 127.0.0.1:7200` and use token://127.0.0.1:7200/%s", HostedDiscovery, err, t.token)
 	}
 	return fmt.Errorf("cannot reach the token service of %s: %w", t.URL, err)
 }

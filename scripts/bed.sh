@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A developer's test bed in a slot of its own, so several can run side by
-# side on one machine: 3 real dockerd (scripts/testbed.sh) and a real Consul
-# (scripts/consul.sh) on ports of the slot's.
+# side on one machine: 3 real dockerd (scripts/testbed.sh), a real Consul
+# (scripts/consul.sh), etcd (scripts/etcd.sh) and ZooKeeper (scripts/zk.sh) on
+# ports of the slot's.
 #
-#   TESTBED_SLOT=S scripts/bed.sh up [N]   start N engines (default 3) and Consul; writes /tmp/swarmdeck-bed-S.env
+#   TESTBED_SLOT=S scripts/bed.sh up [N]   start N engines (default 3), Consul, etcd and ZooKeeper; writes /tmp/swarmdeck-bed-S.env
 #   TESTBED_SLOT=S scripts/bed.sh down     stop them and leave nothing behind
 #
 # Then:  set -a; . /tmp/swarmdeck-bed-S.env; set +a; go test -race ./backend -run TestX
@@ -14,6 +15,8 @@ export TESTBED_SLOT=$SLOT
 export DIR=/tmp/swarmdeck-testbed-s$SLOT
 export CONSUL_DIR=/tmp/swarmdeck-consul-s$SLOT
 export CONSUL_PORT=$((28500 + 10 * SLOT))
+export ETCD_DIR=/tmp/swarmdeck-etcd-s$SLOT ETCD_PORT=$((2379 + 100 * SLOT))
+export ZK_DIR=/tmp/swarmdeck-zk-s$SLOT ZK_PORT=$((2181 + 100 * SLOT))
 ENV=/tmp/swarmdeck-bed-$SLOT.env
 case "${1:-}" in
   up)
@@ -24,11 +27,18 @@ case "${1:-}" in
     scripts/consul.sh stop >/dev/null 2>&1 || true
     scripts/testbed.sh start "${2:-3}" >/dev/null
     scripts/consul.sh start >/dev/null
-    { cat "$DIR/env" "$CONSUL_DIR/env"; echo "CONSUL_DIR=$CONSUL_DIR"; echo "CONSUL_PORT=$CONSUL_PORT"; echo "SWARMDECK_REQUIRE_INTEGRATION=1"; } > "$ENV"
+    scripts/etcd.sh stop >/dev/null 2>&1 || true
+    scripts/zk.sh stop >/dev/null 2>&1 || true
+    scripts/etcd.sh start >/dev/null
+    scripts/zk.sh start >/dev/null
+    { cat "$DIR/env" "$CONSUL_DIR/env" "$ETCD_DIR/env" "$ZK_DIR/env"; echo "CONSUL_DIR=$CONSUL_DIR"; echo "CONSUL_PORT=$CONSUL_PORT"
+      echo "ETCD_PORT=$ETCD_PORT"; echo "ZK_PORT=$ZK_PORT"; echo "SWARMDECK_REQUIRE_INTEGRATION=1"; } > "$ENV"
     cat "$ENV" ;;
   down)
     scripts/testbed.sh stop || true
     scripts/consul.sh stop || true
+    scripts/etcd.sh stop || true
+    scripts/zk.sh stop || true
     rm -f "$ENV" ;;
   *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

@@ -8,13 +8,14 @@
 #   scripts/etcd.sh revive    start it again on the same ports and data
 #   scripts/etcd.sh stop      stop it and remove its data
 #
-# ETCD_DIR defaults to /tmp/swarmdeck-etcd; ETCD_PORT (client) to 2379, the
+# ETCD_DIR defaults to /tmp/swarmdeck-etcd; ETCD_PORT (client) to 23379 (not etcd's 2379, which a
+# system etcd may hold), the
 # peer port is ETCD_PORT+1. ETCD_DIR/env has SWARMDECK_ETCD and SWARMDECK_ETCD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ETCD_DIR=${ETCD_DIR:-/tmp/swarmdeck-etcd}
-PORT=${ETCD_PORT:-2379}
+PORT=${ETCD_PORT:-23379}
 BIN=${ETCD_BIN:-/usr/bin/etcd}
 die() { echo "etcd: $*" >&2; exit 1; }
 

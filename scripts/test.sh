@@ -2,7 +2,8 @@
 # Runs every test of swarmdeck: formatting and vet, the unit tests and the
 # integration tests against 3 real dockerd (installed with apt-get when
 # missing, started by scripts/testbed.sh, always stopped at the end) with
-# the race detector, a short fault soak (scripts/soak.sh: a 4th engine,
+# the race detector (with real Consul, etcd and ZooKeeper for discovery),
+# a short fault soak (scripts/soak.sh: a 4th engine,
 # two replicated managers, random faults, the checker), a bounded fuzz of
 # the expression parser, and a smoke run of every benchmark. Needs root
 # and Go 1.26.
@@ -47,12 +48,20 @@ trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/
 scripts/consul.sh stop >/dev/null 2>&1 || true
 scripts/consul.sh start
 set -a; . "$CONSUL_DIR/env"; set +a
+
+step "a real etcd and a real ZooKeeper (scripts/etcd.sh, scripts/zk.sh; Debian's etcd-server and zookeeper)"
+export ETCD_DIR=${TESTBED_ETCD_DIR:-/tmp/swarmdeck-etcd-$$} ZK_DIR=${TESTBED_ZK_DIR:-/tmp/swarmdeck-zk-$$}
+trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/dev/null 2>&1 || true
+      scripts/etcd.sh stop >/dev/null 2>&1 || true; scripts/zk.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/etcd.sh start
+scripts/zk.sh start
+set -a; . "$ETCD_DIR/env"; . "$ZK_DIR/env"; set +a
 export SWARMDECK_REQUIRE_INTEGRATION=1
 
 step "all tests, unit and integration (race detector)"
 # One package at a time: the integration tests of several packages share
 # the test bed, and one kills engines another is using.
-go test -race -count=1 -p 1 -timeout 20m ./...
+go test -race -count=1 -p 1 -timeout 30m ./...
 
 step "fault soak: 4 real dockerd, Consul, 2 replicated managers, $SOAKTIME of load and faults, then the checker (scripts/soak.sh)"
 # Every fault but kill_primary: a container removed while it waits to be

@@ -9,14 +9,14 @@
 #   scripts/zk.sh revive    start it again on the same port and data
 #   scripts/zk.sh stop      stop it and remove its data
 #
-# ZK_DIR defaults to /tmp/swarmdeck-zk; ZK_PORT (client) to 2181.
+# ZK_DIR defaults to /tmp/swarmdeck-zk; ZK_PORT (client) to 23181.
 # tickTime is 1 s, so sessions (join --ttl) last 2 s to 60 s.
 # ZK_DIR/env has SWARMDECK_ZK and SWARMDECK_ZK_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ZK_DIR=${ZK_DIR:-/tmp/swarmdeck-zk}
-PORT=${ZK_PORT:-2181}
+PORT=${ZK_PORT:-23181}
 JAR=${ZK_JAR:-/usr/share/java/zookeeper.jar}
 die() { echo "zookeeper: $*" >&2; exit 1; }
 
