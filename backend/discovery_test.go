@@ -65,7 +65,7 @@ func TestOpen(t *testing.T) {
 		{url: "sim://0", err: "a simulated cluster has 1 to 100000 nodes"},
 		{url: "sim://3?pods=4", err: "the only option is containers=K"},
 		{url: "sim://nope.yaml", err: "nope.yaml: cannot read the cluster file"},
-		{url: "etcd://10.0.0.1/swarm", err: "unsupported scheme etcd"},
+		{url: "mesos://10.0.0.1/swarm", err: "unsupported scheme mesos"},
 	} {
 		src, err := Open(tt.url, nil)
 		if tt.err != "" {
