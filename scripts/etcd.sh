@@ -29,7 +29,7 @@ run_server() {
     --log-level warn --logger zap >"$ETCD_DIR/etcd.log" 2>&1 </dev/null &
   echo $! > "$ETCD_DIR/pid"
   for _ in $(seq 1 300); do
-    if curl -sf "http://127.0.0.1:$PORT/health" 2>/dev/null | grep -q '"health":"true"'; then return 0; fi
+    if curl -sf --max-time 2 "http://127.0.0.1:$PORT/health" 2>/dev/null | grep -q '"health":"true"'; then return 0; fi
     sleep 0.1
   done
   tail -20 "$ETCD_DIR/etcd.log" >&2

@@ -38,7 +38,8 @@ CFG
     org.apache.zookeeper.server.ZooKeeperServerMain "$ZK_DIR/zoo.cfg" >"$ZK_DIR/zk.log" 2>&1 </dev/null &
   echo $! > "$ZK_DIR/pid"
   for _ in $(seq 1 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT" && echo srvr >&3 && grep -q '^Mode:' <&3) 2>/dev/null; then return 0; fi
+    # a server that is starting may take the connection and say nothing: bound each try
+    if timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && echo srvr >&3 && grep -q "^Mode:" <&3' "$PORT" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
   tail -20 "$ZK_DIR/zk.log" >&2
