@@ -113,7 +113,9 @@ func TestJoinListAndReplicationFlagsAsSwarm(t *testing.T) {
 		{joinCmd, []string{"--advertise", "a:1", "--heartbeat", "500ms", "consul://127.0.0.1:1/x"}, "swarmdeck join: --heartbeat should be at least one second", 0},
 		{joinCmd, []string{"--advertise", "a:1", "--heartbeat", "20s", "--ttl", "20s", "consul://127.0.0.1:1/x"}, "swarmdeck join: --ttl must be strictly superior to the heartbeat value", 0},
 		{joinCmd, []string{"--advertise", "a:1", "--delay", "-1s", "consul://127.0.0.1:1/x"}, "swarmdeck join: --delay should not be a negative number", 0},
-		{joinCmd, []string{"--advertise", "a:1", "nodes://a:1"}, "swarmdeck join: join needs a key-value discovery (consul://): nodes://a:1 is not one", 0},
+		{joinCmd, []string{"--advertise", "a:1", "nodes://a:1"}, "swarmdeck join: join needs a key-value or token discovery (consul://, etcd://, zk://, token://): nodes://a:1 is not one", 0},
+		{joinCmd, []string{"--advertise", "a:1", "--heartbeat", "1s", "--ttl", "5s", "consul://127.0.0.1:1/x"}, "swarmdeck join: --ttl 5s is below the shortest TTL consul:// keeps (10s)", 0},
+		{joinCmd, []string{"--advertise", "a:1", "zk://127.0.0.1:1/x", "--discovery-opt", "kv.cacertfile=a", "--discovery-opt", "kv.certfile=b", "--discovery-opt", "kv.keyfile=c"}, `swarmdeck join: discovery zk://127.0.0.1:1/x: ZooKeeper speaks plain TCP here`, 0},
 		{joinCmd, []string{"--advertise", "a:1", "consul://127.0.0.1:1/x"}, "swarmdeck join: cannot reach Consul at consul://127.0.0.1:1/x:", 0},
 		{listCmd, []string{"--timeout", "0s", "a:1"}, "swarmdeck list: --timeout should be a positive number", 0},
 		// An unreachable Consul for list is a failure (exit 1), not bad usage.
@@ -123,7 +125,10 @@ func TestJoinListAndReplicationFlagsAsSwarm(t *testing.T) {
 		{manageCmd, []string{"--replication", "--advertise", "a:1", "nodes://a:1"}, "swarmdeck manage: Leader election is only supported with consul, etcd and zookeeper discovery.", 0},
 		{manageCmd, []string{"--heartbeat", "100ms", "a:1"}, "swarmdeck manage: --heartbeat should be at least one second", 0},
 		{manageCmd, []string{"consul://127.0.0.1:1/x"}, "swarmdeck manage: cannot reach Consul at consul://127.0.0.1:1/x:", 0},
-		{manageCmd, []string{"etcd://a:1/x"}, `swarmdeck manage: discovery "etcd://a:1/x": unsupported scheme etcd`, 0},
+		{listCmd, []string{"--timeout", "1s", "etcd://127.0.0.1:1/x"}, "swarmdeck list: cannot reach etcd at etcd://127.0.0.1:1/x:", 1},
+		{listCmd, []string{"--timeout", "1s", "zk://127.0.0.1:1/x"}, "swarmdeck list: cannot reach ZooKeeper at zk://127.0.0.1:1/x:", 1},
+		{manageCmd, []string{"--replication", "--advertise", "a:1", "token://127.0.0.1:1/abc"}, "swarmdeck manage: Leader election is only supported with consul, etcd and zookeeper discovery.", 0},
+		{manageCmd, []string{"mesos://a:1/x"}, `swarmdeck manage: discovery "mesos://a:1/x": unsupported scheme mesos`, 0},
 	} {
 		want := tt.code
 		if want == 0 {
