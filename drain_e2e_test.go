@@ -143,10 +143,12 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 	if !slices.Equal(elsewhere, want) {
 		t.Fatalf("node-2 and node-3 run %v; want each of %v once", elsewhere, want)
 	}
-	all, _ := docker(api, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
-	if strings.Count(all, "\n") != 7 || strings.Contains(all, "node-1/svc") || strings.Contains(all, "Exited") {
-		t.Fatalf("docker ps -a through the manager:\n%s", all)
-	}
+	var all string
+	var psErr error
+	eventually(t, 10*time.Second, "docker ps -a through the manager: seven running, none on node-1 but pinned", func() bool {
+		all, psErr = docker(api, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
+		return psErr == nil && strings.Count(all, "\n") == 7 && !strings.Contains(all, "node-1/svc") && !strings.Contains(all, "Exited")
+	})
 
 	// A restarted manager still knows node-1 is drained.
 	stop()
