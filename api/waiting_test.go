@@ -3,8 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,5 +104,48 @@ func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
 			t.Fatal("the removed container's copy stayed on us-1 after it came back")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAWaitingContainerOnRealEnginesThroughTheCLI: kill -9 of node-1's
+// dockerd leaves web (pinned to node-1, with the reschedule policy)
+// waiting; both docker CLIs list it with ps -a and inspect it the same by
+// name and by ID.
+func TestAWaitingContainerOnRealEnginesThroughTheCLI(t *testing.T) {
+	rc := startOnTestbed(t)
+	dir := os.Getenv("SWARMDECK_TESTBED_DIR")
+	cli := clis[0]
+	id := strings.TrimSpace(rc.must(t, cli, "run", "-d", "--name", "web", "-e", "reschedule:on-node-failure",
+		"-e", "constraint:node==node-1", "busybox", "sleep", "600"))
+	b, err := os.ReadFile(filepath.Join(dir, "node-1", "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	t.Cleanup(func() { // before startOnTestbed's cleanup: node-1 back for the next test
+		cmd := exec.Command("../scripts/testbed.sh", "revive", "1")
+		cmd.Env = append(os.Environ(), "DIR="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("revive node-1: %v\n%s", err, out)
+		}
+	})
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rc.c.Queued()) != 1 || rc.c.Queued()[0].Reason == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("web is not waiting with a reason: %+v", rc.c.Queued())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, cli := range clis {
+		ps := rc.must(t, cli, "ps", "-a", "--format", "{{.Names}}|{{.Status}}")
+		if !strings.Contains(ps, "node-1/web|Host Down, waiting to reschedule: ") {
+			t.Fatalf("%s ps -a:\n%s", cli, ps)
+		}
+		byName := rc.must(t, cli, "inspect", "web")
+		if byID := rc.must(t, cli, "inspect", id); byID != byName || !strings.Contains(byName, `"Error": "Container web is waiting to be rescheduled: its node node-1 is down`) {
+			t.Fatalf("%s inspect by name:\n%s\nby ID:\n%s", cli, byName, byID)
+		}
 	}
 }
