@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	consul "github.com/hashicorp/consul/api"
+
 	"swarmdeck/backend"
 )
 
@@ -248,4 +250,59 @@ func TestTheElectionNeverShowsTwoPrimaries(t *testing.T) {
 	if len(violations) > 0 {
 		t.Fatalf("%d violations: %v", len(violations), violations)
 	}
+}
+
+// TestAManagerRestartedOnItsAddressWaitsForItsOldLock: a primary killed
+// with -9 and started again on the same address finds the key still held
+// by its dead run's session. It must not name itself as the primary it
+// forwards to (it would forward to itself), and takes the lead once the
+// old session ends.
+func TestAManagerRestartedOnItsAddressWaitsForItsOldLock(t *testing.T) {
+	cb := requireConsul(t)
+	cfg := consul.DefaultConfig()
+	cfg.Address = cb.consul
+	cl, err := consul.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, key := "10.0.0.9:2375", cb.prefix+"/docker/swarm/leader"
+	old, _, err := cl.Session().Create(&consul.SessionEntry{TTL: "10s", Behavior: consul.SessionBehaviorRelease, LockDelay: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _, err := cl.KV().Acquire(&consul.KVPair{Key: key, Value: []byte(self), Session: old, Flags: consul.LockFlagValue}, nil); err != nil || !ok {
+		t.Fatalf("the dead run's lock: %v %v", ok, err)
+	}
+	src, err := backend.OpenKV(cb.url(), nil, backend.KVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var roles []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		src.Consul.Election(ctx, self, 20*time.Second, func(primary bool, leader string) {
+			mu.Lock()
+			defer mu.Unlock()
+			roles = append(roles, fmt.Sprintf("%v %q", primary, leader))
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	time.Sleep(2 * time.Second)
+	mu.Lock()
+	got := strings.Join(roles, ", ")
+	mu.Unlock()
+	if got != `false ""` {
+		t.Fatalf("while the old run's session holds the key, the roles were %s; want only `false \"\"`", got)
+	}
+	if _, err := cl.Session().Destroy(old, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "primary once the old session ended", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return roles[len(roles)-1] == fmt.Sprintf("true %q", self)
+	})
 }

@@ -82,8 +82,10 @@ func (e *election) run(ctx context.Context) {
 			return
 		}
 		if e.held && time.Since(e.renewed) >= e.ttl {
-			// Consul may have ended the session and given the key away.
-			e.held, e.leader, e.session = false, "", ""
+			// Consul may have ended the session and given the key away:
+			// step down. The session is kept: if Consul still has it
+			// when it answers (a restart keeps sessions), it is ours again.
+			e.held, e.leader = false, ""
 		}
 		e.report()
 		if err != nil {
@@ -114,6 +116,12 @@ func (e *election) step(ctx context.Context) error {
 		return nil
 	case pair != nil && pair.Session != "":
 		e.held, e.leader = false, string(pair.Value)
+		if e.leader == e.self {
+			// A session of an earlier run of this manager (killed, then
+			// started again on the same address) holds the key until it
+			// expires: no primary is known, and none is this one.
+			e.leader = ""
+		}
 		return nil
 	}
 	e.held, e.leader = false, ""
