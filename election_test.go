@@ -283,7 +283,7 @@ func TestAManagerRestartedOnItsAddressWaitsForItsOldLock(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		src.Consul.Election(ctx, self, 20*time.Second, func(primary bool, leader string) {
+		src.Elector.Election(ctx, self, 20*time.Second, func(primary bool, leader string) {
 			mu.Lock()
 			defer mu.Unlock()
 			roles = append(roles, fmt.Sprintf("%v %q", primary, leader))
