@@ -102,9 +102,19 @@ func BenchmarkInstall(b *testing.B) {
 	defer stop()
 	a := New(c)
 	st := build(c, a.th, nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		a.install(st, nil)
+	for _, tt := range []struct {
+		name, filter string
+		sortCol      int
+	}{{"plain", "", -1}, {"sorted-by-name", "", 0}, {"filtered", "web", -1}, {"filtered-regexp-sorted", "^node-1[0-9]/", 0}} {
+		b.Run(tt.name, func(b *testing.B) {
+			for _, v := range viewOrder {
+				a.contents[v].filter, a.contents[v].sortCol = tt.filter, tt.sortCol
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				a.install(st, nil)
+			}
+		})
 	}
 }
 

@@ -66,7 +66,7 @@ func newRow(key string, cells []cell) row {
 	r := row{key: key, cells: cells, sort: make([]string, len(cells))}
 	parts := make([]string, len(cells))
 	for i, c := range cells {
-		r.sort[i] = c.text
+		r.sort[i] = naturalKey(c.text)
 		parts[i] = c.text
 	}
 	r.text = strings.ToLower(strings.Join(parts, " "))
@@ -260,7 +260,7 @@ func waitingRow(q backend.Queued) row {
 	w.cells[0].text = q.From + r.cells[0].text
 	w.cells[2] = cell{text: state, level: levelWarn}
 	w.sort = r.sort
-	w.sort[0], w.sort[2] = w.cells[0].text, state
+	w.sort[0], w.sort[2] = naturalKey(w.cells[0].text), naturalKey(state)
 	w.text = strings.ToLower(w.text + " " + q.From + " " + state)
 	return w
 }

@@ -133,7 +133,7 @@ func (c *content) apply() {
 	}
 	if c.sortCol >= 0 {
 		slices.SortStableFunc(c.view, func(a, b int) int {
-			x := naturalCompare(c.rows[a].sort[c.sortCol], c.rows[b].sort[c.sortCol])
+			x := strings.Compare(c.rows[a].sort[c.sortCol], c.rows[b].sort[c.sortCol])
 			if c.desc {
 				return -x
 			}
@@ -326,28 +326,29 @@ func (m *filterMatch) match(r *row) bool {
 	return ok != m.not
 }
 
-// naturalCompare orders text as people read it: runs of digits compare
-// as numbers, so node-2 comes before node-10.
-func naturalCompare(a, b string) int {
-	for a != "" && b != "" {
-		da, db := digits(a), digits(b)
-		if da > 0 && db > 0 {
-			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
-			if len(na) != len(nb) {
-				return len(na) - len(nb)
+// naturalKey is text made to sort naturally as a plain string: each run
+// of digits is padded to 20 (node-2 → node-00000000000000000002), so
+// node-2 comes before node-10. Rows carry it, made off the UI goroutine;
+// sorting then compares plain strings.
+func naturalKey(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 {
+		return s
+	}
+	var sb strings.Builder
+	for s != "" {
+		if d := digits(s); d > 0 {
+			n := strings.TrimLeft(s[:d], "0")
+			if len(n) < 20 {
+				sb.WriteString(strings.Repeat("0", 20-len(n)))
 			}
-			if x := strings.Compare(na, nb); x != 0 {
-				return x
-			}
-			a, b = a[da:], b[db:]
+			sb.WriteString(n)
+			s = s[d:]
 			continue
 		}
-		if a[0] != b[0] {
-			return int(a[0]) - int(b[0])
-		}
-		a, b = a[1:], b[1:]
+		sb.WriteByte(s[0])
+		s = s[1:]
 	}
-	return len(a) - len(b)
+	return sb.String()
 }
 
 func digits(s string) int {
