@@ -204,7 +204,13 @@ func (a *App) refresher(ctx context.Context) {
 			}
 		case <-tick.C:
 			gen := a.b.Generation()
-			if !first && gen == last && len(fresh) == 0 && time.Since(built) < time.Second {
+			if !first && gen == last && len(fresh) == 0 {
+				if time.Since(built) >= time.Second {
+					// Nothing changed: ages are formatted when drawn, so a
+					// redraw moves them on; no rebuild.
+					built = time.Now()
+					a.update(func() {})
+				}
 				continue
 			}
 		}
