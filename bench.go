@@ -15,16 +15,22 @@ import (
 	"swarmdeck/c1m"
 )
 
+// wayStart is the bench way that measures a manager's start.
+const wayStart = "start"
+
 // bench runs the C1M benchmark: `swarmdeck bench --way sched,cluster,api`.
 func bench(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	opts := c1m.Options{}
 	var ways []string
+	var perNode int
 	fs.IntVar(&opts.Nodes, "nodes", 10000, "simulated nodes to generate")
 	fs.IntVar(&opts.Containers, "containers", 1000000, "containers to place")
 	fs.IntVar(&opts.Clients, "clients", 16, "concurrent creators (cluster and api ways)")
-	fs.StringSliceVar(&ways, "way", []string{c1m.WaySched}, "sched (the scheduler alone), cluster (the manager on simulated engines), api (HTTP, --clients clients); comma-separated")
+	fs.StringSliceVar(&ways, "way", []string{c1m.WaySched}, "sched (the scheduler alone), cluster (the manager on simulated engines), api (HTTP, --clients clients), "+
+		"start (a manager start on --nodes nodes with --per-node containers: time until visible, docker info/ps, memory); comma-separated")
+	fs.IntVar(&perNode, "per-node", 30, "containers on each node before a start (way start)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: swarmdeck bench [flags]\n\n"+
 			"The C1M benchmark: places --containers containers onto --nodes generated\n"+
@@ -38,19 +44,29 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdeck bench: %v (see 'swarmdeck bench --help')\n", err)
 		return exitUsage
 	}
+	known := []string{c1m.WaySched, c1m.WayCluster, c1m.WayAPI, wayStart}
 	for _, w := range ways {
-		if !slices.Contains([]string{c1m.WaySched, c1m.WayCluster, c1m.WayAPI}, w) {
-			fmt.Fprintf(stderr, "swarmdeck bench: --way %q: want %s\n", w, strings.Join([]string{c1m.WaySched, c1m.WayCluster, c1m.WayAPI}, ", "))
+		if !slices.Contains(known, w) {
+			fmt.Fprintf(stderr, "swarmdeck bench: --way %q: want %s\n", w, strings.Join(known, ", "))
 			return exitUsage
 		}
 	}
-	if opts.Nodes < 1 || opts.Containers < 1 || opts.Clients < 1 {
-		fmt.Fprintln(stderr, "swarmdeck bench: --nodes, --containers and --clients must be at least 1")
+	if opts.Nodes < 1 || opts.Containers < 1 || opts.Clients < 1 || perNode < 0 {
+		fmt.Fprintln(stderr, "swarmdeck bench: --nodes, --containers and --clients must be at least 1, --per-node at least 0")
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	for _, w := range ways {
+		if w == wayStart {
+			res, err := c1m.Start(ctx, opts.Nodes, perNode)
+			if err != nil {
+				fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
+				return exitRefused
+			}
+			fmt.Fprintln(stdout, res)
+			continue
+		}
 		opts.Way = w
 		res, err := c1m.Run(ctx, opts)
 		if err != nil {

@@ -5,26 +5,29 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
+	"time"
 
 	"swarmdeck/backend"
 	"swarmdeck/clusterfile"
+	"swarmdeck/internal/memlimit"
 	"swarmdeck/ui"
 )
 
-// consoleMemoryLimit is the console's soft memory limit when GOMEMLIMIT
-// is not set: the garbage collector works harder near it rather than let
-// the heap double (1,000 nodes and 30,000 containers live in about 100 MiB).
+// consoleMemoryLimit is the floor of the console's soft memory limit when
+// GOMEMLIMIT is not set: the limit is twice the live heap, re-read every
+// few seconds, never below this (1,000 nodes and 30,000 containers live in
+// about 100 MiB). The collector works harder near it rather than let the
+// heap double, and a large cluster is not held under a small fixed limit.
 const consoleMemoryLimit = 160 << 20
 
 // console runs the manager and the terminal console over it until the
 // operator quits or ctx ends; the manager stops with the console.
 func console(ctx context.Context, cluster *backend.Cluster, stderr io.Writer) int {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(consoleMemoryLimit)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		go memlimit.Track(ctx, consoleMemoryLimit, 2, 5*time.Second)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -530,11 +530,11 @@ func (c *Cluster) Generation() uint64 {
 // name. The values are immutable snapshots.
 func (c *Cluster) Nodes() []*model.Node {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	out := make([]*model.Node, 0, len(c.nodes))
 	for _, n := range c.nodes {
 		out = append(out, n.view)
 	}
+	c.mu.Unlock() // the views are immutable: sort them without holding up the cluster
 	slices.SortFunc(out, func(a, b *model.Node) int {
 		switch {
 		case model.NaturalLess(a.Name, b.Name):

@@ -1,0 +1,125 @@
+package c1m
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"time"
+
+	"swarmdeck/api"
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// StartResult is what a manager start on simulated engines costs.
+type StartResult struct {
+	Nodes, Containers int
+	Visible           time.Duration // start until every node is Healthy with its containers
+	InfoMax, InfoP99  time.Duration // GET /info while starting, polled every 20 ms
+	InfoCalls         int
+	Info              time.Duration // GET /info once started (median of 5)
+	List              time.Duration // GET /containers/json?all=1 once started (median of 5)
+	ListBytes         int
+	HeapBytes         uint64 // live heap the manager added (started, less the simulated engines alone), after a collection
+	EngineBytes       uint64 // live heap of the simulated engines alone, before the manager starts
+	RSSBytes          uint64 // peak resident set of the process
+}
+
+func (r StartResult) String() string {
+	s := fmt.Sprintf("start   %d nodes, %d containers: all visible in %.2f s; GET /info while starting: max %s, p99 %s (%d calls); "+
+		"once started: GET /info %s, GET /containers/json?all=1 %s (%s); manager heap %s (%s per container; the simulated engines: %s more)",
+		r.Nodes, r.Containers, r.Visible.Seconds(), ms(r.InfoMax), ms(r.InfoP99), r.InfoCalls, ms(r.Info), ms(r.List),
+		model.FormatBytes(int64(r.ListBytes)), model.FormatBytes(int64(r.HeapBytes)), model.FormatBytes(int64(r.HeapBytes)/int64(max(r.Containers, 1))), model.FormatBytes(int64(r.EngineBytes)))
+	if r.RSSBytes > 0 {
+		s += ", peak RSS " + model.FormatBytes(int64(r.RSSBytes))
+	}
+	return s
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// Start starts a manager and its API on nodes generated with perNode
+// containers each, asks GET /info every 20 ms until every node is
+// visible, then times `docker info` and `docker ps -a`.
+func Start(ctx context.Context, nodes, perNode int) (StartResult, error) {
+	if nodes < 1 || perNode < 0 {
+		return StartResult{}, fmt.Errorf("c1m: want at least one node and no negative container count, got %d and %d", nodes, perNode)
+	}
+	res := StartResult{Nodes: nodes, Containers: nodes * perNode}
+	src := backend.SimSource("c1m", backend.GenerateNodes(nodes, perNode))
+	var base Result
+	base.measure()
+	res.EngineBytes = base.HeapBytes
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c, err := backend.New(src, backend.Options{})
+	if err != nil {
+		return res, err
+	}
+	h := api.New(c)
+	get := func(path string) (time.Duration, int, error) {
+		rec := httptest.NewRecorder()
+		t := time.Now()
+		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			return 0, 0, fmt.Errorf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+		}
+		return time.Since(t), rec.Body.Len(), nil
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	var infos []time.Duration
+	for visible(c) < res.Containers || healthy(c) < nodes {
+		select {
+		case err := <-done:
+			return res, fmt.Errorf("the manager stopped: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		d, _, err := get("/info")
+		if err != nil {
+			return res, err
+		}
+		infos = append(infos, d)
+	}
+	res.Visible = time.Since(start)
+	if len(infos) > 0 {
+		slices.Sort(infos)
+		res.InfoMax, res.InfoP99, res.InfoCalls = infos[len(infos)-1], infos[len(infos)*99/100], len(infos)
+	}
+	median := func(path string) (time.Duration, int, error) {
+		var ds []time.Duration
+		size := 0
+		for range 5 {
+			d, n, err := get(path)
+			if err != nil {
+				return 0, 0, err
+			}
+			ds, size = append(ds, d), n
+		}
+		slices.Sort(ds)
+		return ds[2], size, nil
+	}
+	if res.Info, _, err = median("/info"); err != nil {
+		return res, err
+	}
+	if res.List, res.ListBytes, err = median("/containers/json?all=1"); err != nil {
+		return res, err
+	}
+	m := Result{}
+	m.measure()
+	res.HeapBytes, res.RSSBytes = m.HeapBytes-min(m.HeapBytes, base.HeapBytes), m.RSSBytes
+	return res, nil
+}
+
+// visible counts the containers the manager shows.
+func visible(c *backend.Cluster) int {
+	n := 0
+	for _, nd := range c.Nodes() {
+		n += len(nd.Containers)
+	}
+	return n
+}
