@@ -96,8 +96,8 @@ func TestPlaceRefusesBadResourcesAndNames(t *testing.T) {
 		{"overflowing -c", []string{"-c", "9223372036854775807"}, "invalid CPU shares (9223372036854775807): value must be at most 262144"},
 		{"a name with a slash", []string{"--name", "t3/x"}, "Invalid container name (t3/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
 		{"a name with a newline", []string{"--name", "a\nb"}, `Invalid container name (a\nb)`},
-		{"a huge count", []string{"--count", "99999999999"}, "--count 99999999999: want 1 to 100000 containers"},
-		{"a count past the limit", []string{"--count", "100001"}, "--count 100001: want 1 to 100000 containers"},
+		{"a huge count", []string{"--count", "99999999999"}, "--count 99999999999: want 1 to 1000000 containers"},
+		{"a count past the limit", []string{"--count", "1000001"}, "--count 1000001: want 1 to 1000000 containers"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append(append([]string{"place", "--cluster", demo}, tt.args...), "nginx")

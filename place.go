@@ -60,8 +60,10 @@ func (f *placeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.format, "format", "text", "output format: text or json")
 }
 
-// maxCount is the most containers one `place --count` may place.
-const maxCount = 100000
+// maxCount is the most containers one `place --count` may place: a
+// million (C1M). Text output streams and keeps nothing per placement, so
+// the bound is about typos, not memory.
+const maxCount = 1000000
 
 // nanoCPUsValue is --cpus, read as the docker CLI reads it.
 type nanoCPUsValue int64

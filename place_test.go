@@ -88,7 +88,7 @@ func TestPlaceOnTheDemoCluster(t *testing.T) {
 			args: []string{"--cluster", "nope.yaml", "nginx"}, wantStatus: 2,
 			wantErr: "swarmdeck place: nope.yaml: cannot read the cluster file: no such file or directory\n"},
 		{name: "a bad count, exit 2",
-			args: []string{"--count", "0", "nginx"}, wantStatus: 2, wantErr: "swarmdeck place: --count 0: want 1 to 100000 containers\n"},
+			args: []string{"--count", "0", "nginx"}, wantStatus: 2, wantErr: "swarmdeck place: --count 0: want 1 to 1000000 containers\n"},
 		{name: "a custom filter list replaces the default",
 			args: []string{"--cluster", demo, "--filter", "constraint", "-e", "constraint:zone==ap", "nginx"}, wantOut: "ap-1\n"},
 	}
