@@ -30,6 +30,8 @@ type Snapshot struct {
 	shapes map[string]*shape // request shapes indexed for best-node placements
 	tick   uint64            // placements answered from shapes, for eviction
 	plain  bool              // never index: every placement scans (tests)
+
+	mark map[*model.Container]uint8 // scratch for SetNode's container diff
 }
 
 type nodeState struct {
@@ -139,10 +141,11 @@ func sameIndexedFields(a, b *model.Node) bool {
 
 // swapContainers moves ns to node n, indexing only the containers that
 // came or went, not every container of the node. Containers are compared
-// by pointer (they are never changed once indexed); what the old and new
-// lists share at their start and end is kept, the rest is re-indexed, so
-// the usual change (one container in, one out) costs O(containers)
-// pointer comparisons and one re-index.
+// by pointer (they are never changed once indexed): what the old and new
+// lists share at their start and end is skipped, and of the rest only the
+// containers in one list alone are re-indexed, so the usual change (one
+// container in, one out) costs O(containers) pointer comparisons and one
+// re-index.
 func (s *Snapshot) swapContainers(ns *nodeState, n *model.Node) {
 	old, cur := ns.containers, n.Containers
 	head := 0
@@ -153,18 +156,35 @@ func (s *Snapshot) swapContainers(ns *nodeState, n *model.Node) {
 	for tail < len(old)-head && tail < len(cur)-head && old[len(old)-1-tail] == cur[len(cur)-1-tail] {
 		tail++
 	}
-	for _, c := range old[head : len(old)-tail] {
-		ns.usedCPU -= c.CPUs
-		ns.usedMem -= c.Memory
-		ns.indexContainer(c, -1)
-		s.countName(c, -1)
+	// In what is left, a container in both lists (moved, as a sorted list
+	// moves when one is inserted before it) is kept as indexed.
+	went, came := old[head:len(old)-tail], cur[head:len(cur)-tail]
+	if s.mark == nil {
+		s.mark = map[*model.Container]uint8{}
 	}
-	for _, c := range cur[head : len(cur)-tail] {
-		ns.usedCPU += c.CPUs
-		ns.usedMem += c.Memory
-		ns.indexContainer(c, 1)
-		s.countName(c, 1)
+	for _, c := range went {
+		s.mark[c] |= 1
 	}
+	for _, c := range came {
+		s.mark[c] |= 2
+	}
+	for _, c := range went {
+		if s.mark[c] == 1 {
+			ns.usedCPU -= c.CPUs
+			ns.usedMem -= c.Memory
+			ns.indexContainer(c, -1)
+			s.countName(c, -1)
+		}
+	}
+	for _, c := range came {
+		if s.mark[c] == 2 {
+			ns.usedCPU += c.CPUs
+			ns.usedMem += c.Memory
+			ns.indexContainer(c, 1)
+			s.countName(c, 1)
+		}
+	}
+	clear(s.mark)
 	ns.n = n
 	ns.containers = append(ns.containers[:0], cur...)
 }
