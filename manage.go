@@ -232,10 +232,10 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 // file beside the manager; a simulated cluster keeps it in memory unless
 // a file is named.
 func stateStore(src *backend.Source, file string) backend.StateStore {
-	consul, inConsul := src.Registry.(*backend.Consul)
+	store, inStore := src.Registry.(backend.Store)
 	switch {
-	case inConsul:
-		return consul.State()
+	case inStore:
+		return store.Availability()
 	case file != "":
 		return &backend.FileState{Path: file}
 	case src.Simulated:

@@ -81,6 +81,9 @@ func (r *roles) primary() bool { return r.told != nil && r.told.primary }
 type Store interface {
 	Registry
 	Elector
+	// Availability keeps the operators' node availabilities in the store,
+	// under <prefix>/swarmdeck/availability, for every manager.
+	Availability() StateStore
 }
 
 // openStore makes the store of a key-value discovery URL.

@@ -1,0 +1,69 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"testing"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// Two managers on one store share the operators' availabilities: what one
+// saves, the other's watch sends and its Load reads.
+func TestAvailabilityIsSharedThroughEachStore(t *testing.T) {
+	for _, s := range []struct{ scheme, env string }{{"consul", "SWARMDECK_CONSUL"}, {"etcd", "SWARMDECK_ETCD"}, {"zk", "SWARMDECK_ZK"}} {
+		t.Run(s.scheme, func(t *testing.T) {
+			addr := os.Getenv(s.env)
+			if addr == "" {
+				if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
+					t.Fatalf("%s is not set: the test bed's %s did not start", s.env, s.scheme)
+				}
+				t.Skipf("needs a real %s (scripts/bed.sh up)", s.scheme)
+			}
+			url := fmt.Sprintf("%s://%s/avail%d", s.scheme, addr, time.Now().UnixNano())
+			open := func() StateStore {
+				src, err := OpenKV(url, nil, KVOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return src.Registry.(Store).Availability()
+			}
+			primary, replica := open(), open()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			seen := replica.Watch(ctx)
+			waitFor := func(want map[string]model.Availability) {
+				t.Helper()
+				for {
+					select {
+					case got := <-seen:
+						if maps.Equal(got, want) {
+							return
+						}
+					case <-ctx.Done():
+						t.Fatalf("the replica never saw %v", want)
+					}
+				}
+			}
+			waitFor(map[string]model.Availability{})
+			if err := primary.Save(ctx, "10.0.0.1:2375", model.Drain); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(map[string]model.Availability{"10.0.0.1:2375": model.Drain})
+			if err := primary.Save(ctx, "10.0.0.1:2375", model.Pause); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(map[string]model.Availability{"10.0.0.1:2375": model.Pause})
+			if got, err := replica.Load(ctx); err != nil || !maps.Equal(got, map[string]model.Availability{"10.0.0.1:2375": model.Pause}) {
+				t.Fatalf("the replica loads %v (%v)", got, err)
+			}
+			if err := primary.Save(ctx, "10.0.0.1:2375", model.Active); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(map[string]model.Availability{})
+		})
+	}
+}
