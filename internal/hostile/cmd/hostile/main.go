@@ -63,7 +63,7 @@ func main() {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		c.SetDeadline(time.Time{})
-		hold(c) // a keep-alive connection that says nothing more…
+		hold(c)     // a keep-alive connection that says nothing more…
 		go func() { // …but, as any HTTP client, notices when the server closes it
 			io.Copy(io.Discard, c)
 			c.Close()
