@@ -15,6 +15,7 @@
 # CONSUL_DIR/env has SWARMDECK_CONSUL (host:port) and SWARMDECK_CONSUL_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/pidfile.sh
 
 CONSUL_DIR=${CONSUL_DIR:-/tmp/swarmdeck-consul}
 PORT=${CONSUL_PORT:-28500}
@@ -45,15 +46,7 @@ run_agent() {
   die "the agent on 127.0.0.1:$PORT elected no leader within 30 s"
 }
 
-kill_agent() {
-  local pid
-  pid=$(cat "$CONSUL_DIR/pid" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$CONSUL_DIR/pid"
-}
+kill_agent() { stop_pidfile "$CONSUL_DIR/pid"; }
 
 case "${1:-}" in
   build) build ;;

@@ -13,6 +13,7 @@
 # peer port is ETCD_PORT+1. ETCD_DIR/env has SWARMDECK_ETCD and SWARMDECK_ETCD_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/pidfile.sh
 
 ETCD_DIR=${ETCD_DIR:-/tmp/swarmdeck-etcd}
 PORT=${ETCD_PORT:-23379}
@@ -36,15 +37,7 @@ run_server() {
   die "the server on 127.0.0.1:$PORT is not healthy within 30 s"
 }
 
-kill_server() {
-  local pid
-  pid=$(cat "$ETCD_DIR/pid" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$ETCD_DIR/pid"
-}
+kill_server() { stop_pidfile "$ETCD_DIR/pid"; }
 
 case "${1:-}" in
   start)

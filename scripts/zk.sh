@@ -14,6 +14,7 @@
 # ZK_DIR/env has SWARMDECK_ZK and SWARMDECK_ZK_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/pidfile.sh
 
 ZK_DIR=${ZK_DIR:-/tmp/swarmdeck-zk}
 PORT=${ZK_PORT:-23181}
@@ -46,15 +47,7 @@ CFG
   die "the server on 127.0.0.1:$PORT does not serve within 60 s"
 }
 
-kill_server() {
-  local pid
-  pid=$(cat "$ZK_DIR/pid" 2>/dev/null || true)
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$ZK_DIR/pid"
-}
+kill_server() { stop_pidfile "$ZK_DIR/pid"; }
 
 case "${1:-}" in
   start)
