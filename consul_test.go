@@ -384,16 +384,9 @@ func TestJoinedEnginesStayThroughAConsulRestart(t *testing.T) {
 	cb := requireConsul(t)
 	c := cb.manager(t)
 	cb.joinAll(t, c)
-	consul := func(verb string) {
-		cmd := exec.Command("scripts/consul.sh", verb)
-		cmd.Env = append(os.Environ(), "CONSUL_DIR="+cb.dir)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("consul %s: %v\n%s", verb, err, out)
-		}
-	}
-	consul("kill")
+	cb.storeCtl(t, "kill")
 	time.Sleep(3 * time.Second) // three missed heartbeats
-	consul("revive")
+	cb.storeCtl(t, "revive")
 	// The old sessions' TTL is 10 s, which Consul may stretch to 20 s.
 	deadline := time.Now().Add(25 * time.Second)
 	for time.Now().Before(deadline) {

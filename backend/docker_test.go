@@ -267,14 +267,7 @@ func TestRealNodeKilledItsContainersMoveOnce(t *testing.T) {
 func TestRealHangThatHealsEndsWithOneCopy(t *testing.T) {
 	tb := requireTestbed(t)
 	c := startReal(t, tb, Options{})
-	ct, err := c.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
-		Env: []string{"constraint:node==~node-2", "reschedule:on-node-failure"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background(), "web"); err != nil {
-		t.Fatal(err)
-	}
+	ct := runWebOnNode2(t, c)
 	tb.signal(t, 2, syscall.SIGSTOP)
 	waitFor(t, 15*time.Second, "web moved off the hung node-2", func() bool {
 		n, where := copies(c, ct.SwarmID)
@@ -644,14 +637,7 @@ func TestARealEngineKilledIsFlaggedInAboutASecond(t *testing.T) {
 func TestRealRemovedAfterMovingStaysRemovedWhenItsNodeComesBack(t *testing.T) {
 	tb := requireTestbed(t)
 	c := startReal(t, tb, Options{})
-	ct, err := c.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
-		Env: []string{"constraint:node==~node-2", "reschedule:on-node-failure"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(context.Background(), "web"); err != nil {
-		t.Fatal(err)
-	}
+	ct := runWebOnNode2(t, c)
 	tb.signal(t, 2, syscall.SIGSTOP)
 	t.Cleanup(func() { syscall.Kill(tb.pid(t, 2), syscall.SIGCONT) })
 	waitFor(t, 15*time.Second, "web moved off the hung node-2", func() bool {
@@ -684,4 +670,19 @@ func onEngine(t *testing.T, tb *testbed, i int, swarmID string) int {
 		}
 	}
 	return n
+}
+
+// runWebOnNode2 runs "web", with the reschedule policy, on node-2 (a soft
+// constraint: it may move).
+func runWebOnNode2(t *testing.T, c *Cluster) *model.Container {
+	t.Helper()
+	ct, err := c.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
+		Env: []string{"constraint:node==~node-2", "reschedule:on-node-failure"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), "web"); err != nil {
+		t.Fatal(err)
+	}
+	return ct
 }

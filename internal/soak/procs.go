@@ -171,16 +171,9 @@ func (p *proc) alive() bool {
 // up reports whether the process answered and has not exited since.
 func (p *proc) up() bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done == nil || p.upSince.IsZero() {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	answered := !p.upSince.IsZero()
+	p.mu.Unlock()
+	return answered && p.alive()
 }
 
 // kill sends sig (SIGKILL for a fault, SIGTERM to stop) and waits for the
