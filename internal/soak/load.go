@@ -195,7 +195,10 @@ func (l *load) op(c *ctr, op string, timeout time.Duration, rec *Record, done st
 			c.state = stUnknown
 		}
 	case OutcomeRefused:
-		if op == OpCreate {
+		// a create refused made nothing; a remove refused (404) finds
+		// nothing to remove: the load leaves it (the checker still allows
+		// for a copy the manager lost track of)
+		if op == OpCreate || (op == OpRemove && c.state == stUnknown) {
 			c.state = stRemoved
 		}
 	}
