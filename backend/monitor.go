@@ -276,8 +276,9 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 		}
 		return c.swarmIDs[sid] > mine[sid]
 	}
+	// still queued (waiting, or being placed right now): the queue decides
 	waiting := func(ct *model.Container) bool {
-		return slices.ContainsFunc(c.queue, func(q *queued) bool { return q.c.ID == ct.ID && q.from == n.entry.Addr && !q.inFlight })
+		return slices.ContainsFunc(c.queue, func(q *queued) bool { return q.c.SwarmID == ct.SwarmID })
 	}
 	var stale []*model.Container
 	for _, ct := range n.containers {
