@@ -38,26 +38,29 @@ type App struct {
 	wg     sync.WaitGroup // the console's own goroutines
 
 	// Owned by the UI goroutine:
-	st       *state
-	tables   map[string]*tview.Table
-	contents map[string]*content
-	current  string
-	pages    *tview.Pages
-	root     *tview.Flex
-	header   *tview.TextView
-	status   *tview.TextView
-	prompt   *tview.InputField
-	hints    *tview.TextView
-	bottom   *tview.Pages
-	events   []model.Event // newest last
-	evSeq    int
-	alert    string            // the last failure or reschedule, kept in the status line
-	flash    string            // the last action's result
-	width    int               // the screen's, at the last draw
-	msgs     []message         // what the status line said, oldest first
-	onClose  map[string]func() // by page: what closing it stops
-	launch   *launchForm
-	drawn    func() // test hook: called after each install
+	st        *state
+	tables    map[string]*tview.Table
+	contents  map[string]*content
+	current   string
+	pages     *tview.Pages
+	root      *tview.Flex
+	header    *tview.TextView
+	status    *tview.TextView
+	prompt    *tview.InputField
+	hints     *tview.TextView
+	bottom    *tview.Pages
+	events    []model.Event // newest last
+	evSeq     int
+	alert     string            // the last failure or reschedule, kept in the status line
+	flash     string            // the last action's result
+	width     int               // the screen's, at the last draw
+	msgs      []message         // what the status line said, oldest first
+	onClose   map[string]func() // by page: what closing it stops
+	launch    *launchForm
+	kept      launchValues // the launch form's values when it last closed
+	keptMsg   string       // how the last launch failed, shown when the form reopens
+	launching *launchOp    // the launch running, if any
+	drawn     func()       // test hook: called after each install
 }
 
 // New makes a console over b. Run starts it.

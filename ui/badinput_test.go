@@ -12,7 +12,7 @@ import (
 // the field and says what Docker says, Launch keeps the form open with
 // the error, and no container is created.
 func TestTheLaunchFormRefusesBadResourcesAndNames(t *testing.T) {
-	const launchButton = 12 // form items before the Launch button
+	const launchButton = tabsToLaunch // form items before the Launch button
 	for _, tt := range []struct {
 		name    string
 		field   int // form item: 1 Name, 3 CPUs, 4 Memory

@@ -112,7 +112,7 @@ func TestGoldenScreens(t *testing.T) {
 				h.key(tcell.KeyTab)
 			}
 			h.typeText("80:80")
-			for range 3 { // Env, Labels, Constraints
+			for range 4 { // Network, Env, Labels, Constraints
 				h.key(tcell.KeyTab)
 			}
 			h.typeText("zone==eu")

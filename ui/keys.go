@@ -53,6 +53,8 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		} else if len(c.marked) > 0 {
 			clear(c.marked)
 			a.title(a.current)
+		} else if a.launching != nil {
+			a.askStopLaunch()
 		}
 		return nil
 	case tcell.KeyTab, tcell.KeyBacktab:
@@ -286,7 +288,8 @@ func (a *App) help() {
 		{"m", "the status line's messages, in full"}, {"?", "this help"},
 		{"1 2 3 4, Tab", "nodes, containers, networks, events"},
 		{"j k ↑ ↓ PgUp PgDn", "move"}, {"o / O", "sort by the next column / reverse"},
-		{"n", "launch containers (form with live placement preview)"},
+		{"n", "launch containers (form with live placement preview; Esc keeps its values for the next n)"},
+		{"Esc", "clear the filter, else the marks, else offer to stop a running launch"},
 		{"b, :rebalance [N]", "plan a rebalance (at most N moves), preview it, then run it"},
 		{"q, Ctrl-C", "quit"},
 	}
@@ -543,6 +546,18 @@ func (a *App) remove() {
 			})
 		})
 	}
+}
+
+// askStopLaunch asks whether to stop the running launch; y stops it
+// after the container in flight, n lets it go on.
+func (a *App) askStopLaunch() {
+	op := a.launching
+	a.showModal(fmt.Sprintf("Stop launching %s?", op.what), []string{"Go on", "Stop"}, func(label string) {
+		if label == "Stop" && a.launching == op {
+			op.cancel()
+			a.say("stopping the launch of "+op.what+"…", false)
+		}
+	})
 }
 
 // drill kills, hangs or heals the selected node's simulated engine.

@@ -1,12 +1,15 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -18,15 +21,25 @@ import (
 
 // launchValues is what the form holds, read on the UI goroutine.
 type launchValues struct {
-	Image, Name, Command, CPUs, Memory, Ports string
-	Env, Labels, Constraints, Affinities      string // one entry per line
-	Reschedule                                string
-	Count                                     string
+	Image, Name, Command, CPUs, Memory, Ports, Network string
+	Env, Labels, Constraints, Affinities               string // one entry per line
+	Reschedule                                         string
+	Count                                              string
+	OnFailure                                          string // onFailureStop or onFailureGoOn
 
 	// MaxCPUs is the largest node's CPU count, for Docker's --cpus range;
 	// 0 until the preview worker has seen the nodes.
 	MaxCPUs int
+	// Networks are the names of the cluster's networks, for the Network
+	// field; nil until the preview worker has seen them.
+	Networks []string
 }
+
+// What a launch does at a container that cannot be launched.
+const (
+	onFailureStop = "stop"  // the default: stop there, as the preview predicts
+	onFailureGoOn = "go on" // try every one, and count the failures
+)
 
 // launchError is a form value that is wrong, with the field it is in.
 type launchError struct {
@@ -73,6 +86,12 @@ func (v launchValues) config() (model.Config, int, error) {
 			return bad("Memory", err)
 		}
 	}
+	if s := strings.TrimSpace(v.Network); s != "" {
+		if v.Networks != nil && !strings.HasPrefix(s, "container:") && !slices.Contains(v.Networks, s) {
+			return bad("Network", fmt.Errorf("no network %q in the cluster (it has: %s)", s, strings.Join(v.Networks, ", ")))
+		}
+		cfg.NetworkMode = s
+	}
 	if cfg.Ports, err = clusterfile.ParsePorts(strings.FieldsFunc(v.Ports, func(r rune) bool { return r == ',' || r == ' ' })); err != nil {
 		return bad("Ports", err)
 	}
@@ -91,6 +110,12 @@ func (v launchValues) config() (model.Config, int, error) {
 		cfg.Env = append(cfg.Env, "affinity:"+strings.TrimPrefix(c, "affinity:"))
 	}
 	if v.Reschedule != "" && v.Reschedule != sched.RescheduleOff {
+		if p, ok := cfg.Labels[model.LabelReschedulePolicies]; ok {
+			// One policy: Swarm would merge both and say only "too many
+			// reschedule policies".
+			return bad("Reschedule", fmt.Errorf("the Reschedule field (%s) and the label %s=%s both set a policy: keep one of them",
+				v.Reschedule, model.LabelReschedulePolicies, p))
+		}
 		cfg.Env = append(cfg.Env, "reschedule:"+v.Reschedule)
 	}
 	return cfg, count, nil
@@ -202,17 +227,26 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
 
 // launchForm is the open launch form.
 type launchForm struct {
-	form    *tview.Form
-	preview *tview.TextView
-	errLine *tview.TextView
-	reqs    chan launchValues // latest values for the preview worker
-	stop    context.CancelFunc
-	busy    bool
-	maxCPUs int // the largest node's CPUs, as the preview worker last saw them
+	form     *tview.Form
+	items    map[string]tview.FormItem // by field name (labels carry marks)
+	preview  *tview.TextView
+	errLine  *tview.TextView
+	reqs     chan launchValues // latest values for the preview worker
+	stop     context.CancelFunc
+	maxCPUs  int      // the largest node's CPUs, as the preview worker last saw them
+	networks []string // the cluster's networks, as the preview worker last saw them
 
 	body, left, page *tview.Flex
 	help             *tview.TextView
 	narrow           bool
+}
+
+// launchOp is a launch running in the background: the status line shows
+// its progress, Esc offers to stop it.
+type launchOp struct {
+	what   string // the name (or image) launched
+	count  int
+	cancel context.CancelFunc
 }
 
 // narrowLaunch is the width under which the preview goes below the form.
@@ -246,30 +280,55 @@ func (a *App) fitLaunch() {
 const syntaxHelp = "constraint / affinity, one per line:  key==value  key!=value  key==~soft  glob*  /regex/  (?i)x  a|b" +
 	"   keys: node, engine labels (constraints); container, image, container labels (affinities)"
 
-// openLaunch opens the launch form.
+// launchFields are the form's fields, in order.
+var launchFields = []string{"Image", "Name", "Command", "CPUs", "Memory", "Ports", "Network", "Env", "Labels",
+	"Constraints", "Affinities", "Reschedule", "Count", "On failure"}
+
+// openLaunch opens the launch form, with the values it had when it was
+// last closed.
 func (a *App) openLaunch() {
 	if a.launch != nil {
 		return
 	}
-	lf := &launchForm{form: tview.NewForm(), preview: tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true),
+	lf := &launchForm{form: tview.NewForm(), items: map[string]tview.FormItem{},
+		preview: tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true),
 		errLine: tview.NewTextView().SetDynamicColors(true), reqs: make(chan launchValues, 1)}
 	a.launch = lf
 	f := lf.form
+	v := a.kept
+	if v.Count == "" {
+		v.Count = "1"
+	}
 	changed := func(string) { a.previewLater() }
-	f.AddInputField("Image", "", 30, nil, changed).
-		AddInputField("Name", "", 30, nil, changed).
-		AddInputField("Command", "", 30, nil, changed).
-		AddInputField("CPUs", "", 8, nil, changed).
-		AddInputField("Memory", "", 8, nil, changed).
-		AddInputField("Ports", "", 30, nil, changed).
-		AddTextArea("Env", "", 30, 2, 0, changed).
-		AddTextArea("Labels", "", 30, 2, 0, changed).
-		AddTextArea("Constraints", "", 30, 3, 0, changed).
-		AddTextArea("Affinities", "", 30, 2, 0, changed).
-		AddDropDown("Reschedule", []string{sched.RescheduleOff, sched.RescheduleOnNodeFailure}, 0, func(string, int) { a.previewLater() }).
-		AddInputField("Count", "1", 6, func(s string, r rune) bool { return r >= '0' && r <= '9' }, changed).
-		AddButton("Launch", a.submitLaunch).
-		AddButton("Cancel", a.closeLaunch)
+	input := func(label, text string, width int, accept func(string, rune) bool) {
+		f.AddInputField(label, text, width, accept, changed)
+	}
+	area := func(label, text string, height int) { f.AddTextArea(label, text, 30, height, 0, changed) }
+	dropdown := func(label string, options []string, current string) {
+		f.AddDropDown(label, options, max(slices.Index(options, current), 0), func(string, int) { a.previewLater() })
+	}
+	input("Image", v.Image, 30, nil)
+	input("Name", v.Name, 30, nil)
+	input("Command", v.Command, 30, nil)
+	input("CPUs", v.CPUs, 8, nil)
+	input("Memory", v.Memory, 8, nil)
+	input("Ports", v.Ports, 30, nil)
+	input("Network", v.Network, 20, nil)
+	area("Env", v.Env, 2)
+	area("Labels", v.Labels, 2)
+	area("Constraints", v.Constraints, 3)
+	area("Affinities", v.Affinities, 2)
+	dropdown("Reschedule", []string{sched.RescheduleOff, sched.RescheduleOnNodeFailure}, v.Reschedule)
+	input("Count", v.Count, 6, func(s string, r rune) bool { return r >= '0' && r <= '9' })
+	dropdown("On failure", []string{onFailureStop, onFailureGoOn}, v.OnFailure)
+	for i, name := range launchFields {
+		lf.items[name] = f.GetFormItem(i)
+	}
+	a.markFields(lf, nil)
+	if a.keptMsg != "" {
+		lf.errLine.SetText(a.th.tag(a.th.bad) + "last launch: " + tview.Escape(a.keptMsg) + a.th.reset())
+	}
+	f.AddButton("Launch", a.submitLaunch).AddButton("Cancel", a.closeLaunch)
 	f.SetCancelFunc(a.closeLaunch)
 	f.SetItemPadding(0)
 	f.SetBorder(true).SetTitle(" Launch (Tab next field, Esc cancel) ")
@@ -280,7 +339,7 @@ func (a *App) openLaunch() {
 	page := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(body, 0, 1, true).AddItem(help, 2, 0, false)
 	lf.body, lf.left, lf.page, lf.help = body, left, page, help
 	a.fitLaunch()
-	a.hints.SetText(hintLine([]hint{{"Tab", " next field", 0}, {"PgUp PgDn", " scroll the preview", 1}, {"Esc", " cancel", 0}}, nil, a.width, a.th))
+	a.hints.SetText(hintLine([]hint{{"Tab", " next field", 0}, {"PgUp PgDn", " scroll the preview", 1}, {"Esc", " cancel (the values are kept)", 0}}, nil, a.width, a.th))
 	// PgUp/PgDn scroll the preview while the form keeps the keyboard.
 	f.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
 		switch ev.Key() {
@@ -298,10 +357,12 @@ func (a *App) openLaunch() {
 	a.previewLater()
 }
 
+// closeLaunch closes the form, keeping its values for the next n.
 func (a *App) closeLaunch() {
 	if a.launch == nil {
 		return
 	}
+	a.kept = a.launch.values()
 	a.launch.stop()
 	a.launch = nil
 	a.closePage("launch")
@@ -309,23 +370,22 @@ func (a *App) closeLaunch() {
 
 // values reads the form; on the UI goroutine.
 func (lf *launchForm) values() launchValues {
-	f := lf.form
-	text := func(label string) string {
-		switch it := f.GetFormItemByLabel(label).(type) {
+	text := func(name string) string {
+		switch it := lf.items[name].(type) {
 		case *tview.InputField:
 			return it.GetText()
 		case *tview.TextArea:
 			return it.GetText()
+		case *tview.DropDown:
+			_, o := it.GetCurrentOption()
+			return o
 		}
-		return ""
-	}
-	resched := ""
-	if dd, ok := f.GetFormItemByLabel("Reschedule").(*tview.DropDown); ok { // nil while the form is built
-		_, resched = dd.GetCurrentOption()
+		return "" // while the form is built
 	}
 	return launchValues{Image: text("Image"), Name: text("Name"), Command: text("Command"), CPUs: text("CPUs"),
-		Memory: text("Memory"), Ports: text("Ports"), Env: text("Env"), Labels: text("Labels"),
-		Constraints: text("Constraints"), Affinities: text("Affinities"), Reschedule: resched, Count: text("Count")}
+		Memory: text("Memory"), Ports: text("Ports"), Network: text("Network"), Env: text("Env"), Labels: text("Labels"),
+		Constraints: text("Constraints"), Affinities: text("Affinities"), Reschedule: text("Reschedule"), Count: text("Count"),
+		OnFailure: text("On failure"), MaxCPUs: lf.maxCPUs, Networks: lf.networks}
 }
 
 // previewLater hands the current values to the preview worker, replacing
@@ -344,38 +404,65 @@ func (a *App) previewLater() {
 }
 
 // previewWorker computes previews off the UI goroutine, always for the
-// latest values, and marks a malformed field at once.
+// latest values, and marks a malformed field at once. When the cluster
+// changes under an open form, it previews the same values again, so the
+// preview is never stale.
 func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var last launchValues
+	var gen uint64
+	seen := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case v := <-lf.reqs:
-			if v.Image == "" {
-				v.Image = "(image)"
+			last, seen = v, true
+		case <-tick.C:
+			if !seen || a.b.Generation() == gen {
+				continue
 			}
-			nodes := a.b.Nodes()
-			v.MaxCPUs = 0
-			for _, n := range nodes {
-				v.MaxCPUs = max(v.MaxCPUs, n.CPUs)
-			}
-			text, err := previewText(nodes, a.b.Scheduler(), v, a.th)
-			a.update(func() {
-				if a.launch != lf {
-					return
-				}
-				lf.maxCPUs = v.MaxCPUs
-				a.markFields(lf, err)
-				if err != nil {
-					text = a.th.tag(a.th.bad) + "✗ " + tview.Escape(err.Error()) + a.th.reset()
-				}
-				lf.preview.SetText(text)
-			})
 		}
+		gen = a.b.Generation()
+		v := last
+		if v.Image == "" {
+			v.Image = "(image)"
+		}
+		nodes := a.b.Nodes()
+		v.MaxCPUs = 0
+		for _, n := range nodes {
+			v.MaxCPUs = max(v.MaxCPUs, n.CPUs)
+		}
+		v.Networks = networkNames(a.b.Networks())
+		text, err := previewText(nodes, a.b.Scheduler(), v, a.th)
+		a.update(func() {
+			if a.launch != lf {
+				return
+			}
+			lf.maxCPUs, lf.networks = v.MaxCPUs, v.Networks
+			a.markFields(lf, err)
+			if err != nil {
+				text = a.th.tag(a.th.bad) + "✗ " + tview.Escape(err.Error()) + a.th.reset()
+			}
+			lf.preview.SetText(text)
+		})
 	}
 }
 
-// markFields colours the label of the field an error is in.
+// networkNames are the distinct names of networks, sorted.
+func networkNames(nets []model.Network) []string {
+	out := make([]string, 0, len(nets))
+	for _, n := range nets {
+		out = append(out, n.Name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// markFields marks the label of the field an error is in: "✗ " and the
+// error colour, in the label's text, since the form resets label colours
+// each time it draws.
 func (a *App) markFields(lf *launchForm, err error) {
 	field := ""
 	var le *launchError
@@ -388,33 +475,36 @@ func (a *App) markFields(lf *launchForm, err error) {
 	case sched.IsInvalid(err):
 		field = "Reschedule"
 	}
-	for i := 0; i < lf.form.GetFormItemCount(); i++ {
-		it := lf.form.GetFormItem(i)
-		color := tview.Styles.SecondaryTextColor
-		if it.GetLabel() == field {
-			color = a.th.bad
-			if a.th.noColor {
-				color = tcell.ColorDefault
-			}
+	for name, it := range lf.items {
+		label := "  " + name
+		if name == field {
+			label = a.th.tag(a.th.bad) + "✗ " + name + a.th.reset()
 		}
 		switch x := it.(type) {
 		case *tview.InputField:
-			x.SetLabelColor(color)
+			x.SetLabel(label)
 		case *tview.TextArea:
-			x.SetLabelStyle(tcell.StyleDefault.Foreground(color))
+			x.SetLabel(label)
+		case *tview.DropDown:
+			x.SetLabel(label)
 		}
 	}
 }
 
-// submitLaunch creates (and starts) the containers through the cluster,
-// with progress; errors stay in the form.
+// submitLaunch checks the form and starts the launch in the background:
+// the form closes (its values kept), the containers view shows the new
+// ones as they come, the status line the progress, Esc offers to stop.
+// Errors in the values stay in the form.
 func (a *App) submitLaunch() {
 	lf := a.launch
-	if lf == nil || lf.busy {
+	if lf == nil {
+		return
+	}
+	if a.launching != nil {
+		lf.errLine.SetText(a.th.tag(a.th.bad) + "a launch is running: wait for it, or stop it with Esc on a view" + a.th.reset())
 		return
 	}
 	v := lf.values()
-	v.MaxCPUs = lf.maxCPUs
 	cfg, count, err := v.config()
 	if err == nil {
 		_, err = sched.NewRequest(cfg)
@@ -424,46 +514,109 @@ func (a *App) submitLaunch() {
 		lf.errLine.SetText(a.th.tag(a.th.bad) + tview.Escape(err.Error()) + a.th.reset())
 		return
 	}
-	lf.busy = true
-	lf.errLine.SetText(fmt.Sprintf("launching 0/%d…", count))
-	a.goRun(func(ctx context.Context) {
-		var errs []string
-		done := 0
-		for i, name := range names(cfg.Name, count) {
-			c := cfg
-			c.Name = name
-			ct, err := a.b.Create(ctx, c)
-			if err == nil {
-				err = a.b.Start(ctx, ct.ID)
+	what := cmp.Or(cfg.Name, cfg.Image)
+	ctx, cancel := context.WithCancel(a.ctx)
+	op := &launchOp{what: what, count: count, cancel: cancel}
+	a.launching = op
+	a.closeLaunch()
+	a.show(viewContainers)
+	a.flash = fmt.Sprintf("launching %s: 0/%d…", tview.Escape(what), count)
+	a.showStatus()
+	goOn := v.OnFailure == onFailureGoOn
+	a.goRun(func(context.Context) {
+		defer cancel()
+		// Progress is drawn as fast as the UI takes it, never queued
+		// twice: the update that runs reads the latest count.
+		var done atomic.Int64
+		var queued atomic.Bool
+		r := launchAll(ctx, a.b, cfg, count, goOn, func(n int) {
+			done.Store(int64(n))
+			if queued.CompareAndSwap(false, true) {
+				a.update(func() {
+					queued.Store(false)
+					if a.launching == op {
+						a.flash = fmt.Sprintf("launching %s: %d/%d… (Esc stops)", tview.Escape(what), done.Load(), count)
+						a.showStatus()
+					}
+				})
 			}
-			if err != nil {
-				label := name
-				if label == "" {
-					label = fmt.Sprintf("#%d", i+1)
-				}
-				errs = append(errs, label+": "+err.Error())
-			} else {
-				done++
-			}
-			n := i + 1
-			a.update(func() {
-				if a.launch == lf {
-					lf.errLine.SetText(fmt.Sprintf("launching %d/%d… %d failed", n, count, n-done))
-				}
-			})
-		}
+		})
 		a.update(func() {
-			if a.launch != lf {
-				return
+			a.launching = nil
+			msg, bad := r.summary(what, count)
+			a.keptMsg = ""
+			if bad {
+				a.keptMsg = msg
 			}
-			lf.busy = false
-			if len(errs) > 0 {
-				lf.errLine.SetText(a.th.tag(a.th.bad) + fmt.Sprintf("%d of %d launched; ", done, count) + tview.Escape(strings.Join(errs, "; ")) + a.th.reset())
-				return
-			}
-			a.closeLaunch()
-			a.show(viewContainers)
-			a.say(fmt.Sprintf("launched %d container(s) of %s", count, cfg.Image), false)
+			a.say(msg, bad)
 		})
 	})
+}
+
+// launchResult is how a launch ended.
+type launchResult struct {
+	launched  int
+	failed    int
+	firstFail int // 1-based; 0: none failed
+	label     string
+	err       error
+	cancelled bool
+	stopped   bool // at the first failure
+}
+
+// summary is the status line's last word on a launch, and whether it
+// is bad news.
+func (r launchResult) summary(what string, count int) (string, bool) {
+	var why string
+	if r.err != nil {
+		why = strings.Join(strings.Fields(r.err.Error()), " ") // one line: Swarm's placement errors have several
+	}
+	switch {
+	case r.cancelled:
+		return fmt.Sprintf("launch of %s cancelled after %d of %d launched", what, r.launched, count), r.failed > 0
+	case r.failed == 0:
+		return fmt.Sprintf("launched %d of %d: %s", r.launched, count, what), false
+	case r.stopped:
+		return fmt.Sprintf("launch of %s stopped at #%d (%s), launched %d of %d: %s", what, r.firstFail, r.label, r.launched, count, why), true
+	default:
+		return fmt.Sprintf("launch of %s: launched %d of %d, %d failed, the first #%d (%s): %s", what, r.launched, count, r.failed, r.firstFail, r.label, why), true
+	}
+}
+
+// launchAll creates and starts count containers of cfg one after the
+// other, off the UI goroutine, until ctx ends; it stops at the first
+// that fails unless goOn. progress is told how many are done after each
+// container.
+func launchAll(ctx context.Context, b Backend, cfg model.Config, count int, goOn bool, progress func(done int)) launchResult {
+	var r launchResult
+	for i, name := range names(cfg.Name, count) {
+		if ctx.Err() != nil {
+			r.cancelled = true
+			return r
+		}
+		c := cfg
+		c.Name = name
+		ct, err := b.Create(ctx, c)
+		if err == nil {
+			err = b.Start(ctx, ct.ID)
+		}
+		switch {
+		case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			r.cancelled = true
+			return r
+		case err != nil:
+			r.failed++
+			if r.firstFail == 0 {
+				r.firstFail, r.label, r.err = i+1, cmp.Or(name, fmt.Sprintf("#%d", i+1)), err
+			}
+			if !goOn {
+				r.stopped = true
+				return r
+			}
+		default:
+			r.launched++
+		}
+		progress(i + 1)
+	}
+	return r
 }

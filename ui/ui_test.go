@@ -37,6 +37,13 @@ func demoSource(t testing.TB) *backend.Source {
 
 func start(t *testing.T, src *backend.Source, w, h int) *harness {
 	t.Helper()
+	return startWith(t, src, w, h, func(c *backend.Cluster) Backend { return c })
+}
+
+// startWith is start with the console over wrap(cluster): the real
+// cluster, with a test's hold on some of its calls.
+func startWith(t *testing.T, src *backend.Source, w, h int, wrap func(*backend.Cluster) Backend) *harness {
+	t.Helper()
 	cluster, err := backend.New(src, backend.Options{ProbeInterval: 50 * time.Millisecond, Heartbeat: 50 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,7 @@ func start(t *testing.T, src *backend.Source, w, h int) *harness {
 	clusterDone := make(chan struct{})
 	go func() { cluster.Run(ctx); close(clusterDone) }()
 	h0 := &harness{t: t, cluster: cluster, src: src, done: make(chan error, 1), cancel: cancel}
-	h0.app = New(cluster)
+	h0.app = New(wrap(cluster))
 	h0.screen = tcell.NewSimulationScreen("UTF-8")
 	h0.app.Application().SetScreen(h0.screen)
 	h0.screen.SetSize(w, h)
@@ -256,7 +263,7 @@ func TestLaunchFormPreviewsPlacementsAndRefusesBadExpressions(t *testing.T) {
 	h.typeText("1g")
 	h.key(tcell.KeyTab)
 	h.typeText("80:80")
-	for range 3 { // Env, Labels, Constraints
+	for range 4 { // Network, Env, Labels, Constraints
 		h.key(tcell.KeyTab)
 	}
 	h.typeText("zone=eu")
@@ -276,9 +283,10 @@ func TestLaunchFormPreviewsPlacementsAndRefusesBadExpressions(t *testing.T) {
 	h.key(tcell.KeyBackspace2)
 	h.typeText("2")
 	h.wait(settle, "✓ api-1 → eu-3", "✓ api-2 → eu-1")
+	h.key(tcell.KeyTab) // On failure
 	h.key(tcell.KeyTab) // the Launch button
 	h.key(tcell.KeyEnter)
-	h.wait(settle, "Containers [", "eu-3/api-1", "eu-1/api-2", "launched 2 container(s) of nginx")
+	h.wait(settle, "Containers [", "eu-3/api-1", "eu-1/api-2", "launched 2 of 2: api")
 	if l := h.lineWith("eu-3/api-1"); !strings.Contains(l, "running") || !strings.Contains(l, "zone==eu") || !strings.Contains(l, "80->80/tcp") {
 		t.Fatalf("api-1: %s", l)
 	}
@@ -292,12 +300,13 @@ func TestLaunchErrorsStayInTheForm(t *testing.T) {
 	h.key(tcell.KeyTab)
 	h.typeText("db") // taken by eu-1/db
 	h.wait(settle, "Conflict: The name db is already assigned.")
-	for range 11 { // Command … Count, then the Launch button
+	for range tabsToLaunch - tabsToName {
 		h.key(tcell.KeyTab)
 	}
 	h.key(tcell.KeyEnter)
-	h.wait(settle, "0 of 1 launched; db: Conflict")
-	h.wait(settle, "Where it would go") // still in the form
+	h.wait(settle, "launch of db stopped at #1 (db), launched 0 of 1: Conflict")
+	h.typeText("n") // the form comes back with its values and what happened
+	h.wait(settle, "Where it would go", "last launch: launch of db stopped at #1")
 }
 
 func TestAKilledNodeTurnsUnhealthyAndItsContainersMove(t *testing.T) {

@@ -1,0 +1,251 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// gated is the real cluster whose creates each wait for a token, so a
+// test holds a launch where it wants it.
+type gated struct {
+	*backend.Cluster
+	gate chan struct{}
+}
+
+func (g *gated) Create(ctx context.Context, cfg model.Config) (*model.Container, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.Cluster.Create(ctx, cfg)
+}
+
+// Tabs from the Image field to each field of the launch form.
+const (
+	tabsToName       = 1
+	tabsToPorts      = 5
+	tabsToNetwork    = 6
+	tabsToLabels     = 8
+	tabsToReschedule = 11
+	tabsToCount      = 12
+	tabsToLaunch     = 14 // the Launch button
+)
+
+// fillLaunch opens the form, types the image and name, and sets the
+// count and the ports; it leaves the focus on the Launch button.
+func (h *harness) fillLaunch(image, name, ports, count string) {
+	h.typeText("n")
+	h.wait(settle, "Where it would go")
+	h.typeText(image)
+	h.key(tcell.KeyTab)
+	h.typeText(name)
+	for range tabsToPorts - tabsToName {
+		h.key(tcell.KeyTab)
+	}
+	h.typeText(ports)
+	for range tabsToCount - tabsToPorts {
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyBackspace2)
+	h.typeText(count)
+	for range tabsToLaunch - tabsToCount {
+		h.key(tcell.KeyTab)
+	}
+}
+
+// countNamed counts the cluster's containers whose name starts with prefix.
+func countNamed(c *backend.Cluster, prefix string) int {
+	n := 0
+	for _, ct := range c.Containers() {
+		if strings.HasPrefix(ct.Name, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestALaunchShowsProgressAndStopsWhenAsked launches 1,000 containers,
+// holds the launch after 120, and checks the status line's progress,
+// that the console still answers keys, and that Esc then y stops it with
+// a summary and no container after the 120th.
+func TestALaunchShowsProgressAndStopsWhenAsked(t *testing.T) {
+	g := &gated{gate: make(chan struct{}, 1000)}
+	h := startWith(t, demoSource(t), 160, 45, func(c *backend.Cluster) Backend { g.Cluster = c; return g })
+	h.wait(settle, "Nodes: 5/6 healthy")
+	h.fillLaunch("nginx", "api", "", "1000")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [", "launching api: 0/1000")
+	for range 120 {
+		g.gate <- struct{}{}
+	}
+	h.wait(settle, "launching api: 120/1000… (Esc stops)")
+	// The console answers while the launch runs: the nodes view and back.
+	h.typeText("1")
+	h.wait(settle, "Nodes [6]", "launching api: 120/1000")
+	h.typeText("2")
+	h.wait(settle, "Containers [126]") // the demo's 6 and 120 api
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "Stop launching api?", "Go on", "Stop")
+	h.typeText("n") // go on
+	h.gone(settle, "Stop launching api?")
+	g.gate <- struct{}{}
+	h.wait(settle, "launching api: 121/1000")
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "Stop launching api?")
+	h.typeText("y")
+	h.wait(settle, "launch of api cancelled after 121 of 1000 launched")
+	if n := countNamed(h.cluster, "api-"); n != 121 {
+		t.Fatalf("%d api containers after stopping at 121", n)
+	}
+	// Nothing holds the next one any more: the launch is over.
+	for range 10 {
+		g.gate <- struct{}{}
+	}
+	h.wait(settle, "launch of api cancelled after 121 of 1000 launched")
+	if n := countNamed(h.cluster, "api-"); n != 121 {
+		t.Fatalf("%d api containers after the launch ended at 121", n)
+	}
+}
+
+// TestALaunchStopsAtTheFirstContainerThatCannotBePlaced: each healthy
+// node of the demo holds one container on host port 8080, so #6 of 10
+// fails; by default the launch stops there, with the reason, and the
+// reopened form shows its values and what happened; "go on" tries every
+// one and counts the failures.
+func TestALaunchStopsAtTheFirstContainerThatCannotBePlaced(t *testing.T) {
+	for _, tt := range []struct {
+		name, onFailure string
+		want            string
+		launched        int
+	}{
+		{"by default it stops", "", "launch of api stopped at #6 (api-6), launched 5 of 10: ", 5},
+		{"go on tries every one", "go on", "launch of api: launched 5 of 10, 5 failed, the first #6 (api-6): ", 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, demoSource(t), 200, 50)
+			h.wait(settle, "Nodes: 5/6 healthy")
+			h.fillLaunch("nginx", "api", "8080:80", "10")
+			if tt.onFailure != "" {
+				h.key(tcell.KeyBacktab) // back to On failure
+				h.key(tcell.KeyEnter)
+				h.key(tcell.KeyDown)
+				h.key(tcell.KeyEnter)
+				h.wait(settle, "go on")
+				h.key(tcell.KeyTab)
+			}
+			h.wait(settle, "5 of 10 placeable; api-6 fails")
+			h.key(tcell.KeyEnter)
+			h.wait(settle, tt.want, "port 8080")
+			if n := countNamed(h.cluster, "api-"); n != tt.launched {
+				t.Fatalf("%d api containers; want %d", n, tt.launched)
+			}
+			h.typeText("n")
+			h.wait(settle, "Where it would go", "last launch: launch of api", "(api-6)", "8080:80") // wrapped under the form
+		})
+	}
+}
+
+// labelCell finds the cell that starts label on the screen and returns
+// its foreground colour.
+func (h *harness) labelColour(label string) (tcell.Color, bool) {
+	var fg tcell.Color
+	found := false
+	h.onScreen(func(cells []tcell.SimCell, w int) {
+		runes := make([]rune, len(cells))
+		for i, c := range cells {
+			runes[i] = ' '
+			if len(c.Runes) > 0 {
+				runes[i] = c.Runes[0]
+			}
+		}
+		if i := strings.Index(string(runes), label); i >= 0 {
+			at := len([]rune(string(runes)[:i]))
+			fg, _, _ = cells[at].Style.Decompose()
+			found = true
+		}
+	})
+	return fg, found
+}
+
+// TestTheLaunchFormKeepsItsValuesMarksTheFieldAndTakesANetwork: a
+// network the cluster lacks marks the Network field (in red, and with ✗
+// so it shows without colour too) and says which networks there are;
+// Esc and n bring the values back; a known network is passed to the
+// create.
+func TestTheLaunchFormKeepsItsValuesMarksTheFieldAndTakesANetwork(t *testing.T) {
+	h := start(t, demoSource(t), 200, 50)
+	h.wait(settle, "Nodes: 5/6 healthy")
+	h.typeText("n")
+	h.wait(settle, "Where it would go")
+	h.typeText("nginx")
+	h.key(tcell.KeyTab)
+	h.typeText("web9")
+	for range tabsToNetwork - tabsToName {
+		h.key(tcell.KeyTab)
+	}
+	h.typeText("nosuch")
+	h.wait(settle, `✗ Network: no network "nosuch" in the cluster (it has: bridge, host, none)`, "✗ Network")
+	if fg, ok := h.labelColour("✗ Network"); !ok || fg != tcell.ColorRed {
+		t.Fatalf("the Network label is not red (found %v, colour %v)", ok, fg)
+	}
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("n")
+	h.wait(settle, "Where it would go", "web9", "nosuch", "✗ Network")
+	for range tabsToNetwork {
+		h.key(tcell.KeyTab)
+	}
+	for range len("nosuch") {
+		h.key(tcell.KeyBackspace2)
+	}
+	h.typeText("host")
+	h.wait(settle, "1 of 1 placeable", "✓ web9 →")
+	h.gone(settle, "✗ Network")
+	for range tabsToLaunch - tabsToNetwork {
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "launched 1 of 1: web9")
+	for _, c := range h.cluster.Containers() {
+		if c.Name == "web9" && c.NetworkMode != "host" {
+			t.Fatalf("web9 is on network %q, not host", c.NetworkMode)
+		}
+	}
+	if countNamed(h.cluster, "web9") != 1 {
+		t.Fatal("no web9 container")
+	}
+}
+
+// TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError: both set a
+// policy; the form names both and marks the Reschedule field.
+func TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError(t *testing.T) {
+	h := start(t, demoSource(t), 200, 50)
+	h.wait(settle, "Nodes: 5/6 healthy")
+	h.typeText("n")
+	h.wait(settle, "Where it would go")
+	h.typeText("nginx")
+	for range tabsToLabels {
+		h.key(tcell.KeyTab)
+	}
+	h.typeText(`com.docker.swarm.reschedule-policies=["on-node-failure"]`)
+	h.wait(settle, "1 of 1 placeable")
+	for range tabsToReschedule - tabsToLabels {
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyEnter)
+	h.key(tcell.KeyDown)
+	h.key(tcell.KeyEnter)
+	// The message wraps in the preview: its parts.
+	h.wait(settle, "✗ Reschedule: the Reschedule field (on-node-failure) and the label", `com.docker.swarm.reschedule-policies=["on-node-failure"]`,
+		"both set a policy", "one of them", "✗ Reschedule  on-node-failure")
+	if strings.Contains(h.flat(), "too many reschedule policies") {
+		t.Fatalf("the old error is still shown:\n%s", h.text())
+	}
+}
