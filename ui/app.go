@@ -27,6 +27,13 @@ var viewOrder = []string{viewNodes, viewContainers, viewNetworks, viewEvents}
 // faster are coalesced.
 const refreshEvery = 100 * time.Millisecond
 
+// quietEvery is how often the views are rebuilt for changes that come
+// with no event (an engine's periodic refresh moves its UPDATED time;
+// at 1,000 nodes that is dozens a second), and redrawn when nothing
+// changed, so ages move on. Events (containers, engines, reschedules)
+// are shown within refreshEvery.
+const quietEvery = time.Second
+
 // App is the console.
 type App struct {
 	b   Backend
@@ -60,6 +67,7 @@ type App struct {
 	kept      launchValues // the launch form's values when it last closed
 	keptMsg   string       // how the last launch failed, shown when the form reopens
 	launching *launchOp    // the launch running, if any
+	back      string       // the view a drill came from (Enter on a node), for Esc
 	drawn     func()       // test hook: called after each install
 }
 
@@ -178,10 +186,11 @@ func (a *App) update(f func()) {
 	}
 }
 
-// refresher rebuilds the state when the backend changed or events came:
-// at once for the first change after a quiet spell, then at most every
-// refreshEvery while changes keep coming (they are coalesced), and every
-// second regardless, so ages move on.
+// refresher rebuilds the state when events came: at once for the first
+// after a quiet spell, then at most every refreshEvery while they keep
+// coming (they are coalesced); for changes without an event (the
+// backend's generation moved) at most every quietEvery; and redraws every
+// quietEvery regardless, so ages move on.
 func (a *App) refresher(ctx context.Context) {
 	sub, stop := a.b.Subscribe(8192)
 	defer stop()
@@ -207,8 +216,8 @@ func (a *App) refresher(ctx context.Context) {
 			}
 		case <-tick.C:
 			gen := a.b.Generation()
-			if !first && gen == last && len(fresh) == 0 {
-				if time.Since(built) >= time.Second {
+			if !first && len(fresh) == 0 && (gen == last || time.Since(built) < quietEvery) {
+				if time.Since(built) >= quietEvery {
 					// Nothing changed: ages are formatted when drawn, so a
 					// redraw moves them on; no rebuild.
 					built = time.Now()
@@ -303,7 +312,7 @@ func (a *App) title(view string) {
 
 // show switches to a view.
 func (a *App) show(view string) {
-	a.current = view
+	a.current, a.back = view, ""
 	a.pages.SwitchToPage(view)
 	a.app.SetFocus(a.tables[view])
 	a.showHints()
@@ -317,7 +326,7 @@ type hint struct {
 }
 
 var viewHints = map[string][]hint{
-	viewNodes:      {{"⏎", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"K", "kill", 2}, {"H", "hang", 2}, {"E", "heal", 2}},
+	viewNodes:      {{"⏎", "containers", 0}, {"i", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"K", "kill", 2}, {"H", "hang", 2}, {"E", "heal", 2}},
 	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 2}, {"␣", "mark", 2}, {"n", "launch", 1}},
 	viewNetworks:   {{"⏎", "details", 0}, {"c", "create", 1}, {"D", "remove", 1}},
 	viewEvents:     {{"⏎", "details", 0}},

@@ -50,6 +50,9 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 			c.filter = ""
 			c.apply()
 			a.title(a.current)
+			if a.back != "" { // a drill from a node: back to the nodes
+				a.show(a.back)
+			}
 		} else if len(c.marked) > 0 {
 			clear(c.marked)
 			a.title(a.current)
@@ -107,8 +110,11 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 	case 'n':
 		a.openLaunch()
 	case 'i':
-		if a.current == viewContainers {
+		switch a.current {
+		case viewContainers:
 			a.inspect(a.selected())
+		case viewNodes:
+			a.nodeDetail(a.selected())
 		}
 	case 'm':
 		a.messages()
@@ -295,7 +301,8 @@ func (a *App) help() {
 	}
 	switch a.current {
 	case viewNodes:
-		keys = append(keys, [2]string{"Enter", "the node: containers (waiting ones too), labels, images"},
+		keys = append(keys, [2]string{"Enter", "the node's containers, waiting ones too (the containers view, filtered; Esc comes back)"},
+			[2]string{"i", "the node in full: status, resources, labels, containers, images"},
 			[2]string{"d", "drain: no new containers, and the movable ones leave (asks first)"},
 			[2]string{"p", "pause: no new containers (asks first)"}, [2]string{"a", "activate: take containers again"})
 		if a.b.Source().Simulated {

@@ -133,10 +133,17 @@ func TestAWaitingContainerKeepsItsRowWithItsReason(t *testing.T) {
 	h.key(tcell.KeyEnter)
 	h.waitFlat(settle, "Container eu-2/"+victim, "waiting to be rescheduled off eu-2", "Reason: "+reason)
 	h.key(tcell.KeyEscape)
-	// Its node's page lists it too.
+	// Enter on its node drills into the node's containers, the waiting
+	// one too, as k9s drills from a node into its pods; Esc comes back.
 	h.typeText("1/eu-2")
 	h.key(tcell.KeyEnter)
+	h.wait(settle, "Nodes [1/6] /eu-2")
 	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [", "/node:^eu-2/", "eu-2/"+victim, "waiting")
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "Nodes [1/6] /eu-2", "⏎containers", "idetails")
+	// i: its node's page lists it too.
+	h.typeText("i")
 	h.waitFlat(settle, "Node eu-2", "Waiting to reschedule)", "eu-2/"+victim+" nginx:1.25 waiting: ")
 	if strings.Contains(h.text(), "[aqua]") || strings.Contains(h.text(), "[-]") {
 		t.Fatalf("the node page shows raw colour tags:\n%s", h.text())
@@ -152,7 +159,7 @@ func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
 	// A node's error, cut in the table, in full on Enter.
 	h.typeText("/ap-1")
 	h.key(tcell.KeyEnter)
-	h.key(tcell.KeyEnter)
+	h.typeText("i") // Enter drills into its containers; i is the node in full
 	h.waitFlat(settle, "Node ap-1", "Status: Pending")
 	var apErr string
 	for _, n := range h.cluster.Nodes() {

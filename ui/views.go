@@ -22,7 +22,7 @@ func (a *App) enter(row int) {
 	}
 	switch a.current {
 	case viewNodes:
-		a.nodeDetail(key)
+		a.nodeContainers(key) // as k9s drills from a node into its pods; i shows the node
 	case viewContainers:
 		a.containerDetail(key)
 	case viewNetworks:
@@ -90,10 +90,20 @@ func (a *App) nodeDetail(addr string) {
 	for _, im := range n.Images {
 		fmt.Fprintf(&sb, "  %-40s %s\n", tview.Escape(strings.Join(im.RepoTags, ", ")), model.ShortID(strings.TrimPrefix(im.ID, "sha256:")))
 	}
-	a.page("node", "Node "+n.Name+" (Esc back)", sb.String(), pageKey{'c', "its containers", func() {
-		a.show(viewContainers)
-		a.filterBy("node:^" + regexp.QuoteMeta(n.Name) + "/")
-	}})
+	a.page("node", "Node "+n.Name+" (Esc back)", sb.String(), pageKey{'c', "its containers", func() { a.nodeContainers(addr) }})
+}
+
+// nodeContainers drills from a node into its containers (the waiting
+// ones too): the containers view, filtered to the node; Esc clears the
+// filter and goes back to the nodes.
+func (a *App) nodeContainers(addr string) {
+	n := a.st.byAddr[addr]
+	if n == nil {
+		return
+	}
+	a.show(viewContainers)
+	a.filterBy("node:^" + regexp.QuoteMeta(n.Name) + "/")
+	a.back = viewNodes
 }
 
 // findContainer finds the container a containers-view row shows: on its
