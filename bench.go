@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 
@@ -25,12 +26,15 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	opts := c1m.Options{}
 	var ways []string
 	var perNode int
+	var heapProfile, cpuProfile string
 	fs.IntVar(&opts.Nodes, "nodes", 10000, "simulated nodes to generate")
 	fs.IntVar(&opts.Containers, "containers", 1000000, "containers to place")
 	fs.IntVar(&opts.Clients, "clients", 16, "concurrent creators (cluster and api ways)")
 	fs.StringSliceVar(&ways, "way", []string{c1m.WaySched}, "sched (the scheduler alone), cluster (the manager on simulated engines), api (HTTP, --clients clients), "+
 		"start (a manager start on --nodes nodes with --per-node containers: time until visible, docker info/ps, memory); comma-separated")
 	fs.IntVar(&perNode, "per-node", 30, "containers on each node before a start (way start)")
+	fs.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file")
+	fs.StringVar(&heapProfile, "heap-profile", "", "write a heap profile (go tool pprof) to this file once the manager is up (way start)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: swarmdeck bench [flags]\n\n"+
 			"The C1M benchmark: places --containers containers onto --nodes generated\n"+
@@ -57,9 +61,31 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err == nil {
+			defer f.Close()
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "swarmdeck bench: --cpu-profile: %v\n", err)
+			return exitRefused
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, w := range ways {
 		if w == wayStart {
-			res, err := c1m.Start(ctx, opts.Nodes, perNode)
+			var prof io.Writer
+			if heapProfile != "" {
+				f, err := os.Create(heapProfile)
+				if err != nil {
+					fmt.Fprintf(stderr, "swarmdeck bench: %v\n", err)
+					return exitRefused
+				}
+				defer f.Close()
+				prof = f
+			}
+			res, err := c1m.Start(ctx, opts.Nodes, perNode, prof)
 			if err != nil {
 				fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
 				return exitRefused

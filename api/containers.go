@@ -1,13 +1,18 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -126,7 +131,9 @@ type (
 
 // listContainers is `docker ps`: names as node/name, Host Down for
 // containers of an unhealthy node and for those waiting to be rescheduled
-// (shown with -a), Swarm's node= filter.
+// (shown with -a), Swarm's node= filter. Each container's JSON is encoded
+// once (psCache) and only its Status is made per call; the response is
+// streamed, holding no lock while the client reads.
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := queryFilters(r)
@@ -136,8 +143,14 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	}
 	all := boolParam(r, "all") || q.Get("limit") != "" || q.Get("before") != "" || (f.Contains("status") && f.ExactMatch("status", "exited"))
 	now := time.Now()
-	var out []summary
-	for _, n := range s.c.Nodes() {
+	nodes := s.c.Nodes()
+	total := 0
+	for _, n := range nodes {
+		total += len(n.Containers)
+	}
+	out := make([]psItem, 0, min(total, 1<<20))
+	s.ps.mu.Lock()
+	for _, n := range nodes {
 		if n.Health == model.Pending {
 			continue
 		}
@@ -145,29 +158,146 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		if f.Contains("node") && !f.ExactMatch("node", n.Name) {
 			continue
 		}
-		for _, c := range n.Containers {
+		encs := s.ps.node(n)
+		for i, c := range n.Containers {
 			if c.ID == "" || (!all && (down || c.State != model.Running)) || !matches(f, c) {
 				continue
 			}
-			out = append(out, summarize(c, n, down, now))
+			if encs[i] == nil {
+				encs[i] = s.ps.get(c, n)
+			}
+			out = append(out, psItem{created: c.Created.Unix(), enc: encs[i], status: statusText(c, down, now)})
 		}
 	}
+	s.ps.sweep(nodes)
+	s.ps.mu.Unlock()
 	if all {
 		for _, q := range s.c.Queued() {
 			if f.Contains("node") && !f.ExactMatch("node", q.From) || !matches(f, q.Container) {
 				continue
 			}
-			out = append(out, summarizeWaiting(q, now))
+			sm := summarizeWaiting(q, now)
+			out = append(out, psItem{created: sm.Created, enc: encodeSummary(sm), status: sm.Status})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created > out[j].Created })
+	slices.SortStableFunc(out, func(a, b psItem) int { return cmp.Compare(b.created, a.created) })
 	if limit, err := strconv.Atoi(q.Get("limit")); err == nil && limit > 0 && limit < len(out) {
 		out = out[:limit]
 	}
-	if out == nil {
-		out = []summary{}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	status := make([]byte, 0, 64)
+	bw.WriteByte('[')
+	for i, it := range out {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.Write(it.enc.head)
+		bw.Write(appendJSONString(status[:0], it.status))
+		if _, err := bw.Write(it.enc.tail); err != nil {
+			return // the client went away
+		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	bw.WriteString("]\n")
+	bw.Flush()
+}
+
+// psItem is one container of a `docker ps` answer.
+type psItem struct {
+	created int64
+	enc     *psEncoded
+	status  string
+}
+
+// psEncoded is a container's summary in JSON, cut where its Status goes:
+// head ends with `"Status":`, tail starts after the Status value.
+type psEncoded struct {
+	name, addr string // the node's, as encoded (the name and port IPs use them)
+	head, tail []byte
+}
+
+// psCache keeps each container's encoded summary by the container's
+// record: records are replaced, never changed, when a container changes,
+// so an entry stays right while its node keeps its name and address. The
+// entries of a node's published view are also kept side by side, so a
+// call looks up nodes, not containers.
+type psCache struct {
+	mu     sync.Mutex
+	by     map[*model.Container]*psEncoded
+	byNode map[*model.Node][]*psEncoded // aligned with the view's Containers; nil: not yet needed
+}
+
+// node returns the entries of n's containers, filled as they are needed.
+// mu is held.
+func (pc *psCache) node(n *model.Node) []*psEncoded {
+	encs, ok := pc.byNode[n]
+	if !ok {
+		if pc.byNode == nil {
+			pc.byNode = map[*model.Node][]*psEncoded{}
+		}
+		encs = make([]*psEncoded, len(n.Containers))
+		pc.byNode[n] = encs
+	}
+	return encs
+}
+
+// get returns c's encoded summary on n, encoding it if it is new. mu is held.
+func (pc *psCache) get(c *model.Container, n *model.Node) *psEncoded {
+	if e := pc.by[c]; e != nil && e.name == n.Name && e.addr == n.Addr {
+		return e
+	}
+	if pc.by == nil {
+		pc.by = map[*model.Container]*psEncoded{}
+	}
+	e := encodeSummary(summarize(c, n, false, time.Time{}))
+	e.name, e.addr = n.Name, n.Addr
+	pc.by[c] = e
+	return e
+}
+
+// sweep drops the entries of views and containers gone or replaced once
+// they outnumber the live ones. mu is held.
+func (pc *psCache) sweep(nodes []*model.Node) {
+	if len(pc.byNode) > 2*len(nodes)+64 {
+		keep := make(map[*model.Node][]*psEncoded, len(nodes))
+		for _, n := range nodes {
+			if encs, ok := pc.byNode[n]; ok {
+				keep[n] = encs
+			}
+		}
+		pc.byNode = keep
+	}
+	live := 0
+	for _, n := range nodes {
+		live += len(n.Containers)
+	}
+	if len(pc.by) <= 2*live+1024 {
+		return
+	}
+	keep := make(map[*model.Container]*psEncoded, live)
+	for _, n := range nodes {
+		for _, c := range n.Containers {
+			if e := pc.by[c]; e != nil {
+				keep[c] = e
+			}
+		}
+	}
+	pc.by = keep
+}
+
+// encodeSummary encodes sm, cut at its Status.
+func encodeSummary(sm summary) *psEncoded {
+	sm.Status = ""
+	b, err := json.Marshal(sm)
+	if err != nil { // a summary of strings, numbers and string maps always encodes
+		panic(fmt.Sprintf("encoding a container summary: %v", err))
+	}
+	// A quote inside a JSON string is escaped, so `,"Status":""` occurs
+	// only as the field itself.
+	const field = `,"Status":""`
+	i := bytes.Index(b, []byte(field))
+	return &psEncoded{head: b[:i+len(field)-2], tail: b[i+len(field):]}
 }
 
 func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summary {

@@ -10,7 +10,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"swarmdeck/internal/version"
 	"swarmdeck/model"
@@ -37,7 +39,10 @@ func (s *Server) version(w http.ResponseWriter, r *http.Request) {
 }
 
 // info answers `docker info` as Swarm did: the cluster's totals, and the
-// nodes in SystemStatus, which the docker CLI prints line by line.
+// nodes in SystemStatus, which the docker CLI prints line by line. Each
+// node's lines and totals are encoded once per published view of it
+// (infoCache), so a call costs a copy per node, and no call waits on the
+// cluster's lock.
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	sch := s.c.Scheduler()
 	o := sch.Overcommit()
@@ -51,41 +56,19 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		[2]string{"Strategy", sch.Strategy()},
 		[2]string{"Filters", strings.Join(sch.Filters(), ", ")},
 		[2]string{"Nodes", strconv.Itoa(len(nodes))})
+	parts := s.infos.parts(nodes, o)
 	var k model.Counts
-	var ncpu, images int
+	var ncpu, images, size int
 	var mem int64
-	for _, n := range nodes {
-		status = append(status, [2]string{" " + n.Name, n.Addr})
-		status = append(status, [2]string{"  └ ID", n.ID}, [2]string{"  └ Status", n.Health.String()},
-			[2]string{"  └ Availability", n.Availability.String()})
-		nk := model.CountContainers(n.Containers)
-		if n.Health == model.Healthy {
-			status = append(status, [2]string{"  └ Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", nk.Total, nk.Running, nk.Paused, nk.Stopped)})
-			k.Total, k.Running, k.Paused, k.Stopped = k.Total+nk.Total, k.Running+nk.Running, k.Paused+nk.Paused, k.Stopped+nk.Stopped
-			ncpu += int(n.TotalCPUs(o) / 1000)
-			mem += n.TotalMemory(o)
-			images += len(n.Images)
-		} else {
-			status = append(status, [2]string{"  └ Containers", strconv.Itoa(nk.Total)})
-		}
-		status = append(status,
-			[2]string{"  └ Reserved CPUs", n.ReservedCPUsText(o)},
-			[2]string{"  └ Reserved Memory", n.ReservedMemoryText(o)},
-			[2]string{"  └ Labels", labelList(n.Labels)})
-		if n.Error != "" {
-			status = append(status, [2]string{"  └ Error", n.Error})
-		}
-		updated := ""
-		if !n.Updated.IsZero() {
-			updated = n.Updated.UTC().Format(time.RFC3339)
-		}
-		status = append(status, [2]string{"  └ UpdatedAt", updated}, [2]string{"  └ ServerVersion", n.Version})
+	for _, p := range parts {
+		k.Total, k.Running, k.Paused, k.Stopped = k.Total+p.k.Total, k.Running+p.k.Running, k.Paused+p.k.Paused, k.Stopped+p.k.Stopped
+		ncpu, mem, images, size = ncpu+p.ncpu, mem+p.mem, images+p.images, size+len(p.status)
 	}
 	host, _ := os.Hostname()
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	writeJSON(w, http.StatusOK, map[string]any{
+	head, err := json.Marshal(map[string]any{
 		"ID": "swarmdeck", "Containers": k.Total, "ContainersRunning": k.Running, "ContainersPaused": k.Paused,
-		"ContainersStopped": k.Stopped, "Images": images, "Driver": "", "DriverStatus": [][2]string{}, "SystemStatus": status,
+		"ContainersStopped": k.Stopped, "Images": images, "Driver": "", "DriverStatus": [][2]string{},
 		"Plugins":     map[string]any{"Volume": []string{}, "Network": []string{}, "Authorization": nil, "Log": []string{}},
 		"MemoryLimit": true, "SwapLimit": true, "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true, "CPUSet": true,
 		"IPv4Forwarding": true, "BridgeNfIptables": true, "BridgeNfIp6tables": true, "Debug": false, "OomKillDisable": true,
@@ -97,6 +80,150 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		"HttpProxy": os.Getenv("HTTP_PROXY"), "HttpsProxy": os.Getenv("HTTPS_PROXY"), "NoProxy": os.Getenv("NO_PROXY"),
 		"Swarm": map[string]any{"LocalNodeState": "inactive"}, "SecurityOptions": []string{},
 	})
+	if err != nil {
+		writeError(w, fmt.Errorf("encoding docker info: %w", err))
+		return
+	}
+	// The object's keys, then SystemStatus: the cluster's lines and each
+	// node's cached ones.
+	b := make([]byte, 0, len(head)+size+256)
+	b = append(b, head[:len(head)-1]...)
+	b = append(b, `,"SystemStatus":[`...)
+	for i, kv := range status {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendPair(b, kv[0], kv[1])
+	}
+	for _, p := range parts {
+		b = append(b, p.status...)
+	}
+	b = append(b, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+}
+
+// infoPart is one node's share of `docker info`: its SystemStatus lines,
+// encoded (each preceded by a comma), and what it adds to the totals.
+type infoPart struct {
+	status       []byte
+	k            model.Counts
+	ncpu, images int
+	mem          int64
+}
+
+// infoCache keeps each node's infoPart by its published view: a view is
+// immutable, so its part stays right until the node is rebuilt.
+type infoCache struct {
+	mu sync.Mutex
+	o  model.Overcommit
+	by map[*model.Node]*infoPart
+}
+
+// parts returns the parts of nodes, in their order, making those of
+// views not seen before.
+func (c *infoCache) parts(nodes []*model.Node, o model.Overcommit) []*infoPart {
+	out := make([]*infoPart, len(nodes))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil || c.o != o || len(c.by) > 2*len(nodes)+64 {
+		// Overcommit changes every total; views replaced since the last
+		// sweep leave dead entries: start afresh, keeping the live ones.
+		old := c.by
+		c.by = make(map[*model.Node]*infoPart, len(nodes))
+		if c.o == o {
+			for _, n := range nodes {
+				if p := old[n]; p != nil {
+					c.by[n] = p
+				}
+			}
+		}
+		c.o = o
+	}
+	for i, n := range nodes {
+		p := c.by[n]
+		if p == nil {
+			p = nodeInfo(n, o)
+			c.by[n] = p
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// nodeInfo encodes a node's lines of SystemStatus, as Swarm printed them.
+func nodeInfo(n *model.Node, o model.Overcommit) *infoPart {
+	p := &infoPart{}
+	var b []byte
+	line := func(k, v string) {
+		b = append(b, ',')
+		b = appendPair(b, k, v)
+	}
+	line(" "+n.Name, n.Addr)
+	line("  └ ID", n.ID)
+	line("  └ Status", n.Health.String())
+	line("  └ Availability", n.Availability.String())
+	nk := model.CountContainers(n.Containers)
+	if n.Health == model.Healthy {
+		line("  └ Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", nk.Total, nk.Running, nk.Paused, nk.Stopped))
+		p.k = nk
+		p.ncpu = int(n.TotalCPUs(o) / 1000)
+		p.mem = n.TotalMemory(o)
+		p.images = len(n.Images)
+	} else {
+		line("  └ Containers", strconv.Itoa(nk.Total))
+	}
+	line("  └ Reserved CPUs", n.ReservedCPUsText(o))
+	line("  └ Reserved Memory", n.ReservedMemoryText(o))
+	line("  └ Labels", labelList(n.Labels))
+	if n.Error != "" {
+		line("  └ Error", n.Error)
+	}
+	updated := ""
+	if !n.Updated.IsZero() {
+		updated = n.Updated.UTC().Format(time.RFC3339)
+	}
+	line("  └ UpdatedAt", updated)
+	line("  └ ServerVersion", n.Version)
+	p.status = b
+	return p
+}
+
+// appendPair appends ["k","v"] in JSON.
+func appendPair(b []byte, k, v string) []byte {
+	b = append(b, '[')
+	b = appendJSONString(b, k)
+	b = append(b, ',')
+	b = appendJSONString(b, v)
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json writes
+// it: valid UTF-8 other than control characters, quotes, backslashes,
+// HTML's <, > and &, and U+2028/U+2029 is copied; a string with any of
+// those goes through the encoder.
+func appendJSONString(b []byte, s string) []byte {
+	wide := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
+			return appendEncoded(b, s)
+		case c >= 0x80:
+			wide = true
+		}
+	}
+	if wide && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
+		return appendEncoded(b, s)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendEncoded(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always encodes
+	return append(b, q...)
 }
 
 func labelList(labels map[string]string) string {

@@ -527,6 +527,6 @@ func (c *Cluster) refreshNetworks(ctx context.Context, n *node) {
 	}
 	c.mu.Lock()
 	n.networks = nets
-	c.gen++
+	c.gen.Add(1)
 	c.mu.Unlock()
 }

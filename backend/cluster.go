@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -107,7 +108,18 @@ type Cluster struct {
 	initial     map[string]bool               // addresses of the first discovery listing
 	goneGlobals map[string]bool               // global IDs being removed: no new copies
 	rebalancing atomic.Bool                   // a rebalance on recovery is running
-	gen         uint64                        // bumped on every change
+	gen         atomic.Uint64                 // bumped on every change (under mu, read without it)
+
+	// views are the nodes' published models by address, kept apart from
+	// mu so that readers (docker info, docker ps, the console) never wait
+	// on startup or placement work holding mu. Written with mu held.
+	viewMu sync.RWMutex
+	views  map[string]*model.Node
+	// order is the views' addresses in Nodes' order, valid while
+	// orderAt == orderVer; orderVer moves when a node comes, goes or is
+	// renamed, so Nodes sorts once per such batch, not per call.
+	order             []string
+	orderVer, orderAt uint64
 
 	events   *broker
 	wake     chan struct{} // capacity may have appeared: look at the queue
@@ -174,7 +186,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	}
 	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
-		nodes: map[string]*node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
+		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{},
@@ -358,10 +370,14 @@ func (c *Cluster) disconnect(n *node) {
 	}
 	c.setContainers(n, nil)
 	delete(c.nodes, n.entry.Addr)
+	c.viewMu.Lock()
+	delete(c.views, n.entry.Addr)
+	c.orderVer++
+	c.viewMu.Unlock()
 	c.unindexEngineID(n, n.info.ID)
 	c.warnDuplicateIDs(c.byEngineID[n.info.ID])
 	c.snap.RemoveNode(n.entry.Addr)
-	c.gen++
+	c.gen.Add(1)
 }
 
 // rebuild makes the node's model from its state and puts it in the
@@ -385,15 +401,28 @@ func (c *Cluster) rebuild(n *node) {
 		}
 	}
 	n.view = mn
+	c.viewMu.Lock()
+	if old := c.views[n.entry.Addr]; old == nil || old.Name != mn.Name {
+		c.orderVer++
+	}
+	c.views[n.entry.Addr] = mn
+	c.viewMu.Unlock()
 	c.snap.SetNode(mn)
-	c.gen++
+	c.gen.Add(1)
 }
 
 // putContainer records a container on a node, keeping the swarm ID
 // counts. c.mu is held; every change to a node's containers goes through
 // putContainer, dropContainer or setContainers.
 func (c *Cluster) putContainer(n *node, ct *model.Container) {
-	if old, ok := n.containers[ct.ID]; ok {
+	old, ok := n.containers[ct.ID]
+	if ok && reflect.DeepEqual(old, ct) {
+		// A re-read (the periodic refresh) that says nothing new keeps the
+		// record: what readers cached for it stays right, and the
+		// scheduler's indexes are not touched.
+		return
+	}
+	if ok {
 		c.countSwarmID(old.SwarmID, -1)
 		n.unsort(old)
 	}
@@ -520,21 +549,27 @@ func (c *Cluster) RecentEvents() []model.Event { return c.events.history() }
 
 // Generation changes whenever the cluster's state does: a reader can skip
 // work when it has not.
-func (c *Cluster) Generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
+func (c *Cluster) Generation() uint64 { return c.gen.Load() }
 
 // Nodes returns every node, pending ones included, in natural order of
-// name. The values are immutable snapshots.
+// name. The values are immutable snapshots. It never waits on the
+// cluster's own lock.
 func (c *Cluster) Nodes() []*model.Node {
-	c.mu.Lock()
-	out := make([]*model.Node, 0, len(c.nodes))
-	for _, n := range c.nodes {
-		out = append(out, n.view)
+	c.viewMu.RLock()
+	if c.orderAt == c.orderVer && len(c.order) == len(c.views) {
+		out := make([]*model.Node, len(c.order))
+		for i, addr := range c.order {
+			out[i] = c.views[addr]
+		}
+		c.viewMu.RUnlock()
+		return out
 	}
-	c.mu.Unlock() // the views are immutable: sort them without holding up the cluster
+	out := make([]*model.Node, 0, len(c.views))
+	for _, v := range c.views {
+		out = append(out, v)
+	}
+	ver := c.orderVer
+	c.viewMu.RUnlock() // the views are immutable: sort them without holding anything
 	slices.SortFunc(out, func(a, b *model.Node) int {
 		switch {
 		case model.NaturalLess(a.Name, b.Name):
@@ -544,17 +579,23 @@ func (c *Cluster) Nodes() []*model.Node {
 		}
 		return strings.Compare(a.Addr, b.Addr)
 	})
+	order := make([]string, len(out))
+	for i, v := range out {
+		order[i] = v.Addr
+	}
+	c.viewMu.Lock()
+	if c.orderVer == ver { // nobody came, went or was renamed meanwhile
+		c.order, c.orderAt = order, ver
+	}
+	c.viewMu.Unlock()
 	return out
 }
 
 // Node returns the node at addr, or nil.
 func (c *Cluster) Node(addr string) *model.Node {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.nodes[addr]; ok {
-		return n.view
-	}
-	return nil
+	c.viewMu.RLock()
+	defer c.viewMu.RUnlock()
+	return c.views[addr]
 }
 
 // Containers returns every container of every node (creates in flight

@@ -78,6 +78,6 @@ func (c *Cluster) forget(w *WaitingError) error {
 	}
 	c.emit(model.Event{Kind: model.EventReschedule, Node: q.fromName, Container: q.c.Name, ContainerID: q.c.ID, Action: "destroy",
 		Message: fmt.Sprintf("%s removed while waiting to be rescheduled off %s; its copy there goes when %s comes back", describe(q.c), q.fromName, q.fromName)})
-	c.gen++
+	c.gen.Add(1)
 	return nil
 }

@@ -3,8 +3,10 @@ package c1m
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -21,6 +23,8 @@ type StartResult struct {
 	InfoCalls         int
 	Info              time.Duration // GET /info once started (median of 5)
 	List              time.Duration // GET /containers/json?all=1 once started (median of 5)
+	InfoFirst         time.Duration // the first GET /info once started
+	ListFirst         time.Duration // the first GET /containers/json?all=1 (it encodes what later ones copy)
 	ListBytes         int
 	HeapBytes         uint64 // live heap the manager added (started, less the simulated engines alone), after a collection
 	EngineBytes       uint64 // live heap of the simulated engines alone, before the manager starts
@@ -29,9 +33,9 @@ type StartResult struct {
 
 func (r StartResult) String() string {
 	s := fmt.Sprintf("start   %d nodes, %d containers: all visible in %.2f s; GET /info while starting: max %s, p99 %s (%d calls); "+
-		"once started: GET /info %s, GET /containers/json?all=1 %s (%s); manager heap %s (%s per container; the simulated engines: %s more)",
-		r.Nodes, r.Containers, r.Visible.Seconds(), ms(r.InfoMax), ms(r.InfoP99), r.InfoCalls, ms(r.Info), ms(r.List),
-		model.FormatBytes(int64(r.ListBytes)), model.FormatBytes(int64(r.HeapBytes)), model.FormatBytes(int64(r.HeapBytes)/int64(max(r.Containers, 1))), model.FormatBytes(int64(r.EngineBytes)))
+		"once started: GET /info %s (first %s), GET /containers/json?all=1 %s (%s; first %s); manager heap %s (%s per container; the simulated engines: %s more)",
+		r.Nodes, r.Containers, r.Visible.Seconds(), ms(r.InfoMax), ms(r.InfoP99), r.InfoCalls, ms(r.Info), ms(r.InfoFirst), ms(r.List),
+		model.FormatBytes(int64(r.ListBytes)), ms(r.ListFirst), model.FormatBytes(int64(r.HeapBytes)), model.FormatBytes(int64(r.HeapBytes)/int64(max(r.Containers, 1))), model.FormatBytes(int64(r.EngineBytes)))
 	if r.RSSBytes > 0 {
 		s += ", peak RSS " + model.FormatBytes(int64(r.RSSBytes))
 	}
@@ -42,8 +46,10 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 
 // Start starts a manager and its API on nodes generated with perNode
 // containers each, asks GET /info every 20 ms until every node is
-// visible, then times `docker info` and `docker ps -a`.
-func Start(ctx context.Context, nodes, perNode int) (StartResult, error) {
+// visible, then times `docker info` and `docker ps -a`. The answers are
+// counted, not kept, as a client that reads them off the wire would. With
+// heapProfile, a heap profile is written there once the manager is up.
+func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (StartResult, error) {
 	if nodes < 1 || perNode < 0 {
 		return StartResult{}, fmt.Errorf("c1m: want at least one node and no negative container count, got %d and %d", nodes, perNode)
 	}
@@ -60,13 +66,13 @@ func Start(ctx context.Context, nodes, perNode int) (StartResult, error) {
 	}
 	h := api.New(c)
 	get := func(path string) (time.Duration, int, error) {
-		rec := httptest.NewRecorder()
+		rec := &counter{header: http.Header{}}
 		t := time.Now()
 		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil))
-		if rec.Code != http.StatusOK {
-			return 0, 0, fmt.Errorf("GET %s: %d %s", path, rec.Code, rec.Body.String())
+		if rec.code != http.StatusOK {
+			return 0, 0, fmt.Errorf("GET %s: %d %s", path, rec.code, rec.head)
 		}
-		return time.Since(t), rec.Body.Len(), nil
+		return time.Since(t), rec.n, nil
 	}
 	start := time.Now()
 	done := make(chan error, 1)
@@ -90,29 +96,60 @@ func Start(ctx context.Context, nodes, perNode int) (StartResult, error) {
 		slices.Sort(infos)
 		res.InfoMax, res.InfoP99, res.InfoCalls = infos[len(infos)-1], infos[len(infos)*99/100], len(infos)
 	}
-	median := func(path string) (time.Duration, int, error) {
+	median := func(path string) (first, median time.Duration, size int, err error) {
 		var ds []time.Duration
-		size := 0
 		for range 5 {
 			d, n, err := get(path)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			ds, size = append(ds, d), n
 		}
+		first = ds[0]
 		slices.Sort(ds)
-		return ds[2], size, nil
+		return first, ds[2], size, nil
 	}
-	if res.Info, _, err = median("/info"); err != nil {
+	if res.InfoFirst, res.Info, _, err = median("/info"); err != nil {
 		return res, err
 	}
-	if res.List, res.ListBytes, err = median("/containers/json?all=1"); err != nil {
+	if res.ListFirst, res.List, res.ListBytes, err = median("/containers/json?all=1"); err != nil {
 		return res, err
 	}
 	m := Result{}
 	m.measure()
+	if heapProfile != nil {
+		if err := pprof.Lookup("heap").WriteTo(heapProfile, 0); err != nil {
+			return res, fmt.Errorf("writing the heap profile: %w", err)
+		}
+	}
 	res.HeapBytes, res.RSSBytes = m.HeapBytes-min(m.HeapBytes, base.HeapBytes), m.RSSBytes
 	return res, nil
+}
+
+// counter is a ResponseWriter that counts the body and keeps its start
+// (for an error's text).
+type counter struct {
+	header http.Header
+	code   int
+	n      int
+	head   []byte
+}
+
+func (c *counter) Header() http.Header { return c.header }
+
+func (c *counter) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+}
+
+func (c *counter) Write(b []byte) (int, error) {
+	c.WriteHeader(http.StatusOK)
+	if len(c.head) < 512 {
+		c.head = append(c.head, b[:min(len(b), 512-len(c.head))]...)
+	}
+	c.n += len(b)
+	return len(b), nil
 }
 
 // visible counts the containers the manager shows.

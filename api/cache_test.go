@@ -1,0 +1,116 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAppendJSONStringWritesWhatEncodingJSONWrites(t *testing.T) {
+	for _, s := range []string{"", "plain", "  └ Reserved CPUs", `a "quoted" \ word`, "<b>&amp;</b>", "tab\there\nnewline",
+		"\x00\x1f", "bad utf-8 \xff\xfe", "line sep \u2028 para \u2029", "émoji 🐳", "zone=eu, disk=ssd"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}
+
+// getJSON is a GET through a handler, decoded.
+func getJSON(t *testing.T, h http.Handler, path string, v any) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatalf("GET %s: %v\n%s", path, err, rec.Body)
+	}
+}
+
+// TestCachedPsAndInfoFollowEveryChange: docker ps -a and docker info of a
+// server that has answered before (its encodings cached) equal those of a
+// server that never did, after containers are created, started, stopped
+// and removed, and after a node goes down.
+func TestCachedPsAndInfoFollowEveryChange(t *testing.T) {
+	srv, c := simServer(t)
+	warm := srv.Config.Handler
+	type ps = []map[string]any
+	type info = map[string]any
+	compare := func(step string) {
+		t.Helper()
+		var a, b ps
+		getJSON(t, warm, "/containers/json?all=1", &a)
+		getJSON(t, New(c), "/containers/json?all=1", &b)
+		for _, l := range [][]map[string]any{a, b} {
+			for _, ct := range l {
+				if st, _ := ct["Status"].(string); strings.HasPrefix(st, "Up ") || strings.Contains(st, " ago") {
+					ct["Status"] = "(a time)" // said at a slightly different time
+				}
+			}
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: docker ps -a from the cache differs from a fresh encoding\ncached: %v\nfresh:  %v", step, a, b)
+		}
+		var x, y info
+		getJSON(t, warm, "/info", &x)
+		getJSON(t, New(c), "/info", &y)
+		for _, m := range []info{x, y} {
+			delete(m, "SystemTime")
+			delete(m, "NGoroutines")
+		}
+		if !reflect.DeepEqual(x, y) {
+			t.Fatalf("%s: docker info from the cache differs from a fresh one\ncached: %v\nfresh:  %v", step, x, y)
+		}
+	}
+	compare("at start")
+	steps := []struct{ step, method, path, body string }{
+		{"a container created", "POST", "/containers/create?name=cached", `{"Image":"busybox","HostConfig":{"Memory":67108864}}`},
+		{"it started", "POST", "/containers/cached/start", ""},
+		{"it stopped", "POST", "/containers/cached/stop?t=1", ""},
+		{"it was removed", "DELETE", "/containers/cached?force=1", ""},
+	}
+	for _, s := range steps {
+		if code, body, _ := call(t, srv, s.method, s.path, s.body); code >= 300 {
+			t.Fatalf("%s: %d %s", s.step, code, body)
+		}
+		compare(s.step)
+	}
+	var l ps
+	getJSON(t, warm, "/containers/json?all=1", &l)
+	for _, ct := range l {
+		if n := ct["Names"].([]any)[0].(string); strings.HasSuffix(n, "/cached") {
+			t.Fatalf("the removed container is still listed: %v", ct)
+		}
+	}
+	var i info
+	getJSON(t, warm, "/info", &i)
+	before := i["ContainersStopped"].(float64)
+	if code, body, _ := call(t, srv, "POST", "/containers/db/stop?t=1", ""); code != 204 {
+		t.Fatalf("stop db: %d %s", code, body)
+	}
+	getJSON(t, warm, "/info", &i)
+	if i["ContainersStopped"].(float64) != before+1 {
+		t.Fatalf("docker info after a stop: %v stopped, want %v", i["ContainersStopped"], before+1)
+	}
+	compare("db stopped")
+	// A node goes down: its containers say Host Down from the cache too.
+	c.Source().Sim("10.0.2.21:2375").Crash()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var l ps
+		getJSON(t, warm, "/containers/json?all=1", &l)
+		if strings.Contains(fmt.Sprint(l), "Host Down") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Host Down in docker ps -a: %v", l)
+		}
+	}
+	compare("a node down")
+}
