@@ -686,3 +686,48 @@ func runWebOnNode2(t *testing.T, c *Cluster) *model.Container {
 	}
 	return ct
 }
+
+// TestRealNewPrimaryKeepsTheNewerOfTwoCopies: a manager moves web off a
+// hung node-2 and dies; node-2 comes back with its old copy still running.
+// The next manager sees two copies and must keep exactly one, the moved
+// one, not remove both.
+func TestRealNewPrimaryKeepsTheNewerOfTwoCopies(t *testing.T) {
+	tb := requireTestbed(t)
+	src, err := Open("nodes://"+strings.Join(tb.addrs, ","), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := New(src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { first.Run(ctx); close(done) }()
+	waitFor(t, 20*time.Second, "healthy", allHealthy(first, 3))
+	ct := runWebOnNode2(t, first)
+	tb.signal(t, 2, syscall.SIGSTOP)
+	t.Cleanup(func() { syscall.Kill(tb.pid(t, 2), syscall.SIGCONT) })
+	waitFor(t, 15*time.Second, "web moved off the hung node-2", func() bool {
+		return runningOn(t, tb, 1, ct.SwarmID)+runningOn(t, tb, 3, ct.SwarmID) == 1
+	})
+	cancel()
+	<-done
+	tb.signal(t, 2, syscall.SIGCONT)
+	waitFor(t, 10*time.Second, "node-2 answers with its old copy running", func() bool {
+		return runningOn(t, tb, 2, ct.SwarmID) == 1
+	})
+
+	second := startSim(t, src, Options{ProbeInterval: time.Second, Heartbeat: time.Second})
+	waitFor(t, 20*time.Second, "all healthy and node-2's old copy removed", func() bool {
+		return allHealthy(second, 3)() && onEngine(t, tb, 2, ct.SwarmID) == 0
+	})
+	// Give a wrong rule the time to remove the moved copy too.
+	time.Sleep(3 * time.Second)
+	if n := runningOn(t, tb, 1, ct.SwarmID) + runningOn(t, tb, 3, ct.SwarmID); n != 1 {
+		t.Fatalf("%d running copies of web on node-1 and node-3; want the moved one, once", n)
+	}
+	if n, where := copies(second, ct.SwarmID); n != 1 || where[0] == "node-2" {
+		t.Fatalf("the new manager sees web on %v; want one copy, the moved one", where)
+	}
+}

@@ -218,12 +218,17 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	recovered := was == model.Unhealthy || was == model.Pending && !c.initial[n.entry.Addr]
 	c.rebuild(n)
 	var stale, unstarted []*model.Container
+	var older map[*node][]*model.Container
 	if c.isPrimary() { // a replica changes nothing; a new primary reconciles first
 		stale = c.staleCopies(n)
 		unstarted = c.unstarted(n, stale)
+		older = c.olderCopies(n, stale)
 	}
 	c.mu.Unlock()
 	c.removeStale(ctx, n, stale)
+	for o, cs := range older {
+		c.removeStale(ctx, o, cs)
+	}
 	for _, ct := range unstarted {
 		c.startRescheduled(ctx, n, ct)
 	}
@@ -270,11 +275,15 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 	for _, ct := range n.containers {
 		mine[ct.SwarmID]++
 	}
-	elsewhere := func(sid string) bool {
-		if p, ok := c.pending[sid]; ok && p.Node != n.entry.Addr {
+	// a copy is stale when its move is in flight to another node, or when
+	// a newer copy (the move) exists elsewhere: of two copies only the
+	// older is stale, so a new primary that sees both, the moved copy and
+	// the old one back with its node, keeps exactly one
+	beaten := func(ct *model.Container) bool {
+		if p, ok := c.pending[ct.SwarmID]; ok && p.Node != n.entry.Addr {
 			return true
 		}
-		return c.swarmIDs[sid] > mine[sid]
+		return c.swarmIDs[ct.SwarmID] > mine[ct.SwarmID] && c.newerCopy(n, ct)
 	}
 	// still queued (waiting, or being placed right now): the queue decides
 	waiting := func(ct *model.Container) bool {
@@ -284,7 +293,7 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 	for _, ct := range n.containers {
 		// taken off this node when it failed, and moved or removed since
 		gone := c.evacuated[ct.SwarmID] == n.entry.Addr && !waiting(ct)
-		if ct.SwarmID != "" && (elsewhere(ct.SwarmID) || c.abandoned[ct.SwarmID] || gone) {
+		if ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] || gone) {
 			stale = append(stale, ct)
 		}
 	}
@@ -304,6 +313,51 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 	}
 	c.queue = kept
 	return stale
+}
+
+// newerCopy reports whether a node other than n holds a copy of ct's
+// swarm ID created after ct (the later ID breaks a tie). c.mu is held.
+func (c *Cluster) newerCopy(n *node, ct *model.Container) bool {
+	for addr, o := range c.nodes {
+		if addr == n.entry.Addr {
+			continue
+		}
+		for _, x := range o.containers {
+			if x.SwarmID != ct.SwarmID {
+				continue
+			}
+			if d := x.Created.Compare(ct.Created); d > 0 || d == 0 && x.ID > ct.ID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// olderCopies lists, per other Healthy node, the copies older than one n
+// keeps (not in stale): a node that connects with the newer copy of a
+// container makes the older one stale wherever it is. c.mu is held.
+func (c *Cluster) olderCopies(n *node, stale []*model.Container) map[*node][]*model.Container {
+	var out map[*node][]*model.Container
+	for _, ct := range n.containers {
+		if ct.SwarmID == "" || c.swarmIDs[ct.SwarmID] < 2 || isGlobal(ct) || slices.Contains(stale, ct) {
+			continue
+		}
+		for addr, o := range c.nodes {
+			if addr == n.entry.Addr || o.health != model.Healthy {
+				continue
+			}
+			for _, x := range o.containers {
+				if x.SwarmID == ct.SwarmID && c.newerCopy(o, x) {
+					if out == nil {
+						out = map[*node][]*model.Container{}
+					}
+					out[o] = append(out[o], x)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // removeStale force-removes the given containers from the node's engine,
