@@ -357,7 +357,7 @@ func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
 	ct, _, _, err := c.find(ref)
 	if err != nil {
 		if w, ok := IsWaiting(err); ok {
-			return c.forget(w)
+			return c.forget(ctx, w)
 		}
 	}
 	if ct != nil && isGlobal(ct) {

@@ -258,6 +258,7 @@ func (c *Cluster) reconcile(ctx context.Context) {
 		unstarted []*model.Container
 	}
 	var todo []work
+	c.loadTombstones(ctx)
 	c.mu.Lock()
 	for _, n := range c.nodes {
 		switch n.health {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,6 +65,45 @@ func TestAvailabilityIsSharedThroughEachStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(map[string]model.Availability{})
+			sharesTombstones(t, primary, replica)
 		})
+	}
+	t.Run("file", func(t *testing.T) {
+		f := &FileState{Path: t.TempDir() + "/state.json"}
+		if err := f.Save(context.Background(), "10.0.0.1:2375", model.Drain); err != nil {
+			t.Fatal(err)
+		}
+		sharesTombstones(t, f, &FileState{Path: f.Path})
+		if got, err := f.Load(context.Background()); err != nil || got["10.0.0.1:2375"] != model.Drain {
+			t.Fatalf("the availability beside the removals: %v (%v)", got, err)
+		}
+	})
+}
+
+// sharesTombstones checks that what one manager records as removed while
+// waiting, another reads, and that a forgotten one is gone.
+func sharesTombstones(t *testing.T, a, b StateStore) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, r := a.(Tombstones), b.(Tombstones)
+	for _, id := range []string{"swarm-b", "swarm-a"} {
+		if err := w.SetRemoved(ctx, id, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.SetRemoved(ctx, "swarm-a", true); err != nil { // twice is once
+		t.Fatal(err)
+	}
+	got, err := r.Removed(ctx)
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, []string{"swarm-a", "swarm-b"}) {
+		t.Fatalf("the other manager reads %v (%v) as removed", got, err)
+	}
+	if err := w.SetRemoved(ctx, "swarm-a", false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Removed(ctx); err != nil || !slices.Equal(got, []string{"swarm-b"}) {
+		t.Fatalf("after forgetting swarm-a the other manager reads %v (%v)", got, err)
 	}
 }

@@ -363,6 +363,7 @@ func (c *Cluster) olderCopies(n *node, stale []*model.Container) map[*node][]*mo
 // removeStale force-removes the given containers from the node's engine,
 // so each container runs exactly once.
 func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Container) {
+	var buried []string // removed while waiting: their tombstones can go
 	for _, ct := range stale {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err := n.eng.Remove(cctx, ct.ID, true)
@@ -374,6 +375,9 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 		} else {
 			n.reads++ // removed: newer than any read in flight
 			c.applyRead(n, n.reads, ct.ID, nil)
+			if c.abandoned[ct.SwarmID] {
+				buried = append(buried, ct.SwarmID)
+			}
 			delete(c.abandoned, ct.SwarmID)
 			delete(c.evacuated, ct.SwarmID)
 			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
@@ -381,6 +385,11 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 			c.rebuild(n)
 		}
 		c.mu.Unlock()
+	}
+	for _, sid := range buried {
+		if err := c.setTombstone(ctx, sid, false); err != nil {
+			c.log.Warn("the removal of a container stays recorded", "swarm_id", sid, "err", err)
+		}
 	}
 }
 

@@ -86,9 +86,10 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		if isGlobal(ct) {
 			continue // a global container's copy belongs to its node: never rescheduled
 		}
-		if hasPolicy(ct) && c.swarmIDs[ct.SwarmID] > 1 {
+		if hasPolicy(ct) && (c.swarmIDs[ct.SwarmID] > 1 || c.abandoned[ct.SwarmID]) {
 			// Another copy runs elsewhere already (moved by an earlier
-			// primary): this one is stale, never moved twice.
+			// primary), or it was removed while it waited: this one is
+			// stale, never moved again.
 			c.dropContainer(n, ct.ID)
 			continue
 		}

@@ -70,3 +70,78 @@ func TestTakingOverReturnsAtOnceAndReconcilesBeforeMoving(t *testing.T) {
 		return ct != nil && ct.State == model.Running
 	})
 }
+
+// startReplica runs a replicated manager of src that keeps its state in
+// state; stop ends it.
+func startReplica(t *testing.T, src *Source, state StateStore) (c *Cluster, stop func()) {
+	t.Helper()
+	opts := fast()
+	opts.State = state
+	c, err := New(src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Replicated()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.Run(ctx) }()
+	var once bool
+	stop = func() {
+		if !once {
+			once = true
+			cancel()
+			<-done
+		}
+	}
+	t.Cleanup(stop)
+	return c, stop
+}
+
+// TestRemovedWhileWaitingStaysRemovedAfterATakeover: a container removed
+// while it waits to be rescheduled (its node dead, no room elsewhere) must
+// not be moved by the manager that takes over before the node comes back.
+func TestRemovedWhileWaitingStaysRemovedAfterATakeover(t *testing.T) {
+	web := running("web", true)
+	web.Memory = 6 << 30
+	filler := running("filler", false)
+	filler.Memory = 4 << 30
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil, filler)})
+	state := &MemoryState{} // the cluster's shared state (Consul, etcd, ZooKeeper or a file in real use)
+	first, stopFirst := startReplica(t, src, state)
+	second, _ := startReplica(t, src, state)
+	first.SetRole(true, "first:3376")
+	second.SetRole(false, "first:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+
+	src.Sim("a:2375").Crash()
+	waitFor(t, 3*time.Second, "web waits for room", func() bool {
+		q := first.Queued()
+		return len(q) == 1 && q[0].Container.Name == "web" && q[0].Reason != ""
+	})
+	if err := first.Remove(context.Background(), "web", true); err != nil {
+		t.Fatal(err)
+	}
+	stopFirst() // killed before a comes back
+
+	second.SetRole(true, "second:3376")
+	if err := second.Remove(context.Background(), "filler", true); err != nil {
+		t.Fatal(err) // room for web on b: a manager that forgot the removal moves it there
+	}
+	waitFor(t, 2*time.Second, "second reconciled", func() bool { return health(second, "a:2375") == model.Unhealthy })
+	for range 20 { // several rescheduler rounds (each removal nudges it too)
+		second.nudge()
+		time.Sleep(20 * time.Millisecond)
+	}
+	cs, err := src.Sim("b:2375").Containers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range cs {
+		if ct.SwarmID == web.SwarmID {
+			t.Fatalf("the removed web was moved to b by the new primary")
+		}
+	}
+	if q := second.Queued(); len(q) != 0 {
+		t.Fatalf("the new primary waits to move %s, removed before it took over", q[0].Container.Name)
+	}
+}

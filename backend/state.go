@@ -37,8 +37,9 @@ type StateStore interface {
 
 // MemoryState is a StateStore that forgets on exit (simulated clusters).
 type MemoryState struct {
-	mu sync.Mutex
-	m  map[string]model.Availability
+	mu      sync.Mutex
+	m       map[string]model.Availability
+	removed []string // Tombstones
 }
 
 // Load implements StateStore.
@@ -80,9 +81,11 @@ type FileState struct {
 	mu   sync.Mutex
 }
 
-// stateFile is the file's layout: {"availability": {"host:port": "drain"}}.
+// stateFile is the file's layout: {"availability": {"host:port":
+// "drain"}, "removed": [swarm IDs]}.
 type stateFile struct {
 	Availability map[string]string `json:"availability"`
+	Removed      []string          `json:"removed,omitempty"`
 }
 
 // DefaultStatePath is where a manager without a KV store keeps its state:
@@ -103,16 +106,9 @@ func (s *FileState) Load(context.Context) (map[string]model.Availability, error)
 }
 
 func (s *FileState) load() (map[string]model.Availability, error) {
-	data, err := os.ReadFile(s.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]model.Availability{}, nil
-	}
+	f, err := s.read()
 	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	var f stateFile
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("state file %s: %w", s.Path, err)
+		return nil, err
 	}
 	out := make(map[string]model.Availability, len(f.Availability))
 	for addr, v := range f.Availability {
@@ -125,18 +121,46 @@ func (s *FileState) load() (map[string]model.Availability, error) {
 	return out, nil
 }
 
+// read reads the whole file; a missing file is an empty state.
+func (s *FileState) read() (stateFile, error) {
+	var f stateFile
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, fmt.Errorf("state file: %w", err)
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return f, fmt.Errorf("state file %s: %w", s.Path, err)
+	}
+	return f, nil
+}
+
 // Save implements StateStore.
 func (s *FileState) Save(_ context.Context, addr string, a model.Availability) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	f, err := s.read()
+	if err != nil {
+		return err
+	}
 	m, err := s.load()
 	if err != nil {
 		return err
 	}
 	setAvailability(m, addr, a)
-	f := stateFile{Availability: map[string]string{}}
+	f.Availability = map[string]string{}
 	for k, v := range m {
 		f.Availability[k] = v.String()
+	}
+	return s.write(f)
+}
+
+// write replaces the file atomically.
+func (s *FileState) write(f stateFile) error {
+	if f.Availability == nil {
+		f.Availability = map[string]string{}
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {

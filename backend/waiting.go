@@ -1,9 +1,11 @@
 package backend
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"swarmdeck/model"
 )
@@ -60,19 +62,31 @@ func (q *queued) view() Queued {
 
 // forget takes a waiting container out of the queue at the user's
 // request (docker rm): it will not be rescheduled, and its copy on the
-// failed node goes when that node comes back.
-func (c *Cluster) forget(w *WaitingError) error {
+// failed node goes when that node comes back. The removal is recorded in
+// the cluster's state first (Tombstones), so a manager that takes over
+// before the node comes back does not move it again.
+func (c *Cluster) forget(ctx context.Context, w *WaitingError) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	i := slices.IndexFunc(c.queue, func(q *queued) bool { return q.c == w.Container })
 	if i < 0 {
+		c.mu.Unlock()
 		return nil // placed or back home meanwhile: nothing waits any more
 	}
 	q := c.queue[i]
 	if q.inFlight {
+		c.mu.Unlock()
 		return fmt.Errorf("cannot remove %s: it is being rescheduled right now; try again", describe(q.c))
 	}
-	c.queue = slices.Delete(c.queue, i, i+1)
+	q.inFlight = true // the rescheduler leaves it alone while the removal is recorded
+	c.mu.Unlock()
+	err := c.setTombstone(ctx, q.c.SwarmID, true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q.inFlight = false
+	if err != nil {
+		return fmt.Errorf("cannot remove %s: %w", describe(q.c), err)
+	}
+	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
 	if q.c.SwarmID != "" {
 		c.abandoned[q.c.SwarmID] = true
 	}
@@ -80,4 +94,43 @@ func (c *Cluster) forget(w *WaitingError) error {
 		Message: fmt.Sprintf("%s removed while waiting to be rescheduled off %s; its copy there goes when %s comes back", describe(q.c), q.fromName, q.fromName)})
 	c.gen.Add(1)
 	return nil
+}
+
+// setTombstone records or forgets a container removed while waiting, in
+// the cluster's state if it keeps them.
+func (c *Cluster) setTombstone(ctx context.Context, swarmID string, removed bool) error {
+	ts, ok := c.state.(Tombstones)
+	if !ok || swarmID == "" {
+		return nil
+	}
+	return ts.SetRemoved(ctx, swarmID, removed)
+}
+
+// loadTombstones reads the containers removed while waiting (maybe by an
+// earlier primary) before a new primary moves anything: they are
+// abandoned, never moved, and leave the queue.
+func (c *Cluster) loadTombstones(ctx context.Context) {
+	ts, ok := c.state.(Tombstones)
+	if !ok {
+		return
+	}
+	var ids []string
+	var err error
+	for try := 0; try < 3 && ctx.Err() == nil; try++ {
+		if ids, err = ts.Removed(ctx); err == nil {
+			break
+		}
+		sleep(ctx, time.Second)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.emit(model.Event{Kind: model.EventFailure, Action: "state",
+			Message: fmt.Sprintf("cannot read the containers removed while waiting to be rescheduled (%s): %v", c.state.Where(), err)})
+		return
+	}
+	for _, id := range ids {
+		c.abandoned[id] = true
+	}
+	c.queue = slices.DeleteFunc(c.queue, func(q *queued) bool { return !q.inFlight && c.abandoned[q.c.SwarmID] })
 }
