@@ -114,14 +114,22 @@ func (e *election) step(ctx context.Context) error {
 	case pair != nil && pair.Session == e.session:
 		e.held, e.leader = true, e.self
 		return nil
+	case pair != nil && pair.Session != "" && string(pair.Value) == e.self:
+		// A session of an earlier run of this manager (killed, then
+		// started again on the same address, which no other manager can
+		// listen on) holds the key. Waiting for it to expire would leave
+		// the cluster without a primary for up to twice its TTL, longer if
+		// Consul restarts meanwhile (a restart renews every session): end
+		// it, which releases the key, and take the key.
+		e.held, e.leader = false, ""
+		_, w, cancel := consulCall(ctx, consulCallTimeout)
+		_, err := e.c.client.Session().Destroy(pair.Session, w)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("ending the election session of this manager's earlier run: %w", err)
+		}
 	case pair != nil && pair.Session != "":
 		e.held, e.leader = false, string(pair.Value)
-		if e.leader == e.self {
-			// A session of an earlier run of this manager (killed, then
-			// started again on the same address) holds the key until it
-			// expires: no primary is known, and none is this one.
-			e.leader = ""
-		}
 		return nil
 	}
 	e.held, e.leader = false, ""
