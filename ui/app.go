@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,8 +57,6 @@ type App struct {
 	prompt    *tview.InputField
 	hints     *tview.TextView
 	bottom    *tview.Pages
-	events    []model.Event // newest last
-	evSeq     int
 	alert     string            // the last failure or reschedule, kept in the status line
 	flash     string            // the last action's result
 	width     int               // the screen's, at the last draw
@@ -97,6 +96,7 @@ func (a *App) layout() {
 		if v == viewEvents {
 			c.sortCol, c.desc = 0, true // newest first
 		}
+		c.apply() // publishes the arrangement
 		t := tview.NewTable().SetContent(c).SetSelectable(true, false).SetFixed(1, 0)
 		t.SetBorder(true)
 		if th.noColor {
@@ -197,7 +197,7 @@ func (a *App) refresher(ctx context.Context) {
 	history := a.b.RecentEvents()
 	tick := time.NewTicker(refreshEvery)
 	defer tick.Stop()
-	cache := &rowCache{}
+	cache, feed := &rowCache{}, &eventFeed{}
 	var last uint64
 	var built time.Time
 	var fresh []model.Event
@@ -232,38 +232,59 @@ func (a *App) refresher(ctx context.Context) {
 		if first {
 			evs = append(history, fresh...)
 		}
+		a.prepare(st, feed, evs, first)
 		fresh, first, last, built = nil, false, gen, time.Now()
-		a.update(func() { a.install(st, evs) })
+		a.update(func() { a.install(st) })
 	}
 }
 
 // maxEvents is how many events the Events view keeps.
 const maxEvents = 5000
 
-// install puts a new state in place: pointer swaps and the filtering of
-// the new rows. It runs on the UI goroutine.
-func (a *App) install(st *state, evs []model.Event) {
-	a.st = st
+// eventFeed is the Events view's rows, formatted as events come, off the
+// UI goroutine; it is owned by the refresher.
+type eventFeed struct {
+	rows []row // newest last, at most maxEvents
+	seq  int
+}
+
+// prepare formats the new events and arranges every view's rows as the
+// operator last filtered and sorted them, off the UI goroutine, so
+// install only swaps.
+func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool) {
 	for _, e := range evs {
-		a.events = append(a.events, e)
+		feed.rows = append(feed.rows, eventRow(e, feed.seq))
+		feed.seq++
 		if e.Kind == model.EventFailure || e.Kind == model.EventReschedule || e.Action == "engine_disconnect" {
-			a.alert = fmt.Sprintf("%s %s", e.Time.Format("15:04:05"), e.Message)
-			a.remember(e.Time, e.Message, true)
+			st.alerts = append(st.alerts, message{at: e.Time, text: e.Message, bad: true})
 		}
 	}
-	if len(a.events) > maxEvents {
-		a.events = a.events[len(a.events)-maxEvents:]
+	if len(feed.rows) > maxEvents {
+		feed.rows = slices.Clone(feed.rows[len(feed.rows)-maxEvents:])
+	}
+	st.prepared = map[string]arranged{
+		viewNodes:      a.contents[viewNodes].prepare(st.nodeRows),
+		viewContainers: a.contents[viewContainers].prepare(st.ctrRows),
+		viewNetworks:   a.contents[viewNetworks].prepare(st.netRows),
+	}
+	if len(evs) > 0 || first {
+		st.prepared[viewEvents] = a.contents[viewEvents].prepare(feed.rows[:len(feed.rows):len(feed.rows)])
+	}
+}
+
+// install puts a new state in place, on the UI goroutine: pointer swaps
+// of rows already formatted, filtered and sorted.
+func (a *App) install(st *state) {
+	a.st = st
+	for _, m := range st.alerts {
+		a.alert = fmt.Sprintf("%s %s", m.at.Format("15:04:05"), m.text)
+		a.remember(m.at, m.text, true)
 	}
 	a.layoutHeader()
-	a.setRows(viewNodes, st.nodeRows)
-	a.setRows(viewContainers, st.ctrRows)
-	a.setRows(viewNetworks, st.netRows)
-	if len(evs) > 0 || a.contents[viewEvents].rows == nil {
-		rows := make([]row, len(a.events))
-		for i, e := range a.events {
-			rows[i] = eventRow(e, i)
+	for _, v := range viewOrder {
+		if p, ok := st.prepared[v]; ok {
+			a.setRows(v, p)
 		}
-		a.setRows(viewEvents, rows)
 	}
 	a.showStatus()
 	if a.drawn != nil {
@@ -283,11 +304,11 @@ func (a *App) layoutHeader() {
 }
 
 // setRows replaces a table's rows, keeping the selected row by key.
-func (a *App) setRows(view string, rows []row) {
+func (a *App) setRows(view string, p arranged) {
 	t, c := a.tables[view], a.contents[view]
 	sel, _ := t.GetSelection()
 	key := c.key(sel)
-	c.set(rows)
+	c.swap(p)
 	if r := c.find(key); r > 0 {
 		t.Select(r, 0)
 	} else if sel > len(c.view) {

@@ -81,7 +81,8 @@ func BenchmarkDraw(b *testing.B) {
 	for i := range 2000 {
 		evs = append(evs, model.Event{Time: time.Now(), Kind: model.EventContainer, Node: "node-1", Container: fmt.Sprintf("c%d", i), Message: "started"})
 	}
-	a.install(st, evs)
+	a.prepare(st, &eventFeed{}, evs, true)
+	a.install(st)
 	for _, v := range viewOrder {
 		b.Run(v, func(b *testing.B) {
 			a.show(v)
@@ -96,23 +97,38 @@ func BenchmarkDraw(b *testing.B) {
 }
 
 // BenchmarkInstall is the UI goroutine's share of an update: swapping in
-// a built state (30,000 container rows re-filtered and re-sorted).
+// a state whose rows (1,000 nodes, 30,000 containers, 5,000 events) were
+// formatted, filtered and sorted off the UI goroutine. prepare is that
+// background share, for comparison.
 func BenchmarkInstall(b *testing.B) {
 	c, stop := bigCluster(b)
 	defer stop()
 	a := New(c)
-	st := build(c, a.th, nil)
+	var evs []model.Event
+	for i := range maxEvents {
+		evs = append(evs, model.Event{Time: time.Now(), Kind: model.EventContainer, Node: "node-1", Container: fmt.Sprintf("c%d", i), Message: "started"})
+	}
 	for _, tt := range []struct {
 		name, filter string
 		sortCol      int
 	}{{"plain", "", -1}, {"sorted-by-name", "", 0}, {"filtered", "web", -1}, {"filtered-regexp-sorted", "^node-1[0-9]/", 0}} {
+		for _, v := range viewOrder {
+			cn := a.contents[v]
+			cn.filter, cn.sortCol = tt.filter, tt.sortCol
+			cn.apply() // as the / and o keys do: the arrangement is published
+		}
+		st := build(c, a.th, nil)
 		b.Run(tt.name, func(b *testing.B) {
-			for _, v := range viewOrder {
-				a.contents[v].filter, a.contents[v].sortCol = tt.filter, tt.sortCol
-			}
+			a.prepare(st, &eventFeed{}, evs, true)
 			b.ReportAllocs()
 			for b.Loop() {
-				a.install(st, nil)
+				a.install(st)
+			}
+		})
+		b.Run(tt.name+"/prepare-off-the-UI", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a.prepare(st, &eventFeed{}, evs, true)
 			}
 		})
 	}
@@ -173,4 +189,89 @@ func BenchmarkEventToScreen(b *testing.B) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-median")
 	b.ReportMetric(float64(took[len(took)-1].Microseconds())/1000, "ms-max")
+}
+
+// BenchmarkKeyToScreen presses keys on a running console over 1,000 nodes
+// and 30,000 containers (1 and 2: the nodes and containers views) and
+// times each until the screen shows the view; "during-launch" does the
+// same while a 1,000-container launch runs, started from the form. The
+// metrics are the median and the 99th percentile.
+func BenchmarkKeyToScreen(b *testing.B) {
+	for _, launching := range []bool{false, true} {
+		name := "idle"
+		if launching {
+			name = "during-launch"
+		}
+		b.Run(name, func(b *testing.B) {
+			c, stop := bigCluster(b)
+			defer stop()
+			a := New(c)
+			screen := tcell.NewSimulationScreen("UTF-8")
+			a.Application().SetScreen(screen)
+			screen.SetSize(200, 60)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- a.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			text := func() string {
+				var sb strings.Builder
+				a.Application().QueueUpdate(func() {
+					cells, w, _ := screen.GetContents()
+					for i, cl := range cells {
+						if len(cl.Runes) > 0 {
+							sb.WriteRune(cl.Runes[0])
+						}
+						if (i+1)%w == 0 {
+							sb.WriteByte('\n')
+						}
+					}
+				})
+				return sb.String()
+			}
+			waitFor := func(s string) {
+				for !strings.Contains(text(), s) {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			waitFor("Nodes [1000]")
+			if launching {
+				keys := func(s string) {
+					for _, r := range s {
+						screen.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+					}
+				}
+				keys("n")
+				waitFor("Where it would go")
+				keys("busybox")
+				for range tabsToCount {
+					screen.InjectKey(tcell.KeyTab, 0, tcell.ModNone)
+				}
+				screen.InjectKey(tcell.KeyBackspace2, 0, tcell.ModNone)
+				keys("1000")
+				for range tabsToLaunch - tabsToCount {
+					screen.InjectKey(tcell.KeyTab, 0, tcell.ModNone)
+				}
+				screen.InjectKey(tcell.KeyEnter, 0, tcell.ModNone)
+				waitFor("launching busybox")
+			}
+			var took []time.Duration
+			views := []struct {
+				key  rune
+				want string
+			}{{'2', "Containers ["}, {'1', "Nodes ["}}
+			for i := 0; b.Loop(); i++ {
+				v := views[i%2]
+				start := time.Now()
+				screen.InjectKey(tcell.KeyRune, v.key, tcell.ModNone)
+				waitFor(v.want)
+				took = append(took, time.Since(start))
+			}
+			if launching && !strings.Contains(text(), "launching busybox") {
+				b.Log("the launch ended before the last key")
+			}
+			slices.Sort(took)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-p50")
+			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "ms-p99")
+		})
+	}
 }

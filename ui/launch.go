@@ -525,22 +525,33 @@ func (a *App) submitLaunch() {
 	goOn := v.OnFailure == onFailureGoOn
 	a.goRun(func(context.Context) {
 		defer cancel()
-		// Progress is drawn as fast as the UI takes it, never queued
-		// twice: the update that runs reads the latest count.
+		// Progress is drawn every progressEvery, not per container: a
+		// redraw per container would keep the UI goroutine from keys.
 		var done atomic.Int64
-		var queued atomic.Bool
-		r := launchAll(ctx, a.b, cfg, count, goOn, func(n int) {
-			done.Store(int64(n))
-			if queued.CompareAndSwap(false, true) {
-				a.update(func() {
-					queued.Store(false)
-					if a.launching == op {
-						a.flash = fmt.Sprintf("launching %s: %d/%d… (Esc stops)", tview.Escape(what), done.Load(), count)
-						a.showStatus()
+		ticking := make(chan struct{})
+		go func() {
+			t := time.NewTicker(progressEvery)
+			defer t.Stop()
+			shown := int64(-1)
+			for {
+				select {
+				case <-ticking:
+					return
+				case <-t.C:
+					if n := done.Load(); n != shown {
+						shown = n
+						a.update(func() {
+							if a.launching == op {
+								a.flash = fmt.Sprintf("launching %s: %d/%d… (Esc stops)", tview.Escape(what), n, count)
+								a.showStatus()
+							}
+						})
 					}
-				})
+				}
 			}
-		})
+		}()
+		r := launchAll(ctx, a.b, cfg, count, goOn, func(n int) { done.Store(int64(n)) })
+		close(ticking)
 		a.update(func() {
 			a.launching = nil
 			msg, bad := r.summary(what, count)
@@ -552,6 +563,9 @@ func (a *App) submitLaunch() {
 		})
 	})
 }
+
+// progressEvery is how often a launch's progress is drawn.
+const progressEvery = 200 * time.Millisecond
 
 // launchResult is how a launch ended.
 type launchResult struct {

@@ -59,6 +59,10 @@ type state struct {
 	header     header
 	containers int
 	waiting    []backend.Queued // containers waiting to be rescheduled
+
+	// Set by prepare, off the UI goroutine:
+	prepared map[string]arranged // by view: rows filtered and sorted; events only when new ones came
+	alerts   []message           // failures and reschedules among the new events, for the status line
 }
 
 // rowCache keeps the formatted row of each container between builds.

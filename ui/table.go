@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -23,6 +24,10 @@ type content struct {
 	sortCol int
 	desc    bool
 	th      theme
+
+	// published is the filter and sort as the UI last set them, for the
+	// goroutine that prepares rows in their order.
+	published atomic.Pointer[arrangement]
 
 	// The layout for the screen's width, set by fit before each draw:
 	vis  []int // the columns shown, in order (nil: all)
@@ -117,29 +122,81 @@ func (c *content) fit(width, first, last int) {
 	c.vis, c.caps, c.bars = vis, caps, bars
 }
 
+// arrangement is a view's filter and sort.
+type arrangement struct {
+	filter  string
+	sortCol int
+	desc    bool
+}
+
+// arranged is rows put in the order an arrangement shows them, off the
+// UI goroutine.
+type arranged struct {
+	ar   arrangement
+	rows []row
+	view []int
+}
+
+// arrange filters and sorts rows: the indexes of the rows shown, in
+// order. It is pure.
+func arrange(rows []row, columns []string, ar arrangement) []int {
+	view := make([]int, 0, len(rows))
+	m := compileFilter(ar.filter, columns)
+	for i := range rows {
+		if m.match(&rows[i]) {
+			view = append(view, i)
+		}
+	}
+	if ar.sortCol >= 0 {
+		slices.SortStableFunc(view, func(a, b int) int {
+			x := strings.Compare(rows[a].sort[ar.sortCol], rows[b].sort[ar.sortCol])
+			if ar.desc {
+				return -x
+			}
+			return x
+		})
+	}
+	return view
+}
+
+// prepare arranges rows as the view was last arranged; it runs off the
+// UI goroutine.
+func (c *content) prepare(rows []row) arranged {
+	ar := arrangement{sortCol: -1}
+	if p := c.published.Load(); p != nil {
+		ar = *p
+	}
+	return arranged{ar: ar, rows: rows, view: arrange(rows, c.columns, ar)}
+}
+
 // set installs new rows and reapplies the filter and the sort.
 func (c *content) set(rows []row) {
 	c.rows = rows
 	c.apply()
 }
 
+// swap installs rows arranged off the UI goroutine: a pointer swap,
+// unless the operator changed the filter or the sort since, when they
+// are arranged again here.
+func (c *content) swap(p arranged) {
+	if p.ar != c.arrangement() {
+		c.set(p.rows)
+		return
+	}
+	c.rows, c.view = p.rows, p.view
+}
+
+func (c *content) arrangement() arrangement {
+	return arrangement{filter: c.filter, sortCol: c.sortCol, desc: c.desc}
+}
+
+// apply arranges the rows for a new filter or sort, on the UI goroutine
+// (the operator's key), and publishes the arrangement for the next
+// prepare.
 func (c *content) apply() {
-	c.view = c.view[:0]
-	m := compileFilter(c.filter, c.columns)
-	for i := range c.rows {
-		if m.match(&c.rows[i]) {
-			c.view = append(c.view, i)
-		}
-	}
-	if c.sortCol >= 0 {
-		slices.SortStableFunc(c.view, func(a, b int) int {
-			x := strings.Compare(c.rows[a].sort[c.sortCol], c.rows[b].sort[c.sortCol])
-			if c.desc {
-				return -x
-			}
-			return x
-		})
-	}
+	ar := c.arrangement()
+	c.published.Store(&ar)
+	c.view = arrange(c.rows, c.columns, ar)
 }
 
 // GetRowCount implements tview.TableContent: a header row and the rows.
