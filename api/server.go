@@ -124,9 +124,16 @@ var versioned = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
 // ServeHTTP strips the /vX.Y prefix, stamps Docker's headers and routes;
 // a replica passes all but /_ping, /info and /debug to the primary.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if role, _ := s.c.Role(); role == "replica" && !answeredByReplica(r.URL.Path) {
-		s.toPrimary(w, r)
-		return
+	if role, primary := s.c.Role(); role == "replica" && !answeredByReplica(r.URL.Path) {
+		switch {
+		case primary != "":
+			s.toPrimary(w, r, primary)
+			return
+		case !isRead(r):
+			writeError(w, &noPrimary{r.Method + " " + r.URL.Path})
+			return
+		}
+		// no primary: a read is answered from this manager's own view
 	}
 	if loc := versioned.FindStringIndex(r.URL.Path); loc != nil {
 		r.URL.Path = r.URL.Path[loc[1]-1:]
@@ -181,26 +188,23 @@ func answeredByReplica(p string) bool {
 	return strings.HasSuffix(p, "/_ping") || strings.HasSuffix(p, "/info") || strings.HasSuffix(p, "/debug")
 }
 
-// toPrimary passes a request to the primary, waiting for one to be
-// elected if none is known (until the client gives up).
-func (s *Server) toPrimary(w http.ResponseWriter, r *http.Request) {
-	primary := ""
-	for {
-		role, p := s.c.Role()
-		if role == "primary" {
-			s.ServeHTTP(w, r) // elected meanwhile
-			return
-		}
-		if primary = p; primary != "" {
-			break
-		}
-		select {
-		case <-r.Context().Done():
-			writeError(w, fmt.Errorf("No elected primary cluster manager: %v", r.Context().Err()))
-			return
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+// isRead says whether a request only reads (GET or HEAD) and streams
+// nothing that needs the primary: such a request is answered by a
+// replica from its own view while no primary is elected.
+func isRead(r *http.Request) bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
+}
+
+// noPrimary is a write that reached a replica while no primary manager
+// is elected (the discovery store is unreachable or frozen).
+type noPrimary struct{ route string }
+
+func (e *noPrimary) Error() string {
+	return "no primary manager is elected (the discovery store is unreachable or has not answered): " + e.route + " cannot be served until one is; reads are served from this manager's view"
+}
+
+// toPrimary passes a request to the primary.
+func (s *Server) toPrimary(w http.ResponseWriter, r *http.Request, primary string) {
 	target := &url.URL{Scheme: s.scheme, Host: primary}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -230,6 +234,7 @@ func status(err error) int {
 	var ns *notServed
 	var tl *tooLarge
 	var tb *tooBusy
+	var np *noPrimary
 	var inv *model.InvalidError
 	var nf *model.NotFoundError
 	var fb *model.ForbiddenError
@@ -238,7 +243,7 @@ func status(err error) int {
 		return http.StatusNotFound
 	case errors.As(err, &tl):
 		return http.StatusRequestEntityTooLarge
-	case errors.As(err, &tb):
+	case errors.As(err, &tb), errors.As(err, &np):
 		return http.StatusServiceUnavailable
 	case sched.IsInvalid(err), errors.Is(err, errBadRequest), errors.As(err, &inv):
 		return http.StatusBadRequest

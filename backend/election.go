@@ -81,10 +81,11 @@ func (e *election) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if e.held && time.Since(e.renewed) >= e.ttl {
+		if time.Since(e.renewed) >= e.ttl {
 			// Consul may have ended the session and given the key away:
-			// step down. The session is kept: if Consul still has it
-			// when it answers (a restart keeps sessions), it is ours again.
+			// step down (a replica forgets the primary it no longer
+			// sees). The session is kept: if Consul still has it when it
+			// answers (a restart keeps sessions), it is ours again.
 			e.held, e.leader = false, ""
 		}
 		e.report()

@@ -244,7 +244,7 @@ func seconds(d time.Duration) int64 { return int64((d + time.Second - 1) / time.
 // over once the lease of a primary that died expires, within ttl. A
 // primary whose lease has not been renewed for half the ttl steps down
 // and campaigns again, before etcd can expire the lease and let another
-// lead.
+// lead; a replica then forgets the primary (it no longer sees it).
 func (e *Etcd) Election(ctx context.Context, advertise string, ttl time.Duration, onChange func(primary bool, leader string)) error {
 	r := &roles{onChange: onChange}
 	var err error
@@ -306,7 +306,9 @@ func (e *Etcd) term(ctx context.Context, advertise string, ttl time.Duration, r 
 				r.set(false, string(resp.Kvs[0].Value))
 			}
 		case <-check.C:
-			if r.primary() && time.Since(renewed) >= ttl/2 {
+			if time.Since(renewed) >= ttl/2 {
+				// A primary steps down; a replica forgets the primary it
+				// can no longer watch, so both managers say "none".
 				r.set(false, "")
 				return errors.New("the election lease was not renewed for half its TTL")
 			}

@@ -297,7 +297,8 @@ func (z *ZooKeeper) deregister(conn *zk.Conn, key, addr string) error {
 // folder (a handful of managers: no herd to avoid). The session's timeout
 // is ttl, so a replica takes over within ttl of a primary that died. A
 // primary that loses its connection steps down at once, as it cannot know
-// whether its session lives; it leads again if the session survived.
+// whether its session lives; it leads again if the session survived. A
+// replica forgets the primary then too.
 func (z *ZooKeeper) Election(ctx context.Context, advertise string, ttl time.Duration, onChange func(primary bool, leader string)) error {
 	conn, events, err := z.connect(ttl)
 	if err != nil {
@@ -333,14 +334,10 @@ func (z *ZooKeeper) Election(ctx context.Context, advertise string, ttl time.Dur
 		case ev := <-events:
 			switch ev.State {
 			case zk.StateDisconnected:
-				if r.primary() {
-					set(false, "")
-				}
+				set(false, "") // a replica no longer sees the primary either
 			case zk.StateExpired:
 				me = "" // the server deleted our node with the session
-				if r.primary() {
-					set(false, "")
-				}
+				set(false, "")
 			}
 		case <-ctx.Done():
 		}
