@@ -1,8 +1,8 @@
 package api
 
 import (
+	"bufio"
 	"encoding/json"
-
 	"fmt"
 	timetypes "github.com/docker/docker/api/types/time"
 	"net/http"
@@ -58,11 +58,11 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		[2]string{"Nodes", strconv.Itoa(len(nodes))})
 	parts := s.infos.parts(nodes, o)
 	var k model.Counts
-	var ncpu, images, size int
+	var ncpu, images int
 	var mem int64
 	for _, p := range parts {
 		k.Total, k.Running, k.Paused, k.Stopped = k.Total+p.k.Total, k.Running+p.k.Running, k.Paused+p.k.Paused, k.Stopped+p.k.Stopped
-		ncpu, mem, images, size = ncpu+p.ncpu, mem+p.mem, images+p.images, size+len(p.status)
+		ncpu, mem, images = ncpu+p.ncpu, mem+p.mem, images+p.images
 	}
 	host, _ := os.Hostname()
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
@@ -85,23 +85,25 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The object's keys, then SystemStatus: the cluster's lines and each
-	// node's cached ones.
-	b := make([]byte, 0, len(head)+size+256)
-	b = append(b, head[:len(head)-1]...)
-	b = append(b, `,"SystemStatus":[`...)
+	// node's cached ones, written as they are.
+	b := append(head[:len(head)-1:len(head)-1], `,"SystemStatus":[`...)
 	for i, kv := range status {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = appendPair(b, kv[0], kv[1])
 	}
-	for _, p := range parts {
-		b = append(b, p.status...)
-	}
-	b = append(b, "]}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(b)
+	for _, p := range parts {
+		if _, err := bw.Write(p.status); err != nil {
+			return // the client went away
+		}
+	}
+	bw.WriteString("]}\n")
+	bw.Flush()
 }
 
 // infoPart is one node's share of `docker info`: its SystemStatus lines,
