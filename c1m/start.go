@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"time"
@@ -118,6 +119,7 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 	m := Result{}
 	m.measure()
 	if heapProfile != nil {
+		runtime.GC() // a profile shows what the collection before last saw
 		if err := pprof.Lookup("heap").WriteTo(heapProfile, 0); err != nil {
 			return res, fmt.Errorf("writing the heap profile: %w", err)
 		}
