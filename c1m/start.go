@@ -124,6 +124,7 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 			return res, fmt.Errorf("writing the heap profile: %w", err)
 		}
 	}
+	runtime.KeepAlive(h) // what the API keeps (its caches) is the manager's too
 	res.HeapBytes, res.RSSBytes = m.HeapBytes-min(m.HeapBytes, base.HeapBytes), m.RSSBytes
 	return res, nil
 }
