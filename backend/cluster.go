@@ -554,7 +554,8 @@ func (c *Cluster) Generation() uint64 { return c.gen.Load() }
 
 // Nodes returns every node, pending ones included, in natural order of
 // name. The values are immutable snapshots. It never waits on the
-// cluster's own lock.
+// cluster's own lock, so a view rebuilt just after an event is emitted
+// may show only on the next call (Generation moves once it is there).
 func (c *Cluster) Nodes() []*model.Node {
 	c.viewMu.RLock()
 	if c.orderAt == c.orderVer && len(c.order) == len(c.views) {
@@ -593,10 +594,16 @@ func (c *Cluster) Nodes() []*model.Node {
 }
 
 // Node returns the node at addr, or nil.
+// It waits for the cluster's lock, so it agrees with every event already
+// delivered (events are emitted with the lock held, before the node's view
+// is rebuilt); Nodes does not wait, and may be a moment behind them.
 func (c *Cluster) Node(addr string) *model.Node {
-	c.viewMu.RLock()
-	defer c.viewMu.RUnlock()
-	return c.views[addr]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n, ok := c.nodes[addr]; ok {
+		return n.view
+	}
+	return nil
 }
 
 // Containers returns every container of every node (creates in flight
