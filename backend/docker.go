@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -295,7 +296,10 @@ func (d *DockerEngine) Networks(ctx context.Context) ([]model.Network, error) {
 
 // Events implements Engine.
 func (d *DockerEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan error) {
-	msgs, errs := d.cli.Events(ctx, events.ListOptions{})
+	// Replayed from a second back: the request reaches the engine after
+	// the caller's next calls may have, and nothing between is lost.
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	msgs, errs := d.cli.Events(ctx, events.ListOptions{Since: since})
 	out := make(chan EngineEvent, 64)
 	outErr := make(chan error, 1)
 	go func() {

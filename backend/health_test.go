@@ -202,3 +202,54 @@ func TestAUserCallOnANodeThatTurnsUnhealthyEndsAtOnce(t *testing.T) {
 		t.Fatalf("the stop ended with %v; want the node's failure", err)
 	}
 }
+
+// removedAfterListing is an engine whose first listing is already stale:
+// the container named victim is removed right after it was listed, as a
+// primary removes a stale copy while another manager connects.
+type removedAfterListing struct {
+	Engine
+	victim string
+	done   bool
+}
+
+func (r *removedAfterListing) Containers(ctx context.Context) ([]*model.Container, error) {
+	cs, err := r.Engine.Containers(ctx)
+	if err == nil && !r.done {
+		r.done = true
+		for _, ct := range cs {
+			if ct.Name == r.victim {
+				r.Engine.Remove(ctx, ct.ID, true)
+			}
+		}
+	}
+	return cs, err
+}
+
+// TestAChangeBetweenListingAndEventsIsNotMissed: a manager that connects
+// to an engine lists its containers and follows its events; a container
+// removed between the two must not stay in its view (and its reservation
+// on the node's CPUs) until the next full refresh, half a minute later.
+func TestAChangeBetweenListingAndEventsIsNotMissed(t *testing.T) {
+	stale := running("stale", true)
+	stale.CPUs = model.CPUs(1)
+	keep := running("keep", false)
+	keep.CPUs = model.CPUs(1)
+	src := SimSource("test", []*model.Node{simNode("a", 2, 8<<30, nil, stale, keep)})
+	sim := src.NewEngine
+	src.NewEngine = func(e Entry) (Engine, error) {
+		eng, err := sim(e)
+		return &removedAfterListing{Engine: eng, victim: "stale"}, err
+	}
+	opts := fast()
+	opts.RefreshMin, opts.RefreshMax = time.Hour, time.Hour // only the events can tell
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "a healthy", allHealthy(c, 1))
+	waitFor(t, 2*time.Second, "the removed container gone from the view and from the node's reservation", func() bool {
+		n := c.Node("a:2375")
+		if n == nil {
+			return false
+		}
+		cpus, _ := n.Reserved()
+		return cpus == model.CPUs(1) && len(n.Containers) == 1 && n.Containers[0].Name == "keep"
+	})
+}

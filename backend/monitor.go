@@ -21,10 +21,10 @@ import (
 // ends.
 func (c *Cluster) monitor(ctx context.Context, n *node) {
 	for ctx.Err() == nil {
-		err := c.connect(ctx, n)
+		st, err := c.connect(ctx, n)
 		if err == nil {
 			followed := time.Now()
-			err = c.follow(ctx, n)
+			err = c.follow(ctx, n, st)
 			if ctx.Err() != nil {
 				return
 			}
@@ -89,9 +89,15 @@ func (c *Cluster) sleepOrProbe(ctx context.Context, n *node, d time.Duration) bo
 // reads all of its state, then marks the node healthy and removes its
 // stale copies of moved containers. A hung engine costs a probe timeout,
 // not a call timeout.
-func (c *Cluster) connect(ctx context.Context, n *node) error {
+//
+// The event stream opens before the containers are listed, so a change
+// made between the listing and the stream (a stale copy removed, a
+// container moved onto the node by the primary) is not missed until the
+// next full refresh: a manager that just started would count a removed
+// container's reservation for half a minute.
+func (c *Cluster) connect(ctx context.Context, n *node) (*stream, error) {
 	if err := c.probe(ctx, n); err != nil {
-		return err
+		return nil, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
@@ -99,15 +105,26 @@ func (c *Cluster) connect(ctx context.Context, n *node) error {
 	switch {
 	case err != nil && IsConnectionError(err) && ctx.Err() == nil:
 		c.probeFailed(n, err)
-		return err
+		return nil, err
 	case err != nil:
-		return &notAnEngineError{err}
+		return nil, &notAnEngineError{err}
 	}
+	ectx, stop := context.WithCancel(ctx)
+	st := &stream{stop: stop}
+	st.evs, st.errs = n.eng.Events(ectx)
 	if err := c.refresh(ctx, n, &info); err != nil {
-		return err
+		stop()
+		return nil, err
 	}
 	c.connected(ctx, n)
-	return nil
+	return st, nil
+}
+
+// stream is an engine's open event stream.
+type stream struct {
+	evs  <-chan EngineEvent
+	errs <-chan error
+	stop context.CancelFunc
 }
 
 // refresh reads every container, image and network of the engine and
@@ -396,10 +413,9 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 // follow applies the engine's events until the stream breaks, a
 // heartbeat fails, or ctx ends. A full refresh backs it up every
 // RefreshMin–RefreshMax.
-func (c *Cluster) follow(ctx context.Context, n *node) error {
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	evs, errs := n.eng.Events(ectx)
+func (c *Cluster) follow(ctx context.Context, n *node, st *stream) error {
+	defer st.stop()
+	evs, errs := st.evs, st.errs
 	hb := time.NewTicker(c.opts.Heartbeat)
 	defer hb.Stop()
 	refresh := time.NewTimer(c.refreshDelay())
