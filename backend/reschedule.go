@@ -89,8 +89,10 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		if hasPolicy(ct) && (c.swarmIDs[ct.SwarmID] > 1 || c.abandoned[ct.SwarmID]) {
 			// Another copy runs elsewhere already (moved by an earlier
 			// primary), or it was removed while it waited: this one is
-			// stale, never moved again.
+			// stale, never moved again, and goes when its node comes back,
+			// even once the other copy is removed too.
 			c.dropContainer(n, ct.ID)
+			c.evacuated[ct.SwarmID] = n.entry.Addr
 			continue
 		}
 		if !hasPolicy(ct) {

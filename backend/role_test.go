@@ -145,3 +145,43 @@ func TestRemovedWhileWaitingStaysRemovedAfterATakeover(t *testing.T) {
 		t.Fatalf("the new primary waits to move %s, removed before it took over", q[0].Container.Name)
 	}
 }
+
+// TestRemovedAfterATakeoverStaysRemovedWhenItsOldNodeComesBack: web moved
+// off a hung node, then the primary died; the new primary finds the old
+// copy on the still-hung node and the moved one elsewhere. The user removes
+// web; when the hung node comes back, its old copy must go too.
+func TestRemovedAfterATakeoverStaysRemovedWhenItsOldNodeComesBack(t *testing.T) {
+	web := running("web", true)
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
+	state := &MemoryState{}
+	first, stopFirst := startReplica(t, src, state)
+	second, _ := startReplica(t, src, state)
+	first.SetRole(true, "first:3376")
+	second.SetRole(false, "first:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+
+	src.Sim("a:2375").Hang()
+	waitFor(t, 3*time.Second, "web moved to b", func() bool {
+		n, where := copies(first, web.SwarmID)
+		return n == 1 && where[0] == "b"
+	})
+	stopFirst()
+	second.SetRole(true, "second:3376")
+	waitFor(t, 3*time.Second, "the new primary sees web on b only", func() bool {
+		n, where := copies(second, web.SwarmID)
+		return health(second, "a:2375") == model.Unhealthy && n == 1 && where[0] == "b" && len(second.Queued()) == 0
+	})
+	if err := second.Remove(context.Background(), "web", true); err != nil {
+		t.Fatal(err)
+	}
+	src.Sim("a:2375").Heal()
+	defer func() {
+		for _, e := range second.RecentEvents() {
+			t.Logf("%s %s %s", e.Action, e.Container, e.Message)
+		}
+	}()
+	waitFor(t, 3*time.Second, "a healthy and its old copy of the removed web gone", func() bool {
+		cs, _ := src.Sim("a:2375").Containers(context.Background())
+		return health(second, "a:2375") == model.Healthy && len(cs) == 0
+	})
+}
