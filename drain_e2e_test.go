@@ -58,6 +58,12 @@ func (rb *realBed) start(t *testing.T, args ...string) (stop func()) {
 		}
 	}
 	t.Cleanup(stop)
+	t.Cleanup(func() { // after stop: the whole log
+		if t.Failed() {
+			b, _ := os.ReadFile(log.Name())
+			t.Logf("%s %s said:\n%s", filepath.Base(rb.bin), args[0], b)
+		}
+	})
 	return stop
 }
 
@@ -260,4 +266,113 @@ func TestAGlobalContainerFollowsAFourthEngineThatJoinsAndIsDrained(t *testing.T)
 	if got := ps(); !slices.Equal(got, []string{"node-1/ssd-agent", "node-3/ssd-agent"}) {
 		t.Fatalf("docker ps after rm agent: %v", got)
 	}
+}
+
+// testbedCtl runs scripts/testbed.sh with the bed's directory.
+func (rb *realBed) testbedCtl(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command("scripts/testbed.sh", args...)
+	cmd.Env = append(os.Environ(), "DIR="+rb.dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testbed.sh %v: %v\n%s", args, err, out)
+	}
+}
+
+// TestADrainWhoseDestinationDiesLosesNothing kills the only destination
+// of a drain while the old copies stop (busybox sleep takes the full 10s
+// stop timeout): the old copies must stay, and once the destination is
+// back each container runs exactly once.
+func TestADrainWhoseDestinationDiesLosesNothing(t *testing.T) {
+	rb := requireRealBed(t)
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--heartbeat", "1s", "--state-file", filepath.Join(t.TempDir(), "state.json"), "nodes://"+strings.Join(rb.nodes, ","))
+	eventually(t, 20*time.Second, "three healthy engines", func() bool {
+		out, _ := docker(api, "info")
+		return strings.Count(out, "└ Status: Healthy") == 3
+	})
+	t.Cleanup(func() { exec.Command("scripts/testbed.sh", "revive", "1").Run() })
+	var names []string
+	for i := range 6 {
+		name := fmt.Sprintf("nv%d", i+1)
+		names = append(names, name)
+		if out, err := docker(api, "run", "-d", "--name", name, "-e", "reschedule:on-node-failure", "-e", "constraint:zone!=b", "busybox", "sleep", "600"); err != nil {
+			t.Fatalf("run %s: %v\n%s", name, err, out)
+		}
+	}
+	onThree := namesOn(t, rb.nodes[2])
+	if len(onThree) == 0 || len(namesOn(t, rb.nodes[1])) != 0 {
+		t.Fatalf("spread put %v on node-3 and %v on node-2; want some on node-3, none on node-2", onThree, namesOn(t, rb.nodes[1]))
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	drained := make(chan result, 1)
+	go func() {
+		out, err := exec.Command(rb.bin, "node", "drain", "node-3", "--host", "tcp://"+api).CombinedOutput()
+		drained <- result{out, err}
+	}()
+	time.Sleep(2 * time.Second)
+	rb.testbedCtl(t, "kill", "1")
+	// While node-1 is down, every container is still known to the manager.
+	killed := time.Now()
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last inspect on node-3: %s", last)
+		}
+	}()
+	eventually(t, 40*time.Second, "node-3's containers started again on node-3 after the kill", func() bool {
+		for _, name := range onThree {
+			out, err := docker(rb.nodes[2], "inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", name)
+			last = name + ": " + out
+			f := strings.Fields(out)
+			if err != nil || len(f) != 2 || f[0] != "true" {
+				return false
+			}
+			if at, err := time.Parse(time.RFC3339Nano, f[1]); err != nil || at.Before(killed) {
+				return false
+			}
+		}
+		return true
+	})
+	ps, _ := docker(api, "ps", "-a", "--format", "{{.Names}} {{.Status}}")
+	for _, name := range names {
+		if !strings.Contains(ps, "/"+name+" ") {
+			t.Errorf("docker ps -a through the manager lost %s while node-1 is down:\n%s", name, ps)
+		}
+	}
+	if r := <-drained; r.err == nil && !strings.Contains(string(r.out), "moving off it") {
+		t.Errorf("swarmdeck node drain node-3 said nothing of the moves:\n%s", r.out)
+	}
+	rb.testbedCtl(t, "revive", "1")
+	// Back, node-1 holds no second copy: each container exists exactly
+	// once, and the ones the drain tried to move run (node-1's own were
+	// killed with their engine, and stay exited as Swarm left them).
+	var all []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("the engines hold: %v", all)
+		}
+	}()
+	eventually(t, 60*time.Second, "each container exactly once, node-3's running", func() bool {
+		all = nil
+		for _, e := range rb.nodes {
+			out, _ := docker(e, "ps", "-a", "--format", "{{.Names}} {{.State}}")
+			all = append(all, strings.Fields(out)...)
+		}
+		seen := map[string]int{}
+		for i := 0; i+1 < len(all); i += 2 {
+			seen[all[i]]++
+			if slices.Contains(onThree, all[i]) && all[i+1] != "running" {
+				return false
+			}
+		}
+		for _, n := range names {
+			if seen[n] != 1 {
+				return false
+			}
+		}
+		return len(seen) == len(names)
+	})
 }

@@ -104,6 +104,7 @@ type Cluster struct {
 	avail       map[string]model.Availability // by node address; absent: active
 	forced      map[string]bool               // container IDs a forced drain moves despite no policy
 	relocating  map[string]bool               // container IDs being moved by a drain or rebalance
+	landing     map[string]*landing           // moves whose old copy is going, by swarm ID
 	moveErrs    map[string]string             // container ID → the last failed move's error, said once
 	initial     map[string]bool               // addresses of the first discovery listing
 	goneGlobals map[string]bool               // global IDs being removed: no new copies
@@ -189,7 +190,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{},
 	}
 	if c.state == nil {
 		c.state = &MemoryState{}

@@ -15,6 +15,10 @@ import (
 	"swarmdeck/sched"
 )
 
+// stopTimeout is how long a move lets the old copy stop before the
+// engine kills it.
+const stopTimeout = 10 * time.Second
+
 // moveConcurrency bounds the moves a drain or a rebalance runs at once.
 const moveConcurrency = 4
 
@@ -389,11 +393,51 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 			return to.name(), c.moveFailed(m, fmt.Errorf("starting the new copy on %s: %w", to.name(), err))
 		}
 		c.reread(ctx, to, ct.ID)
+	} else {
+		c.reread(ctx, to, ct.ID)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
-	if old.State == model.Running {
-		m.from.eng.Stop(sctx, old.ID, 10*time.Second)
+	// The old copy goes only once the new one is confirmed on a node that
+	// is healthy now; from here to its removal, a failure of that node
+	// leaves the new copy to this move (see evacuate).
+	sid = ct.SwarmID
+	c.mu.Lock()
+	err = c.landed(to, ct.ID, q.wasRunning)
+	if err == nil {
+		c.landing[sid] = &landing{to: to}
 	}
+	c.mu.Unlock()
+	if err != nil {
+		return to.name(), c.moveFailed(m, c.takeBack(ctx, to, ct, err))
+	}
+	defer func() {
+		c.mu.Lock()
+		delete(c.landing, sid)
+		c.mu.Unlock()
+	}()
+	if q.wasRunning {
+		// The context outlasts the stop timeout: a start of the old copy
+		// must never race an engine still stopping it.
+		sctx, cancel := context.WithTimeout(ctx, stopTimeout+callTimeout)
+		m.from.eng.Stop(sctx, old.ID, stopTimeout)
+		cancel()
+	}
+	c.mu.Lock()
+	err = c.landed(to, ct.ID, q.wasRunning)
+	c.mu.Unlock()
+	if err != nil {
+		// The new copy's node failed while the old copy stopped: the old
+		// copy runs again and stays; the move failed.
+		if q.wasRunning {
+			sctx, cancel := context.WithTimeout(ctx, callTimeout)
+			if serr := m.from.eng.Start(sctx, old.ID); serr != nil {
+				err = fmt.Errorf("%w; restarting the old copy on %s: %w", err, m.from.name(), serr)
+			}
+			cancel()
+			c.reread(ctx, m.from, old.ID)
+		}
+		return to.name(), c.moveFailed(m, c.takeBack(ctx, to, ct, err))
+	}
+	sctx, cancel := context.WithTimeout(ctx, callTimeout)
 	err = m.from.eng.Remove(sctx, old.ID, true)
 	cancel()
 	if err != nil && !IsNotFound(err) {
@@ -408,10 +452,71 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	delete(c.forced, old.ID)
 	delete(c.moveErrs, old.ID)
 	c.rebuild(m.from)
+	var failed *node
+	if l := c.landing[sid]; l.failed {
+		failed = to
+	}
+	delete(c.landing, sid)
+	if failed != nil {
+		// The new copy's node failed while the old copy went: the new copy
+		// waits to be rescheduled like any container of a failed node.
+		if nct := failed.containers[ct.ID]; nct != nil {
+			c.enqueue(failed, nct, failed.failedAt, fmt.Sprintf("%s failed while %s moved to it", failed.name(), describe(ct)))
+			c.rebuild(failed)
+			c.nudge()
+		}
+	}
 	c.mu.Unlock()
+	if failed != nil {
+		return to.name(), c.moveFailed(m, fmt.Errorf("%s failed as the move ended: the container waits to be rescheduled", to.name()))
+	}
 	c.emit(model.Event{Kind: model.EventMove, Node: to.name(), Container: describe(ct), ContainerID: ct.ID, Action: "move",
 		Message: fmt.Sprintf("moved %s from %s to %s: %s", describe(ct), m.from.name(), to.name(), m.why)})
 	return to.name(), nil
+}
+
+// landing is a move whose old copy is going: evacuate leaves its new copy
+// on to to the move, and says so with failed.
+type landing struct {
+	to     *node
+	failed bool
+}
+
+// landed says why a move's new copy is not confirmed: its node is not
+// healthy now, or the copy is gone or (when it should run) not running.
+// c.mu is held.
+func (c *Cluster) landed(to *node, id string, running bool) error {
+	if c.nodes[to.entry.Addr] != to || to.health != model.Healthy {
+		return fmt.Errorf("the new copy's node %s is %s", to.name(), to.health)
+	}
+	ct := to.containers[id]
+	switch {
+	case ct == nil:
+		return fmt.Errorf("the new copy is gone from %s", to.name())
+	case running && ct.State != model.Running:
+		return fmt.Errorf("the new copy on %s is %s, not running", to.name(), ct.State)
+	}
+	return nil
+}
+
+// takeBack removes a move's unconfirmed new copy (the old one stays). If
+// its engine cannot be reached, the copy is forgotten now and removed as a
+// stale copy when the node comes back. It returns why, with what failed.
+func (c *Cluster) takeBack(ctx context.Context, to *node, ct *model.Container, why error) error {
+	rctx, cancel := context.WithTimeout(ctx, callTimeout)
+	err := to.eng.Remove(rctx, ct.ID, true)
+	cancel()
+	c.mu.Lock()
+	if err == nil || IsNotFound(err) || to.health != model.Healthy {
+		to.reads++ // newer than any read in flight
+		c.applyRead(to, to.reads, ct.ID, nil)
+		c.rebuild(to)
+	}
+	c.mu.Unlock()
+	if err != nil && !IsNotFound(err) {
+		return fmt.Errorf("%w (the new copy stays there until it can be removed)", why)
+	}
+	return why
 }
 
 func (c *Cluster) moveFailed(m relocation, err error) error {

@@ -86,6 +86,12 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		if isGlobal(ct) {
 			continue // a global container's copy belongs to its node: never rescheduled
 		}
+		if l := c.landing[ct.SwarmID]; l != nil && l.to == n {
+			// The new copy of a move whose old copy is going: the move
+			// decides (it queues this copy once the old one is gone).
+			l.failed = true
+			continue
+		}
 		if hasPolicy(ct) && (c.swarmIDs[ct.SwarmID] > 1 || c.abandoned[ct.SwarmID]) {
 			// Another copy runs elsewhere already (moved by an earlier
 			// primary), or it was removed while it waited: this one is
@@ -100,13 +106,19 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 				Message: fmt.Sprintf("%s is lost with %s: it has no reschedule policy", ct.Name, n.name())})
 			continue
 		}
-		c.dropContainer(n, ct.ID)
-		c.evacuated[ct.SwarmID] = n.entry.Addr
-		c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
-		c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "reason", why)
+		c.enqueue(n, ct, since, why)
 	}
 	c.rebuild(n)
 	c.nudge()
+}
+
+// enqueue takes one container off its failed node and queues it to be
+// rescheduled; its name is free at once. c.mu is held.
+func (c *Cluster) enqueue(n *node, ct *model.Container, since time.Time, why string) {
+	c.dropContainer(n, ct.ID)
+	c.evacuated[ct.SwarmID] = n.entry.Addr
+	c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
+	c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "reason", why)
 }
 
 // nudge tells the rescheduler that capacity may have appeared.
