@@ -376,3 +376,51 @@ func TestADrainWhoseDestinationDiesLosesNothing(t *testing.T) {
 		return len(seen) == len(names)
 	})
 }
+
+// TestAGlobalContainerFollowsItsNodesThroughAFailure kills an engine that
+// holds a global copy: revived, it runs its copy again; an rm while it is
+// down removes the others at once and its copy when it returns.
+func TestAGlobalContainerFollowsItsNodesThroughAFailure(t *testing.T) {
+	rb := requireRealBed(t)
+	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--heartbeat", "1s", "--state-file", filepath.Join(t.TempDir(), "state.json"), "nodes://"+strings.Join(rb.nodes, ","))
+	eventually(t, 20*time.Second, "three healthy engines", func() bool {
+		out, _ := docker(api, "info")
+		return strings.Count(out, "└ Status: Healthy") == 3
+	})
+	t.Cleanup(func() { exec.Command("scripts/testbed.sh", "revive", "3").Run() })
+	if out, err := docker(api, append([]string{"run", "-d", "--name", "ga", "-e", "mode:global"}, loopCmd...)...); err != nil {
+		t.Fatalf("run ga: %v\n%s", err, out)
+	}
+	downAndBack := func(what string) {
+		t.Helper()
+		rb.testbedCtl(t, "kill", "3")
+		eventually(t, 20*time.Second, "node-3 unhealthy", func() bool {
+			out, _ := docker(api, "info")
+			return strings.Count(out, "└ Status: Unhealthy") == 1
+		})
+		if what != "" {
+			if out, err := docker(api, "rm", "-f", what); err != nil {
+				t.Fatalf("rm -f %s with node-3 down: %v\n%s", what, err, out)
+			}
+			for _, e := range rb.nodes[:2] {
+				if got := namesOn(t, e); slices.Contains(got, what) {
+					t.Fatalf("%s still runs %s after rm -f: %v", e, what, got)
+				}
+			}
+		}
+		rb.testbedCtl(t, "revive", "3")
+	}
+	downAndBack("")
+	eventually(t, 30*time.Second, "node-3 runs ga again once back", func() bool {
+		return slices.Equal(namesOn(t, rb.nodes[2]), []string{"ga"})
+	})
+	downAndBack("ga")
+	eventually(t, 30*time.Second, "node-3's copy of ga removed once back", func() bool {
+		out, _ := docker(rb.nodes[2], "ps", "-a", "--format", "{{.Names}}")
+		return strings.TrimSpace(out) == ""
+	})
+	if out, _ := docker(api, "ps", "-a", "--format", "{{.Names}}"); strings.TrimSpace(out) != "" {
+		t.Fatalf("docker ps -a through the manager after rm ga: %s", out)
+	}
+}

@@ -146,7 +146,7 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 	}
 	var work []globalWork
 	for _, gid := range slices.Sorted(maps.Keys(groups)) {
-		if c.goneGlobals[gid] {
+		if c.goneGlobals[gid] || c.rmGlobals[gid] != nil {
 			continue
 		}
 		if w, ok := c.globalDiff(groups[gid]); ok {
@@ -250,10 +250,28 @@ func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) erro
 	}
 	c.mu.Unlock()
 	var errs []error
+	var later []string
 	for _, d := range copies {
 		cctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
 		err := d.n.eng.Remove(cctx, d.ct.ID, force)
 		cancel()
+		c.mu.Lock()
+		down := d.n.health != model.Healthy
+		c.mu.Unlock()
+		if err != nil && (down || IsConnectionError(err)) {
+			// Its node is down: the copy goes when the node returns, as a
+			// rescheduled container's stale copy does.
+			c.mu.Lock()
+			if c.rmGlobals[gid] == nil {
+				c.rmGlobals[gid] = map[string]bool{}
+			}
+			c.rmGlobals[gid][d.n.entry.Addr] = true
+			c.dropContainer(d.n, d.ct.ID)
+			c.rebuild(d.n)
+			c.mu.Unlock()
+			later = append(later, d.n.name())
+			continue
+		}
 		if err != nil && !IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("removing the copy of %s on %s: %w", describe(d.ct), d.n.name(), err))
 			continue
@@ -267,8 +285,12 @@ func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) erro
 		return errors.Join(errs...)
 	}
 	if len(copies) > 0 {
-		c.emit(model.Event{Kind: model.EventGlobal, Container: describe(copies[0].ct), Action: "global_remove",
-			Message: fmt.Sprintf("global %s: removed with its %d copies", describe(copies[0].ct), len(copies))})
+		msg := fmt.Sprintf("global %s: removed with its %d copies", describe(copies[0].ct), len(copies))
+		if len(later) > 0 {
+			slices.Sort(later)
+			msg += fmt.Sprintf(" (the copies on %s, which are down, go when they come back)", strings.Join(later, ", "))
+		}
+		c.emit(model.Event{Kind: model.EventGlobal, Container: describe(copies[0].ct), Action: "global_remove", Message: msg})
 	}
 	c.nudge()
 	return nil
@@ -295,4 +317,35 @@ func (c *Cluster) globalNamed(ref string) string {
 		}
 	}
 	return gid
+}
+
+// stoppedGlobals lists the node's global copies that are not running
+// (its engine died with them): a recovered node gets its copies back.
+// c.mu is held.
+func (c *Cluster) stoppedGlobals(n *node) []*model.Container {
+	var out []*model.Container
+	for _, ct := range n.sorted {
+		if isGlobal(ct) && ct.ID != "" && ct.State != model.Running && ct.State != model.Paused &&
+			!c.goneGlobals[ct.Labels[LabelGlobalID]] && !c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr] {
+			out = append(out, ct)
+		}
+	}
+	return out
+}
+
+// restartGlobals starts the global copies of a node that came back.
+func (c *Cluster) restartGlobals(ctx context.Context, n *node, cs []*model.Container) {
+	for _, ct := range cs {
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := n.eng.Start(sctx, ct.ID)
+		cancel()
+		c.reread(ctx, n, ct.ID)
+		if err != nil {
+			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_failed",
+				Message: fmt.Sprintf("global %s: cannot start the copy on %s, which came back: %v", describe(ct), n.name(), err)})
+			continue
+		}
+		c.emit(model.Event{Kind: model.EventGlobal, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_copy",
+			Message: fmt.Sprintf("global %s: copy started again on %s (the node came back)", describe(ct), n.name())})
+	}
 }

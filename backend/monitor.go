@@ -234,12 +234,15 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	}
 	recovered := was == model.Unhealthy || was == model.Pending && !c.initial[n.entry.Addr]
 	c.rebuild(n)
-	var stale, unstarted []*model.Container
+	var stale, unstarted, globals []*model.Container
 	var older map[*node][]*model.Container
 	if c.isPrimary() { // a replica changes nothing; a new primary reconciles first
 		stale = c.staleCopies(n)
 		unstarted = c.unstarted(n, stale)
 		older = c.olderCopies(n, stale)
+		if recovered {
+			globals = c.stoppedGlobals(n)
+		}
 	}
 	c.mu.Unlock()
 	c.removeStale(ctx, n, stale)
@@ -249,6 +252,7 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	for _, ct := range unstarted {
 		c.startRescheduled(ctx, n, ct)
 	}
+	c.restartGlobals(ctx, n, globals)
 	c.nudge()
 	if recovered {
 		c.rebalanceOnRecovery(n.name())
@@ -310,7 +314,8 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 	for _, ct := range n.containers {
 		// taken off this node when it failed, and moved or removed since
 		gone := c.evacuated[ct.SwarmID] == n.entry.Addr && !waiting(ct)
-		if ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] || gone) {
+		removed := isGlobal(ct) && c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr] // rm while the node was down
+		if removed || ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] || gone) {
 			stale = append(stale, ct)
 		}
 	}
@@ -397,6 +402,11 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 			}
 			delete(c.abandoned, ct.SwarmID)
 			delete(c.evacuated, ct.SwarmID)
+			if gid := ct.Labels[LabelGlobalID]; isGlobal(ct) && c.rmGlobals[gid] != nil {
+				if delete(c.rmGlobals[gid], n.entry.Addr); len(c.rmGlobals[gid]) == 0 {
+					delete(c.rmGlobals, gid)
+				}
+			}
 			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
 				Message: fmt.Sprintf("removed the stale copy of %s from %s: it runs elsewhere", ct.Name, n.name())})
 			c.rebuild(n)
