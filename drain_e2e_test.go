@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -133,7 +134,7 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 	node("activate", "node-3")
 	out := node("drain", "node-1")
 	if !strings.Contains(out, "node-1 ("+rb.nodes[0]+") is now drain (kept in file "+state+")") ||
-		!strings.Contains(out, "moving off it: 6") || !strings.Contains(out, "blocking the drain: 1") ||
+		!strings.Contains(out, "moved off it: 6") || !strings.Contains(out, "blocking the drain: 1") ||
 		!strings.Contains(out, "pinned: it has no reschedule policy") {
 		t.Fatalf("swarmdeck node drain said:\n%s", out)
 	}
@@ -342,8 +343,12 @@ func TestADrainWhoseDestinationDiesLosesNothing(t *testing.T) {
 			t.Errorf("docker ps -a through the manager lost %s while node-1 is down:\n%s", name, ps)
 		}
 	}
-	if r := <-drained; r.err == nil && !strings.Contains(string(r.out), "moving off it") {
-		t.Errorf("swarmdeck node drain node-3 said nothing of the moves:\n%s", r.out)
+	// The drain waited for its moves: it says they failed and why, and
+	// exits 1.
+	r := <-drained
+	if ee := (*exec.ExitError)(nil); !errors.As(r.err, &ee) || ee.ExitCode() != 1 ||
+		!strings.Contains(string(r.out), fmt.Sprintf("failed to move: %d", len(onThree))) || !strings.Contains(string(r.out), "node-1 is Unhealthy") {
+		t.Errorf("swarmdeck node drain node-3 (%v) said:\n%s", r.err, r.out)
 	}
 	rb.testbedCtl(t, "revive", "1")
 	// Back, node-1 holds no second copy: each container exists exactly

@@ -125,11 +125,13 @@ func exitFor(err error) int {
 	return exitRefused
 }
 
-const nodeUsage = `Usage: swarmdeck node drain|pause|activate NAME --host MANAGER [--force]
+const nodeUsage = `Usage: swarmdeck node drain|pause|activate NAME --host MANAGER [--force] [--wait 5m]
 
   drain     no new containers on the node, and its containers with a
             reschedule policy (or --label com.swarmdeck.rebalance=true) move off
-            it; the others are listed as blocking, and move only with --force
+            it; the others are listed as blocking, and move only with --force.
+            It waits (--wait) for the moves to end and lists what moved
+            where and what failed and why: it exits 1 if any failed
   pause     no new containers on the node; what runs there stays
   activate  the node takes containers again
 
@@ -142,6 +144,7 @@ Flags:
 func nodeCmd(args []string, stdout, stderr io.Writer) int {
 	fs, host := managerFlags("node", nodeUsage, stderr)
 	force := fs.Bool("force", false, "drain: move the containers that have no reschedule policy too")
+	wait := fs.Duration("wait", 5*time.Minute, "drain: how long to wait for the moves to end (0: do not wait)")
 	if code, ok := parseArgs(fs, args, 2); !ok {
 		return code
 	}
@@ -160,20 +163,43 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdeck node: %v\n", err)
 		return exitUsage
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second+*wait)
 	defer cancel()
 	var res api.AvailabilityResponse
 	err = mc.call(ctx, http.MethodPost, "/nodes/"+url.PathEscape(name)+"/availability",
-		api.AvailabilityRequest{Availability: want, Force: *force}, &res)
+		api.AvailabilityRequest{Availability: want, Force: *force, Wait: *wait > 0}, &res)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck node %s %s: %v\n", verb, name, err)
 		return exitFor(err)
 	}
 	fmt.Fprintf(stdout, "%s (%s) is now %s (kept in %s)\n", res.Node, res.Addr, res.Availability, res.StoredIn)
+	code := exitOK
 	if want == "drain" {
-		fmt.Fprintf(stdout, "moving off it: %d\n", len(res.Moving))
-		for _, n := range res.Moving {
-			fmt.Fprintf(stdout, "  %s\n", n)
+		if *wait > 0 {
+			var moved, failed []api.Outcome
+			for _, o := range res.Outcomes {
+				if o.Error != "" {
+					failed = append(failed, o)
+				} else {
+					moved = append(moved, o)
+				}
+			}
+			fmt.Fprintf(stdout, "moved off it: %d\n", len(moved))
+			for _, o := range moved {
+				fmt.Fprintf(stdout, "  %s → %s\n", o.Container, o.To)
+			}
+			if len(failed) > 0 {
+				code = exitRefused
+				fmt.Fprintf(stdout, "failed to move: %d (the manager keeps trying while the node is draining)\n", len(failed))
+				for _, o := range failed {
+					fmt.Fprintf(stdout, "  %s: %s\n", o.Container, o.Error)
+				}
+			}
+		} else {
+			fmt.Fprintf(stdout, "moving off it: %d\n", len(res.Moving))
+			for _, n := range res.Moving {
+				fmt.Fprintf(stdout, "  %s\n", n)
+			}
 		}
 		if len(res.Blocking) > 0 {
 			fmt.Fprintf(stdout, "blocking the drain: %d (drain again with --force to move them)\n", len(res.Blocking))
@@ -181,8 +207,11 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "  %s: %s\n", b.Container, b.Reason)
 			}
 		}
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 	}
-	return exitOK
+	return code
 }
 
 const rebalanceUsage = `Usage: swarmdeck rebalance --host MANAGER [--dry-run] [--max-moves N]

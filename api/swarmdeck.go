@@ -19,6 +19,15 @@ type AvailabilityRequest struct {
 	Availability string `json:"availability"` // active, pause or drain
 	// Force moves the containers that have no reschedule policy too.
 	Force bool `json:"force,omitempty"`
+	// Wait answers once every move of a drain has ended, with Outcomes.
+	Wait bool `json:"wait,omitempty"`
+}
+
+// Outcome is how the move of one container off a drained node ended.
+type Outcome struct {
+	Container string `json:"container"`
+	To        string `json:"to,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // Blocker is a container that stays on a drained node, and why.
@@ -35,6 +44,8 @@ type AvailabilityResponse struct {
 	Moving       []string  `json:"moving"`
 	Blocking     []Blocker `json:"blocking"`
 	StoredIn     string    `json:"stored_in"`
+	Warnings     []string  `json:"warnings,omitempty"`
+	Outcomes     []Outcome `json:"outcomes,omitempty"` // with wait
 }
 
 // Move is one move of a rebalance plan and, once run, its outcome.
@@ -129,6 +140,12 @@ func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, b := range res.Blocking {
 		out.Blocking = append(out.Blocking, Blocker{Container: b.Container.Name, Reason: b.Reason})
+	}
+	out.Warnings = res.Warnings
+	if req.Wait && a == model.Drain {
+		for _, o := range s.c.WaitDrain(r.Context(), res) {
+			out.Outcomes = append(out.Outcomes, Outcome{Container: o.Container, To: o.To, Error: o.Err})
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -43,6 +43,79 @@ type AvailabilityResult struct {
 	Node     *model.Node
 	Moving   []*model.Container
 	Blocking []Blocker
+	// Warnings are what the change leaves wrong, such as a global
+	// container with no running copy.
+	Warnings []string
+}
+
+// DrainOutcome is how the move of one container off a drained node ended:
+// To is its new node, or Err says why it stays.
+type DrainOutcome struct {
+	Container string
+	To        string
+	Err       string
+}
+
+// WaitDrain waits until each container res.Moving lists has left the
+// drained node or failed to (a move that fails is retried in the
+// background, but its first failure is the outcome), or ctx ends; the
+// ones still moving then say so.
+func (c *Cluster) WaitDrain(ctx context.Context, res *AvailabilityResult) []DrainOutcome {
+	out := make([]DrainOutcome, len(res.Moving))
+	done := make([]bool, len(res.Moving))
+	for left := len(out); ; {
+		c.mu.Lock()
+		n := c.nodes[res.Node.Addr]
+		for i, ct := range res.Moving {
+			if done[i] {
+				continue
+			}
+			out[i].Container = describe(ct)
+			switch {
+			case n == nil || n.containers[ct.ID] == nil:
+				out[i].To = c.whereSwarmID(ct.SwarmID)
+				if out[i].To == "" {
+					out[i].Err = "it left " + res.Node.Name + " but runs nowhere now"
+				}
+			case c.moveErrs[ct.ID] != "" && !c.relocating[ct.ID]:
+				out[i].Err = c.moveErrs[ct.ID]
+			case c.avail[res.Node.Addr] != model.Drain:
+				out[i].Err = res.Node.Name + " is no longer draining"
+			default:
+				continue
+			}
+			done[i] = true
+			left--
+		}
+		c.mu.Unlock()
+		if left == 0 {
+			return out
+		}
+		if !sleep(ctx, 200*time.Millisecond) {
+			for i := range out {
+				if !done[i] {
+					out[i].Err = "still moving: " + context.Cause(ctx).Error()
+				}
+			}
+			return out
+		}
+	}
+}
+
+// whereSwarmID names the node a container with that swarm ID is on.
+// c.mu is held.
+func (c *Cluster) whereSwarmID(sid string) string {
+	if sid == "" {
+		return ""
+	}
+	for _, n := range c.nodes {
+		for _, ct := range n.containers {
+			if ct.SwarmID == sid {
+				return n.name()
+			}
+		}
+	}
+	return ""
 }
 
 // Movable reports whether a drain or a rebalance may move the container
@@ -114,7 +187,11 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 			switch {
 			case isGlobal(ct):
 				// Its copy is removed, not moved: the node is drained.
+				if !c.globalRunsElsewhere(ct, addr) {
+					res.Warnings = append(res.Warnings, fmt.Sprintf("global %s has no running copy left once %s's goes", describe(ct), n.name()))
+				}
 			case ct.ID != "" && (movable(ct) || force):
+				delete(c.moveErrs, ct.ID) // the outcome of this drain, not of an earlier one
 				if force && !movable(ct) {
 					c.forced[ct.ID] = true
 				}
@@ -139,12 +216,32 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 		}
 	}
 	c.emit(model.Event{Kind: model.EventAvailability, Node: n.name(), Action: "node_" + a.String(), Message: msg})
+	for _, w := range res.Warnings {
+		c.emit(model.Event{Kind: model.EventAvailability, Node: n.name(), Action: "drain_warning", Message: w})
+	}
 	for _, b := range res.Blocking {
 		c.emit(model.Event{Kind: model.EventAvailability, Node: n.name(), Container: describe(b.Container), ContainerID: b.Container.ID,
 			Action: "drain_blocked", Message: fmt.Sprintf("%s blocks the drain of %s: %s", describe(b.Container), n.name(), b.Reason)})
 	}
 	c.nudge()
 	return res, nil
+}
+
+// globalRunsElsewhere reports whether a copy of the global container ct
+// runs on a healthy node other than addr that is not draining. c.mu is held.
+func (c *Cluster) globalRunsElsewhere(ct *model.Container, addr string) bool {
+	gid := ct.Labels[LabelGlobalID]
+	for a, n := range c.nodes {
+		if a == addr || n.health != model.Healthy || c.avail[a] == model.Drain {
+			continue
+		}
+		for _, o := range n.containers {
+			if o.Labels[LabelGlobalID] == gid && o.State == model.Running {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // StateWhere says where node availability is kept.

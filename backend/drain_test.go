@@ -163,3 +163,44 @@ func TestADrainSurvivesARestartThroughTheStateFile(t *testing.T) {
 		t.Fatal("b is not active")
 	}
 }
+
+func TestAWaitedDrainSaysWhatMovedWhatCouldNotAndWarnsOfALastGlobalCopy(t *testing.T) {
+	web, stuck, pinned, agent := running("web", true), running("stuck", true), running("pinned", false), running("agent", false)
+	stuck.Env = []string{"constraint:node==a"} // nowhere else to go
+	pinned.Env = []string{"constraint:node==a"}
+	agent.Labels[LabelGlobalID] = "g1"
+	agent.Labels["com.swarmdeck.mode"] = "global"
+	agent.Env = []string{"constraint:node==a"} // its only copy
+	src := SimSource("test", []*model.Node{
+		simNode("a", 4, 8<<30, nil, web, stuck, pinned, agent),
+		simNode("b", 4, 8<<30, nil),
+	})
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+
+	res, err := c.SetAvailability(context.Background(), "a", model.Drain, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "global agent has no running copy left once a's goes") {
+		t.Fatalf("warnings %q; want one about agent's last copy", res.Warnings)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := map[string]string{}
+	for _, o := range c.WaitDrain(ctx, res) {
+		got[o.Container] = o.To
+		if o.Err != "" {
+			got[o.Container] = "✗ " + o.Err
+		}
+	}
+	want := map[string]string{"web": "b", "stuck": "✗ b: [node==a]", "pinned": "✗ b: [node==a]"}
+	for name, w := range want {
+		if g := got[name]; !strings.HasPrefix(w, "✗") && g != w || strings.HasPrefix(w, "✗") && (!strings.HasPrefix(g, "✗") || !strings.Contains(g, "node==a")) {
+			t.Errorf("%s: %q; want %q", name, g, w)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("outcomes %v; want web, stuck and pinned", got)
+	}
+}
