@@ -109,6 +109,7 @@ type Cluster struct {
 	initial     map[string]bool               // addresses of the first discovery listing
 	goneGlobals map[string]bool               // global IDs being removed: no new copies
 	rmGlobals   map[string]map[string]bool    // global ID → addresses of down nodes whose copy goes when they return
+	takenBack   map[string]bool               // IDs of failed moves' new copies on down nodes: stale when they return
 	rebalancing atomic.Bool                   // a rebalance on recovery is running
 	gen         atomic.Uint64                 // bumped on every change (under mu, read without it)
 
@@ -191,7 +192,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, rmGlobals: map[string]map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{},
 	}
 	if c.state == nil {
 		c.state = &MemoryState{}

@@ -604,6 +604,9 @@ func (c *Cluster) takeBack(ctx context.Context, to *node, ct *model.Container, w
 	err := to.eng.Remove(rctx, ct.ID, true)
 	cancel()
 	c.mu.Lock()
+	if err != nil && !IsNotFound(err) {
+		c.takenBack[ct.ID] = true // the old copy wins when this one's node returns
+	}
 	if err == nil || IsNotFound(err) || to.health != model.Healthy {
 		to.reads++ // newer than any read in flight
 		c.applyRead(to, to.reads, ct.ID, nil)

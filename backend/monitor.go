@@ -314,7 +314,8 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 	for _, ct := range n.containers {
 		// taken off this node when it failed, and moved or removed since
 		gone := c.evacuated[ct.SwarmID] == n.entry.Addr && !waiting(ct)
-		removed := isGlobal(ct) && c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr] // rm while the node was down
+		removed := isGlobal(ct) && c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr] || // rm while the node was down
+			c.takenBack[ct.ID] // a failed move's new copy
 		if removed || ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] || gone) {
 			stale = append(stale, ct)
 		}
@@ -345,7 +346,7 @@ func (c *Cluster) newerCopy(n *node, ct *model.Container) bool {
 			continue
 		}
 		for _, x := range o.containers {
-			if x.SwarmID != ct.SwarmID {
+			if x.SwarmID != ct.SwarmID || c.takenBack[x.ID] {
 				continue
 			}
 			if d := x.Created.Compare(ct.Created); d > 0 || d == 0 && x.ID > ct.ID {
@@ -362,7 +363,7 @@ func (c *Cluster) newerCopy(n *node, ct *model.Container) bool {
 func (c *Cluster) olderCopies(n *node, stale []*model.Container) map[*node][]*model.Container {
 	var out map[*node][]*model.Container
 	for _, ct := range n.containers {
-		if ct.SwarmID == "" || c.swarmIDs[ct.SwarmID] < 2 || isGlobal(ct) || slices.Contains(stale, ct) {
+		if ct.SwarmID == "" || c.swarmIDs[ct.SwarmID] < 2 || isGlobal(ct) || c.takenBack[ct.ID] || slices.Contains(stale, ct) {
 			continue
 		}
 		for addr, o := range c.nodes {
@@ -402,6 +403,7 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 			}
 			delete(c.abandoned, ct.SwarmID)
 			delete(c.evacuated, ct.SwarmID)
+			delete(c.takenBack, ct.ID)
 			if gid := ct.Labels[LabelGlobalID]; isGlobal(ct) && c.rmGlobals[gid] != nil {
 				if delete(c.rmGlobals[gid], n.entry.Addr); len(c.rmGlobals[gid]) == 0 {
 					delete(c.rmGlobals, gid)
