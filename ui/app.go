@@ -28,16 +28,12 @@ var viewOrder = []string{viewNodes, viewContainers, viewNetworks, viewEvents}
 // faster are coalesced.
 const refreshEvery = 100 * time.Millisecond
 
-// quietEvery is how often the views are redrawn when nothing changed, so
-// ages (AGE, UPDATED), formatted when drawn, move on.
-const quietEvery = time.Second
-
-// quietRebuild is how often the views are rebuilt for changes that come
-// with no event: an engine's periodic refresh (at 1,000 nodes, dozens a
-// second) that finds nothing new but moves its UPDATED time, which the
-// redraw shows anyway. Events (containers, engines, reschedules, health)
+// quietEvery is how often the views are rebuilt for changes that come
+// with no event (an engine's periodic refresh moves its UPDATED time;
+// at 1,000 nodes that is dozens a second), and redrawn when nothing
+// changed, so ages move on. Events (containers, engines, reschedules)
 // are shown within refreshEvery.
-const quietRebuild = 5 * time.Second
+const quietEvery = time.Second
 
 // App is the console.
 type App struct {
@@ -193,8 +189,8 @@ func (a *App) update(f func()) {
 // refresher rebuilds the state when events came: at once for the first
 // after a quiet spell, then at most every refreshEvery while they keep
 // coming (they are coalesced); for changes without an event (the
-// backend's generation moved) at most every quietRebuild; and redraws
-// every quietEvery regardless, so ages move on.
+// backend's generation moved) at most every quietEvery; and redraws every
+// quietEvery regardless, so ages move on.
 func (a *App) refresher(ctx context.Context) {
 	sub, stop := a.b.Subscribe(8192)
 	defer stop()
@@ -203,7 +199,7 @@ func (a *App) refresher(ctx context.Context) {
 	defer tick.Stop()
 	cache, feed := &rowCache{}, &eventFeed{}
 	var last uint64
-	var built, drawn time.Time
+	var built time.Time
 	var fresh []model.Event
 	first := true
 	for {
@@ -220,12 +216,11 @@ func (a *App) refresher(ctx context.Context) {
 			}
 		case <-tick.C:
 			gen := a.b.Generation()
-			if !first && len(fresh) == 0 && (gen == last || time.Since(built) < quietRebuild) {
-				if time.Since(drawn) >= quietEvery {
-					// Nothing changed, or nothing an event told of: ages
-					// are formatted when drawn, so a redraw moves them
-					// on; no rebuild.
-					drawn = time.Now()
+			if !first && len(fresh) == 0 && (gen == last || time.Since(built) < quietEvery) {
+				if time.Since(built) >= quietEvery {
+					// Nothing changed: ages are formatted when drawn, so a
+					// redraw moves them on; no rebuild.
+					built = time.Now()
 					a.update(func() {})
 				}
 				continue
@@ -238,7 +233,7 @@ func (a *App) refresher(ctx context.Context) {
 			evs = append(history, fresh...)
 		}
 		a.prepare(st, feed, evs, first)
-		fresh, first, last, built, drawn = nil, false, gen, time.Now(), time.Now()
+		fresh, first, last, built = nil, false, gen, time.Now()
 		a.update(func() { a.install(st) })
 	}
 }
