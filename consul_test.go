@@ -421,7 +421,7 @@ func TestReplicatedManagersAgreeOnADrainedNode(t *testing.T) {
 	// Drained through the replica (the request goes to the primary), kept
 	// in Consul: both managers say so.
 	out, err := exec.Command(cb.bin, "node", "drain", "node-2", "--host", "tcp://"+api(1)).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "is now drain (kept in Consul") {
+	if err != nil || !strings.Contains(string(out), "is now draining (kept in Consul") {
 		t.Fatalf("swarmdeck node drain node-2 through the replica: %v\n%s", err, out)
 	}
 	drained := regexp.MustCompile(`node-2: [^\n]*\n(   └ [^\n]*\n)*?   └ Availability: drain`)

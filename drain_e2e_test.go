@@ -133,7 +133,7 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 	node("activate", "node-2")
 	node("activate", "node-3")
 	out := node("drain", "node-1")
-	if !strings.Contains(out, "node-1 ("+rb.nodes[0]+") is now drain (kept in file "+state+")") ||
+	if !strings.Contains(out, "node-1 ("+rb.nodes[0]+") is now draining (kept in file "+state+")") ||
 		!strings.Contains(out, "moved off it: 6") || !strings.Contains(out, "blocking the drain: 1") ||
 		!strings.Contains(out, "pinned: it has no reschedule policy") {
 		t.Fatalf("swarmdeck node drain said:\n%s", out)

@@ -18,6 +18,7 @@ import (
 
 	"swarmdeck/api"
 	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 // managerClient calls a manager's own endpoints under api.Prefix.
@@ -98,6 +99,7 @@ func parseArgs(fs *pflag.FlagSet, args []string, nargs int) (int, bool) {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK, false
 		}
+		fmt.Fprintf(fs.Output(), "swarmdeck %s: %v (see 'swarmdeck %s --help')\n", fs.Name(), err, fs.Name())
 		return exitUsage, false
 	}
 	if fs.NArg() != nargs {
@@ -149,6 +151,10 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	verb, name := fs.Arg(0), fs.Arg(1)
+	if strings.TrimSpace(name) == "" {
+		fmt.Fprintln(stderr, "swarmdeck node: the node name is empty (give its name, address or engine ID)")
+		return exitUsage
+	}
 	want := map[string]string{"drain": "drain", "pause": "pause", "activate": "active"}[verb]
 	if want == "" {
 		fmt.Fprintf(stderr, "swarmdeck node: unknown action %q (use drain, pause or activate)\n", verb)
@@ -172,7 +178,8 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdeck node %s %s: %v\n", verb, name, err)
 		return exitFor(err)
 	}
-	fmt.Fprintf(stdout, "%s (%s) is now %s (kept in %s)\n", res.Node, res.Addr, res.Availability, res.StoredIn)
+	av, _ := model.ParseAvailability(res.Availability)
+	fmt.Fprintf(stdout, "%s (%s) is now %s (kept in %s)\n", res.Node, res.Addr, av.Doing(), res.StoredIn)
 	code := exitOK
 	if want == "drain" {
 		if *wait > 0 {

@@ -83,7 +83,7 @@ func TestRebalanceAndNodeCommandsTalkToTheManager(t *testing.T) {
 		t.Fatalf("--max-moves 0: exit %d, %s", code, errs)
 	}
 	out, errs, code = run("node", "drain", "n1", "--host", host)
-	if code != exitOK || !strings.Contains(out, "n1 (10.0.0.1:2375) is now drain (kept in memory") || !strings.Contains(out, "moving off it: 2") {
+	if code != exitOK || !strings.Contains(out, "n1 (10.0.0.1:2375) is now draining (kept in memory") || !strings.Contains(out, "moved off it: 2") {
 		t.Fatalf("node drain: exit %d\n%s%s", code, out, errs)
 	}
 	if _, errs, code = run("node", "drain", "nope", "--host", host); code != exitRefused || !strings.Contains(errs, "swarmdeck node drain nope: No such node: nope") {
@@ -91,5 +91,19 @@ func TestRebalanceAndNodeCommandsTalkToTheManager(t *testing.T) {
 	}
 	if _, errs, code = run("node", "evict", "n1", "--host", host); code != exitUsage || !strings.Contains(errs, `unknown action "evict"`) {
 		t.Fatalf("an unknown action: exit %d, %s", code, errs)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"node", "drain", "n2", "--force=maybe"}, `swarmdeck node: invalid argument "maybe" for "--force" flag`},
+		{[]string{"node", "pause", "n2", "--bogus"}, "swarmdeck node: unknown flag: --bogus"},
+		{[]string{"rebalance", "--max-moves", "abc"}, `swarmdeck rebalance: invalid argument "abc" for "--max-moves" flag`},
+		{[]string{"rebalance", "--max-moves", "1e3"}, `swarmdeck rebalance: invalid argument "1e3" for "--max-moves" flag`},
+		{[]string{"node", "drain", "", "--host", host}, "swarmdeck node: the node name is empty"},
+	} {
+		if _, errs, code := run(tc.args...); code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: exit %d, %q; want exit %d and %q", tc.args, code, errs, exitUsage, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -33,9 +34,12 @@ func decodeAvailability(kvs map[string]string) map[string]model.Availability {
 		if err != nil {
 			continue
 		}
-		if a, err := model.ParseAvailability(v); err == nil {
-			setAvailability(out, addr, a)
+		a, err := model.ParseAvailability(v)
+		if err != nil {
+			slog.Warn("ignoring a node availability in the store that is not active, pause or drain", "key", k, "value", v, "error", err)
+			continue
 		}
+		setAvailability(out, addr, a)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"net/url"
 	"os"
@@ -220,9 +221,12 @@ func (s *ConsulState) decode(pairs consul.KVPairs) map[string]model.Availability
 		if err != nil {
 			continue
 		}
-		if a, err := model.ParseAvailability(string(p.Value)); err == nil {
-			setAvailability(out, addr, a)
+		a, err := model.ParseAvailability(string(p.Value))
+		if err != nil {
+			slog.Warn("ignoring a node availability in Consul that is not active, pause or drain", "key", p.Key, "value", string(p.Value), "error", err)
+			continue
 		}
+		setAvailability(out, addr, a)
 	}
 	return out
 }
