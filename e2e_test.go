@@ -86,13 +86,13 @@ func TestConsoleEndToEndOnRealEngines(t *testing.T) {
 	text("e2e-web")
 	keys("Tab")
 	text("sleep 600")
-	keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab") // CPUs, Memory, Ports, Env, Labels → Constraints
+	keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Tab") // CPUs, Memory, Ports, Network, Env, Labels → Constraints
 	text("node==~node-2")
 	wait(5*time.Second, "✓ e2e-web → node-2")
 	keys("Tab", "Tab", "Enter", "Down", "Enter") // Affinities → Reschedule: on-node-failure
 	wait(5*time.Second, "on-node-failure")
-	keys("Tab", "Tab", "Enter") // Count → Launch
-	wait(15*time.Second, "node-2/e2e-web", "running", "launched 1 container(s) of busybox")
+	keys("Tab", "Tab", "Tab", "Enter") // Count, On failure → Launch
+	wait(15*time.Second, "node-2/e2e-web", "running", "launched 1 of 1: e2e-web")
 
 	// Kill the dockerd of node-2: the container must move, and the screen
 	// must say so.
@@ -118,20 +118,17 @@ func TestConsoleEndToEndOnRealEngines(t *testing.T) {
 
 	// A container pinned to node-3 cannot move when node-3 dies: it keeps
 	// its row, waiting, with why, and its details say it in full.
+	// The form keeps the last launch's values: change the name and the
+	// constraint only (Ctrl-U empties a field).
 	keys("n")
-	wait(5*time.Second, "Where it would go")
-	text("busybox")
-	keys("Tab")
+	wait(5*time.Second, "Where it would go", "e2e-web", "on-node-failure")
+	keys("Tab", "C-u")
 	text("e2e-pinned")
-	keys("Tab")
-	text("sleep 600")
-	keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab")
+	keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "C-u") // Command … Labels → Constraints
 	text("node==node-3")
 	wait(5*time.Second, "✓ e2e-pinned → node-3")
-	keys("Tab", "Tab", "Enter", "Down", "Enter")
-	wait(5*time.Second, "on-node-failure")
-	keys("Tab", "Tab", "Enter")
-	wait(15*time.Second, "node-3/e2e-pinned", "launched 1 container(s) of busybox")
+	keys("Tab", "Tab", "Tab", "Tab", "Tab", "Enter") // Affinities, Reschedule, Count, On failure → Launch
+	wait(15*time.Second, "node-3/e2e-pinned", "launched 1 of 1: e2e-pinned")
 	b, err = os.ReadFile(filepath.Join(dir, "node-3", "pid"))
 	if err != nil {
 		t.Fatal(err)
