@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/term"
 
 	"swarmdeck/backend"
 	"swarmdeck/clusterfile"
@@ -41,6 +44,28 @@ func console(ctx context.Context, cluster *backend.Cluster, stderr io.Writer) in
 		return exitRefused
 	}
 	return exitOK
+}
+
+// errNoTerminal is why the console cannot start: no terminal to draw on
+// (docker run without -t, a pipe, no controlling tty) or no $TERM.
+var errNoTerminal = errors.New("the console needs a terminal (use docker run -it, or manage --headless)")
+
+// consoleTerminal checks, before anything starts, what the console needs
+// to draw: standard output on a terminal, a controlling terminal
+// (/dev/tty, where the console reads keys and draws) and $TERM naming it.
+func consoleTerminal(stdout io.Writer) error {
+	if !isTerminal(stdout) || os.Getenv("TERM") == "" {
+		return errNoTerminal
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return errNoTerminal
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return errNoTerminal
+	}
+	return nil
 }
 
 // demoSource is the embedded simulated cluster a bare `swarmdeck` opens.

@@ -31,6 +31,14 @@ func checkAdvertise(a string) error {
 // join keeps one engine registered in discovery, as `swarm join` did,
 // until SIGINT or SIGTERM; then it deregisters.
 func join(args []string, stdout, stderr io.Writer) int {
+	return joinWith(logOptions{}, args, stdout, stderr)
+}
+
+// joinWith is join with the global log options: its log goes to standard
+// error as structured records (--log-format text or json). Standard output
+// keeps two terse lines for scripts: "registering ADDR in DISCOVERY…" when
+// it starts and "deregistered ADDR" when discovery confirmed the removal.
+func joinWith(lo logOptions, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("join", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	advertise := fs.String("advertise", "", "the engine's address, host:port ($SWARM_ADVERTISE)")
@@ -51,7 +59,7 @@ func join(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
-		return fail("%v", err)
+		return fail("%v", globalFlagHint(err, "join"))
 	}
 	if *advertise == "" {
 		*advertise = os.Getenv("SWARM_ADVERTISE")
@@ -86,19 +94,22 @@ func join(args []string, stdout, stderr io.Writer) int {
 	if err := src.Registry.Check(check); err != nil {
 		return fail("%v", err)
 	}
+	log := lo.logger(stderr).With("kind", "join", "addr", *advertise, "discovery", discovery)
 	fmt.Fprintf(stdout, "registering %s in %s every %s (TTL %s)\n", *advertise, discovery, *heartbeat, *ttl)
+	log.Info("registering the engine in discovery", "event", "register", "heartbeat", *heartbeat, "ttl", *ttl)
 	err = src.Registry.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
-		fmt.Fprintf(stderr, "swarmdeck join: %v (retrying)\n", err)
+		log.Warn("cannot renew the registration (retrying)", "event", "register_failed", "error", err.Error())
 	})
 	if errors.Is(err, backend.ErrNoDeregistration) {
-		fmt.Fprintf(stdout, "%s stays in %s until its TTL (%s) runs out: %v\n", *advertise, discovery, *ttl, err)
+		log.Info(fmt.Sprintf("the engine stays in discovery until its TTL (%s) runs out", *ttl), "event", "leave", "error", err.Error())
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmdeck join: %v; the registration ends when its TTL (%s) runs out\n", err, *ttl)
+		log.Error(fmt.Sprintf("%v; the registration ends when its TTL (%s) runs out", err, *ttl), "event", "deregister_failed", "error", err.Error())
 		return exitRefused
 	}
 	fmt.Fprintf(stdout, "deregistered %s\n", *advertise)
+	log.Info("deregistered the engine", "event", "deregister")
 	return exitOK
 }
 

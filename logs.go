@@ -20,7 +20,7 @@ func newLogOptions(level, format string) (logOptions, error) {
 	switch strings.ToLower(level) {
 	case "debug":
 		lo.level = slog.LevelDebug
-	case "info", "":
+	case "info":
 		lo.level = slog.LevelInfo
 	case "warn", "warning":
 		lo.level = slog.LevelWarn
@@ -29,8 +29,8 @@ func newLogOptions(level, format string) (logOptions, error) {
 	default:
 		return lo, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", level)
 	}
-	switch format {
-	case "text", "":
+	switch strings.ToLower(format) {
+	case "text":
 	case "json":
 		lo.json = true
 	default:

@@ -89,21 +89,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if g.cluster != "" {
 		args = append([]string{"--cluster", g.cluster}, args...) // swarmdeck --cluster FILE: the console
-		return manageWith(g.log, args, stdout, stderr)
+		return manageWith(g.log, args, stdout, stderr, true)
 	}
 	if len(args) == 0 {
 		return demoConsole(g.log, stdout, stderr)
 	}
 	if strings.Contains(args[0], "://") {
-		return manageWith(g.log, args, stdout, stderr) // swarmdeck sim://100
+		return manageWith(g.log, args, stdout, stderr, true) // swarmdeck sim://100
 	}
 	switch args[0] {
 	case "place":
 		return place(args[1:], stdout, stderr)
 	case "manage":
-		return manageWith(g.log, args[1:], stdout, stderr)
+		return manageWith(g.log, args[1:], stdout, stderr, false)
 	case "join":
-		return join(args[1:], stdout, stderr)
+		return joinWith(g.log, args[1:], stdout, stderr)
 	case "list":
 		return list(args[1:], stdout, stderr)
 	case "bench":
@@ -165,8 +165,29 @@ func parseGlobals(args []string) (globals, []string, error) {
 	return g, fs.Args(), nil
 }
 
+// globalFlagHint adds, to a command's unknown-flag error about a global
+// flag (swarmdeck manage --debug), that it goes before the command.
+func globalFlagHint(err error, command string) error {
+	var ne *pflag.NotExistError
+	if !errors.As(err, &ne) || !globalFlag[ne.GetSpecifiedName()] {
+		return err
+	}
+	dashes := "--"
+	if len(ne.GetSpecifiedName()) == 1 {
+		dashes = "-"
+	}
+	return fmt.Errorf("%w (a global flag: put it before the command, as in swarmdeck %s%s … %s …)", err, dashes, ne.GetSpecifiedName(), command)
+}
+
+// globalFlag names the flags parseGlobals reads.
+var globalFlag = map[string]bool{"debug": true, "log-level": true, "l": true, "log-format": true}
+
 // demoConsole opens the console on the embedded demo cluster.
 func demoConsole(lo logOptions, stdout, stderr io.Writer) int {
+	if err := consoleTerminal(stdout); err != nil {
+		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
+		return exitRefused
+	}
 	src, err := demoSource()
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)

@@ -42,6 +42,8 @@ type manageConfig struct {
 	replicationTTL time.Duration
 
 	metricsAddr string           // where to serve Prometheus metrics; empty: nowhere
+	metricsURL  string           // where metrics are served, with the port the kernel chose
+	noTerminal  bool             // manage fell back to headless: no terminal for the console
 	metrics     *metrics.Metrics // made by runManager when metricsAddr is set
 }
 
@@ -118,7 +120,7 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 			"$SWARM_DISCOVERY is used when DISCOVERY is left out.\n\nFlags:\n%s", fs.FlagUsages())
 	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, globalFlagHint(err, "manage")
 	}
 	discovery := os.Getenv("SWARM_DISCOVERY")
 	switch {
@@ -175,6 +177,9 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 		return nil, err
 	}
 	kv.Heartbeat = f.heartbeat
+	if fs.Changed("metrics-addr") && f.metricsAddr == "" {
+		return nil, errors.New("--metrics-addr is empty: give HOST:PORT, such as 127.0.0.1:9323, or leave the flag out (metrics are off by default)")
+	}
 	if f.metricsAddr != "" {
 		if _, _, err := net.SplitHostPort(f.metricsAddr); err != nil {
 			return nil, fmt.Errorf("invalid --metrics-addr %q: want host:port, such as 127.0.0.1:9323", f.metricsAddr)
@@ -296,27 +301,38 @@ func engineTLS() *backend.TLS {
 }
 
 func manage(args []string, stdout, stderr io.Writer) int {
-	return manageWith(logOptions{}, args, stdout, stderr)
+	return manageWith(logOptions{}, args, stdout, stderr, false)
 }
 
-// manageWith is manage with the global log options.
-func manageWith(lo logOptions, args []string, stdout, stderr io.Writer) int {
+// manageWith is manage with the global log options. `manage` without a
+// terminal runs headless, as Swarm's manager did in a container started
+// with docker run -d; the console forms (swarmdeck sim://N, swarmdeck
+// --cluster FILE: consoleForm) need a terminal and say so, as a bare
+// `swarmdeck` does.
+func manageWith(lo logOptions, args []string, stdout, stderr io.Writer, consoleForm bool) int {
+	prefix := "swarmdeck manage"
+	if consoleForm {
+		prefix = "swarmdeck"
+	}
 	cfg, err := parseManage(args, stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return exitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmdeck manage: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
 		return exitUsage
 	}
 	cfg.log = lo
-	if !cfg.headless && !isTerminal(stdout) {
-		// As in a container started with docker run -d: Swarm's manager
-		// had no console, and this one has no terminal to draw it on.
-		fmt.Fprintln(stderr, "swarmdeck manage: no terminal for the console: running headless (--headless)")
-		cfg.headless = true
-		if len(cfg.hosts) == 0 {
-			cfg.hosts = []string{defaultHeadlessHost}
+	if !cfg.headless {
+		if err := consoleTerminal(stdout); err != nil {
+			if consoleForm {
+				fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+				return exitRefused
+			}
+			cfg.headless, cfg.noTerminal = true, true
+			if len(cfg.hosts) == 0 {
+				cfg.hosts = []string{defaultHeadlessHost}
+			}
 		}
 	}
 	return runManager(cfg, stdout, stderr)
@@ -343,6 +359,11 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	cfg.opts.Logger = logger
+	if cfg.noTerminal {
+		// As in a container started with docker run -d: Swarm's manager
+		// had no console, and this one has no terminal to draw it on.
+		logger.Info("no terminal for the console: running headless (--headless)")
+	}
 	if cfg.metricsAddr != "" {
 		cfg.metrics = metrics.New()
 		cfg.opts.Observer = cfg.metrics
@@ -383,7 +404,7 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 		defer func() { stop(); <-elected }()
 	}
 	if cfg.headless {
-		return headless(ctx, cluster, cfg.hosts, stdout)
+		return headless(ctx, cluster, cfg, stdout)
 	}
 	return console(ctx, cluster, stderr)
 }
@@ -433,7 +454,7 @@ func defaultLogPath() (string, error) {
 }
 
 // headless prints every cluster event, one line each, until ctx ends.
-func headless(ctx context.Context, cluster *backend.Cluster, hosts []string, stdout io.Writer) int {
+func headless(ctx context.Context, cluster *backend.Cluster, cfg *manageConfig, stdout io.Writer) int {
 	events, stop := cluster.Subscribe(1024)
 	defer stop()
 	done := make(chan struct{})
@@ -447,8 +468,11 @@ func headless(ctx context.Context, cluster *backend.Cluster, hosts []string, std
 	}
 	fmt.Fprintf(stdout, "swarmdeck managing %s%s: strategy %s, filters %s\n", cluster.Source().URL, sim,
 		cluster.Scheduler().Strategy(), strings.Join(cluster.Scheduler().Filters(), ", "))
-	for _, h := range hosts {
+	for _, h := range cfg.hosts {
 		fmt.Fprintf(stdout, "Docker API of the cluster on %s\n", h)
+	}
+	if cfg.metricsURL != "" {
+		fmt.Fprintf(stdout, "Prometheus metrics on %s\n", cfg.metricsURL)
 	}
 	for {
 		select {
@@ -471,7 +495,8 @@ func headless(ctx context.Context, cluster *backend.Cluster, hosts []string, std
 // formatEvent is one event as a log line. The message is escaped: a
 // name or an engine's error text cannot end the line or forge another.
 func formatEvent(e model.Event) string {
-	line := e.Time.Format("15:04:05.000") + " " + e.Kind.String() + " " + model.Printable(e.Message)
+	kind, msg := e.Kind.String(), model.Printable(e.Message)
+	line := e.Time.Format("15:04:05.000") + " " + kind + " " + strings.TrimPrefix(msg, kind+" ") // not "placed placed web on eu-1"
 	if e.Duration > 0 && !strings.Contains(e.Message, e.Duration.String()) {
 		line += " (" + e.Duration.String() + ")"
 	}

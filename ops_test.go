@@ -162,7 +162,7 @@ func TestMetricsAndJSONLogsThroughAKillDrill(t *testing.T) {
 	if r := find("engine_disconnect", ""); r["node"] != where || !strings.Contains(fmt.Sprint(r["msg"]), "Connect failed") || r["error"] == nil {
 		t.Errorf("failure detection does not say why: %v", r)
 	}
-	if r := find("reschedule", "ops-web"); r["from"] != where || !strings.Contains(fmt.Sprint(r["reason"]), where+" is Unhealthy after") || r["node"] == where {
+	if r := find("reschedule", "ops-web"); r["from"] != where || !strings.Contains(fmt.Sprint(r["cause"]), where+" is Unhealthy after") || r["node"] == where {
 		t.Errorf("the reschedule does not say why: %v", r)
 	}
 	if r := find("lost", "ops-pinned"); r["node"] != where {

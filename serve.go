@@ -98,7 +98,7 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 			return nil, fmt.Errorf("cannot serve the Docker API on %s: %w", h, err)
 		}
 		if network == "tcp" {
-			warnIfOpen(stderr, h, addr, cfg.tls)
+			warnIfOpen(cfg, stderr, h, addr)
 		}
 		if cfg.tls != nil {
 			l = tls.NewListener(l, cfg.tls)
@@ -140,8 +140,13 @@ func serveMetrics(ctx context.Context, c *backend.Cluster, cfg *manageConfig, st
 		return nil, fmt.Errorf("cannot serve metrics on %s: %w", addr, err)
 	}
 	if host, _, _ := net.SplitHostPort(addr); !loopback(host) {
-		fmt.Fprintf(stderr, "WARNING: metrics are served on %s, not on loopback: anyone who reaches it sees the\n"+
-			"names, addresses and load of every node of the pool. Use 127.0.0.1:PORT, or a firewall.\n", addr)
+		loudWarning(cfg, stderr, fmt.Sprintf("metrics are served on %s, not on loopback: anyone who reaches it sees the\n"+
+			"names, addresses and load of every node of the pool. Use 127.0.0.1:PORT, or a firewall.", addr), "addr", addr)
+	}
+	// The real address: with port 0 the kernel chose it.
+	cfg.metricsURL = "http://" + l.Addr().String() + "/metrics"
+	if cfg.opts.Logger != nil {
+		cfg.opts.Logger.Info("serving Prometheus metrics", "kind", "metrics", "url", cfg.metricsURL)
 	}
 	m.Watch(c)
 	mux := http.NewServeMux()
@@ -171,19 +176,31 @@ func forwardTLS(server *tls.Config) *tls.Config {
 // warnIfOpen says loudly when anyone who reaches addr controls the
 // cluster: plain HTTP, or TLS without client certificates (--tls without
 // --tlsverify), off the loopback.
-func warnIfOpen(stderr io.Writer, h, addr string, t *tls.Config) {
+func warnIfOpen(cfg *manageConfig, stderr io.Writer, h, addr string) {
 	if host, _, _ := net.SplitHostPort(addr); loopback(host) {
 		return
 	}
-	switch {
+	switch t := cfg.tls; {
 	case t == nil:
-		fmt.Fprintf(stderr, "WARNING: the Docker API of the whole cluster is served on %s WITHOUT TLS:\n"+
-			"anyone who can reach it controls every engine of the pool. Use --tlsverify, or listen on 127.0.0.1.\n", h)
+		loudWarning(cfg, stderr, fmt.Sprintf("the Docker API of the whole cluster is served on %s WITHOUT TLS:\n"+
+			"anyone who can reach it controls every engine of the pool. Use --tlsverify, or listen on 127.0.0.1.", h), "addr", h)
 	case t.ClientAuth != tls.RequireAndVerifyClientCert:
-		fmt.Fprintf(stderr, "WARNING: the Docker API of the whole cluster is served on %s with --tls but WITHOUT --tlsverify:\n"+
+		loudWarning(cfg, stderr, fmt.Sprintf("the Docker API of the whole cluster is served on %s with --tls but WITHOUT --tlsverify:\n"+
 			"the traffic is encrypted, but anyone who can reach it controls every engine of the pool.\n"+
-			"Use --tlsverify with --tlscacert, or listen on 127.0.0.1.\n", h)
+			"Use --tlsverify with --tlscacert, or listen on 127.0.0.1.", h), "addr", h)
 	}
+}
+
+// loudWarning is a warning an operator must not miss. With --log-format
+// json it is one warn record of the manager's log, so that standard error
+// stays JSON lines; otherwise a WARNING paragraph on standard error, seen
+// before the console takes the screen.
+func loudWarning(cfg *manageConfig, stderr io.Writer, text string, attrs ...any) {
+	if cfg.log.json && cfg.opts.Logger != nil {
+		cfg.opts.Logger.Warn(strings.ReplaceAll(text, "\n", " "), attrs...)
+		return
+	}
+	fmt.Fprintf(stderr, "WARNING: %s\n", text)
 }
 
 // removeStaleSocket clears the way for a unix socket at path: a socket

@@ -115,9 +115,16 @@ func (s *Server) routes() {
 		http.Error(w, "Not supported in clustering mode.", http.StatusNotImplemented)
 	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		r.Pattern = RouteUnmatched
 		writeError(w, &notServed{r.Method + " " + r.URL.Path})
 	})
 }
+
+// Routes of requests no route template serves, as the metrics label them.
+const (
+	RouteUnmatched = "unmatched" // no route: the 404 of an unknown path, a wrong method
+	RouteForwarded = "forwarded" // a replica passed the request to the primary
+)
 
 var versioned = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
 
@@ -127,6 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if role, primary := s.c.Role(); role == "replica" && !answeredByReplica(r.URL.Path) {
 		switch {
 		case primary != "":
+			r.Pattern = RouteForwarded // for metrics: no route of this manager served it
 			s.toPrimary(w, r, primary)
 			return
 		case !isRead(r):

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,24 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 		[2]string{"Nodes", strconv.Itoa(len(nodes))})
 	parts := s.infos.parts(nodes, o)
 	var k model.Counts
+	// A container waiting to be rescheduled is counted, as docker ps -a
+	// lists it, on the node it left, with its reservation (that node, not
+	// being healthy, lends it to no one). Such a node's part is made
+	// afresh: the queue changes without the node's view.
+	queued := s.c.Queued()
+	waiting := map[string][]*model.Container{}
+	for _, q := range queued {
+		waiting[q.FromAddr] = append(waiting[q.FromAddr], q.Container)
+	}
+	k.Total = len(queued) // those whose node left the pool; the others with their node
+	for i, n := range nodes {
+		if w := waiting[n.Addr]; len(w) > 0 {
+			nv := *n
+			nv.Containers = append(slices.Clip(n.Containers), w...)
+			parts[i] = nodeInfo(&nv, o)
+			k.Total -= len(w)
+		}
+	}
 	var ncpu, images int
 	var mem int64
 	for _, p := range parts {
@@ -175,6 +194,7 @@ func nodeInfo(n *model.Node, o model.Overcommit) *infoPart {
 		p.images = len(n.Images)
 	} else {
 		line("  └ Containers", strconv.Itoa(nk.Total))
+		p.k.Total = nk.Total // docker ps -a lists them, state unknown
 	}
 	line("  └ Reserved CPUs", n.ReservedCPUsText(o))
 	line("  └ Reserved Memory", n.ReservedMemoryText(o))

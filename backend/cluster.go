@@ -242,7 +242,7 @@ func (c *Cluster) SetRole(primary bool, leader string) {
 	} else if leader == "" {
 		msg = "this manager is a replica; no primary is elected"
 	}
-	c.emit(model.Event{Kind: model.EventEngine, Action: "leader", Message: msg})
+	c.emit(model.Event{Kind: model.EventLeader, Action: "leader", Message: msg})
 	if primary && !was {
 		select { // the rescheduler reconciles before it moves anything
 		case c.takeover <- struct{}{}:

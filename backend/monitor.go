@@ -227,10 +227,12 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	switch was {
 	case model.Pending:
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_connect",
-			Message: fmt.Sprintf("%s (%s) connected: %d CPUs, %s", n.name(), n.entry.Addr, n.info.CPUs, model.FormatBytes(n.info.Memory))})
+			Message: fmt.Sprintf("%s (%s) connected: %d CPUs, %s", n.name(), n.entry.Addr, n.info.CPUs, model.FormatBytes(n.info.Memory))},
+			"addr", n.entry.Addr)
 	case model.Unhealthy:
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_reconnect",
-			Message: fmt.Sprintf("Engine came back to life after %d retries. Hooray! (%s)", retries, n.name())})
+			Message: fmt.Sprintf("Engine came back to life after %d retries. Hooray! (%s)", retries, n.name())},
+			"addr", n.entry.Addr)
 	}
 	recovered := was == model.Unhealthy || was == model.Pending && !c.initial[n.entry.Addr]
 	c.rebuild(n)
@@ -582,6 +584,13 @@ func (c *Cluster) probeFailed(n *node, err error) {
 	c.log.Debug("engine probe failed", "node", n.name(), "addr", n.entry.Addr, "failures", n.failures, "error", err)
 	if n.failedAt.IsZero() {
 		n.failedAt = time.Now()
+	}
+	if n.health == model.Pending && n.failures == c.opts.FailureRetry {
+		// Never connected yet: said once per run of failures (the count
+		// starts again when it answers), not at every probe.
+		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_unreachable",
+			Message: fmt.Sprintf("Engine not reachable yet: connect failed %d times (%s: %v); still trying", n.failures, n.name(), err)},
+			"addr", n.entry.Addr, "failures", n.failures, "error", err.Error())
 	}
 	if n.health == model.Healthy && n.failures >= c.opts.FailureRetry {
 		c.setHealth(n, model.Unhealthy)

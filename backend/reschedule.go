@@ -118,7 +118,7 @@ func (c *Cluster) enqueue(n *node, ct *model.Container, since time.Time, why str
 	c.dropContainer(n, ct.ID)
 	c.evacuated[ct.SwarmID] = n.entry.Addr
 	c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
-	c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "reason", why)
+	c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "cause", why)
 }
 
 // nudge tells the rescheduler that capacity may have appeared.
@@ -204,7 +204,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 		if err.Error() != q.lastErr {
 			q.lastErr = err.Error()
 			c.emit(model.Event{Kind: model.EventFailure, Node: q.fromName, Container: q.c.Name, Action: "reschedule_failed",
-				Message: fmt.Sprintf("cannot reschedule %s from %s yet: %v", q.c.Name, q.fromName, err)}, "reason", q.why)
+				Message: fmt.Sprintf("cannot reschedule %s from %s yet: %v", q.c.Name, q.fromName, err)}, "cause", q.why, "error", err.Error())
 		}
 		c.mu.Unlock()
 		return
@@ -218,7 +218,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 	took := time.Since(q.since).Round(time.Millisecond)
 	c.emit(model.Event{Kind: model.EventReschedule, Node: to.name(), Container: ct.Name, Action: "reschedule", Duration: took,
 		Message: fmt.Sprintf("Rescheduled container %s from %s to %s as %s in %s", ct.Name, q.fromName, to.name(), model.ShortID(ct.ID), took)},
-		"from", q.fromName, "reason", q.why)
+		"from", q.fromName, "cause", q.why)
 }
 
 // reread inspects one container and records what the engine says.

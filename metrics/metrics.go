@@ -130,9 +130,9 @@ func Reason(err error) string {
 func (m *Metrics) Instrument(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := httpsnoop.CaptureMetrics(h, w, r)
-		route := r.Pattern // set on r by the API's ServeMux
+		route := r.Pattern // set on r by the API's ServeMux, or unmatched, forwarded
 		if route == "" {
-			route = "unmatched" // a replica's requests passed to the primary, among others
+			route = "unmatched" // a wrong method: the mux answered without a route
 		}
 		m.requests.WithLabelValues(route, strconv.Itoa(got.Code)).Inc()
 		m.requestSeconds.WithLabelValues(route).Observe(got.Duration.Seconds())
@@ -146,7 +146,7 @@ var (
 	descNodes = prometheus.NewDesc("swarmdeck_nodes", "Nodes by status (pending, healthy, unhealthy, disconnected).",
 		[]string{"status"}, nil)
 	descContainers = prometheus.NewDesc("swarmdeck_containers",
-		"Containers by state; host_down: on a node that is not healthy, state unknown.", []string{"state"}, nil)
+		"Containers by state, as docker ps -a lists them; host_down: on a node that is not healthy, state unknown; waiting: moved off a failed node, waiting for a node to go to.", []string{"state"}, nil)
 	descCPUs = prometheus.NewDesc("swarmdeck_cpus", "CPUs of the healthy nodes (with overcommit), and those reserved by their containers.",
 		[]string{"kind"}, nil)
 	descMemory = prometheus.NewDesc("swarmdeck_memory_bytes", "Memory of the healthy nodes (with overcommit), and that reserved by their containers.",
@@ -167,7 +167,7 @@ func (cc *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 func (cc *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	o := cc.c.Scheduler().Overcommit()
 	nodes := map[model.Health]int{model.Pending: 0, model.Healthy: 0, model.Unhealthy: 0, model.Disconnected: 0}
-	states := map[string]int{"host_down": 0}
+	states := map[string]int{"host_down": 0, "waiting": len(cc.c.Queued())}
 	for _, s := range []model.State{model.Created, model.Running, model.Paused, model.Exited} {
 		states[s.String()] = 0
 	}

@@ -264,9 +264,10 @@ const (
 	EventMove         // a container moved for a drain or a rebalance
 	EventPlan         // a rebalance plan was made
 	EventGlobal       // a global container's copy was added to or removed from a node
+	EventLeader       // this manager's role in leader election changed
 )
 
-var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan", "global"}
+var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan", "global", "leader"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventKindNames) {

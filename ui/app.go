@@ -44,6 +44,8 @@ type App struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the console's own goroutines
+	stopMu sync.Mutex
+	ran    bool // the application's Run has returned: nothing to stop
 
 	// Owned by the UI goroutine:
 	st        *state
@@ -150,6 +152,9 @@ func (a *App) Run(ctx context.Context) error {
 		a.quit()
 	}()
 	err := a.app.Run()
+	a.stopMu.Lock()
+	a.ran = true // a screen that failed to start must not be stopped
+	a.stopMu.Unlock()
 	a.cancel()
 	a.wg.Wait()
 	return err
@@ -162,7 +167,11 @@ func (a *App) quit() {
 	a.cancel()
 	go func() {
 		a.wg.Wait()
-		a.app.Stop()
+		a.stopMu.Lock()
+		defer a.stopMu.Unlock()
+		if !a.ran {
+			a.app.Stop()
+		}
 	}()
 }
 
