@@ -139,12 +139,13 @@ func serveMetrics(ctx context.Context, c *backend.Cluster, cfg *manageConfig, st
 	if err != nil {
 		return nil, fmt.Errorf("cannot serve metrics on %s: %w", addr, err)
 	}
+	// The real address: with port 0 the kernel chose it.
+	served := l.Addr().String()
+	cfg.metricsURL = "http://" + served + "/metrics"
 	if host, _, _ := net.SplitHostPort(addr); !loopback(host) {
 		loudWarning(cfg, stderr, fmt.Sprintf("metrics are served on %s, not on loopback: anyone who reaches it sees the\n"+
-			"names, addresses and load of every node of the pool. Use 127.0.0.1:PORT, or a firewall.", addr), "addr", addr)
+			"names, addresses and load of every node of the pool. Use 127.0.0.1:PORT, or a firewall.", served), "addr", served)
 	}
-	// The real address: with port 0 the kernel chose it.
-	cfg.metricsURL = "http://" + l.Addr().String() + "/metrics"
 	if cfg.opts.Logger != nil {
 		cfg.opts.Logger.Info("serving Prometheus metrics", "kind", "metrics", "url", cfg.metricsURL)
 	}
