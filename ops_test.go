@@ -142,6 +142,9 @@ func TestMetricsAndJSONLogsThroughAKillDrill(t *testing.T) {
 	if out, _ := os.ReadFile(stdoutPath); bytes.Contains(out, []byte(`{"time"`)) || !bytes.HasPrefix(out, []byte("swarmdeck managing nodes://")) {
 		t.Errorf("standard output is not the event lines:\n%s", out)
 	}
+	if out, _ := os.ReadFile(stdoutPath); !bytes.Contains(out, []byte(" placed ops-web on "+where+"\n")) || bytes.Contains(out, []byte("placed placed")) {
+		t.Errorf("the create's event line is not TIME placed NAME on NODE:\n%s", out)
+	}
 
 	// The log: JSON lines, each about a node or a container naming it.
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -158,6 +161,9 @@ func TestMetricsAndJSONLogsThroughAKillDrill(t *testing.T) {
 	}
 	if r := find("create", "ops-web"); r["node"] != where || r["level"] != "INFO" {
 		t.Errorf("the create record: %v", r)
+	}
+	if r := find("engine_connect", ""); r["addr"] == nil || r["node"] == nil {
+		t.Errorf("the engine_connect record does not name its address: %v", r)
 	}
 	if r := find("engine_disconnect", ""); r["node"] != where || !strings.Contains(fmt.Sprint(r["msg"]), "Connect failed") || r["error"] == nil {
 		t.Errorf("failure detection does not say why: %v", r)
