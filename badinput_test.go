@@ -61,7 +61,16 @@ func TestMain(m *testing.M) {
 // runBinary runs the built command and returns its output and exit code.
 func runBinary(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(swarmdeckBinary(t), args...)
+	return runBinaryWithin(t, 2*time.Minute, args...)
+}
+
+// runBinaryWithin is runBinary that kills the command after d: for a
+// command that, wrongly accepting its line, would serve on.
+func runBinaryWithin(t *testing.T, d time.Duration, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, swarmdeckBinary(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

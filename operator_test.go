@@ -207,20 +207,7 @@ func TestOperatorFlagsAsAUserTypesThem(t *testing.T) {
 			err: "swarmdeck manage: --metrics-addr is empty: give HOST:PORT, such as 127.0.0.1:9323, or leave the flag out (metrics are off by default)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a flag taken in silence would serve on
-			defer cancel()
-			var errb bytes.Buffer
-			cmd := exec.CommandContext(ctx, swarmdeckBinary(t), tt.args...)
-			cmd.Stderr = &errb
-			err := cmd.Run()
-			code, errOut := 0, errb.String()
-			var ee *exec.ExitError
-			switch {
-			case errors.As(err, &ee):
-				code = ee.ExitCode()
-			case err != nil:
-				t.Fatal(err)
-			}
+			_, errOut, code := runBinaryWithin(t, 10*time.Second, tt.args...) // a flag taken in silence would serve on
 			if code != tt.code || !strings.Contains(errOut, tt.err) || tt.err == "" && errOut != "" {
 				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, errOut, tt.code, tt.err)
 			}
