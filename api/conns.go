@@ -2,6 +2,9 @@ package api
 
 import (
 	"container/list"
+	"context"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -11,9 +14,10 @@ import (
 // Limits of the endpoint under many or hostile clients.
 const (
 	// MaxConns is how many connections the endpoint keeps open at once.
-	// Past it, the connection idle the longest (a keep-alive or one that
-	// has sent nothing yet) is closed to make room; with none idle, the
-	// new connection is closed at once.
+	// Past it, the connection idle the longest (a keep-alive, one that
+	// has sent nothing yet, or one the server waits on for the rest of a
+	// request body) is closed to make room; with none idle, the new
+	// connection is closed at once.
 	MaxConns = 4096
 	// IdleTimeout closes a keep-alive connection that sends nothing.
 	IdleTimeout = 30 * time.Second
@@ -27,9 +31,69 @@ const (
 // NewHTTPServer is the endpoint's http.Server: every timeout and limit
 // above, with connections capped by a ConnLimit whose listeners the
 // caller serves on.
+// Every request body, whatever the route (proxied ones too), must arrive
+// within bodyTimeout.
 func NewHTTPServer(h http.Handler, limit *ConnLimit) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout,
-		MaxHeaderBytes: MaxHeaderBytes, ConnState: limit.connState}
+	return &http.Server{Handler: limit.bodies(h), ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout,
+		MaxHeaderBytes: MaxHeaderBytes, ConnState: limit.connState,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
+}
+
+// connKey keys a request's net.Conn in its context.
+type connKey struct{}
+
+// bodies bounds the time a client takes to send a request body: the
+// connection's read deadline is bodyTimeout from the handler's start
+// and is lifted once the body is read to its end. Until then the
+// connection waits on its client, and the cap may close it like an idle
+// one. A body that times out leaves the deadline in the past, so the
+// server does not wait for the rest of it either: it answers and closes.
+func (g *ConnLimit) bodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := r.Context().Value(connKey{}).(net.Conn)
+		if c == nil || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if err := rc.SetReadDeadline(time.Now().Add(bodyTimeout)); err != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		b := &deadlineBody{ReadCloser: r.Body, g: g, c: c, rc: rc}
+		g.waiting(c, true)
+		r.Body = b
+		defer b.end(false)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody is a request body read under the body deadline.
+type deadlineBody struct {
+	io.ReadCloser
+	g    *ConnLimit
+	c    net.Conn
+	rc   *http.ResponseController
+	once sync.Once
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.end(errors.Is(err, io.EOF))
+	}
+	return n, err
+}
+
+// end says the body is read (eof: to its end, and the deadline is
+// lifted) or given up on (the deadline stays).
+func (b *deadlineBody) end(eof bool) {
+	b.once.Do(func() {
+		b.g.waiting(b.c, false)
+		if eof {
+			_ = b.rc.SetReadDeadline(time.Time{})
+		}
+	})
 }
 
 // ConnLimit caps a server's open connections, closing the longest-idle
@@ -120,6 +184,23 @@ func (g *ConnLimit) connState(c net.Conn, s http.ConnState) {
 			g.forget(c)
 			g.open--
 		}
+	}
+}
+
+// waiting marks c as waiting on its client for a request body (true):
+// the cap may close it to make room, the longest waiting first; false
+// when the body is read or given up on.
+func (g *ConnLimit) waiting(c net.Conn, on bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	e, ok := g.where[c]
+	switch {
+	case !ok: // closed, or closed to make room
+	case on && e == nil:
+		g.where[c] = g.idle.PushBack(c)
+	case !on && e != nil:
+		g.idle.Remove(e)
+		g.where[c] = nil
 	}
 }
 

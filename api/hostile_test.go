@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -171,5 +172,107 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("waited 10s for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestAStalledBodyIsCutOff: a client that sends a request's headers and
+// part of its body, then nothing, gets a 400 once the body deadline
+// passes and the connection is closed, with nothing created, whether the
+// body has a Content-Length or is chunked, on every route that reads one.
+func TestAStalledBodyIsCutOff(t *testing.T) {
+	sim, c := simServer(t)
+	s := sim.Config.Handler.(*Server)
+	old := bodyTimeout
+	bodyTimeout = 300 * time.Millisecond
+	t.Cleanup(func() { bodyTimeout = old })
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config = NewHTTPServer(s, NewConnLimit(64))
+	srv.Start()
+	defer srv.Close()
+	_, _, n := reserved(c)
+	for _, tt := range []struct{ name, request string }{
+		{"create with a Content-Length", "POST /containers/create?name=stalled HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"},
+		{"create with a chunked body", "POST /containers/create?name=stalled HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"},
+		{"update with a Content-Length", "POST /containers/db/update HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"},
+		{"network create with a Content-Length", "POST /networks/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			io.WriteString(conn, tt.request)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer to a stalled body: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(b), "the request body did not arrive within 300ms") {
+				t.Fatalf("a stalled body: %d %s", resp.StatusCode, b)
+			}
+			if _, err := br.ReadByte(); err == nil {
+				t.Fatal("the connection stays open after a stalled body")
+			}
+			if _, _, n2 := reserved(c); n2 != n {
+				t.Fatalf("%d containers; %d before", n2, n)
+			}
+		})
+	}
+}
+
+// TestStalledBodiesMakeRoomForNewOnes: with the cap reached by clients
+// stuck in the middle of a request body, a new client is still answered
+// (the one waited on the longest is closed) and the cap holds.
+func TestStalledBodiesMakeRoomForNewOnes(t *testing.T) {
+	limit := NewConnLimit(5)
+	var entered atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/_ping" {
+			io.WriteString(w, "OK")
+			return
+		}
+		entered.Add(1)
+		io.ReadAll(r.Body)
+	})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = NewHTTPServer(h, limit)
+	srv.Listener = limit.Listener(srv.Listener)
+	srv.Start()
+	defer srv.Close()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range 20 {
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+		waitUntil(t, fmt.Sprintf("stalled body %d to reach the handler", i+1), func() bool { return entered.Load() == int32(i+1) })
+	}
+	waitUntil(t, "the cap holds", func() bool { return limit.Open() <= 5 })
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 3 {
+		resp, err := client.Get(srv.URL + "/_ping")
+		if err != nil {
+			t.Fatalf("/_ping with the cap reached by stalled bodies: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "OK" {
+			t.Fatalf("/_ping: %q", b)
+		}
+		client.CloseIdleConnections()
+	}
+	if got := limit.Open(); got > 5 {
+		t.Fatalf("%d connections open; the cap is 5", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -14,9 +15,11 @@ const (
 	// maxBody is the largest request body the endpoint reads: a create
 	// body is a few KiB; 16 MiB leaves room for huge label sets.
 	maxBody = 16 << 20
-	// bodyTimeout bounds how long a client may take to send a body.
-	bodyTimeout = 30 * time.Second
 )
+
+// bodyTimeout bounds how long a client may take to send a body (a
+// variable for tests).
+var bodyTimeout = 30 * time.Second
 
 // tooLarge is a body past maxBody (HTTP 413).
 type tooLarge struct{ limit int64 }
@@ -26,15 +29,17 @@ func (e *tooLarge) Error() string {
 }
 
 // readBody reads a request body whole, refusing one past maxBody and a
-// client that takes longer than bodyTimeout to send it.
+// client that takes longer than bodyTimeout to send it (the deadline is
+// set by the server NewHTTPServer makes, for every route).
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
-	defer rc.SetReadDeadline(time.Time{})
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, &tooLarge{limit: mbe.Limit}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return nil, fmt.Errorf("%w: the request body did not arrive within %v", errBadRequest, bodyTimeout)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the request body: %v", errBadRequest, err)
