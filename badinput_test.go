@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -154,14 +156,25 @@ func TestOperatorInputHasLimits(t *testing.T) {
 		{"an overcommit of 1e300 on the command line", []string{"manage", "--cluster", demo, "--cluster-opt", "swarm.overcommit=1e300"},
 			"swarm.overcommit should be at most 100 (101 times the node), 1e+300 is invalid"},
 		{"too many containers per simulated node", []string{"manage", "sim://10?containers=5000"},
-			"a simulated cluster has at most 1000 containers per node and 1000000 in all (asked 10×5000)"},
-		{"too many simulated containers in all", []string{"manage", "sim://2000?containers=1000"},
-			"(asked 2000×1000)"},
-		{"too many simulated nodes", []string{"manage", "sim://100001"}, "a simulated cluster has 1 to 100000 nodes"},
+			"a simulated cluster has at most 1000 containers per node and 500000 in all (asked 10×5000)"},
+		{"too many simulated containers in all", []string{"manage", "sim://1000?containers=501"},
+			"(asked 1000×501)"},
+		{"too many simulated nodes", []string{"manage", "sim://20001"}, "a simulated cluster has 1 to 20000 nodes"},
+		{"a negative number of simulated containers", []string{"manage", "sim://1000?containers=-1"},
+			`discovery "sim://1000?containers=-1": containers=-1: want a whole number of containers per node, 0 to 1000`},
+		{"containers above their node's capacity", []string{"place", "--cluster", bad + "over-capacity.yaml", "nginx"},
+			bad + "over-capacity.yaml:10: container a2 on node n1: the node's containers would reserve 4 CPUs and 8 GiB, more than its 2 CPUs and 4.2 GiB (with 5% overcommit)"},
+		{"containers above their node's capacity, managed", []string{"manage", "--cluster", bad + "over-capacity.yaml"},
+			bad + "over-capacity.yaml:10: container a2 on node n1"},
+		{"a node name with a terminal escape and a newline", []string{"place", "--cluster", bad + "control-node-name.yaml", "nginx"},
+			bad + `control-node-name.yaml:2: node 1: invalid node name "n1\x1b[31mRED\nFORGEDLINE": a node name is a hostname of at most 253 characters, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`},
+		{"a node name with a slash", []string{"manage", "--cluster", bad + "slash-node-name.yaml"},
+			bad + `slash-node-name.yaml:5: node 2: invalid node name "a/b"`},
+		{"-H unix:// without a path", []string{"manage", "-H", "unix://", "sim://2"}, `invalid -H "unix://": want tcp://host:port or unix:///path`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			out, errOut, code := runBinary(t, tt.args...)
-			if code != exitUsage || !strings.Contains(errOut, tt.message) || out != "" {
+			if code != exitUsage || !strings.Contains(errOut, tt.message) || out != "" || strings.Count(errOut, "\n") > 1 || strings.Contains(errOut, "\x1b") {
 				t.Fatalf("swarmdeck %q: exit %d, stdout %q, stderr %q\nwant exit 2 and %q", tt.args, code, out, errOut, tt.message)
 			}
 		})
@@ -216,6 +229,65 @@ func TestClusterOptOnTheCommandLineWinsOverTheFile(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("docker info lacks %s:\n%s", missing, b)
 				}
+			}
+		})
+	}
+}
+
+// TestSimulatedReservationsFitTheirNodes: a generated simulated cluster
+// with many containers per node never shows a node reserved past its
+// capacity in `docker info`, however many containers it holds.
+func TestSimulatedReservationsFitTheirNodes(t *testing.T) {
+	for _, url := range []string{"sim://5?containers=1000", "sim://7?containers=40", "sim://3?containers=1"} {
+		t.Run(url, func(t *testing.T) {
+			cfg, err := parseManage([]string{url}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cluster, err := backend.New(cfg.source, cfg.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { cluster.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			srv := httptest.NewServer(api.New(cluster))
+			defer srv.Close()
+			var info struct {
+				Containers   int
+				SystemStatus [][2]string
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				resp, err := http.Get(srv.URL + "/info")
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = json.NewDecoder(resp.Body).Decode(&info)
+				resp.Body.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Count(fmt.Sprint(info.SystemStatus), "Reserved CPUs") > 0 && info.Containers > 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			checked := 0
+			for _, kv := range info.SystemStatus {
+				if !strings.HasSuffix(kv[0], "Reserved CPUs") {
+					continue
+				}
+				var used, total float64
+				if _, err := fmt.Sscanf(kv[1], "%g / %g", &used, &total); err != nil {
+					t.Fatalf("%q: %v", kv[1], err)
+				}
+				if used > total {
+					t.Errorf("a node shows Reserved CPUs: %s", kv[1])
+				}
+				checked++
+			}
+			if checked == 0 {
+				t.Fatalf("no node's Reserved CPUs in /info: %v", info.SystemStatus)
 			}
 		})
 	}

@@ -34,6 +34,8 @@ func TestManageFlagsAsSwarm(t *testing.T) {
 			want: `clusterfile/testdata/bad/bad-memory.yaml:4: node a: memory: invalid size: 'lots' (want bytes or a size such as 512m, 2g or 2GiB)`},
 		{name: "an unknown flag", args: []string{"--colour", "a:1"}, want: "unknown flag: --colour"},
 		{name: "a bad -H", args: []string{"-H", "http://x", "a:1"}, want: `invalid -H "http://x": want tcp://host:port or unix:///path`},
+		{name: "-H unix:// without a path", args: []string{"-H", "unix://", "a:1"}, want: `invalid -H "unix://": want tcp://host:port or unix:///path`},
+		{name: "-H on an abstract socket", args: []string{"-H", "unix://@hidden", "a:1"}, want: `invalid -H "unix://@hidden": want tcp://host:port or unix:///path`},
 		{name: "-H without a port", args: []string{"-H", "tcp://127.0.0.1", "a:1"}, want: `invalid -H "tcp://127.0.0.1": want tcp://host:port or unix:///path`},
 		{name: "--tls without a key", args: []string{"--tls", "--tlscert", "c.pem", "a:1"}, want: "--tlscert and --tlskey must be provided when using --tls"},
 		{name: "--tlsverify without a CA", args: []string{"--tlsverify", "--tlscert", "c.pem", "--tlskey", "k.pem", "a:1"}, want: "--tlscacert must be provided when using --tlsverify"},

@@ -272,7 +272,7 @@ func place(args []string, stdout, stderr io.Writer) int {
 		case f.explain:
 			printText(out, result(cfg.Name, cfg, p, f.explain), f.explain)
 		default:
-			fmt.Fprintln(out, p.Node.Name)
+			fmt.Fprintln(out, model.Printable(p.Node.Name))
 		}
 		c := &model.Container{Config: req.Config, Node: p.Node.Addr, State: model.Running}
 		snap.AddContainer(p.Node.Addr, c)
@@ -334,13 +334,14 @@ func (a *jsonArray) close() {
 }
 
 // printText writes one placement as soon as it is made: the node's name,
-// and with explain every node's verdict.
+// and with explain every node's verdict. Names are escaped: a terminal
+// never gets a control character from them.
 func printText(w io.Writer, r placed, explain bool) {
-	fmt.Fprintln(w, r.Node)
+	fmt.Fprintln(w, model.Printable(r.Node))
 	if !explain {
 		return
 	}
-	name := r.Name
+	name := model.Printable(r.Name)
 	if name == "" {
 		name = "(unnamed)"
 	}
@@ -348,7 +349,7 @@ func printText(w io.Writer, r placed, explain bool) {
 	if r.Soft != nil && !*r.Soft {
 		soft = "soft expressions dropped"
 	}
-	fmt.Fprintf(w, "  container %s → %s (%s)\n", name, r.Node, soft)
+	fmt.Fprintf(w, "  container %s → %s (%s)\n", name, model.Printable(r.Node), soft)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	kept := make([]explainNode, len(r.Ranked))
 	for _, n := range r.Nodes {
@@ -357,13 +358,13 @@ func printText(w io.Writer, r placed, explain bool) {
 		}
 	}
 	for _, n := range kept {
-		fmt.Fprintf(tw, "  #%d\t%s\tweight %d\t%s\t%s\thealth %d\t%s\n", n.Rank, n.Node, n.Score.Weight,
+		fmt.Fprintf(tw, "  #%d\t%s\tweight %d\t%s\t%s\thealth %d\t%s\n", n.Rank, model.Printable(n.Node), n.Score.Weight,
 			percent("cpu", n.Score.CPU, r.asked.CPUs > 0), percent("memory", n.Score.Memory, r.asked.Memory > 0),
 			n.Score.Health, plural(n.Score.Containers, "container"))
 	}
 	for _, n := range r.Nodes {
 		if !n.Kept {
-			fmt.Fprintf(tw, "  ✗\t%s\t%s\n", n.Node, joinReasons(n.Reasons))
+			fmt.Fprintf(tw, "  ✗\t%s\t%s\n", model.Printable(n.Node), joinReasons(n.Reasons))
 		}
 	}
 	tw.Flush()
@@ -372,7 +373,7 @@ func printText(w io.Writer, r placed, explain bool) {
 func printReports(w io.Writer, reps []sched.NodeReport) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, r := range reps {
-		fmt.Fprintf(tw, "  ✗\t%s\t%s\n", r.Node.Name, joinReasons(r.Reasons))
+		fmt.Fprintf(tw, "  ✗\t%s\t%s\n", model.Printable(r.Node.Name), joinReasons(r.Reasons))
 	}
 	tw.Flush()
 }

@@ -20,11 +20,17 @@ import (
 	"swarmdeck/backend"
 )
 
-// listenAddr reads -H: tcp://host:port or unix:///path.
+// listenAddr reads -H: tcp://host:port or unix:///path. An empty unix
+// path, or one starting with @, would be a hidden abstract socket: both
+// are refused.
 func listenAddr(h string) (network, addr string, err error) {
 	switch {
 	case strings.HasPrefix(h, "unix://"):
-		return "unix", strings.TrimPrefix(h, "unix://"), nil
+		path := strings.TrimPrefix(h, "unix://")
+		if path == "" || strings.HasPrefix(path, "@") {
+			return "", "", fmt.Errorf("invalid -H %q: want tcp://host:port or unix:///path", h)
+		}
+		return "unix", path, nil
 	case strings.HasPrefix(h, "tcp://"), !strings.Contains(h, "://"):
 		a := strings.TrimPrefix(h, "tcp://")
 		if _, _, err := net.SplitHostPort(a); err != nil {

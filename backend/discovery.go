@@ -124,23 +124,29 @@ func SimSource(name string, nodes []*model.Node) *Source {
 	return s
 }
 
-// Limits of a generated simulated cluster (sim://N?containers=K).
+// Limits of a generated simulated cluster (sim://N?containers=K): what
+// this manager builds in a few seconds and a few hundred MB.
 const (
+	MaxSimNodes             = 20000
 	MaxSimContainersPerNode = 1000
-	MaxSimContainers        = 1000000
+	MaxSimContainers        = 500000
 )
 
 func openSim(url, rest string) (*Source, error) {
 	spec, query, _ := strings.Cut(rest, "?")
 	if n, err := strconv.Atoi(spec); err == nil {
-		if n < 1 || n > 100000 {
-			return nil, fmt.Errorf("discovery %q: a simulated cluster has 1 to 100000 nodes", url)
+		if n < 1 || n > MaxSimNodes {
+			return nil, fmt.Errorf("discovery %q: a simulated cluster has 1 to %d nodes", url, MaxSimNodes)
 		}
 		per := 0
 		if query != "" {
 			k, v, _ := strings.Cut(query, "=")
-			if per, err = strconv.Atoi(v); k != "containers" || err != nil || per < 0 {
+			if k != "containers" {
 				return nil, fmt.Errorf("discovery %q: the only option is containers=K (containers per node)", url)
+			}
+			if per, err = strconv.Atoi(v); err != nil || per < 0 {
+				return nil, fmt.Errorf("discovery %q: containers=%s: want a whole number of containers per node, 0 to %d",
+					url, v, MaxSimContainersPerNode)
 			}
 		}
 		if per > MaxSimContainersPerNode || n*per > MaxSimContainers {
@@ -262,7 +268,10 @@ func checkAddr(a string) error {
 
 // GenerateNodes makes n varied simulated nodes in three zones, with
 // perNode containers each, for demos and scale tests. The same n and
-// perNode always give the same cluster.
+// perNode always give the same cluster. The containers' reservations fit
+// their node (without overcommit): once a node's CPUs or memory are
+// taken, the containers after reserve none of it, as `docker run`
+// without --cpus or -m does.
 func GenerateNodes(n, perNode int) []*model.Node {
 	zones := []string{"eu", "us", "ap"}
 	sizes := []struct {
@@ -281,12 +290,20 @@ func GenerateNodes(n, perNode int) []*model.Node {
 				model.LabelOperatingSystem: "Debian GNU/Linux 12 (bookworm)"},
 		}
 		nd.ID = fmt.Sprintf("SIM%05d:%s", i+1, strings.Repeat("X", 4))
+		freeCPUs, freeMem := model.CPUs(nd.CPUs), nd.Memory
 		for j := range perNode {
 			im := images[j%len(images)]
+			cpus, mem := model.MilliCPU(100*(j%4+1)), int64(64<<20)*int64(j%4+1)
+			if cpus > freeCPUs {
+				cpus = 0
+			}
+			if mem > freeMem {
+				mem = 0
+			}
+			freeCPUs, freeMem = freeCPUs-cpus, freeMem-mem
 			c := &model.Container{
 				Config: model.Config{Name: fmt.Sprintf("app-%d-%d", i+1, j+1), Image: im, NetworkMode: "bridge",
-					CPUs: model.MilliCPU(100 * (j%4 + 1)), Memory: int64(64<<20) * int64(j%4+1),
-					Labels: map[string]string{"app": fmt.Sprintf("app-%d", j%10)}},
+					CPUs: cpus, Memory: mem, Labels: map[string]string{"app": fmt.Sprintf("app-%d", j%10)}},
 				ID: fmt.Sprintf("%016x%016x%032x", i+1, j+1, 0), Node: nd.Addr, State: model.Running,
 			}
 			c.SwarmID = fmt.Sprintf("%032x%032x", i+1, j+1)

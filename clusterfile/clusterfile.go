@@ -185,6 +185,7 @@ type parser struct {
 	addrs     map[string]int // node address → line
 	nodeNames map[string]int // node name → line
 	ids       map[string]int // container ID → line
+	over      model.Overcommit
 }
 
 func (p *parser) errf(line int, format string, args ...any) error {
@@ -206,6 +207,7 @@ func (p *parser) file(raw *rawFile) (*File, error) {
 		}
 		f.Overcommit = o
 	}
+	p.over = f.Overcommit
 	if _, err := sched.New(f.SchedConfig()); err != nil {
 		line := raw.Strategy.Line
 		if strings.HasPrefix(err.Error(), "filter") {
@@ -230,6 +232,9 @@ func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
 	line := r.Name.Line
 	if !r.Name.Set || strings.TrimSpace(r.Name.V) == "" {
 		return nil, p.errf(firstLine(r.Name.Line, r.CPUs.Line, r.Memory.Line), "node %d has no name", i+1)
+	}
+	if err := model.CheckNodeName(r.Name.V); err != nil {
+		return nil, p.errf(line, "node %d: %v", i+1, err)
 	}
 	n := &model.Node{Name: r.Name.V, ID: r.ID.V, Addr: r.Addr.V, Version: r.Version.V, Health: model.Healthy}
 	if n.ID == "" {
@@ -286,6 +291,12 @@ func (p *parser) node(r *rawNode, i int) (*model.Node, error) {
 		}
 		n.Images = addImage(n.Images, c.Image)
 		n.Containers = append(n.Containers, c)
+		if cpus, mem := n.Reserved(); cpus > n.TotalCPUs(p.over) || mem > n.TotalMemory(p.over) {
+			rc := &r.Containers[j]
+			return nil, p.errf(firstLine(rc.Name.Line, rc.Image.Line, rc.State.Line),
+				"container %s on node %s: the node's containers would reserve %s CPUs and %s, more than its %s CPUs and %s (with %d%% overcommit)",
+				orUnnamed(c.Name), n.Name, cpus, model.FormatBytes(mem), n.TotalCPUs(p.over), model.FormatBytes(n.TotalMemory(p.over)), int64(p.over))
+		}
 	}
 	return n, nil
 }

@@ -38,6 +38,9 @@ func TestBrokenFilesNameTheLineAndTheProblem(t *testing.T) {
 		{"two-documents.yaml", "5: a second YAML document (after ---): a cluster file is one document"},
 		{"huge-overcommit.yaml", "1: overcommit: swarm.overcommit should be at most 100 (101 times the node), 1e+300 is invalid"},
 		{"bad-container-name.yaml", "6: container t3/x: Invalid container name (t3/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
+		{"over-capacity.yaml", "10: container a2 on node n1: the node's containers would reserve 4 CPUs and 8 GiB, more than its 2 CPUs and 4.2 GiB (with 5% overcommit)"},
+		{"control-node-name.yaml", `2: node 1: invalid node name "n1\x1b[31mRED\nFORGEDLINE": a node name is a hostname of at most 253 characters, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`},
+		{"slash-node-name.yaml", `5: node 2: invalid node name "a/b": a node name is a hostname of at most 253 characters, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`},
 		{"negative-container-memory.yaml", "8: container web: memory: invalid size: '99999999999999999999g': larger than 1 EiB"},
 	}
 	for _, tt := range tests {

@@ -184,6 +184,23 @@ func CheckName(name string) error {
 	return invalidf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", Printable(name))
 }
 
+// nodeNameRule is a hostname's characters (as `docker info` gives a
+// node's name), underscores allowed.
+var nodeNameRule = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// MaxNodeName is the longest node name: a full hostname.
+const MaxNodeName = 253
+
+// CheckNodeName refuses a node name that is no hostname: empty, too
+// long, or with other characters (slashes, spaces, control characters).
+func CheckNodeName(name string) error {
+	if len(name) <= MaxNodeName && nodeNameRule.MatchString(name) {
+		return nil
+	}
+	return invalidf("invalid node name %q: a node name is a hostname of at most %d characters, only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+		name, MaxNodeName)
+}
+
 // Printable escapes what a string could use to forge or break a log line
 // or a terminal: control characters (newlines, escapes) and invalid UTF-8
 // come out as Go escapes; everything else is unchanged.
