@@ -231,6 +231,10 @@ func TestAGlobalContainerFollowsAFourthEngineThatJoinsAndIsDrained(t *testing.T)
 		return f
 	}
 	want := []string{"node-1/agent", "node-1/ssd-agent", "node-2/agent", "node-3/agent", "node-3/ssd-agent"}
+	// docker run answers with the first copy; the others start right after.
+	for deadline := time.Now().Add(15 * time.Second); !slices.Equal(ps(), want) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+	}
 	if got := ps(); !slices.Equal(got, want) {
 		t.Fatalf("docker ps through the manager: %v; want %v", got, want)
 	}
