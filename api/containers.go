@@ -335,7 +335,10 @@ func summarizeWaiting(q backend.Queued, now time.Time) summary {
 func waitingStatus(q backend.Queued) string {
 	st := "Host Down, waiting to reschedule"
 	if q.Reason != "" {
-		st += ": " + q.Reason
+		// One line: a Swarm refusal lists its conditions on lines of
+		// their own, which would break docker ps --format. The full
+		// reason is in inspect's State.Error.
+		st += ": " + strings.Join(strings.Fields(q.Reason), " ")
 	}
 	return st
 }

@@ -53,7 +53,7 @@ func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
 			row = &list[i]
 		}
 	}
-	if row == nil || row.ID != created.Id || row.Status != "Host Down, waiting to reschedule: "+waiting[0].Reason || row.State != "running" {
+	if row == nil || row.ID != created.Id || row.Status != "Host Down, waiting to reschedule: "+strings.Join(strings.Fields(waiting[0].Reason), " ") || strings.Contains(row.Status, "\n") || row.State != "running" {
 		t.Fatalf("ps -a shows %+v; want us-1/pinned waiting, with why (%s)", row, body)
 	}
 	if _, body, _ := call(t, srv, "GET", "/containers/json", ""); strings.Contains(body, "pinned") {
