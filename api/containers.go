@@ -137,6 +137,9 @@ type (
 func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f, err := queryFilters(r)
+	if err == nil {
+		err = checkPsFilters(f)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -371,6 +374,29 @@ func startedOr(c *model.Container) time.Time {
 // matches applies ps filters other than node=: each value of a key must
 // match (name and id as substrings and prefixes, label as key or
 // key=value), and status as one of its values.
+// psFilters are the ps filters the cluster applies; any other key is
+// refused, as dockerd refuses one it does not know, rather than ignored.
+var psFilters = map[string]bool{"name": true, "id": true, "label": true, "status": true, "node": true}
+
+// psStatuses are the status values dockerd accepts.
+var psStatuses = map[string]bool{"created": true, "restarting": true, "running": true, "removing": true,
+	"paused": true, "exited": true, "dead": true}
+
+// checkPsFilters refuses an unknown filter or status with dockerd's words.
+func checkPsFilters(f filters.Args) error {
+	for _, k := range f.Keys() {
+		if !psFilters[k] {
+			return fmt.Errorf("%w: Invalid filter '%s'", errBadRequest, model.Printable(k))
+		}
+	}
+	for _, v := range f.Get("status") {
+		if !psStatuses[v] {
+			return fmt.Errorf("%w: Invalid filter 'status=%s'", errBadRequest, model.Printable(v))
+		}
+	}
+	return nil
+}
+
 func matches(f filters.Args, c *model.Container) bool {
 	for _, name := range f.Get("name") {
 		if !strings.Contains(c.Name, strings.TrimPrefix(name, "/")) {

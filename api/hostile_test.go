@@ -33,6 +33,9 @@ func TestBadRequestsGetTheRightStatus(t *testing.T) {
 		{"events filters that are no JSON are a 400", "GET", "/events?filters=%7Bx", "", 400, "invalid filter"},
 		{"ps filters that are no JSON are a 400", "GET", "/containers/json?filters=%7Bx", "", 400, "invalid filter"},
 		{"ps filters in the old map form still work", "GET", "/containers/json?filters=%7B%22name%22%3A%7B%22db%22%3Atrue%7D%7D", "", 200, `"Names":["/eu-1/db"]`},
+		{"an unknown ps filter is a 400", "GET", "/containers/json?filters=%7B%22nosuch%22%3A%5B%22x%22%5D%7D", "", 400, "Invalid filter 'nosuch'"},
+		{"a bad ps status is a 400", "GET", "/containers/json?filters=%7B%22status%22%3A%5B%22bogus%22%5D%7D", "", 400, "Invalid filter 'status=bogus'"},
+		{"a dockerd ps status is taken", "GET", "/containers/json?all=1&filters=%7B%22status%22%3A%5B%22dead%22%5D%7D", "", 200, "[]"},
 		{"ps filters in the list form work", "GET", "/containers/json?filters=%7B%22name%22%3A%5B%22db%22%5D%7D", "", 200, `"Names":["/eu-1/db"]`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
