@@ -364,10 +364,32 @@ func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
 		return c.removeGlobal(ctx, ct.Labels[LabelGlobalID], force)
 	}
 	err = c.act(ctx, ref, "remove", 0, func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
-	if err == nil {
+	if err == nil && ct != nil {
+		c.buryMoved(ctx, ct)
 		c.nudge()
 	}
 	return err
+}
+
+// buryMoved records the removal of a moved container whose old copy is
+// still on a failed node (Tombstones), so a manager that takes over
+// before that node comes back does not move the old copy again.
+func (c *Cluster) buryMoved(ctx context.Context, ct *model.Container) {
+	c.mu.Lock()
+	from := c.evacuated[ct.SwarmID]
+	if from != "" && ct.SwarmID != "" && c.swarmIDs[ct.SwarmID] == 0 {
+		c.abandoned[ct.SwarmID] = true // its old copy goes when its node is back
+	} else {
+		from = ""
+	}
+	c.mu.Unlock()
+	if from == "" {
+		return
+	}
+	if err := c.setTombstone(ctx, ct.SwarmID, true); err != nil {
+		c.emit(model.Event{Kind: model.EventFailure, Container: describe(ct), Action: "destroy",
+			Message: fmt.Sprintf("%s removed, but its removal could not be recorded for other managers: %v", describe(ct), err)})
+	}
 }
 
 // Logs streams a container's output; follow keeps it open.

@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -180,6 +181,51 @@ func TestRemovedAfterATakeoverStaysRemovedWhenItsOldNodeComesBack(t *testing.T) 
 			t.Logf("%s %s %s", e.Action, e.Container, e.Message)
 		}
 	}()
+	waitFor(t, 3*time.Second, "a healthy and its old copy of the removed web gone", func() bool {
+		cs, _ := src.Sim("a:2375").Containers(context.Background())
+		return health(second, "a:2375") == model.Healthy && len(cs) == 0
+	})
+}
+
+// TestAMovedContainerRemovedStaysRemovedAfterATakeover: web moved off a
+// hung node and the user removed the moved copy; the primary dies before
+// the node comes back. The new primary, which sees web's old copy on the
+// hung node only, must not move it again.
+func TestAMovedContainerRemovedStaysRemovedAfterATakeover(t *testing.T) {
+	web := running("web", true)
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
+	state := &MemoryState{}
+	first, stopFirst := startReplica(t, src, state)
+	second, _ := startReplica(t, src, state)
+	first.SetRole(true, "first:3376")
+	second.SetRole(false, "first:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+
+	src.Sim("a:2375").Hang()
+	waitFor(t, 3*time.Second, "web moved to b", func() bool {
+		n, where := copies(first, web.SwarmID)
+		return n == 1 && where[0] == "b"
+	})
+	if err := first.Remove(context.Background(), "web", true); err != nil {
+		t.Fatal(err)
+	}
+	stopFirst()
+	waitFor(t, 2*time.Second, "the replica saw the removal", func() bool {
+		_, where := copies(second, web.SwarmID)
+		return !slices.Contains(where, "b")
+	})
+	second.SetRole(true, "second:3376")
+	for range 20 { // several rescheduler rounds
+		second.nudge()
+		time.Sleep(20 * time.Millisecond)
+	}
+	cs, _ := src.Sim("b:2375").Containers(context.Background())
+	for _, ct := range cs {
+		if ct.SwarmID == web.SwarmID {
+			t.Fatal("the removed web was moved to b again by the new primary")
+		}
+	}
+	src.Sim("a:2375").Heal()
 	waitFor(t, 3*time.Second, "a healthy and its old copy of the removed web gone", func() bool {
 		cs, _ := src.Sim("a:2375").Containers(context.Background())
 		return health(second, "a:2375") == model.Healthy && len(cs) == 0
