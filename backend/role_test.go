@@ -152,20 +152,7 @@ func TestRemovedWhileWaitingStaysRemovedAfterATakeover(t *testing.T) {
 // copy on the still-hung node and the moved one elsewhere. The user removes
 // web; when the hung node comes back, its old copy must go too.
 func TestRemovedAfterATakeoverStaysRemovedWhenItsOldNodeComesBack(t *testing.T) {
-	web := running("web", true)
-	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
-	state := &MemoryState{}
-	first, stopFirst := startReplica(t, src, state)
-	second, _ := startReplica(t, src, state)
-	first.SetRole(true, "first:3376")
-	second.SetRole(false, "first:3376")
-	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
-
-	src.Sim("a:2375").Hang()
-	waitFor(t, 3*time.Second, "web moved to b", func() bool {
-		n, where := copies(first, web.SwarmID)
-		return n == 1 && where[0] == "b"
-	})
+	src, web, _, stopFirst, second := webMovedOffHungA(t)
 	stopFirst()
 	second.SetRole(true, "second:3376")
 	waitFor(t, 3*time.Second, "the new primary sees web on b only", func() bool {
@@ -192,20 +179,7 @@ func TestRemovedAfterATakeoverStaysRemovedWhenItsOldNodeComesBack(t *testing.T) 
 // the node comes back. The new primary, which sees web's old copy on the
 // hung node only, must not move it again.
 func TestAMovedContainerRemovedStaysRemovedAfterATakeover(t *testing.T) {
-	web := running("web", true)
-	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
-	state := &MemoryState{}
-	first, stopFirst := startReplica(t, src, state)
-	second, _ := startReplica(t, src, state)
-	first.SetRole(true, "first:3376")
-	second.SetRole(false, "first:3376")
-	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
-
-	src.Sim("a:2375").Hang()
-	waitFor(t, 3*time.Second, "web moved to b", func() bool {
-		n, where := copies(first, web.SwarmID)
-		return n == 1 && where[0] == "b"
-	})
+	src, web, first, stopFirst, second := webMovedOffHungA(t)
 	if err := first.Remove(context.Background(), "web", true); err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +204,25 @@ func TestAMovedContainerRemovedStaysRemovedAfterATakeover(t *testing.T) {
 		cs, _ := src.Sim("a:2375").Containers(context.Background())
 		return health(second, "a:2375") == model.Healthy && len(cs) == 0
 	})
+}
+
+// webMovedOffHungA runs a primary and a replica sharing their state over
+// nodes a (with web, which has the policy) and b, hangs a, and waits for
+// the primary to move web to b.
+func webMovedOffHungA(t *testing.T) (src *Source, web *model.Container, first *Cluster, stopFirst func(), second *Cluster) {
+	t.Helper()
+	web = running("web", true)
+	src = SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
+	state := &MemoryState{}
+	first, stopFirst = startReplica(t, src, state)
+	second, _ = startReplica(t, src, state)
+	first.SetRole(true, "first:3376")
+	second.SetRole(false, "first:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+	src.Sim("a:2375").Hang()
+	waitFor(t, 3*time.Second, "web moved to b", func() bool {
+		n, where := copies(first, web.SwarmID)
+		return n == 1 && where[0] == "b"
+	})
+	return src, web, first, stopFirst, second
 }
