@@ -96,7 +96,7 @@ func TestPlaceRefusesBadResourcesAndNames(t *testing.T) {
 		message string
 	}{
 		{"-c with no number", []string{"-c"}, `invalid argument "nginx" for "-c, --cpu-shares" flag: must be an integer`},
-		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
+		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "Range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
 		{"--cpus ''", []string{"--cpus", ""}, `invalid argument "" for "--cpus" flag: failed to parse  as a rational number`},
 		{"--cpus too precise", []string{"--cpus", "0.0000000001"}, `value is too precise`},
 		{"-m ''", []string{"-m", ""}, `invalid argument "" for "-m, --memory" flag: invalid size: ''`},

@@ -22,7 +22,7 @@ func TestTheDockerCLIGetsDockersWordsForBadInput(t *testing.T) {
 		{"negative cpu shares", []string{"--cpu-shares", "-3"}, "invalid CPU shares (-3): value must be a positive integer"},
 		{"memory below 6MB", []string{"-m", "1k"}, "Minimum memory limit allowed is 6MB"},
 		{"swap below memory", []string{"-m", "64m", "--memory-swap", "8m"}, "Minimum memoryswap limit should be larger than memory limit, see usage"},
-		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "range of CPUs is from 0.01 to"},
+		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "Range of CPUs is from 0.01 to"},
 	}
 	for _, cli := range clis {
 		for _, tt := range tests {

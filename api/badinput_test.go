@@ -31,9 +31,9 @@ var badCreates = []badCreate{
 		400, "invalid CPU shares (9223372036854775807): value must be at most 262144"},
 	{"negative CpuShares", "", `{"Image":"busybox","HostConfig":{"CpuShares":-2}}`, 400, "invalid CPU shares (-2): value must be a positive integer"},
 	{"negative NanoCpus", "", `{"Image":"busybox","HostConfig":{"NanoCpus":-1000000000}}`, 400,
-		"range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
-	{"NanoCpus of a billionth", "", `{"Image":"busybox","HostConfig":{"NanoCpus":1}}`, 400, "range of CPUs is from 0.01 to 16.00"},
-	{"NanoCpus past the largest node", "", `{"Image":"busybox","HostConfig":{"NanoCpus":9223372036854775807}}`, 400, "range of CPUs is from 0.01 to 16.00"},
+		"Range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
+	{"NanoCpus of a billionth", "", `{"Image":"busybox","HostConfig":{"NanoCpus":1}}`, 400, "Range of CPUs is from 0.01 to 16.00"},
+	{"NanoCpus past the largest node", "", `{"Image":"busybox","HostConfig":{"NanoCpus":9223372036854775807}}`, 400, "Range of CPUs is from 0.01 to 16.00"},
 	{"negative MemoryReservation", "", `{"Image":"busybox","HostConfig":{"MemoryReservation":-1}}`, 400, "Minimum memory reservation allowed is 6MB"},
 	{"a reservation above the limit", "", `{"Image":"busybox","HostConfig":{"Memory":67108864,"MemoryReservation":134217728}}`,
 		400, "Minimum memory limit can not be less than memory reservation limit, see usage"},
@@ -94,7 +94,7 @@ func TestBadUpdatesAreRefusedBeforeTheEngine(t *testing.T) {
 	for _, tt := range []struct{ name, body, message string }{
 		{"negative memory", `{"Memory":-1}`, "Minimum memory limit allowed is 6MB"},
 		{"overflowing CpuShares", `{"CpuShares":9223372036854775807}`, "invalid CPU shares"},
-		{"negative NanoCpus", `{"NanoCpus":-5}`, "range of CPUs is from 0.01 to 16.00"},
+		{"negative NanoCpus", `{"NanoCpus":-5}`, "Range of CPUs is from 0.01 to 16.00"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body, _ := call(t, srv, "POST", "/containers/db/update", tt.body)

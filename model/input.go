@@ -64,7 +64,7 @@ func (r Resources) Check(maxCPUs int, update bool) error {
 		return invalidf("invalid CPU shares (%d): value must be at most %d", r.CPUShares, MaxShares)
 	}
 	if r.NanoCPUs != 0 && (r.NanoCPUs < 1e7 || r.NanoCPUs > int64(maxCPUs)*1e9) {
-		return invalidf("range of CPUs is from 0.01 to %[1]d.00, as there are only %[1]d CPUs available", maxCPUs)
+		return invalidf("Range of CPUs is from 0.01 to %[1]d.00, as there are only %[1]d CPUs available", maxCPUs)
 	}
 	if r.Memory != 0 && r.Memory < MinMemory {
 		return invalidf("Minimum memory limit allowed is 6MB")

@@ -21,8 +21,8 @@ func TestTheLaunchFormRefusesBadResourcesAndNames(t *testing.T) {
 	}{
 		{"a name with a slash", 1, "t3/x", "Name: Invalid container name (t3/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
 		{"a name with ..", 1, "..", "Name: Invalid container name (..)"},
-		{"a billionth of a CPU", 3, "1e-9", "CPUs: range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
-		{"negative CPUs", 3, "-1", "CPUs: range of CPUs is from 0.01 to 16.00"},
+		{"a billionth of a CPU", 3, "1e-9", "CPUs: Range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
+		{"negative CPUs", 3, "-1", "CPUs: Range of CPUs is from 0.01 to 16.00"},
 		{"CPUs that are no number", 3, "two", "CPUs: failed to parse two as a rational number"},
 		{"memory of 1e30", 4, "1e30", "Memory: invalid size: '1e30'"},
 		{"memory past int64", 4, "9999999999999999999999", "Memory: invalid size: '9999999999999999999999': larger than 1 EiB"},
