@@ -435,6 +435,12 @@ func openLog(cfg *manageConfig, stderr io.Writer) (*slog.Logger, func(), error) 
 		f.Close()
 		return nil, nil, fmt.Errorf("log file %s: not a regular file", path)
 	}
+	// A log left readable by others (an older swarmdeck, a copy) is made
+	// private: it names every node and container.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("log file %s: %w", path, err)
+	}
 	return cfg.log.logger(f), func() { f.Close() }, nil
 }
 
@@ -448,6 +454,9 @@ func defaultLogPath() (string, error) {
 	}
 	dir = filepath.Join(dir, "swarmdeck")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("log file: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil { // a folder made before, 0755
 		return "", fmt.Errorf("log file: %w", err)
 	}
 	return filepath.Join(dir, "swarmdeck.log"), nil

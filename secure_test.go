@@ -119,6 +119,10 @@ func TestTheDefaultLogFileIsPrivateAndFollowsNoLink(t *testing.T) {
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache)
 	t.Setenv("HOME", t.TempDir())
+	// A log and folder an older run left readable by others become private.
+	os.Mkdir(filepath.Join(cache, "swarmdeck"), 0o755)
+	os.WriteFile(filepath.Join(cache, "swarmdeck", "swarmdeck.log"), nil, 0o644)
+	os.Chmod(filepath.Join(cache, "swarmdeck"), 0o755)
 	_, closeLog, err := openLog(&manageConfig{}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
