@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 // checkAdvertise is Swarm's check of --advertise.
@@ -75,6 +76,8 @@ func joinWith(lo logOptions, args []string, stdout, stderr io.Writer) int {
 		return fail("--ttl must be strictly superior to the heartbeat value")
 	case *delay < 0:
 		return fail("--delay should not be a negative number")
+	case *name != "" && model.CheckNodeName(*name) != nil:
+		return fail("--name: %v", model.CheckNodeName(*name))
 	}
 	discovery, src, err := openDiscovery(fs, *opts, "join")
 	if err != nil {
@@ -83,30 +86,41 @@ func joinWith(lo logOptions, args []string, stdout, stderr io.Writer) int {
 	if src.Registry == nil {
 		return fail("join needs a key-value or token discovery (consul://, etcd://, zk://, token://): %s is not one", discovery)
 	}
+	scheme, _, _ := strings.Cut(discovery, "://")
 	if min := src.Registry.ShortestTTL(); *ttl < min {
-		scheme, _, _ := strings.Cut(discovery, "://")
 		return fail("--ttl %s is below the shortest TTL %s:// keeps (%s)", *ttl, scheme, min)
+	}
+	if max := src.Registry.LongestTTL(); *ttl > max {
+		return fail("--ttl %s is above the longest TTL %s:// accepts (%s)", *ttl, scheme, max)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	log := lo.logger(stderr).With("kind", "join", "addr", *advertise, "discovery", discovery)
 	check, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := src.Registry.Check(check); err != nil {
-		return fail("%v", err)
+		// As when the store goes away mid-run: keep trying.
+		log.Warn("cannot reach the discovery store; retrying", "event", "unreachable", "error", err.Error())
 	}
-	log := lo.logger(stderr).With("kind", "join", "addr", *advertise, "discovery", discovery)
 	fmt.Fprintf(stdout, "registering %s in %s every %s (TTL %s)\n", *advertise, discovery, *heartbeat, *ttl)
 	log.Info("registering the engine in discovery", "event", "register", "heartbeat", *heartbeat, "ttl", *ttl)
 	err = src.Registry.Register(ctx, *advertise, *name, *heartbeat, *ttl, *delay, func(err error) {
+		if err == nil {
+			log.Info("registered again after failures", "event", "registered_again")
+			return
+		}
 		log.Warn("cannot renew the registration (retrying)", "event", "register_failed", "error", err.Error())
 	})
-	if errors.Is(err, backend.ErrNoDeregistration) {
+	switch {
+	case errors.Is(err, backend.ErrNeverRegistered):
+		log.Warn("stopped before any registration was accepted: nothing was registered", "event", "leave", "error", err.Error())
+		return exitUnreachable
+	case errors.Is(err, backend.ErrNoDeregistration):
 		log.Info(fmt.Sprintf("the engine stays in discovery until its TTL (%s) runs out", *ttl), "event", "leave", "error", err.Error())
 		return exitOK
-	}
-	if err != nil {
+	case err != nil:
 		log.Error(fmt.Sprintf("%v; the registration ends when its TTL (%s) runs out", err, *ttl), "event", "deregister_failed", "error", err.Error())
-		return exitRefused
+		return exitUnreachable
 	}
 	fmt.Fprintf(stdout, "deregistered %s\n", *advertise)
 	log.Info("deregistered the engine", "event", "deregister")
@@ -137,6 +151,9 @@ func list(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for discovery")
 	opts := fs.StringArray("discovery-opt", nil, "discovery option: kv.path=…")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: swarmdeck list [flags] DISCOVERY\n\nPrints the engines a discovery finds, one host:port a line.\n\nFlags:\n%s", fs.FlagUsages())
+	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "swarmdeck list: "+format+"\n", a...)
 		return exitUsage
@@ -163,7 +180,7 @@ func list(args []string, stdout, stderr io.Writer) int {
 	entries, err := lister.List(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmdeck list: %v\n", err)
-		return exitRefused
+		return exitUnreachable
 	}
 	for _, e := range entries {
 		fmt.Fprintln(stdout, e.Addr)

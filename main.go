@@ -31,6 +31,10 @@ const (
 	exitOK      = 0
 	exitRefused = 1 // the cluster said no: no node fits, a name is taken…
 	exitUsage   = 2 // bad flags, a bad cluster file, a malformed expression
+	// exitUnreachable: the discovery store could not be reached (list), or
+	// join ended without the store confirming its registration or
+	// deregistration.
+	exitUnreachable = 3
 )
 
 const usage = `swarmdeck turns a pool of Docker hosts into one cluster.

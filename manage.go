@@ -216,13 +216,6 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if f.replication && src.Elector == nil {
 		return nil, errors.New("Leader election is only supported with consul, etcd and zookeeper discovery.")
 	}
-	if src.Registry != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := src.Registry.Check(ctx); err != nil {
-			return nil, err
-		}
-	}
 	if cfg.opts.Sched, err = mergeSched(src.File, f.strategy, f.filters, fs.Changed("filter"), f.clusterOpts); err != nil {
 		return nil, err
 	}
@@ -363,6 +356,15 @@ func runManager(cfg *manageConfig, stdout, stderr io.Writer) int {
 		// As in a container started with docker run -d: Swarm's manager
 		// had no console, and this one has no terminal to draw it on.
 		logger.Info("no terminal for the console: running headless (--headless)")
+	}
+	if reg := cfg.source.Registry; reg != nil {
+		// A store away at start is treated as one that goes away mid-run:
+		// the manager starts and its watch keeps trying.
+		check, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := reg.Check(check); err != nil {
+			logger.Warn("cannot reach the discovery store; retrying", "err", err)
+		}
+		cancel()
 	}
 	if cfg.metricsAddr != "" {
 		cfg.metrics = metrics.New()

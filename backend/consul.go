@@ -99,15 +99,9 @@ func (c *Consul) leaderKey() string { return path.Join(c.prefix, "docker/swarm/l
 func entries(pairs consul.KVPairs) []Entry {
 	out := []Entry{}
 	for _, p := range pairs {
-		v := strings.TrimSpace(string(p.Value))
-		if v == "" {
-			continue
+		if e, ok := entryOf(string(p.Value)); ok {
+			out = append(out, e)
 		}
-		e := Entry{Addr: v}
-		if name, addr, ok := strings.Cut(v, "="); ok && nameRule.MatchString(name) {
-			e = Entry{Name: name, Addr: addr}
-		}
-		out = append(out, e)
 	}
 	return out
 }
@@ -254,11 +248,15 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 		}
 		return nil
 	}
+	r, registered := &renewals{report: report}, false
 	for ctx.Err() == nil {
-		if err := register(); err != nil && ctx.Err() == nil {
-			report(err)
-		}
+		err := register()
+		registered = registered || err == nil
+		r.done(ctx, err)
 		sleep(ctx, heartbeat)
+	}
+	if !registered {
+		return ErrNeverRegistered
 	}
 	// Deregister within a few seconds, whatever Consul does.
 	_, w, cancel := consulCall(context.WithoutCancel(ctx), consulCallTimeout)

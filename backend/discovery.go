@@ -180,7 +180,6 @@ func (s static) Watch(ctx context.Context) (<-chan []Entry, <-chan error) {
 
 var (
 	rangeRule = regexp.MustCompile(`\[(\d+):(\d+)\]`)
-	nameRule  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 )
 
 // ParseNodes reads a static list: comma-separated host:port entries, each
@@ -194,10 +193,11 @@ func ParseNodes(list string) ([]Entry, error) {
 		if raw == "" {
 			continue
 		}
-		entry := Entry{Addr: raw}
-		if name, addr, ok := strings.Cut(raw, "="); ok && nameRule.MatchString(name) {
-			entry = Entry{Name: name, Addr: addr}
+		name, addr, err := model.SplitEntry(raw)
+		if err != nil {
+			return nil, err
 		}
+		entry := Entry{Name: name, Addr: addr}
 		addrs, err := expand(entry.Addr)
 		if err == nil && entry.Name != "" && len(addrs) > 1 {
 			err = fmt.Errorf("the named entry %q holds a range: name each node on its own", raw)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/docker/go-connections/tlsconfig"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
@@ -200,10 +201,15 @@ func (e *Etcd) Register(ctx context.Context, addr, name string, heartbeat, ttl, 
 		ctx, cancel := e.call(ctx)
 		defer cancel()
 		if lease != 0 {
-			if _, err := e.client.KeepAliveOnce(ctx, lease); err == nil {
+			_, err := e.client.KeepAliveOnce(ctx, lease)
+			if err == nil {
 				return nil
 			}
-			lease = 0
+			if !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				// etcd is away: the lease (and the key) may well live on.
+				return fmt.Errorf("cannot renew the registration of %s in etcd at %s: %w", addr, e.URL, err)
+			}
+			lease = 0 // expired: the key went with it
 		}
 		grant, err := e.client.Grant(ctx, seconds(ttl))
 		if err != nil {
@@ -216,16 +222,20 @@ func (e *Etcd) Register(ctx context.Context, addr, name string, heartbeat, ttl, 
 		lease = grant.ID
 		return nil
 	}
+	r, registered := &renewals{report: report}, false
 	for {
-		if err := register(); err != nil && ctx.Err() == nil {
-			report(err)
-		}
+		err := register()
+		registered = registered || err == nil
+		r.done(ctx, err)
 		if !sleep(ctx, heartbeat) {
 			break
 		}
 	}
+	if !registered {
+		return ErrNeverRegistered
+	}
 	if lease == 0 {
-		return nil
+		return nil // it expired: the key is gone
 	}
 	rctx, cancel := e.call(context.Background())
 	defer cancel()

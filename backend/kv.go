@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"swarmdeck/model"
 )
 
 // Registry is a discovery that engines join (swarmdeck join) and that can
@@ -38,10 +41,13 @@ type Registry interface {
 	// a TTL, renewed every heartbeat, until ctx ends; then it deregisters,
 	// and returns nil only if it did (ErrNoDeregistration for token://).
 	// The first registration waits a random time up to delay. Problems go
-	// to report and are retried every heartbeat.
+	// to report and are retried every heartbeat; report(nil) says a
+	// registration succeeded again after problems.
 	Register(ctx context.Context, addr, name string, heartbeat, ttl, delay time.Duration, report func(error)) error
 	// ShortestTTL is the shortest registration TTL the store keeps.
 	ShortestTTL() time.Duration
+	// LongestTTL is the longest registration TTL the store accepts.
+	LongestTTL() time.Duration
 }
 
 // Elector runs the leader election of replicated managers
@@ -101,6 +107,22 @@ func openStore(scheme, url string, kv KVOptions) (Store, error) {
 // ShortestTTL implements Registry: Consul refuses sessions under 10 s.
 func (c *Consul) ShortestTTL() time.Duration { return MinTTL }
 
+// LongestTTL implements Registry: Consul refuses sessions over 24 h.
+func (c *Consul) LongestTTL() time.Duration { return 24 * time.Hour }
+
+// LongestTTL implements Registry: etcd refuses leases over 9e9 s
+// (MaxLeaseTTL).
+func (e *Etcd) LongestTTL() time.Duration { return 9e9 * time.Second }
+
+// LongestTTL implements Registry: a ZooKeeper session timeout travels as
+// 32-bit milliseconds (the server then bounds it by its own
+// minSessionTimeout and maxSessionTimeout, and the client follows).
+func (z *ZooKeeper) LongestTTL() time.Duration { return math.MaxInt32 * time.Millisecond }
+
+// LongestTTL implements Registry: the hosted service and swarmdeck's
+// token server keep an entry at most a day (ttl=86400).
+func (t *Token) LongestTTL() time.Duration { return 24 * time.Hour }
+
 // storeURL reads scheme://a1,a2/prefix into its endpoints and prefix.
 func storeURL(rawURL, scheme, defaultPort string) (endpoints []string, prefix string, err error) {
 	rest, ok := strings.CutPrefix(rawURL, scheme+"://")
@@ -134,16 +156,18 @@ func storeKey(parts ...string) string {
 	return "/" + strings.Join(keep, "/")
 }
 
-// entryOf reads one registration value: host:port, or name=host:port.
+// entryOf reads one registration value: host:port, or name=host:port;
+// a value with an invalid name is no entry.
 func entryOf(value string) (Entry, bool) {
 	v := strings.TrimSpace(value)
 	if v == "" {
 		return Entry{}, false
 	}
-	if name, addr, ok := strings.Cut(v, "="); ok && nameRule.MatchString(name) {
-		return Entry{Name: name, Addr: addr}, true
+	name, addr, err := model.SplitEntry(v)
+	if err != nil {
+		return Entry{}, false // a bad name: no node that never connects
 	}
-	return Entry{Addr: v}, true
+	return Entry{Name: name, Addr: addr}, true
 }
 
 // registration is the value a join writes.
@@ -183,3 +207,26 @@ func (d *downOnce) recovered() bool {
 }
 
 func randDuration(d time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(d))) }
+
+// renewals passes a Register's failures to report, and nil once when a
+// registration succeeds after failures.
+type renewals struct {
+	report  func(error)
+	failing bool
+}
+
+func (r *renewals) done(ctx context.Context, err error) {
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		r.failing = true
+		r.report(err)
+	case r.failing:
+		r.failing = false
+		r.report(nil)
+	}
+}
+
+// ErrNeverRegistered is what Register returns when it ends before any
+// registration was accepted: nothing stays in the store.
+var ErrNeverRegistered = errors.New("the engine was never registered")

@@ -210,18 +210,22 @@ func (t *Token) Register(ctx context.Context, addr, name string, heartbeat, ttl,
 		return nil
 	}
 	query := fmt.Sprintf("?ttl=%d", int64((ttl+time.Second-1)/time.Second))
+	r, registered := &renewals{report: report}, false
 	for {
 		resp, err := t.do(ctx, http.MethodPost, query, registration(addr, name))
 		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 			resp.Body.Close()
 			if resp.StatusCode/100 != 2 {
-				err = fmt.Errorf("cannot register %s in %s: HTTP %d", addr, t.URL, resp.StatusCode)
+				err = fmt.Errorf("the token service of %s refused to register %s: HTTP %d: %s", t.URL, addr, resp.StatusCode, strings.TrimSpace(string(body)))
 			}
 		}
-		if err != nil && ctx.Err() == nil {
-			report(err)
-		}
+		registered = registered || err == nil
+		r.done(ctx, err)
 		if !sleep(ctx, heartbeat) {
+			if !registered {
+				return ErrNeverRegistered
+			}
 			return ErrNoDeregistration
 		}
 	}

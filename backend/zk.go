@@ -259,6 +259,7 @@ func (z *ZooKeeper) Register(ctx context.Context, addr, name string, heartbeat, 
 	}
 	tick := time.NewTicker(heartbeat)
 	defer tick.Stop()
+	r, registered := &renewals{report: report}, false
 	for {
 		select {
 		case ev := <-events:
@@ -267,11 +268,14 @@ func (z *ZooKeeper) Register(ctx context.Context, addr, name string, heartbeat, 
 			}
 		case <-tick.C:
 		case <-ctx.Done():
+			if !registered {
+				return ErrNeverRegistered
+			}
 			return z.deregister(conn, key, addr)
 		}
-		if err := register(); err != nil {
-			report(err)
-		}
+		err := register()
+		registered = registered || err == nil
+		r.done(ctx, err)
 	}
 }
 

@@ -244,3 +244,19 @@ func CheckConfig(cfg Config) error {
 	}
 	return Resources{NanoCPUs: int64(cfg.CPUs) * 1e6, Memory: cfg.Memory}.Check(0, false)
 }
+
+// SplitEntry reads a discovery entry, host:port or name=host:port. An
+// address holds no '=', so the name is all before the last one, and a
+// name that is not a valid node name makes the entry invalid (rather
+// than an address that never connects).
+func SplitEntry(entry string) (name, addr string, err error) {
+	i := strings.LastIndexByte(entry, '=')
+	if i < 0 {
+		return "", entry, nil
+	}
+	name, addr = entry[:i], entry[i+1:]
+	if err := CheckNodeName(name); err != nil {
+		return "", "", invalidf("invalid entry %q: %v", Printable(entry), err)
+	}
+	return name, addr, nil
+}

@@ -8,8 +8,9 @@
 //
 // The same paths without /v1 are served too (token://HOST/TOKEN asks
 // HOST/clusters/TOKEN). Entries expire after their TTL. The state is
-// kept in a file, written on every change, so a restart keeps the
-// clusters.
+// kept in a file, written on every change (a change that cannot be
+// written is undone and answered 500), so a restart keeps the clusters.
+// A server keeps at most MaxClusters clusters of MaxEntries entries.
 package tokenserver
 
 import (
@@ -30,10 +31,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"swarmdeck/model"
 )
 
 // MaxTTL is the longest TTL an entry may ask for.
 const MaxTTL = 24 * time.Hour
+
+// The caps of one server: past them a new cluster is refused with 429,
+// a new entry of a full cluster with 429 too (renewing one is fine).
+const (
+	MaxClusters = 10000
+	MaxEntries  = 10000 // per cluster
+)
 
 var tokenRule = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 
@@ -43,11 +53,22 @@ type Server struct {
 	path     string
 	clusters map[string]map[string]time.Time // token → entry → expiry
 	now      func() time.Time
+	// maxClusters and maxEntries are MaxClusters and MaxEntries (tests
+	// lower them).
+	maxClusters, maxEntries int
 }
 
-// Open loads the state at path (a missing file is an empty service).
+// Open loads the state at path (a missing file is an empty service). Its
+// folder must be writable: every change is written there.
 func Open(path string) (*Server, error) {
-	s := &Server{path: path, clusters: map[string]map[string]time.Time{}, now: time.Now}
+	s := &Server{path: path, clusters: map[string]map[string]time.Time{}, now: time.Now,
+		maxClusters: MaxClusters, maxEntries: MaxEntries}
+	probe, err := os.CreateTemp(filepath.Dir(path), ".tokens-*")
+	if err != nil {
+		return nil, fmt.Errorf("token server state %s: its folder is not writable: %w", path, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
@@ -146,8 +167,13 @@ func (s *Server) create(w http.ResponseWriter) {
 	token := hex.EncodeToString(b)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.clusters) >= s.maxClusters {
+		http.Error(w, fmt.Sprintf("cannot make a new cluster: this server keeps at most %d", s.maxClusters), http.StatusTooManyRequests)
+		return
+	}
 	s.clusters[token] = map[string]time.Time{}
 	if err := s.save(); err != nil {
+		delete(s.clusters, token) // nothing is served that is not kept
 		http.Error(w, "cannot keep the new cluster: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -162,30 +188,58 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, token string) 
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1024))
 	entry := strings.TrimSpace(string(body))
-	if err != nil || !validEntry(entry) {
-		http.Error(w, fmt.Sprintf("invalid entry %q: want host:port or name=host:port", entry), http.StatusBadRequest)
+	if err == nil {
+		err = checkEntry(entry)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.clusters[token] == nil {
-		s.clusters[token] = map[string]time.Time{} // a token made by `swarmdeck create` without a server
+	cluster, created := s.clusters[token], false
+	if cluster == nil {
+		if len(s.clusters) >= s.maxClusters {
+			http.Error(w, fmt.Sprintf("cannot keep cluster %s: this server keeps at most %d clusters", token, s.maxClusters), http.StatusTooManyRequests)
+			return
+		}
+		cluster, created = map[string]time.Time{}, true // a token made by `swarmdeck create` without a server
+		s.clusters[token] = cluster
 	}
 	s.prune(token)
-	s.clusters[token][entry] = s.now().Add(time.Duration(secs) * time.Second)
+	prev, had := cluster[entry]
+	if !had && len(cluster) >= s.maxEntries {
+		http.Error(w, fmt.Sprintf("cannot register %q: cluster %s holds %d entries, the most this server keeps", entry, token, s.maxEntries), http.StatusTooManyRequests)
+		return
+	}
+	cluster[entry] = s.now().Add(time.Duration(secs) * time.Second)
 	if err := s.save(); err != nil {
+		// Undo: nothing is served that is not kept.
+		switch {
+		case created:
+			delete(s.clusters, token)
+		case had:
+			cluster[entry] = prev
+		default:
+			delete(cluster, entry)
+		}
 		http.Error(w, "cannot keep the entry: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-// validEntry accepts host:port, optionally named name=host:port.
-func validEntry(e string) bool {
-	if _, addr, ok := strings.Cut(e, "="); ok {
-		e = addr
+// checkEntry accepts host:port, optionally named name=host:port with a
+// hostname-like name.
+func checkEntry(e string) error {
+	_, addr, err := model.SplitEntry(e)
+	if err != nil {
+		return err
 	}
-	host, port, err := net.SplitHostPort(e)
+	host, port, err := net.SplitHostPort(addr)
 	p, perr := strconv.Atoi(port)
-	return err == nil && host != "" && perr == nil && p >= 1 && p <= 65535
+	if err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("invalid entry %q: want host:port or name=host:port", model.Printable(e))
+	}
+	return nil
 }

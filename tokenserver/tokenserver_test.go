@@ -60,6 +60,10 @@ func TestProtocol(t *testing.T) {
 		{"a ttl of zero", "POST", "/v1/clusters/" + known + "?ttl=0", "10.0.0.9:2375", 400, "whole seconds from 1 to 86400"},
 		{"a ttl over a day", "POST", "/v1/clusters/" + known + "?ttl=86401", "10.0.0.9:2375", 400, "invalid ttl"},
 		{"an entry without a port", "POST", "/v1/clusters/" + known + "?ttl=30", "10.0.0.9", 400, `invalid entry "10.0.0.9"`},
+		{"a name with '='", "POST", "/v1/clusters/" + known + "?ttl=30", "weird=name=10.0.0.9:2375", 400, `invalid node name "weird=name"`},
+		{"a name with a space", "POST", "/v1/clusters/" + known + "?ttl=30", "a b=10.0.0.9:2375", 400, `invalid node name "a b"`},
+		{"a name with a slash", "POST", "/v1/clusters/" + known + "?ttl=30", "a/b=10.0.0.9:2375", 400, `invalid node name "a/b"`},
+		{"a named entry", "POST", "/v1/clusters/" + known + "?ttl=30", "node-9=10.0.0.9:2375", 200, ""},
 		{"an empty entry", "POST", "/v1/clusters/" + known + "?ttl=30", "", 400, `invalid entry ""`},
 		{"another verb", "DELETE", "/v1/clusters/" + known, "", 405, "use GET or POST"},
 		{"elsewhere", "GET", "/v2/other", "", 404, "not found"},
@@ -123,4 +127,55 @@ func TestABadStateFileIsNamed(t *testing.T) {
 		t.Fatalf("a missing file: %v", err)
 	}
 	var _ http.Handler = &Server{}
+}
+
+func TestAStateFolderThatCannotBeWrittenIsRefusedAtStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nonexistent", "dir", "x.json")
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "its folder is not writable") {
+		t.Fatalf("Open(%s): %v; want a folder that is not writable named", path, err)
+	}
+}
+
+// TestAChangeThatCannotBeKeptIsNotServed: when the state cannot be
+// written (its folder went away), the POST answers 500 and neither the
+// entry nor the new cluster is served.
+func TestAChangeThatCannotBeKeptIsNotServed(t *testing.T) {
+	s, path := open(t, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Second))
+	if err := os.RemoveAll(filepath.Dir(path)); err != nil {
+		t.Fatal(err)
+	}
+	if code, answer := do(s, "POST", "/v1/clusters/"+known+"?ttl=30", "10.0.0.9:2375"); code != 500 || !strings.Contains(answer, "cannot keep the entry") {
+		t.Fatalf("register: %d %q", code, answer)
+	}
+	if _, answer := do(s, "GET", "/v1/clusters/"+known, ""); strings.Contains(answer, "10.0.0.9") {
+		t.Fatalf("an entry that was not kept is served: %s", answer)
+	}
+	if code, _ := do(s, "POST", "/v1/clusters/fresh?ttl=30", "10.0.0.9:2375"); code != 500 {
+		t.Fatalf("register in a new cluster: %d", code)
+	}
+	if code, _ := do(s, "POST", "/v1/clusters", ""); code != 500 || len(s.clusters) != 2 {
+		t.Fatalf("create: %d, %d clusters; want 500 and the fixture's 2", code, len(s.clusters))
+	}
+}
+
+func TestTheCapsOnClustersAndEntries(t *testing.T) {
+	s, _ := open(t, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Second))
+	s.maxClusters, s.maxEntries = 3, 3 // the fixture has 2 clusters; known has 2 live entries
+	for _, tt := range []struct {
+		method, path, body string
+		code               int
+		answer             string
+	}{
+		{"POST", "/v1/clusters/" + known + "?ttl=30", "10.0.0.9:2375", 200, ""},
+		{"POST", "/v1/clusters/" + known + "?ttl=30", "10.0.0.10:2375", 429, "holds 3 entries, the most this server keeps"},
+		{"POST", "/v1/clusters/" + known + "?ttl=60", "10.0.0.9:2375", 200, ""}, // a renewal
+		{"POST", "/v1/clusters", "", 200, ""},
+		{"POST", "/v1/clusters", "", 429, "this server keeps at most 3"},
+		{"POST", "/v1/clusters/another?ttl=30", "10.0.0.9:2375", 429, "this server keeps at most 3 clusters"},
+	} {
+		code, answer := do(s, tt.method, tt.path, tt.body)
+		if code != tt.code || !strings.Contains(answer, tt.answer) {
+			t.Errorf("%s %s %q: %d %q; want %d %q", tt.method, tt.path, tt.body, code, answer, tt.code, tt.answer)
+		}
+	}
 }
