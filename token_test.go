@@ -76,7 +76,7 @@ func TestHostedTokenServiceIsGone(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"list", "--timeout", "5s", "token://0123456789abcdef0123456789abcdef"}, &stdout, &stderr)
 	msg := stderr.String()
-	if code != exitRefused || !strings.Contains(msg, "shut down on 2019-06-19") || !strings.Contains(msg, "swarmdeck token-server") {
+	if code != exitUnreachable || !strings.Contains(msg, "shut down on 2019-06-19") || !strings.Contains(msg, "swarmdeck token-server") {
 		t.Fatalf("exit %d, stderr %q", code, msg)
 	}
 }
