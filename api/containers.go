@@ -435,9 +435,11 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 	node := map[string]any{"ID": n.ID, "IP": hostOf(n.Addr), "Addr": n.Addr, "Name": n.Name, "Cpus": n.CPUs, "Memory": n.Memory, "Labels": n.Labels}
 	var doc map[string]any
 	if p, ok := eng.(backend.Proxied); ok {
+		r, done := s.whileHealthy(r, n.Addr)
+		defer done()
 		resp, err := get(r, p, "/containers/"+ct.ID+"/json")
 		if err != nil {
-			writeError(w, err)
+			writeError(w, engineError(r, err))
 			return
 		}
 		defer resp.Body.Close()

@@ -151,6 +151,8 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
 	body = []byte(strings.Replace(string(body), req.Container, ct.ID, 1))
 	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(string(body))), int64(len(body))
 	action := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/'):]
+	r, done := s.whileHealthy(r, n.Addr)
+	defer done()
 	proxy(w, r, p, "/networks/"+netRef+action, nil)
 	s.c.Refresh(r.Context(), ct.ID)
 }

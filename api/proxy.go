@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,11 +24,13 @@ var errNotProxied = errors.New("this request is passed to the container's engine
 // container's reference replaced by its ID; streams (logs, attach) stream.
 func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("name")
-	ct, _, p, err := s.locate(ref)
+	ct, n, p, err := s.locate(ref)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	r, done := s.whileHealthy(r, n.Addr)
+	defer done()
 	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)
 	if r.Header.Get("Upgrade") != "" || strings.HasSuffix(path, "/attach") {
 		hijack(w, r, p, path)
@@ -64,18 +67,37 @@ func (s *Server) locate(ref string) (*model.Container, *model.Node, backend.Prox
 	return ct, n, p, nil
 }
 
+// whileHealthy is r bound to the health of the node at addr: the call
+// ends, with backend.ErrNodeDown, when that node turns Unhealthy (a hung
+// engine never holds a user's call past its flag).
+func (s *Server) whileHealthy(r *http.Request, addr string) (*http.Request, context.CancelFunc) {
+	ctx, cancel := s.c.WhileHealthy(r.Context(), addr)
+	return r.WithContext(ctx), cancel
+}
+
+// engineError is err of a call passed to an engine, said as the node
+// going down when that is why it ended.
+func engineError(r *http.Request, err error) error {
+	if cause := backend.NodeDownCause(r.Context(), err); cause != err {
+		return cause
+	}
+	return fmt.Errorf("the engine did not answer: %w", err)
+}
+
 // createExec passes an exec create to the container's engine and
 // remembers which engine owns the exec ID.
 func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
-	ct, _, p, err := s.locate(r.PathValue("name"))
+	ct, n, p, err := s.locate(r.PathValue("name"))
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	r, done := s.whileHealthy(r, n.Addr)
+	defer done()
 	out := outgoing(r, p, "/containers/"+ct.ID+"/exec")
 	resp, err := p.HTTPClient().Do(out)
 	if err != nil {
-		writeError(w, err)
+		writeError(w, engineError(r, err))
 		return
 	}
 	defer resp.Body.Close()
@@ -85,7 +107,7 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 	}
 	if json.Unmarshal(body, &created) == nil && created.ID != "" {
 		s.mu.Lock()
-		s.execs[created.ID] = p
+		s.execs[created.ID] = execOwner{p, n.Addr}
 		s.mu.Unlock()
 	}
 	copyHeader(w.Header(), resp.Header)
@@ -96,12 +118,15 @@ func (s *Server) createExec(w http.ResponseWriter, r *http.Request) {
 // proxyExec passes exec start, resize and inspect to the owning engine.
 func (s *Server) proxyExec(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	p, ok := s.execs[r.PathValue("id")]
+	o, ok := s.execs[r.PathValue("id")]
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, fmt.Errorf("%w: exec instance %s", backend.ErrNotFound, r.PathValue("id")))
 		return
 	}
+	p := o.p
+	r, done := s.whileHealthy(r, o.addr)
+	defer done()
 	if strings.HasSuffix(r.URL.Path, "/start") && r.Header.Get("Upgrade") != "" {
 		hijack(w, r, p, r.URL.Path)
 		return
@@ -145,8 +170,8 @@ func proxy(w http.ResponseWriter, r *http.Request, p backend.Proxied, path strin
 		},
 		Transport:     p.HTTPClient().Transport,
 		FlushInterval: -1,
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeError(w, fmt.Errorf("the engine did not answer: %w", err))
+		ErrorHandler: func(w http.ResponseWriter, out *http.Request, err error) {
+			writeError(w, engineError(out, err))
 		},
 	}
 	rp.ServeHTTP(w, r)
@@ -158,14 +183,17 @@ func proxy(w http.ResponseWriter, r *http.Request, p backend.Proxied, path strin
 func hijack(w http.ResponseWriter, r *http.Request, p backend.Proxied, path string) {
 	conn, err := p.Dial(r.Context())
 	if err != nil {
-		writeError(w, fmt.Errorf("the engine did not answer: %w", err))
+		writeError(w, engineError(r, err))
 		return
 	}
 	defer conn.Close()
+	// The stream ends when the request's context does (its node turned
+	// Unhealthy): closing the engine's side ends both copies below.
+	defer context.AfterFunc(r.Context(), func() { conn.Close() })()
 	out := outgoing(r, p, path)
 	out.URL.Scheme, out.URL.Host = "", ""
 	if err := out.Write(conn); err != nil {
-		writeError(w, fmt.Errorf("the engine did not answer: %w", err))
+		writeError(w, engineError(r, err))
 		return
 	}
 	hj, ok := w.(http.Hijacker)
@@ -178,6 +206,7 @@ func hijack(w http.ResponseWriter, r *http.Request, p backend.Proxied, path stri
 		return
 	}
 	defer client.Close()
+	defer context.AfterFunc(r.Context(), func() { client.Close() })()
 	go func() {
 		if n := buf.Reader.Buffered(); n > 0 {
 			b, _ := buf.Reader.Peek(n)
@@ -189,6 +218,12 @@ func hijack(w http.ResponseWriter, r *http.Request, p backend.Proxied, path stri
 		}
 	}()
 	io.Copy(client, conn)
+}
+
+// execOwner is the engine that made an exec, and its node's address.
+type execOwner struct {
+	p    backend.Proxied
+	addr string
 }
 
 func passThrough(w http.ResponseWriter, resp *http.Response) {

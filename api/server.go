@@ -30,7 +30,7 @@ type Server struct {
 	mux *http.ServeMux
 
 	mu    sync.Mutex
-	execs map[string]backend.Proxied // exec ID → the engine that made it
+	execs map[string]execOwner // exec ID → the engine that made it
 
 	forward *http.Transport // how a replica reaches the primary
 	scheme  string          // http, or https when the managers serve TLS
@@ -60,7 +60,7 @@ func (s *Server) ForwardOverTLS(c *tls.Config) {
 
 // New makes the endpoint for a cluster.
 func New(c *backend.Cluster) *Server {
-	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]backend.Proxied{}, scheme: "http",
+	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]execOwner{}, scheme: "http",
 		follow: followLimits{max: MaxFollowers, buffer: followerBuffer, writeTimeout: followerWriteTimeout}}
 	s.routes()
 	return s

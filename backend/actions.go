@@ -119,6 +119,8 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	c.pending[swarmID] = pc
 	c.rebuild(n)
 	nodeCPUs := n.info.CPUs
+	ctx, stop := c.whileHealthyLocked(ctx, n) // a hung engine ends the create when flagged
+	defer stop()
 	c.mu.Unlock()
 
 	spec := CreateSpec{Config: cfg}
@@ -128,6 +130,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		spec.NanoCPUs = int64(cfg.CPUs) * 1e6
 	}
 	id, err := n.eng.Create(ctx, spec)
+	err = NodeDownCause(ctx, err)
 	var ct *model.Container
 	var t uint64
 	if err == nil {
@@ -287,10 +290,7 @@ func (c *Cluster) act(ctx context.Context, ref, what string, work time.Duration,
 		return err
 	}
 	cctx, cancel := c.userCtx(ctx, n, work)
-	err = call(cctx, n.eng, ct.ID)
-	if cause := context.Cause(cctx); err != nil && errors.Is(cause, errNodeDown) {
-		err = cause
-	}
+	err = NodeDownCause(cctx, call(cctx, n.eng, ct.ID))
 	cancel()
 	if err != nil {
 		if IsConnectionError(err) {
@@ -302,28 +302,59 @@ func (c *Cluster) act(ctx context.Context, ref, what string, work time.Duration,
 	return nil
 }
 
-// errNodeDown ends a user's call on a node that stopped being Healthy.
-var errNodeDown = errors.New("the node became unhealthy during the call")
+// ErrNodeDown ends a user's call on a node that stopped being Healthy.
+var ErrNodeDown = errors.New("the node became unhealthy during the call")
 
 // userCtx bounds a user's call on node n: work plus userCallTimeout, or
 // until the node stops being Healthy, or ctx ends.
 func (c *Cluster) userCtx(ctx context.Context, n *node, work time.Duration) (context.Context, context.CancelFunc) {
 	tctx, cancelT := context.WithTimeout(ctx, work+userCallTimeout)
-	uctx, cancel := context.WithCancelCause(tctx)
 	c.mu.Lock()
+	uctx, cancel := c.whileHealthyLocked(tctx, n)
+	c.mu.Unlock()
+	return uctx, func() { cancel(); cancelT() }
+}
+
+// whileHealthyLocked is ctx ended, with cause ErrNodeDown, when node n
+// stops being Healthy. A node already down only has ctx's own end: the
+// caller knew. c.mu is held.
+func (c *Cluster) whileHealthyLocked(ctx context.Context, n *node) (context.Context, context.CancelFunc) {
+	uctx, cancel := context.WithCancelCause(ctx)
 	down := n.down
 	if n.health != model.Healthy {
-		down = nil // already down: the caller knew; only the deadline applies
+		down = nil
 	}
-	c.mu.Unlock()
 	go func() {
 		select {
 		case <-down:
-			cancel(errNodeDown)
+			cancel(ErrNodeDown)
 		case <-uctx.Done():
 		}
 	}()
-	return uctx, func() { cancel(nil); cancelT() }
+	return uctx, func() { cancel(nil) }
+}
+
+// WhileHealthy is ctx for a call passed through to the engine of the
+// node at addr (a proxied or streamed request): it ends, with cause
+// ErrNodeDown, when that node stops being Healthy. Callers tell that end
+// with NodeDownCause.
+func (c *Cluster) WhileHealthy(ctx context.Context, addr string) (context.Context, context.CancelFunc) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[addr]
+	if n == nil {
+		return context.WithCancel(ctx)
+	}
+	return c.whileHealthyLocked(ctx, n)
+}
+
+// NodeDownCause is ErrNodeDown, with err's words after it, when ctx ended
+// because its node turned Unhealthy; otherwise err.
+func NodeDownCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNodeDown) && !errors.Is(err, ErrNodeDown) {
+		return cause
+	}
+	return err
 }
 
 // Start starts a container.

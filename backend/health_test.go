@@ -198,7 +198,7 @@ func TestAUserCallOnANodeThatTurnsUnhealthyEndsAtOnce(t *testing.T) {
 	go func() { done <- c.Stop(context.Background(), "web", time.Hour) }()
 	down.Store(true)
 	err := <-done
-	if !errors.Is(err, errNodeDown) {
+	if !errors.Is(err, ErrNodeDown) {
 		t.Fatalf("the stop ended with %v; want the node's failure", err)
 	}
 }
