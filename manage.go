@@ -161,7 +161,7 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	}
 	if f.replication {
 		if f.advertise == "" {
-			return nil, errors.New("--advertise address must be provided when using --leader-election")
+			return nil, errors.New("--advertise address must be provided when using --replication")
 		}
 		if f.replicationTTL <= 0 {
 			return nil, errors.New("--replication-ttl should be a positive number")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"strings"
+
 	"syscall"
 	"testing"
 	"time"
@@ -127,7 +128,7 @@ func TestJoinListAndReplicationFlagsAsSwarm(t *testing.T) {
 		{joinCmd, []string{"--advertise", "a:1", "--ttl", "100000h", "zk://127.0.0.1:1/x"}, "swarmdeck join: --ttl 100000h0m0s is above the longest TTL zk:// accepts (596h31m23.647s)", 0},
 		{joinCmd, []string{"--advertise", "a:1", "--ttl", "25h", "consul://127.0.0.1:1/x"}, "swarmdeck join: --ttl 25h0m0s is above the longest TTL consul:// accepts (24h0m0s)", 0},
 		{joinCmd, []string{"--advertise", "a:1", "--ttl", "25h", "token://127.0.0.1:1/abc"}, "swarmdeck join: --ttl 25h0m0s is above the longest TTL token:// accepts (24h0m0s)", 0},
-		{manageCmd, []string{"--replication", "consul://127.0.0.1:1/x"}, "swarmdeck manage: --advertise address must be provided when using --leader-election", 0},
+		{manageCmd, []string{"--replication", "consul://127.0.0.1:1/x"}, "swarmdeck manage: --advertise address must be provided when using --replication", 0},
 		{manageCmd, []string{"--replication", "--advertise", "a:1", "--replication-ttl", "0s", "consul://127.0.0.1:1/x"}, "swarmdeck manage: --replication-ttl should be a positive number", 0},
 		{manageCmd, []string{"--replication", "--advertise", "a:1", "nodes://a:1"}, "swarmdeck manage: Leader election is only supported with consul, etcd and zookeeper discovery.", 0},
 		{manageCmd, []string{"--heartbeat", "100ms", "a:1"}, "swarmdeck manage: --heartbeat should be at least one second", 0},

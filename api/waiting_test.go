@@ -105,6 +105,16 @@ func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	// The log says why the copy went, truly: it runs nowhere else.
+	var said string
+	for _, e := range c.RecentEvents() {
+		if e.Action == "duplicate_removed" {
+			said = e.Message
+		}
+	}
+	if said != "removed the stale copy of pinned from us-1: removed by the user while its node was down" {
+		t.Fatalf("the removal of the copy was logged as %q", said)
+	}
 }
 
 // TestAWaitingContainerOnRealEnginesThroughTheCLI: kill -9 of node-1's

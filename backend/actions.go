@@ -149,7 +149,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		if IsConnectionError(err) {
 			// The engine may still create it; when it shows up, it goes.
 			// Whether the engine is down is the probe's to say.
-			c.abandoned[swarmID] = true
+			c.abandoned[swarmID] = "its create got no answer and was given up"
 			c.probeSoon(n)
 		}
 		c.rebuild(n)
@@ -409,7 +409,7 @@ func (c *Cluster) buryMoved(ctx context.Context, ct *model.Container) {
 	c.mu.Lock()
 	from := c.evacuated[ct.SwarmID]
 	if from != "" && ct.SwarmID != "" && c.swarmIDs[ct.SwarmID] == 0 {
-		c.abandoned[ct.SwarmID] = true // its old copy goes when its node is back
+		c.abandoned[ct.SwarmID] = removedWhileDown // its old copy goes when its node is back
 	} else {
 		from = ""
 	}

@@ -96,7 +96,7 @@ type Cluster struct {
 	byEngineID  map[string][]*node // by engine ID: who shares an ID, without a scan
 	snap        *sched.Snapshot
 	pending     map[string]*model.Container // creates in flight, by swarm ID
-	abandoned   map[string]bool             // swarm IDs of creates that failed half-way
+	abandoned   map[string]string           // swarm IDs of creates that failed half-way, or removed while waiting → why their copies go
 	evacuated   map[string]string           // swarm ID → the failed node its container was taken off
 	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
 	queue       []*queued                   // containers waiting to be rescheduled
@@ -190,7 +190,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
-		pending: map[string]*model.Container{}, abandoned: map[string]bool{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
+		pending: map[string]*model.Container{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{},
 	}

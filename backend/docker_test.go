@@ -731,3 +731,14 @@ func TestRealNewPrimaryKeepsTheNewerOfTwoCopies(t *testing.T) {
 		t.Fatalf("the new manager sees web on %v; want one copy, the moved one", where)
 	}
 }
+
+// TestRealAnUnnamedCreateRefusedSaysWhat: a create without a name that
+// its engine refuses names "a container", not an empty name.
+func TestRealAnUnnamedCreateRefusedSaysWhat(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	_, err := c.Create(context.Background(), model.Config{Image: "swarmdeck-no-such-image:1", Env: []string{"constraint:node==node-1"}})
+	if err == nil || !strings.HasPrefix(err.Error(), "creating a container on node-1: ") {
+		t.Fatalf("the refused create said %v", err)
+	}
+}

@@ -318,7 +318,7 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 		gone := c.evacuated[ct.SwarmID] == n.entry.Addr && !waiting(ct)
 		removed := isGlobal(ct) && c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr] || // rm while the node was down
 			c.takenBack[ct.ID] // a failed move's new copy
-		if removed || ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] || gone) {
+		if removed || ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] != "" || gone) {
 			stale = append(stale, ct)
 		}
 	}
@@ -338,6 +338,29 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 	}
 	c.queue = kept
 	return stale
+}
+
+// staleWhy says truly why ct's copy on n goes. c.mu is held.
+func (c *Cluster) staleWhy(n *node, ct *model.Container) string {
+	mine := 0
+	for _, o := range n.containers {
+		if o.SwarmID == ct.SwarmID {
+			mine++
+		}
+	}
+	switch {
+	case isGlobal(ct) && c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr]:
+		return removedWhileDown
+	case c.takenBack[ct.ID]:
+		return "a failed move's new copy"
+	case c.swarmIDs[ct.SwarmID] > mine:
+		return "it runs elsewhere"
+	case c.abandoned[ct.SwarmID] != "":
+		return c.abandoned[ct.SwarmID]
+	case c.pending[ct.SwarmID] != nil:
+		return "it is being moved to another node"
+	}
+	return "it was taken off the node while the node was down"
 }
 
 // newerCopy reports whether a node other than n holds a copy of ct's
@@ -391,6 +414,9 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 	var buried []string // removed while waiting: their tombstones can go
 	for _, ct := range stale {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		c.mu.Lock()
+		why := c.staleWhy(n, ct)
+		c.mu.Unlock()
 		err := n.eng.Remove(cctx, ct.ID, true)
 		cancel()
 		c.mu.Lock()
@@ -400,7 +426,7 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 		} else {
 			n.reads++ // removed: newer than any read in flight
 			c.applyRead(n, n.reads, ct.ID, nil)
-			if c.abandoned[ct.SwarmID] {
+			if c.abandoned[ct.SwarmID] != "" {
 				buried = append(buried, ct.SwarmID)
 			}
 			delete(c.abandoned, ct.SwarmID)
@@ -412,7 +438,7 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 				}
 			}
 			c.emit(model.Event{Kind: model.EventReschedule, Node: n.name(), Container: ct.Name, Action: "duplicate_removed",
-				Message: fmt.Sprintf("removed the stale copy of %s from %s: it runs elsewhere", ct.Name, n.name())})
+				Message: fmt.Sprintf("removed the stale copy of %s from %s: %s", describe(ct), n.name(), why)})
 			c.rebuild(n)
 		}
 		c.mu.Unlock()

@@ -92,7 +92,7 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 			l.failed = true
 			continue
 		}
-		if hasPolicy(ct) && (c.swarmIDs[ct.SwarmID] > 1 || c.abandoned[ct.SwarmID]) {
+		if hasPolicy(ct) && (c.swarmIDs[ct.SwarmID] > 1 || c.abandoned[ct.SwarmID] != "") {
 			// Another copy runs elsewhere already (moved by an earlier
 			// primary), or it was removed while it waited: this one is
 			// stale, never moved again, and goes when its node comes back,
@@ -261,5 +261,5 @@ func (c *Cluster) queuedName(name string, except *queued) bool {
 
 // describe names a container for messages.
 func describe(ct *model.Container) string {
-	return cmp.Or(ct.Name, model.ShortID(ct.ID))
+	return cmp.Or(ct.Name, model.ShortID(ct.ID), "a container")
 }

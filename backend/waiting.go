@@ -88,7 +88,7 @@ func (c *Cluster) forget(ctx context.Context, w *WaitingError) error {
 	}
 	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
 	if q.c.SwarmID != "" {
-		c.abandoned[q.c.SwarmID] = true
+		c.abandoned[q.c.SwarmID] = removedWhileDown
 	}
 	c.emit(model.Event{Kind: model.EventReschedule, Node: q.fromName, Container: q.c.Name, ContainerID: q.c.ID, Action: "destroy",
 		Message: fmt.Sprintf("%s removed while waiting to be rescheduled off %s; its copy there goes when %s comes back", describe(q.c), q.fromName, q.fromName)})
@@ -130,7 +130,11 @@ func (c *Cluster) loadTombstones(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		c.abandoned[id] = true
+		c.abandoned[id] = removedWhileDown
 	}
-	c.queue = slices.DeleteFunc(c.queue, func(q *queued) bool { return !q.inFlight && c.abandoned[q.c.SwarmID] })
+	c.queue = slices.DeleteFunc(c.queue, func(q *queued) bool { return !q.inFlight && c.abandoned[q.c.SwarmID] != "" })
 }
+
+// removedWhileDown is why the copy of a container removed while it
+// waited to be rescheduled goes when its node comes back.
+const removedWhileDown = "removed by the user while its node was down"
