@@ -11,6 +11,7 @@ import (
 type logOptions struct {
 	level slog.Level
 	json  bool
+	file  string // --log-file before the command: the console's log
 }
 
 // newLogOptions checks --log-level and --log-format. Swarm's logrus

@@ -69,6 +69,8 @@ Global flags, before the command:
   --debug               log at debug level (same as --log-level debug)
   -l, --log-level LEVEL debug, info, warn or error (default info)
   --log-format FORMAT   text or json (default text)
+  --log-file FILE       write the log here (default: swarmdeck/swarmdeck.log
+                        in the user's cache folder)
   -v, --version         the version, commit and build date
 
 Run 'swarmdeck COMMAND --help' for the flags of a command.
@@ -153,6 +155,7 @@ func parseGlobals(args []string) (globals, []string, error) {
 	debug := fs.Bool("debug", false, "log at debug level")
 	level := fs.StringP("log-level", "l", "info", "debug, info, warn or error")
 	format := fs.String("log-format", "text", "text or json")
+	file := fs.String("log-file", "", "write the log here (default: swarmdeck/swarmdeck.log in the user's cache folder)")
 	fs.BoolVarP(&g.version, "version", "v", false, "the version")
 	fs.StringVar(&g.cluster, "cluster", "", "a cluster file to simulate")
 	if err := fs.Parse(args); err != nil {
@@ -165,6 +168,7 @@ func parseGlobals(args []string) (globals, []string, error) {
 	if *debug {
 		lo.level = slog.LevelDebug
 	}
+	lo.file = *file
 	g.log = lo
 	return g, fs.Args(), nil
 }
@@ -197,7 +201,7 @@ func demoConsole(lo logOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage
 	}
-	cfg := &manageConfig{source: src, log: lo}
+	cfg := &manageConfig{source: src, log: lo, logFile: lo.file}
 	if cfg.opts.Sched, err = mergeSched(src.File, "", nil, false, nil); err != nil {
 		fmt.Fprintf(stderr, "swarmdeck: %v\n", err)
 		return exitUsage

@@ -315,7 +315,7 @@ func manageWith(lo logOptions, args []string, stdout, stderr io.Writer, consoleF
 		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
 		return exitUsage
 	}
-	cfg.log = lo
+	cfg.withLog(lo)
 	if !cfg.headless {
 		if err := consoleTerminal(stdout); err != nil {
 			if consoleForm {
@@ -329,6 +329,15 @@ func manageWith(lo logOptions, args []string, stdout, stderr io.Writer, consoleF
 		}
 	}
 	return runManager(cfg, stdout, stderr)
+}
+
+// withLog takes the global log flags; a --log-file before the command
+// (swarmdeck --log-file X sim://…) counts unless manage named its own.
+func (cfg *manageConfig) withLog(lo logOptions) {
+	cfg.log = lo
+	if cfg.logFile == "" {
+		cfg.logFile = lo.file
+	}
 }
 
 // defaultHeadlessHost is where a headless manager serves the Docker API

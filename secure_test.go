@@ -188,3 +188,41 @@ func TestAUnixSocketReplacesOnlyAStaleSocket(t *testing.T) {
 		t.Fatalf("the regular file changed: %q", b)
 	}
 }
+
+// TestTheLogFileFlagWorksBeforeTheCommand: `swarmdeck --log-file X
+// sim://…` and `swarmdeck --log-file X manage …` (as the README says)
+// write the log to X; manage's own --log-file wins.
+func TestTheLogFileFlagWorksBeforeTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	global, own := filepath.Join(dir, "global.log"), filepath.Join(dir, "own.log")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-file", global, "sim://2"}, global},
+		{[]string{"--log-file", global, "manage", "sim://2"}, global},
+		{[]string{"--log-file", global, "manage", "--log-file", own, "sim://2"}, own},
+	} {
+		g, rest, err := parseGlobals(tt.args)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		if rest[0] == "manage" {
+			rest = rest[1:]
+		}
+		cfg, err := parseManage(rest, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		cfg.withLog(g.log)
+		_, closeLog, err := openLog(cfg, io.Discard)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		closeLog()
+		if _, err := os.Stat(tt.want); err != nil {
+			t.Fatalf("%q: the log is not at %s: %v", tt.args, tt.want, err)
+		}
+		os.Remove(tt.want)
+	}
+}
