@@ -258,8 +258,9 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 	if !registered {
 		return ErrNeverRegistered
 	}
-	// Deregister within a few seconds, whatever Consul does.
-	_, w, cancel := consulCall(context.WithoutCancel(ctx), consulCallTimeout)
+	// Deregister within deregisterTimeout, whatever Consul does: join
+	// stops within 5 s of SIGTERM even while Consul hangs.
+	_, w, cancel := consulCall(context.WithoutCancel(ctx), deregisterTimeout)
 	defer cancel()
 	if session != "" {
 		if _, err := sessions.Destroy(session, w); err != nil { // its behaviour deletes the key
@@ -271,3 +272,6 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 	}
 	return nil
 }
+
+// deregisterTimeout bounds the whole deregistration at the end of a join.
+const deregisterTimeout = 3 * time.Second
