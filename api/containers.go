@@ -494,23 +494,49 @@ func (s *Server) startContainer(w http.ResponseWriter, r *http.Request) {
 	s.act(w, s.c.Start(r.Context(), r.PathValue("name")))
 }
 
+// stopContainer answers 304 for a container that is not running, as
+// the engine does.
 func (s *Server) stopContainer(w http.ResponseWriter, r *http.Request) {
-	s.act(w, s.c.Stop(r.Context(), r.PathValue("name"), timeout(r)))
+	t, err := timeout(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if ct, _, _, err := s.c.Locate(r.PathValue("name")); err == nil && (ct.State == model.Exited || ct.State == model.Created) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	s.act(w, s.c.Stop(r.Context(), r.PathValue("name"), t))
 }
 
 func (s *Server) restartContainer(w http.ResponseWriter, r *http.Request) {
-	s.act(w, s.c.Restart(r.Context(), r.PathValue("name"), timeout(r)))
+	t, err := timeout(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	s.act(w, s.c.Restart(r.Context(), r.PathValue("name"), t))
 }
 
 func (s *Server) removeContainer(w http.ResponseWriter, r *http.Request) {
 	s.act(w, s.c.Remove(r.Context(), r.PathValue("name"), boolParam(r, "force")))
 }
 
-func timeout(r *http.Request) time.Duration {
-	if t, err := strconv.Atoi(r.URL.Query().Get("t")); err == nil && t >= 0 {
-		return time.Duration(t) * time.Second
+// timeout is a stop's or restart's t= (10 s when absent or negative);
+// one that is not a whole number is a bad request.
+func timeout(r *http.Request) (time.Duration, error) {
+	v := r.URL.Query().Get("t")
+	if v == "" {
+		return 10 * time.Second, nil
 	}
-	return 10 * time.Second
+	t, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: t=%q is not a whole number of seconds", errBadRequest, v)
+	}
+	if t < 0 {
+		return 10 * time.Second, nil
+	}
+	return time.Duration(t) * time.Second, nil
 }
 
 func (s *Server) act(w http.ResponseWriter, err error) {
