@@ -163,7 +163,11 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		}
 		encs := s.ps.node(n)
 		for i, c := range n.Containers {
-			if c.ID == "" || (!all && (down || c.State != model.Running)) || !matches(f, c) {
+			if c.ID == "" || (!all && (down || c.State != model.Running)) || !matches(f, c, down) {
+				continue
+			}
+			if down { // rare: not cached, its State is hostDown
+				out = append(out, psItem{created: c.Created.Unix(), enc: encodeSummary(summarize(c, n, true, now)), status: statusText(c, true, now)})
 				continue
 			}
 			if encs[i] == nil {
@@ -176,7 +180,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	s.ps.mu.Unlock()
 	if all {
 		for _, q := range s.c.Queued() {
-			if f.Contains("node") && !f.ExactMatch("node", q.From) || !matches(f, q.Container) {
+			if f.Contains("node") && !f.ExactMatch("node", q.From) || !matches(f, q.Container, true) {
 				continue
 			}
 			sm := summarizeWaiting(q, now)
@@ -305,7 +309,7 @@ func encodeSummary(sm summary) *psEncoded {
 
 func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summary {
 	sm := summary{ID: c.ID, Names: []string{"/" + n.Name + "/" + c.Name}, Image: c.Image, Command: strings.Join(c.Cmd, " "),
-		Created: c.Created.Unix(), Labels: c.Labels, State: c.State.String(), Status: statusText(c, down, now),
+		Created: c.Created.Unix(), Labels: c.Labels, State: stateText(c, down), Status: statusText(c, down, now),
 		HostConfig: summaryHostConfig{NetworkMode: c.NetworkMode}, Mounts: []struct{}{}, Ports: []portJSON{}}
 	ip := hostOf(n.Addr)
 	for _, p := range c.Ports {
@@ -397,7 +401,7 @@ func checkPsFilters(f filters.Args) error {
 	return nil
 }
 
-func matches(f filters.Args, c *model.Container) bool {
+func matches(f filters.Args, c *model.Container, down bool) bool {
 	for _, name := range f.Get("name") {
 		if !strings.Contains(c.Name, strings.TrimPrefix(name, "/")) {
 			return false
@@ -415,7 +419,7 @@ func matches(f filters.Args, c *model.Container) bool {
 			return false
 		}
 	}
-	if f.Contains("status") && !f.ExactMatch("status", c.State.String()) {
+	if f.Contains("status") && !f.ExactMatch("status", stateText(c, down)) {
 		return false
 	}
 	return true
@@ -429,6 +433,12 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
+		// A container of a down node without the policy: its last known
+		// state, as for a waiting one.
+		if ct, n, _ := s.c.Inspect(r.PathValue("name")); ct != nil && n.Health != model.Healthy {
+			writeJSON(w, http.StatusOK, lastKnownDoc(ct, "Host Down: its node "+n.Name+" is "+n.Health.String()+"; this is its last known state", n.Name, n.Addr))
+			return
+		}
 		writeError(w, err)
 		return
 	}
@@ -458,6 +468,20 @@ func (s *Server) inspectContainer(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, doc)
 }
 
+// hostDown is the State, in ps and inspect, of a container whose node
+// is down (waiting to be rescheduled or not): Docker's "dead", with
+// Running false, so clients and `ps --filter status=running` never take
+// it for running; its Status says Host Down and why.
+const hostDown = "dead"
+
+// stateText is c's State as ps and inspect say it; down: its node is.
+func stateText(c *model.Container, down bool) string {
+	if down {
+		return hostDown
+	}
+	return c.State.String()
+}
+
 // modelDoc is an inspect document made from the manager's model, for a
 // container no engine can be asked about.
 func modelDoc(ct *model.Container) map[string]any {
@@ -475,6 +499,12 @@ func modelDoc(ct *model.Container) map[string]any {
 // the failed node, and the reason in State.Error.
 func waitingDoc(w *backend.WaitingError) map[string]any {
 	ct := w.Container
+	return lastKnownDoc(ct, w.Error(), w.From, w.FromAddr)
+}
+
+// lastKnownDoc is inspect's answer for a container whose node is down:
+// its last known config and state, the node, and why in State.Error.
+func lastKnownDoc(ct *model.Container, why, node, addr string) map[string]any {
 	doc := modelDoc(ct)
 	// The engine's own Config and HostConfig as last read (a create body).
 	var raw map[string]json.RawMessage
@@ -484,9 +514,9 @@ func waitingDoc(w *backend.WaitingError) map[string]any {
 		delete(raw, "NetworkingConfig")
 		doc["Config"] = raw
 	}
-	doc["State"] = map[string]any{"Status": ct.State.String(), "Running": false, "Error": w.Error(),
+	doc["State"] = map[string]any{"Status": hostDown, "Running": false, "Dead": true, "Error": why,
 		"StartedAt": ct.Started.Format(time.RFC3339Nano), "FinishedAt": ct.Finished.Format(time.RFC3339Nano)}
-	doc["Node"] = map[string]any{"Name": w.From, "Addr": w.FromAddr, "IP": hostOf(w.FromAddr)}
+	doc["Node"] = map[string]any{"Name": node, "Addr": addr, "IP": hostOf(addr)}
 	return doc
 }
 

@@ -53,8 +53,15 @@ func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
 			row = &list[i]
 		}
 	}
-	if row == nil || row.ID != created.Id || row.Status != "Host Down, waiting to reschedule: "+strings.Join(strings.Fields(waiting[0].Reason), " ") || strings.Contains(row.Status, "\n") || row.State != "running" {
-		t.Fatalf("ps -a shows %+v; want us-1/pinned waiting, with why (%s)", row, body)
+	// One line (the scheduler's reason has newlines), and not running.
+	if row == nil || row.ID != created.Id || row.Status != "Host Down, waiting to reschedule: "+strings.Join(strings.Fields(waiting[0].Reason), " ") || strings.Contains(row.Status, "\n") || row.State != "dead" {
+		t.Fatalf("ps -a shows %+v; want us-1/pinned waiting, dead, with why on one line (%s)", row, body)
+	}
+	for filter, listed := range map[string]bool{"running": false, "dead": true} {
+		_, body, _ := call(t, srv, "GET", `/containers/json?all=1&filters={"status":["`+filter+`"]}`, "")
+		if strings.Contains(body, "/us-1/") != listed {
+			t.Fatalf("ps -a --filter status=%s: lists the down node's containers: %v, want %v\n%s", filter, !listed, listed, body)
+		}
 	}
 	if _, body, _ := call(t, srv, "GET", "/containers/json", ""); strings.Contains(body, "pinned") {
 		t.Fatalf("plain ps lists a container whose host is down: %s", body)
@@ -65,11 +72,15 @@ func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
 		code, body, _ := call(t, srv, "GET", "/containers/"+ref+"/json", "")
 		var doc struct {
 			Id    string
-			State struct{ Error string }
-			Node  struct{ Name string }
+			State struct {
+				Error, Status string
+				Running       bool
+			}
+			Node struct{ Name string }
 		}
 		json.Unmarshal([]byte(body), &doc)
-		if code != http.StatusOK || doc.Id != created.Id || doc.Node.Name != "us-1" || !strings.Contains(doc.State.Error, "waiting to be rescheduled") {
+		if code != http.StatusOK || doc.Id != created.Id || doc.Node.Name != "us-1" || !strings.Contains(doc.State.Error, "waiting to be rescheduled") ||
+			!strings.Contains(doc.State.Error, "\n[node==us-1]") || doc.State.Status != "dead" || doc.State.Running {
 			t.Fatalf("inspect %s: %d %s", ref, code, body)
 		}
 		answers[body] = true
