@@ -119,7 +119,7 @@ func TestAContainerWaitingToRescheduleStaysVisible(t *testing.T) {
 	// The log says why the copy went, truly: it runs nowhere else.
 	var said string
 	for _, e := range c.RecentEvents() {
-		if e.Action == "duplicate_removed" {
+		if e.Action == "duplicate_removed" && e.Container == "pinned" {
 			said = e.Message
 		}
 	}
