@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A developer's test bed in a slot of its own, so several can run side by
 # side on one machine: 3 real dockerd (scripts/testbed.sh), a real Consul
-# (scripts/consul.sh), etcd (scripts/etcd.sh) and ZooKeeper (scripts/zk.sh) on
-# ports of the slot's.
+# (scripts/consul.sh), etcd (scripts/etcd.sh), ZooKeeper (scripts/zk.sh) and an
+# image registry (scripts/registry.sh) on ports of the slot's.
 #
-#   TESTBED_SLOT=S scripts/bed.sh up [N]   start N engines (default 3), Consul, etcd and ZooKeeper; writes /tmp/swarmdeck-bed-S.env
+#   TESTBED_SLOT=S scripts/bed.sh up [N]   start N engines (default 3), Consul, etcd, ZooKeeper and a registry; writes /tmp/swarmdeck-bed-S.env
 #   TESTBED_SLOT=S scripts/bed.sh down     stop them and leave nothing behind
 #
 # Then:  set -a; . /tmp/swarmdeck-bed-S.env; set +a; go test -race ./backend -run TestX
@@ -17,6 +17,7 @@ export CONSUL_DIR=/tmp/swarmdeck-consul-s$SLOT
 export CONSUL_PORT=$((28500 + 10 * SLOT))
 export ETCD_DIR=/tmp/swarmdeck-etcd-s$SLOT ETCD_PORT=$((2379 + 100 * SLOT))
 export ZK_DIR=/tmp/swarmdeck-zk-s$SLOT ZK_PORT=$((2181 + 100 * SLOT))
+export REGISTRY_DIR=/tmp/swarmdeck-registry-s$SLOT REGISTRY_PORT=$((25000 + SLOT))
 ENV=/tmp/swarmdeck-bed-$SLOT.env
 case "${1:-}" in
   up)
@@ -31,7 +32,9 @@ case "${1:-}" in
     scripts/zk.sh stop >/dev/null 2>&1 || true
     scripts/etcd.sh start >/dev/null
     scripts/zk.sh start >/dev/null
-    { cat "$DIR/env" "$CONSUL_DIR/env" "$ETCD_DIR/env" "$ZK_DIR/env"; echo "CONSUL_DIR=$CONSUL_DIR"; echo "CONSUL_PORT=$CONSUL_PORT"
+    scripts/registry.sh stop >/dev/null 2>&1 || true
+    scripts/registry.sh start >/dev/null
+    { cat "$DIR/env" "$CONSUL_DIR/env" "$ETCD_DIR/env" "$ZK_DIR/env" "$REGISTRY_DIR/env"; echo "CONSUL_DIR=$CONSUL_DIR"; echo "CONSUL_PORT=$CONSUL_PORT"
       echo "ETCD_PORT=$ETCD_PORT"; echo "ZK_PORT=$ZK_PORT"; echo "SWARMDECK_REQUIRE_INTEGRATION=1"; } > "$ENV"
     cat "$ENV" ;;
   down)
@@ -39,6 +42,7 @@ case "${1:-}" in
     scripts/consul.sh stop || true
     scripts/etcd.sh stop || true
     scripts/zk.sh stop || true
+    scripts/registry.sh stop || true
     rm -f "$ENV" ;;
   *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

@@ -56,6 +56,14 @@ trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/
 scripts/etcd.sh start
 scripts/zk.sh start
 set -a; . "$ETCD_DIR/env"; . "$ZK_DIR/env"; set +a
+
+step "a real image registry (scripts/registry.sh; Debian's docker-registry)"
+export REGISTRY_DIR=${TESTBED_REGISTRY_DIR:-/tmp/swarmdeck-registry-$$}
+trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/dev/null 2>&1 || true
+      scripts/etcd.sh stop >/dev/null 2>&1 || true; scripts/zk.sh stop >/dev/null 2>&1 || true
+      scripts/registry.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/registry.sh start
+set -a; . "$REGISTRY_DIR/env"; set +a
 export SWARMDECK_REQUIRE_INTEGRATION=1
 
 step "all tests, unit and integration (race detector)"

@@ -4,7 +4,7 @@
 # namespaces), with engine labels, a loopback TCP port, its own bridge for
 # published ports, and a busybox image imported (no registry is reachable).
 #
-#   scripts/testbed.sh install          apt-get docker.io, busybox-static, curl, tmux, etcd-server, zookeeper if missing
+#   scripts/testbed.sh install          apt-get docker.io, busybox-static, curl, tmux, etcd-server, zookeeper, docker-registry if missing
 #   scripts/testbed.sh start N [DIR]    start node-1..node-N; prints their addresses
 #   scripts/testbed.sh stop [DIR]       stop them all and leave nothing behind
 #   scripts/testbed.sh kill I [DIR]     kill -9 node-I's dockerd (a dead host)
@@ -44,6 +44,7 @@ install() {
   command -v tmux >/dev/null || need+=(tmux)   # the console's end-to-end test
   [ -x /usr/bin/etcd ] || need+=(etcd-server)                  # etcd:// discovery tests
   [ -f /usr/share/java/zookeeper.jar ] || need+=(zookeeper)    # zk:// discovery tests (brings Java)
+  [ -x /usr/bin/docker-registry ] || need+=(docker-registry)    # image pull/push tests (scripts/registry.sh)
   [ ${#need[@]} -eq 0 ] && return 0
   echo "testbed: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
