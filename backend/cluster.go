@@ -243,11 +243,14 @@ func (c *Cluster) SetRole(primary bool, leader string) {
 		msg = "this manager is a replica; no primary is elected"
 	}
 	c.emit(model.Event{Kind: model.EventLeader, Action: "leader", Message: msg})
-	if primary && !was {
+	switch {
+	case primary && !was:
 		select { // the rescheduler reconciles before it moves anything
 		case c.takeover <- struct{}{}:
 		default:
 		}
+	case was && !primary:
+		c.nudge() // the rescheduler gives its queue back
 	}
 }
 
@@ -261,6 +264,9 @@ func (c *Cluster) reconcile(ctx context.Context) {
 		unstarted []*model.Container
 	}
 	var todo []work
+	c.mu.Lock()
+	c.giveBackQueue() // what an earlier term queued is judged again, from the cluster as it is
+	c.mu.Unlock()
 	c.loadTombstones(ctx)
 	c.mu.Lock()
 	for _, n := range c.nodes {

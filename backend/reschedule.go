@@ -121,6 +121,43 @@ func (c *Cluster) enqueue(n *node, ct *model.Container, since time.Time, why str
 	c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "cause", why)
 }
 
+// giveBackQueue undoes the queue this manager built while it was primary,
+// once it is not, and again when it takes over: meanwhile another primary
+// decided (moved a container, or the user removed it through that
+// primary, or its node came back), and only the engines tell this manager
+// so. A queued container goes back on its failed node, as a replica that
+// never queued it shows it, and a new primary's reconcile evacuates that
+// node again from the cluster as it is; one whose node is Healthy again
+// is left to that node's listing; one whose node left discovery stays
+// queued unless a copy of it runs somewhere. Without this, a manager that
+// was primary again moved a container another primary had removed, and
+// counted the reservation of a container removed from a Healthy node as
+// waiting on that node (soak run 5). Moves being made (in flight, or a
+// drain's live move) are left alone. c.mu is held.
+func (c *Cluster) giveBackQueue() {
+	if len(c.queue) == 0 {
+		return
+	}
+	kept := c.queue[:0]
+	for _, q := range c.queue {
+		n := c.nodes[q.from]
+		if q.inFlight || q.live || n == nil && c.swarmIDs[q.c.SwarmID] == 0 {
+			kept = append(kept, q)
+			continue
+		}
+		if c.evacuated[q.c.SwarmID] == q.from {
+			delete(c.evacuated, q.c.SwarmID)
+		}
+		if n != nil && n.health != model.Healthy && n.containers[q.c.ID] == nil {
+			c.putContainer(n, q.c)
+			c.rebuild(n)
+		}
+	}
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	c.gen.Add(1)
+}
+
 // nudge tells the rescheduler that capacity may have appeared.
 func (c *Cluster) nudge() {
 	select {
@@ -155,6 +192,9 @@ func (c *Cluster) rescheduler(ctx context.Context) {
 		default:
 		}
 		if !c.isPrimary() {
+			c.mu.Lock()
+			c.giveBackQueue()
+			c.mu.Unlock()
 			continue
 		}
 		if takeover {

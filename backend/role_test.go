@@ -226,3 +226,65 @@ func webMovedOffHungA(t *testing.T) (src *Source, web *model.Container, first *C
 	})
 	return src, web, first, stopFirst, second
 }
+
+// TestAFormerPrimaryForgetsWhatItQueuedOnceAnotherDecides (soak run 5):
+// web, pinned to a, waits to be rescheduled off dead a in the primary's
+// queue; the primary steps down, a comes back, and the user removes web
+// through the new primary. The former primary must not count web as
+// waiting on a (its docker info showed a reserving 3 of its 2 CPUs), and
+// once it is primary again it must not recreate web on a.
+func TestAFormerPrimaryForgetsWhatItQueuedOnceAnotherDecides(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 2, 8<<30, nil), simNode("b", 2, 8<<30, nil)})
+	state := &MemoryState{}
+	first, _ := startReplica(t, src, state)
+	second, _ := startReplica(t, src, state)
+	first.SetRole(true, "first:3376")
+	second.SetRole(false, "first:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+	ctx := context.Background()
+	web, err := first.Create(ctx, model.Config{Name: "web", Image: "busybox", CPUs: 1000,
+		Env: []string{"reschedule:on-node-failure", "constraint:node==a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	src.Sim("a:2375").Crash()
+	waitFor(t, 3*time.Second, "web waits: only a may take it", func() bool {
+		q := first.Queued()
+		return len(q) == 1 && q[0].Container.Name == "web" && q[0].Reason != ""
+	})
+
+	first.SetRole(false, "second:3376")
+	second.SetRole(true, "second:3376")
+	src.Sim("a:2375").Heal()
+	waitFor(t, 3*time.Second, "a back with web in both views", func() bool {
+		n1, _ := copies(first, web.SwarmID)
+		n2, _ := copies(second, web.SwarmID)
+		return health(first, "a:2375") == model.Healthy && health(second, "a:2375") == model.Healthy && n1 == 1 && n2 == 1
+	})
+	if err := second.Remove(ctx, "web", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the former primary saw web removed", func() bool {
+		n, _ := copies(first, web.SwarmID)
+		return n == 0
+	})
+	if q := first.Queued(); len(q) != 0 {
+		t.Fatalf("the former primary still shows %s waiting to move off %s, removed through the new primary", q[0].Container.Name, q[0].From)
+	}
+
+	second.SetRole(false, "first:3376")
+	first.SetRole(true, "first:3376")
+	for range 20 { // several rescheduler rounds
+		first.nudge()
+		time.Sleep(20 * time.Millisecond)
+	}
+	cs, _ := src.Sim("a:2375").Containers(ctx)
+	for _, ct := range cs {
+		if ct.SwarmID == web.SwarmID {
+			t.Fatalf("web, removed, was recreated on a (%s) by the former primary", ct.State)
+		}
+	}
+}
