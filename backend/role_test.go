@@ -220,9 +220,11 @@ func webMovedOffHungA(t *testing.T) (src *Source, web *model.Container, first *C
 	second.SetRole(false, "first:3376")
 	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
 	src.Sim("a:2375").Hang()
-	waitFor(t, 3*time.Second, "web moved to b", func() bool {
+	waitFor(t, 3*time.Second, "web moved to b, and the move done", func() bool {
 		n, where := copies(first, web.SwarmID)
-		return n == 1 && where[0] == "b"
+		first.mu.Lock()
+		defer first.mu.Unlock()
+		return n == 1 && where[0] == "b" && len(first.queue) == 0 // not just the create in flight
 	})
 	return src, web, first, stopFirst, second
 }
