@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -218,9 +219,17 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 	}
 	n := c.nodes[ct.Node]
 	if n.health != model.Healthy {
-		return ct, n, n.view, fmt.Errorf("Container %s running on unhealthy node %s", describe(ct), n.name())
+		return ct, n, n.view, &DownNodeError{Container: describe(ct), Node: n.name()}
 	}
 	return ct, n, n.view, nil
+}
+
+// DownNodeError is the answer about a container whose node is not
+// Healthy, in Swarm's words (HTTP 500 over the API, as in Swarm).
+type DownNodeError struct{ Container, Node string }
+
+func (e *DownNodeError) Error() string {
+	return fmt.Sprintf("Container %s running on unhealthy node %s", e.Container, e.Node)
 }
 
 // Locate finds a container, the node it is on and that node's engine,
@@ -380,47 +389,106 @@ func (c *Cluster) Kill(ctx context.Context, ref string) error {
 // Remove removes a container; its reservation and name are free at once,
 // and queued containers get another chance at the capacity. A container
 // waiting to be rescheduled leaves the queue; its copy on the failed node
-// is removed when that node comes back.
+// is removed when that node comes back. So is the copy of a container
+// without the policy whose node is down (removeOnDownNode: force only).
 func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
 	if gid := c.globalNamed(ref); gid != "" {
 		return c.removeGlobal(ctx, gid, force)
 	}
-	ct, _, _, err := c.find(ref)
-	if err != nil {
-		if w, ok := IsWaiting(err); ok {
-			return c.forget(ctx, w)
-		}
+	ct, n, _, err := c.find(ref)
+	if w, ok := IsWaiting(err); ok {
+		return c.forget(ctx, w)
 	}
 	if ct != nil && isGlobal(ct) {
 		return c.removeGlobal(ctx, ct.Labels[LabelGlobalID], force)
 	}
+	if down := (*DownNodeError)(nil); errors.As(err, &down) {
+		return c.removeOnDownNode(ctx, ct, n, force)
+	}
+	// The removal of a moved container whose old copy is still on a failed
+	// node is recorded before the engine removes it: a primary killed in
+	// between must not leave a successor that moves the old copy again.
+	var record string
+	if ct != nil {
+		record = c.movedAway(ct)
+	}
+	if record != "" {
+		if err := c.setTombstone(ctx, record, true); err != nil {
+			return fmt.Errorf("cannot remove %s: its old copy is on a failed node and the removal could not be recorded for other managers: %w", describe(ct), err)
+		}
+	}
 	err = c.act(ctx, ref, "remove", 0, func(ctx context.Context, e Engine, id string) error { return e.Remove(ctx, id, force) })
-	if err == nil && ct != nil {
-		c.buryMoved(ctx, ct)
+	switch {
+	case err == nil:
+		c.mu.Lock()
+		if record != "" {
+			c.abandoned[record] = removedWhileDown // its old copy goes when its node is back
+		}
+		c.mu.Unlock()
 		c.nudge()
+	case record != "" && refused(err):
+		// Not removed (a running container without force…): the record
+		// would make the next primary remove it.
+		if uerr := c.setTombstone(ctx, record, false); uerr != nil {
+			c.log.Warn("a removal that did not happen stays recorded", "container", describe(ct), "err", uerr)
+		}
 	}
 	return err
 }
 
-// buryMoved records the removal of a moved container whose old copy is
-// still on a failed node (Tombstones), so a manager that takes over
-// before that node comes back does not move the old copy again.
-func (c *Cluster) buryMoved(ctx context.Context, ct *model.Container) {
+// refused reports whether a user's engine call certainly did nothing: the
+// engine answered, and with a refusal other than "no such container".
+func refused(err error) bool {
+	return err != nil && !IsNotFound(err) && !IsConnectionError(err) && !errors.Is(err, ErrNodeDown) && !errors.Is(err, context.Canceled)
+}
+
+// movedAway is the removal record a removal of ct needs: its swarm ID
+// when it is a moved container whose old copy is still on a failed node,
+// else "".
+func (c *Cluster) movedAway(ct *model.Container) string {
 	c.mu.Lock()
-	from := c.evacuated[ct.SwarmID]
-	if from != "" && ct.SwarmID != "" && c.swarmIDs[ct.SwarmID] == 0 {
-		c.abandoned[ct.SwarmID] = removedWhileDown // its old copy goes when its node is back
-	} else {
-		from = ""
+	defer c.mu.Unlock()
+	if from := c.evacuated[ct.SwarmID]; ct.SwarmID != "" && from != "" && from != ct.Node && c.swarmIDs[ct.SwarmID] <= 1 {
+		return ct.SwarmID
+	}
+	return ""
+}
+
+// removalKey is the ID a removal record of ct is kept under: its swarm
+// ID, or its own ID when the manager did not create it.
+func removalKey(ct *model.Container) string { return cmp.Or(ct.SwarmID, ct.ID) }
+
+// removeOnDownNode is `docker rm -f` of a container whose node is down
+// (Unhealthy). The manager cannot reach the engine, so it records the
+// removal first (Tombstones: a manager that takes over knows it too),
+// then takes the container out of its view (its name and reservation are
+// free at once), and removes the copy from the engine when the node comes
+// back. Without force it is refused, as Docker refuses to remove a running
+// container without -f: whether it runs is unknown.
+func (c *Cluster) removeOnDownNode(ctx context.Context, ct *model.Container, n *node, force bool) error {
+	if !force {
+		return &model.ConflictError{Msg: fmt.Sprintf("You cannot remove container %s: its node %s is down, so whether it runs is unknown. "+
+			"Use docker rm -f to remove it now: its copy is removed from %s when the node comes back", describe(ct), n.name(), n.name())}
+	}
+	key := removalKey(ct)
+	if err := c.setTombstone(ctx, key, true); err != nil {
+		return fmt.Errorf("cannot remove %s: its node %s is down and the removal could not be recorded: %w", describe(ct), n.name(), err)
+	}
+	c.mu.Lock()
+	c.abandoned[key] = removedWhileDown
+	back := n.health == model.Healthy // it came back meanwhile: remove it now
+	if !back && n.containers[ct.ID] != nil {
+		c.dropContainer(n, ct.ID)
+		c.rebuild(n)
+		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: "destroy",
+			Message: fmt.Sprintf("%s removed while %s is down; its copy there goes when %s comes back", describe(ct), n.name(), n.name())})
 	}
 	c.mu.Unlock()
-	if from == "" {
-		return
+	if back {
+		c.removeStale(ctx, n, []*model.Container{ct})
 	}
-	if err := c.setTombstone(ctx, ct.SwarmID, true); err != nil {
-		c.emit(model.Event{Kind: model.EventFailure, Container: describe(ct), Action: "destroy",
-			Message: fmt.Sprintf("%s removed, but its removal could not be recorded for other managers: %v", describe(ct), err)})
-	}
+	c.nudge()
+	return nil
 }
 
 // Logs streams a container's output; follow keeps it open.

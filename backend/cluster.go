@@ -49,6 +49,10 @@ type Options struct {
 	// Observer is told of placements, reschedules, failed probes and role
 	// changes, for metrics; nil: nobody.
 	Observer Observer
+	// RemovalRecordTTL is how long the record of a container removed
+	// while its node was down is kept when the node does not come back
+	// (default DefaultRemovalRecordTTL, 7 days).
+	RemovalRecordTTL time.Duration
 	// RebalanceOnRecovery rebalances (default bound of moves) when a node
 	// comes back or joins after the first listing (--rebalance-on-recovery).
 	RebalanceOnRecovery bool
@@ -73,6 +77,9 @@ func (o *Options) defaults() {
 	}
 	if o.RefreshMax < o.RefreshMin {
 		o.RefreshMax = 2 * o.RefreshMin
+	}
+	if o.RemovalRecordTTL <= 0 {
+		o.RemovalRecordTTL = DefaultRemovalRecordTTL
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -110,6 +117,7 @@ type Cluster struct {
 	goneGlobals map[string]bool               // global IDs being removed: no new copies
 	rmGlobals   map[string]map[string]bool    // global ID → addresses of down nodes whose copy goes when they return
 	takenBack   map[string]bool               // IDs of failed moves' new copies on down nodes: stale when they return
+	buriedAt    map[string]time.Time          // removal records (Tombstones) by ID → when recorded, for their expiry
 	rebalancing atomic.Bool                   // a rebalance on recovery is running
 	gen         atomic.Uint64                 // bumped on every change (under mu, read without it)
 
@@ -192,7 +200,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
 	}
 	if c.state == nil {
 		c.state = &MemoryState{}

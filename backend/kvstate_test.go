@@ -96,14 +96,28 @@ func sharesTombstones(t *testing.T, a, b StateStore) {
 		t.Fatal(err)
 	}
 	got, err := r.Removed(ctx)
-	slices.Sort(got)
-	if err != nil || !slices.Equal(got, []string{"swarm-a", "swarm-b"}) {
-		t.Fatalf("the other manager reads %v (%v) as removed", got, err)
+	if ids := removalIDs(got); err != nil || !slices.Equal(ids, []string{"swarm-a", "swarm-b"}) {
+		t.Fatalf("the other manager reads %v (%v) as removed", ids, err)
+	}
+	for _, rec := range got { // with when it was recorded, for its expiry
+		if age := time.Since(rec.At); age < -time.Second || age > time.Minute {
+			t.Fatalf("the record of %s reads as written at %s", rec.ID, rec.At)
+		}
 	}
 	if err := w.SetRemoved(ctx, "swarm-a", false); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := r.Removed(ctx); err != nil || !slices.Equal(got, []string{"swarm-b"}) {
-		t.Fatalf("after forgetting swarm-a the other manager reads %v (%v)", got, err)
+	if got, err := r.Removed(ctx); err != nil || !slices.Equal(removalIDs(got), []string{"swarm-b"}) {
+		t.Fatalf("after forgetting swarm-a the other manager reads %v (%v)", removalIDs(got), err)
 	}
+}
+
+// removalIDs are the records' IDs, sorted.
+func removalIDs(rs []Removal) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	slices.Sort(ids)
+	return ids
 }

@@ -317,7 +317,8 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 		// taken off this node when it failed, and moved or removed since
 		gone := c.evacuated[ct.SwarmID] == n.entry.Addr && !waiting(ct)
 		removed := isGlobal(ct) && c.rmGlobals[ct.Labels[LabelGlobalID]][n.entry.Addr] || // rm while the node was down
-			c.takenBack[ct.ID] // a failed move's new copy
+			c.takenBack[ct.ID] || // a failed move's new copy
+			ct.SwarmID == "" && c.abandoned[ct.ID] != "" // rm -f while the node was down, of a container the manager did not create
 		if removed || ct.SwarmID != "" && (beaten(ct) || c.abandoned[ct.SwarmID] != "" || gone) {
 			stale = append(stale, ct)
 		}
@@ -355,8 +356,8 @@ func (c *Cluster) staleWhy(n *node, ct *model.Container) string {
 		return "a failed move's new copy"
 	case c.swarmIDs[ct.SwarmID] > mine:
 		return "it runs elsewhere"
-	case c.abandoned[ct.SwarmID] != "":
-		return c.abandoned[ct.SwarmID]
+	case c.abandoned[removalKey(ct)] != "":
+		return c.abandoned[removalKey(ct)]
 	case c.pending[ct.SwarmID] != nil:
 		return "it is being moved to another node"
 	}
@@ -426,10 +427,10 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 		} else {
 			n.reads++ // removed: newer than any read in flight
 			c.applyRead(n, n.reads, ct.ID, nil)
-			if c.abandoned[ct.SwarmID] != "" {
-				buried = append(buried, ct.SwarmID)
+			if key := removalKey(ct); c.abandoned[key] != "" {
+				buried = append(buried, key)
+				delete(c.abandoned, key)
 			}
-			delete(c.abandoned, ct.SwarmID)
 			delete(c.evacuated, ct.SwarmID)
 			delete(c.takenBack, ct.ID)
 			if gid := ct.Labels[LabelGlobalID]; isGlobal(ct) && c.rmGlobals[gid] != nil {

@@ -201,6 +201,7 @@ func (c *Cluster) rescheduler(ctx context.Context) {
 			c.reconcile(ctx)
 		}
 		c.drain(ctx)
+		c.expireRemovals(ctx)
 		c.continueDrains(ctx)
 		c.reconcileGlobals(ctx)
 	}

@@ -40,7 +40,7 @@ type StateStore interface {
 type MemoryState struct {
 	mu      sync.Mutex
 	m       map[string]model.Availability
-	removed []string // Tombstones
+	removed map[string]time.Time // Tombstones
 }
 
 // Load implements StateStore.
@@ -83,10 +83,28 @@ type FileState struct {
 }
 
 // stateFile is the file's layout: {"availability": {"host:port":
-// "drain"}, "removed": [swarm IDs]}.
+// "drain"}, "removed_at": {ID: time recorded}}. "removed": [IDs], without
+// times, is how an older version kept the removal records: read, and
+// rewritten as removed_at at the next change.
 type stateFile struct {
-	Availability map[string]string `json:"availability"`
-	Removed      []string          `json:"removed,omitempty"`
+	Availability map[string]string    `json:"availability"`
+	RemovedAt    map[string]time.Time `json:"removed_at,omitempty"`
+	Removed      []string             `json:"removed,omitempty"`
+}
+
+// removedAt is the file's removal records, an older version's included
+// (without their time).
+func (f stateFile) removedAt() map[string]time.Time {
+	m := maps.Clone(f.RemovedAt)
+	for _, id := range f.Removed {
+		if _, ok := m[id]; !ok {
+			if m == nil {
+				m = map[string]time.Time{}
+			}
+			m[id] = time.Time{}
+		}
+	}
+	return m
 }
 
 // DefaultStatePath is where a manager without a KV store keeps its state:

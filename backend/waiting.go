@@ -96,28 +96,40 @@ func (c *Cluster) forget(ctx context.Context, w *WaitingError) error {
 	return nil
 }
 
-// setTombstone records or forgets a container removed while waiting, in
-// the cluster's state if it keeps them.
-func (c *Cluster) setTombstone(ctx context.Context, swarmID string, removed bool) error {
+// setTombstone records (now) or forgets a removal record, in the
+// cluster's state if it keeps them, and in this manager's account of the
+// records' ages.
+func (c *Cluster) setTombstone(ctx context.Context, id string, removed bool) error {
 	ts, ok := c.state.(Tombstones)
-	if !ok || swarmID == "" {
+	if !ok || id == "" {
 		return nil
 	}
-	return ts.SetRemoved(ctx, swarmID, removed)
+	if err := ts.SetRemoved(ctx, id, removed); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.buriedAt[id]; removed && !ok {
+		c.buriedAt[id] = time.Now()
+	} else if !removed {
+		delete(c.buriedAt, id)
+	}
+	return nil
 }
 
-// loadTombstones reads the containers removed while waiting (maybe by an
-// earlier primary) before a new primary moves anything: they are
-// abandoned, never moved, and leave the queue.
+// loadTombstones reads the removal records (maybe an earlier primary's)
+// before a new primary moves anything: their containers are abandoned,
+// never moved, and leave the queue. Records older than RemovalRecordTTL
+// are deleted instead (expireRemovals).
 func (c *Cluster) loadTombstones(ctx context.Context) {
 	ts, ok := c.state.(Tombstones)
 	if !ok {
 		return
 	}
-	var ids []string
+	var recs []Removal
 	var err error
 	for try := 0; try < 3 && ctx.Err() == nil; try++ {
-		if ids, err = ts.Removed(ctx); err == nil {
+		if recs, err = ts.Removed(ctx); err == nil {
 			break
 		}
 		sleep(ctx, time.Second)
@@ -129,10 +141,54 @@ func (c *Cluster) loadTombstones(ctx context.Context) {
 			Message: fmt.Sprintf("cannot read the containers removed while waiting to be rescheduled (%s): %v", c.state.Where(), err)})
 		return
 	}
-	for _, id := range ids {
-		c.abandoned[id] = removedWhileDown
+	now := time.Now()
+	for _, r := range recs {
+		at := r.At
+		if at.IsZero() { // an older version's record: its age counts from now
+			at = now
+			if seen, ok := c.buriedAt[r.ID]; ok {
+				at = seen
+			}
+		}
+		c.buriedAt[r.ID] = at // expireRemovals deletes it once too old
+		c.abandoned[r.ID] = removedWhileDown
 	}
 	c.queue = slices.DeleteFunc(c.queue, func(q *queued) bool { return !q.inFlight && c.abandoned[q.c.SwarmID] != "" })
+}
+
+// DefaultRemovalRecordTTL is how long a removal record is kept when the
+// node with the removed container's copy does not come back.
+const DefaultRemovalRecordTTL = 7 * 24 * time.Hour
+
+// expireRemovals deletes the removal records older than RemovalRecordTTL:
+// the node that held the removed container's copy has not come back
+// since (a node that comes back has its copy removed and the record
+// deleted with it). A node that comes back after that brings the copy
+// back as an ordinary container (unless this manager, primary all along,
+// still remembers moving it): remove it again.
+// Only the primary calls it.
+func (c *Cluster) expireRemovals(ctx context.Context) {
+	c.mu.Lock()
+	var old []string
+	for id, at := range c.buriedAt {
+		if time.Since(at) > c.opts.RemovalRecordTTL {
+			old = append(old, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, id := range old {
+		if err := c.setTombstone(ctx, id, false); err != nil {
+			c.log.Warn("an expired removal record stays recorded", "id", id, "err", err)
+			continue
+		}
+		c.mu.Lock()
+		if c.abandoned[id] == removedWhileDown {
+			delete(c.abandoned, id)
+		}
+		c.emit(model.Event{Kind: model.EventReschedule, Action: "removal_expired",
+			Message: fmt.Sprintf("the removal record of %s is deleted after %s: the node with its copy has not come back", model.ShortID(id), c.opts.RemovalRecordTTL)})
+		c.mu.Unlock()
+	}
 }
 
 // removedWhileDown is why the copy of a container removed while it

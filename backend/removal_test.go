@@ -1,0 +1,198 @@
+package backend
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"swarmdeck/model"
+)
+
+// recorded lists the IDs of the removal records a state keeps.
+func recorded(t *testing.T, s StateStore) []string {
+	t.Helper()
+	rs, err := s.(Tombstones).Removed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return removalIDs(rs)
+}
+
+// TestRmOfAContainerWithoutThePolicyOnADownNode: `docker rm` of db, whose
+// node a is down and which has no reschedule policy, is refused with a
+// message naming the node; `docker rm -f` takes it out of the manager's
+// view at once (its name is free) and its copy is removed from a when a
+// comes back, by the same primary or by one that took over meanwhile.
+func TestRmOfAContainerWithoutThePolicyOnADownNode(t *testing.T) {
+	for _, takeover := range []bool{false, true} {
+		name := "same primary"
+		if takeover {
+			name = "primary killed before a comes back"
+		}
+		t.Run(name, func(t *testing.T) {
+			db := running("db", false)
+			src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, db), simNode("b", 4, 8<<30, nil)})
+			state := &MemoryState{}
+			first, stopFirst := startReplica(t, src, state)
+			second, _ := startReplica(t, src, state)
+			first.SetRole(true, "first:3376")
+			second.SetRole(false, "first:3376")
+			waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+			src.Sim("a:2375").Crash()
+			waitFor(t, 3*time.Second, "a down", func() bool { return health(first, "a:2375") == model.Unhealthy })
+			ctx := context.Background()
+
+			err := first.Remove(ctx, "db", false)
+			if !model.IsConflict(err) || !strings.Contains(err.Error(), "its node a is down") || !strings.Contains(err.Error(), "docker rm -f") {
+				t.Fatalf("rm without -f: %v; want a conflict that names node a and says rm -f", err)
+			}
+			if err := first.Remove(ctx, "db", true); err != nil {
+				t.Fatalf("rm -f: %v", err)
+			}
+			if _, _, err := first.Inspect("db"); !IsNotFound(err) {
+				t.Fatalf("inspect db after rm -f: %v; want no such container", err)
+			}
+			if got := recorded(t, state); !slices.Equal(got, []string{db.SwarmID}) {
+				t.Fatalf("removal records %v; want db's", got)
+			}
+			if _, err := first.Create(ctx, model.Config{Name: "db", Image: "busybox"}); err != nil {
+				t.Fatalf("the name db is not free after rm -f: %v", err)
+			}
+			primary := first
+			if takeover {
+				stopFirst()
+				second.SetRole(true, "second:3376")
+				primary = second
+			}
+			src.Sim("a:2375").Heal()
+			waitFor(t, 3*time.Second, "a back, and the removed db gone from it", func() bool {
+				cs, _ := src.Sim("a:2375").Containers(ctx)
+				return health(primary, "a:2375") == model.Healthy && len(cs) == 0
+			})
+			waitFor(t, 2*time.Second, "the removal record deleted with the copy", func() bool { return len(recorded(t, state)) == 0 })
+			if cs, _ := src.Sim("b:2375").Containers(ctx); len(cs) != 1 || cs[0].Name != "db" {
+				t.Fatalf("b holds %d containers; want the new db", len(cs))
+			}
+		})
+	}
+}
+
+// TestARemovalRecordWhoseNodeNeverComesBackExpires: web is removed while
+// it waits to move off dead a, and a never comes back. Its removal record
+// is deleted after RemovalRecordTTL, by the primary that wrote it and by
+// one that finds an old record when it takes over.
+func TestARemovalRecordWhoseNodeNeverComesBackExpires(t *testing.T) {
+	web := running("web", true)
+	web.Labels["com.docker.swarm.constraints"] = `["node==a"]`
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
+	state := &MemoryState{}
+	opts := fast()
+	opts.State = state
+	opts.RemovalRecordTTL = 300 * time.Millisecond
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	src.Sim("a:2375").Crash()
+	waitFor(t, 3*time.Second, "web waits", func() bool { q := c.Queued(); return len(q) == 1 && q[0].Reason != "" })
+	waitFor(t, 3*time.Second, "web removed", func() bool {
+		return c.Remove(context.Background(), "web", true) == nil // "being rescheduled right now; try again" between tries
+	})
+	if got := recorded(t, state); len(got) != 1 {
+		t.Fatalf("removal records %v after rm; want web's", got)
+	}
+	waitFor(t, 3*time.Second, "web's record deleted after its TTL", func() bool {
+		c.nudge() // a rescheduler round (else every 5 s)
+		return len(recorded(t, state)) == 0
+	})
+	if !slices.ContainsFunc(c.RecentEvents(), func(e model.Event) bool { return e.Action == "removal_expired" }) {
+		t.Fatal("no removal_expired event says the record went")
+	}
+
+	// A record an earlier primary left, past its TTL: the next primary
+	// deletes it when it takes over.
+	old := &MemoryState{removed: map[string]time.Time{"old-swarm-id": time.Now().Add(-time.Hour)}}
+	src2 := SimSource("test2", []*model.Node{simNode("c", 4, 8<<30, nil)})
+	r, _ := startReplica(t, src2, old)
+	r.opts.RemovalRecordTTL = time.Minute
+	r.SetRole(true, "r:3376")
+	waitFor(t, 3*time.Second, "the old record deleted at the takeover", func() bool { return len(recorded(t, old)) == 0 })
+}
+
+// blockedRemoves is an engine whose removes wait until released.
+type blockedRemoves struct {
+	Engine
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockedRemoves) Remove(ctx context.Context, id string, force bool) error {
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return b.Engine.Remove(ctx, id, force)
+}
+
+// TestTheRemovalOfAMovedContainerIsRecordedBeforeTheEngineRemovesIt: web
+// moved off hung a to b. Its removal is recorded before b's engine
+// removes it (a primary killed in between leaves the record, and the next
+// primary does not move web's old copy again); a removal b refuses (web
+// runs, no force) takes the record back.
+func TestTheRemovalOfAMovedContainerIsRecordedBeforeTheEngineRemovesIt(t *testing.T) {
+	web := running("web", true)
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
+	sim := src.NewEngine
+	slow := &blockedRemoves{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	src.NewEngine = func(e Entry) (Engine, error) {
+		eng, err := sim(e)
+		if e.Addr != "b:2375" {
+			return eng, err
+		}
+		slow.Engine = eng
+		return slow, err
+	}
+	state := &MemoryState{}
+	c, _ := startReplica(t, src, state)
+	c.SetRole(true, "c:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	src.Sim("a:2375").Hang()
+	waitFor(t, 3*time.Second, "web moved to b, and the move done", func() bool {
+		n, where := copies(c, web.SwarmID)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return n == 1 && where[0] == "b" && len(c.queue) == 0
+	})
+	ctx := context.Background()
+
+	done := make(chan error, 1)
+	go func() { done <- c.Remove(ctx, "web", false) }()
+	<-slow.entered
+	if got := recorded(t, state); !slices.Equal(got, []string{web.SwarmID}) {
+		t.Fatalf("records %v while b removes web; want web's, written first", got)
+	}
+	close(slow.release)
+	if err := <-done; err == nil || IsConnectionError(err) {
+		t.Fatalf("rm of the running web without force: %v; want b's refusal", err)
+	}
+	if got := recorded(t, state); len(got) != 0 {
+		t.Fatalf("records %v after b refused to remove web; want none", got)
+	}
+
+	slow.release = make(chan struct{})
+	close(slow.release)
+	go func() { <-slow.entered }()
+	if err := c.Remove(ctx, "web", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := recorded(t, state); !slices.Equal(got, []string{web.SwarmID}) {
+		t.Fatalf("records %v after rm -f of the moved web; want web's until a is back", got)
+	}
+	src.Sim("a:2375").Heal()
+	waitFor(t, 3*time.Second, "a back without web, and the record deleted", func() bool {
+		cs, _ := src.Sim("a:2375").Containers(ctx)
+		return health(c, "a:2375") == model.Healthy && len(cs) == 0 && len(recorded(t, state)) == 0
+	})
+}
