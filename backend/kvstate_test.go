@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,6 +77,23 @@ func TestAvailabilityIsSharedThroughEachStore(t *testing.T) {
 		sharesTombstones(t, f, &FileState{Path: f.Path})
 		if got, err := f.Load(context.Background()); err != nil || got["10.0.0.1:2375"] != model.Drain {
 			t.Fatalf("the availability beside the removals: %v (%v)", got, err)
+		}
+	})
+	t.Run("an older version's state file", func(t *testing.T) {
+		f := &FileState{Path: t.TempDir() + "/state.json"}
+		if err := os.WriteFile(f.Path, []byte(`{"availability":{},"removed":["old-id"]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if got, err := f.Removed(ctx); err != nil || len(got) != 1 || got[0].ID != "old-id" || !got[0].At.IsZero() {
+			t.Fatalf("an older version's record reads %v (%v); want old-id without a time", got, err)
+		}
+		if err := f.SetRemoved(ctx, "new-id", true); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(f.Path)
+		if got, err := f.Removed(ctx); err != nil || !slices.Equal(removalIDs(got), []string{"new-id", "old-id"}) || strings.Contains(string(data), `"removed":`) {
+			t.Fatalf("after a change the file holds %s (%v)", data, err)
 		}
 	})
 }
