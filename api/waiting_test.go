@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 // TestAContainerWaitingToRescheduleStaysVisible: a container whose node
@@ -168,5 +169,73 @@ func TestAWaitingContainerOnRealEnginesThroughTheCLI(t *testing.T) {
 		if byID := rc.must(t, cli, "inspect", id); byID != byName || !strings.Contains(byName, `"Error": "Container web is waiting to be rescheduled: its node node-1 is down`) {
 			t.Fatalf("%s inspect by name:\n%s\nby ID:\n%s", cli, byName, byID)
 		}
+	}
+}
+
+// TestRmOfAContainerOnADownRealNodeThroughTheCLI: db has no reschedule
+// policy and its node-1 is killed. `docker rm db` is refused, naming the
+// node and rm -f; `docker rm -f db` succeeds and db leaves ps -a at once;
+// when node-1's dockerd is revived, the manager removes db from it.
+func TestRmOfAContainerOnADownRealNodeThroughTheCLI(t *testing.T) {
+	rc := startOnTestbed(t)
+	dir := os.Getenv("SWARMDECK_TESTBED_DIR")
+	revive := func() error {
+		cmd := exec.Command("../scripts/testbed.sh", "revive", "1")
+		cmd.Env = append(os.Environ(), "DIR="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("revive node-1: %v\n%s", err, out)
+		}
+		return nil
+	}
+	revived := false
+	t.Cleanup(func() { // before startOnTestbed's cleanup: node-1 back for the next test
+		if !revived {
+			if err := revive(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	for _, name := range []string{"db1", "db2"} {
+		rc.must(t, clis[0], "run", "-d", "--name", name, "-e", "constraint:node==node-1", "busybox", "sleep", "600")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "node-1", "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for rc.c.Node(rc.addrs[0]).Health == model.Healthy {
+		if time.Now().After(deadline) {
+			t.Fatal("node-1 not flagged down within 10 s of kill -9")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i, cli := range clis {
+		name := []string{"db1", "db2"}[i]
+		_, errOut, err := rc.docker(cli, "rm", name)
+		if err == nil || !strings.Contains(errOut, "its node node-1 is down") || !strings.Contains(errOut, "Use docker rm -f") {
+			t.Fatalf("%s rm %s (node down): %v\n%s", cli, name, err, errOut)
+		}
+		rc.must(t, cli, "rm", "-f", name)
+		if ps := rc.must(t, cli, "ps", "-a", "--format", "{{.Names}}"); strings.Contains(ps, name) {
+			t.Fatalf("%s ps -a after rm -f %s:\n%s", cli, name, ps)
+		}
+	}
+	revived = true
+	if err := revive(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		out, err := exec.Command("docker", "-H", "tcp://"+rc.addrs[0], "ps", "-a", "--format", "{{.Names}}").Output()
+		if err == nil && !strings.Contains(string(out), "db") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node-1's engine still holds, 20 s after its revive: %s (%v)", out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

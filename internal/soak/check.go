@@ -356,16 +356,39 @@ func (c *checker) health() {
 		}
 	}
 	up := map[string]time.Time{}
+	learned := map[string]time.Time{} // the manager's first sample with nodes since it came up
 	seen := map[string]int{}
+	storeDown := false
+	var storeBack time.Time
 	for _, r := range c.recs {
 		switch {
+		case r.Kind == KindFault && r.Fault == FaultRestartConsul:
+			storeDown = true
+		case r.Kind == KindHeal && r.Fault == FaultRestartConsul:
+			storeDown, storeBack = false, r.T
 		case r.Kind == KindManager && r.Action == "up":
 			up[r.Manager] = r.T
+			delete(learned, r.Manager)
 		case r.Kind == KindManager && r.Action == "exited":
 			delete(up, r.Manager)
 		case r.Kind == KindInfo:
 			since, ok := up[r.Manager]
+			if _, known := learned[r.Manager]; ok && !known && len(r.Nodes) > 0 {
+				learned[r.Manager] = r.T
+			}
+			if at, known := learned[r.Manager]; known && at.After(since) && (storeDown || at.Sub(storeBack) < HealthyAfter) {
+				// It came up while the discovery store was away and
+				// learned its nodes only when the store answered: its
+				// HealthyAfter starts then.
+				since = at
+			}
 			if !ok || r.T.Sub(since) < HealthyAfter {
+				continue
+			}
+			if _, known := learned[r.Manager]; !known && (storeDown || r.T.Sub(storeBack) < HealthyAfter) {
+				// Up while the discovery store is away: it knows no node
+				// yet (nor would Swarm). Not a health verdict; the heal
+				// check still catches a manager that never learns them.
 				continue
 			}
 			for _, eng := range slices.Sorted(maps.Keys(probes)) {
