@@ -46,7 +46,7 @@ func TestCheck(t *testing.T) {
 		{"unhealthy.jsonl", []string{RuleHealthy}, ""},
 		{"unlisted.jsonl", []string{RuleHealthy}, ""},
 		{"unlisted_after_restart.jsonl", []string{RuleHealthy, RuleHealthy}, ""}, // both engines
-		{"unlisted_store_down.jsonl", nil, ""}, // restarted while Consul was away: it knows no node yet
+		{"unlisted_store_down.jsonl", nil, ""},                                   // restarted while Consul was away: it knows no node yet
 		{"crashed.jsonl", []string{RuleCrash}, ""},
 		{"truncated.jsonl", []string{RuleHistory}, ""},
 		{"race.jsonl", []string{RuleRace}, ""},
