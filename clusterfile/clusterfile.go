@@ -39,6 +39,8 @@ type Error struct {
 	Path string
 	Line int
 	Msg  string
+
+	typed bool // the decoder's type error: the document's syntax was read
 }
 
 func (e *Error) Error() string {
@@ -57,6 +59,12 @@ type at[T any] struct {
 
 func (a *at[T]) UnmarshalYAML(n *yaml.Node) error {
 	a.Line, a.Set = n.Line, true
+	// A scalar read as a string without an explicit tag is its text, as
+	// the decoder makes it; taking it here spares a decoder per value.
+	if p, ok := any(&a.V).(*string); ok && n.Kind == yaml.ScalarNode && n.Style&yaml.TaggedStyle == 0 && n.Tag != "!!binary" {
+		*p = n.Value
+		return nil
+	}
 	return n.Decode(&a.V)
 }
 
@@ -134,14 +142,24 @@ func Parse(path string, data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooBig(path, int64(len(data)))
 	}
-	var raw rawFile
+	if header, items, entries, ok := splitNodes(data); ok {
+		if f, err, done := parseStream(path, data, header, items, entries); done {
+			return f, err
+		}
+	}
+	return parseWhole(path, data)
+}
+
+// decodeDoc decodes the one YAML document of data strictly (unknown keys
+// refused) into raw; lines in errors are shifted by base.
+func decodeDoc(path string, data []byte, raw *rawFile) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&raw); err != nil {
+	if err := dec.Decode(raw); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{Path: path, Msg: "the file is empty: a cluster file lists its nodes under nodes:"}
+			return &Error{Path: path, Msg: "the file is empty: a cluster file lists its nodes under nodes:"}
 		}
-		return nil, yamlError(path, err)
+		return yamlError(path, err, 0)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
@@ -149,34 +167,185 @@ func Parse(path string, data []byte) (*File, error) {
 		if err != nil {
 			line = 0
 		}
-		return nil, &Error{Path: path, Line: line, Msg: "a second YAML document (after ---): a cluster file is one document"}
+		return &Error{Path: path, Line: line, Msg: "a second YAML document (after ---): a cluster file is one document"}
+	}
+	return nil
+}
+
+// parseWhole decodes the whole document at once: the way for files that
+// are not in the block layout splitNodes reads.
+func parseWhole(path string, data []byte) (*File, error) {
+	var raw rawFile
+	if err := decodeDoc(path, data, &raw); err != nil {
+		return nil, err
 	}
 	if len(raw.Nodes) > MaxNodes {
-		return nil, &Error{Path: path, Msg: fmt.Sprintf("%d nodes: a cluster file lists at most %d", len(raw.Nodes), MaxNodes)}
+		return nil, tooMany(path, len(raw.Nodes))
 	}
 	containers := 0
 	for _, n := range raw.Nodes {
 		containers += len(n.Containers)
 	}
 	if containers > MaxContainers {
-		return nil, &Error{Path: path, Msg: fmt.Sprintf("%d containers: a cluster file lists at most %d", containers, MaxContainers)}
+		return nil, tooManyContainers(path)
 	}
-	p := parser{path: path, names: map[string]int{}, addrs: map[string]int{}, nodeNames: map[string]int{}, ids: map[string]int{}}
-	return p.file(&raw)
+	p := newParser(path, len(raw.Nodes), containers)
+	f, err := p.settings(&raw, len(raw.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	f.Nodes = make([]*model.Node, 0, len(raw.Nodes))
+	for i := range raw.Nodes {
+		n, err := p.node(&raw.Nodes[i], i)
+		if err != nil {
+			return nil, err
+		}
+		f.Nodes = append(f.Nodes, n)
+	}
+	return f, nil
 }
 
-func yamlError(path string, err error) error {
+// parseStream decodes the settings from header, then each node's item on
+// its own. done is false when the file must be decoded whole: a syntax
+// error, which a construct left open across items (a flow collection or a
+// quoted string spanning lines, an alias of an anchor in another node) can
+// cause, is worded from the whole document. Items are decoded on a
+// goroutine of their own, a few nodes ahead of the checks, which stay in
+// file order: the first error in the file wins.
+func parseStream(path string, data, header []byte, items []item, entries int) (f *File, err error, done bool) {
+	var raw rawFile
+	if err := decodeDoc(path, header, &raw); err != nil {
+		var fe *Error
+		return nil, err, errors.As(err, &fe) && fe.typed
+	}
+	if raw.Nodes != nil {
+		return nil, nil, false // more entries of nodes: than the items found
+	}
+	if len(items) > MaxNodes {
+		return nil, tooMany(path, len(items)), true
+	}
+	p := newParser(path, len(items), entries)
+	if f, err = p.settings(&raw, len(items)); err != nil {
+		return nil, err, true
+	}
+	type decoded struct {
+		r   *rawNode
+		err error // the item's type error, lines already moved
+		own bool  // false: the item cannot be read on its own
+	}
+	out := make(chan decoded, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(out)
+		for _, it := range items {
+			d := decoded{own: true}
+			var one []rawNode
+			dec := yaml.NewDecoder(bytes.NewReader(data[it.start:it.end]))
+			dec.KnownFields(true)
+			var te *yaml.TypeError
+			switch err := dec.Decode(&one); {
+			case errors.As(err, &te):
+				d.err = yamlError(path, err, it.line-1)
+			case err != nil || len(one) != 1:
+				d.own = false
+			default:
+				d.r = &one[0]
+				d.r.shift(it.line - 1)
+			}
+			select {
+			case out <- d:
+			case <-stop:
+				return
+			}
+			if d.err != nil || !d.own {
+				return
+			}
+		}
+	}()
+	f.Nodes = make([]*model.Node, 0, len(items))
+	containers := 0
+	for d := range out {
+		switch {
+		case !d.own:
+			return nil, nil, false
+		case d.err != nil:
+			return nil, d.err, true
+		}
+		if containers += len(d.r.Containers); containers > MaxContainers {
+			return nil, tooManyContainers(path), true
+		}
+		n, err := p.node(d.r, len(f.Nodes))
+		if err != nil {
+			return nil, err, true
+		}
+		f.Nodes = append(f.Nodes, n)
+	}
+	return f, nil, true
+}
+
+func tooMany(path string, nodes int) error {
+	return &Error{Path: path, Msg: fmt.Sprintf("%d nodes: a cluster file lists at most %d", nodes, MaxNodes)}
+}
+
+func tooManyContainers(path string) error {
+	return &Error{Path: path, Msg: fmt.Sprintf("more than %d containers: a cluster file lists at most %d", MaxContainers, MaxContainers)}
+}
+
+func (a *at[T]) shift(d int) {
+	if a.Set {
+		a.Line += d
+	}
+}
+
+// shift moves every line of r by d: an item decoded on its own counts its
+// lines from 1.
+func (r *rawNode) shift(d int) {
+	if d == 0 {
+		return
+	}
+	r.Name.shift(d)
+	r.ID.shift(d)
+	r.Addr.shift(d)
+	r.CPUs.shift(d)
+	r.Memory.shift(d)
+	r.Labels.shift(d)
+	r.Health.shift(d)
+	r.Failures.shift(d)
+	r.Version.shift(d)
+	r.Images.shift(d)
+	for i := range r.Containers {
+		c := &r.Containers[i]
+		c.Name.shift(d)
+		c.ID.shift(d)
+		c.Image.shift(d)
+		c.State.shift(d)
+		c.CPUs.shift(d)
+		c.Memory.shift(d)
+		c.Labels.shift(d)
+		c.Env.shift(d)
+		c.Command.shift(d)
+		c.Ports.shift(d)
+		c.Network.shift(d)
+		c.Expose.shift(d)
+	}
+}
+
+// yamlError turns the decoder's error into the file's words, its line
+// moved by base.
+func yamlError(path string, err error, base int) error {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
-	if errors.As(err, &te) {
+	typed := errors.As(err, &te)
+	if typed {
 		msgs = te.Errors
 	}
 	first := strings.TrimPrefix(msgs[0], "yaml: ")
 	if m := yamlLine.FindStringSubmatch(first); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{Path: path, Line: line, Msg: typeNames.Replace(m[2])}
+		return &Error{Path: path, Line: line + base, Msg: typeNames.Replace(m[2]), typed: typed}
 	}
-	return &Error{Path: path, Msg: typeNames.Replace(first)}
+	return &Error{Path: path, Msg: typeNames.Replace(first), typed: typed}
 }
 
 type parser struct {
@@ -192,7 +361,15 @@ func (p *parser) errf(line int, format string, args ...any) error {
 	return &Error{Path: p.path, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *parser) file(raw *rawFile) (*File, error) {
+// newParser sizes its maps for the nodes and containers expected.
+func newParser(path string, nodes, containers int) *parser {
+	return &parser{path: path, names: make(map[string]int, containers), addrs: make(map[string]int, nodes),
+		nodeNames: make(map[string]int, nodes), ids: make(map[string]int, containers)}
+}
+
+// settings checks the file's scheduler settings; nodes is how many nodes
+// the file lists.
+func (p *parser) settings(raw *rawFile, nodes int) (*File, error) {
 	f := &File{Path: p.path, Strategy: raw.Strategy.V, Overcommit: model.DefaultOvercommit}
 	if raw.Filters.Set {
 		f.Filters = raw.Filters.V
@@ -215,15 +392,8 @@ func (p *parser) file(raw *rawFile) (*File, error) {
 		}
 		return nil, p.errf(line, "%v", err)
 	}
-	if len(raw.Nodes) == 0 {
+	if nodes == 0 {
 		return nil, &Error{Path: p.path, Msg: "no nodes: a cluster file lists at least one node under nodes:"}
-	}
-	for i := range raw.Nodes {
-		n, err := p.node(&raw.Nodes[i], i)
-		if err != nil {
-			return nil, err
-		}
-		f.Nodes = append(f.Nodes, n)
 	}
 	return f, nil
 }

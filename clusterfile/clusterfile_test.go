@@ -2,6 +2,7 @@ package clusterfile
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -60,6 +61,11 @@ func TestBrokenFilesNameTheLineAndTheProblem(t *testing.T) {
 			}
 			if want := path + sep + tt.want; err.Error() != want {
 				t.Fatalf("got  %s\nwant %s", err, want)
+			}
+			// Read node by node or decoded whole: the same words.
+			data, _ := os.ReadFile(path)
+			if _, werr := parseWhole(path, data); werr == nil || werr.Error() != err.Error() {
+				t.Fatalf("decoded whole: %v\nread by node: %v", werr, err)
 			}
 		})
 	}

@@ -3,15 +3,18 @@ package clusterfile
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"swarmdeck/model"
 )
 
 // FuzzParse feeds the cluster-file loader arbitrary bytes, seeded with
-// every good and bad file the tests know: it never panics, and a file it
+// every good and bad file the tests know: it never panics, a file it
 // accepts keeps the promises the manager relies on (unique node names,
-// addresses and container IDs and names; sane, non-negative sizes).
+// addresses and container IDs and names; sane, non-negative sizes), and
+// reading it one node at a time gives what decoding it whole gives: the
+// same nodes, or an error both ways.
 func FuzzParse(f *testing.F) {
 	for _, glob := range []string{"testdata/bad/*.yaml", "testdata/*.yaml", "../examples/*.yaml"} {
 		paths, _ := filepath.Glob(glob)
@@ -23,10 +26,20 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("overcommit: 1e300\nnodes: [{name: a, cpus: 1, memory: 1g}]\n"))
 	f.Add([]byte("nodes: [{name: a, cpus: 1, memory: 1g, containers: [{name: x/y, image: i, cpus: '-1', memory: 1e30}]}]\n---\nnodes: []\n"))
+	for _, s := range layouts {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse("fuzz.yaml", data)
+		whole, werr := parseWhole("fuzz.yaml", data)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("read by node: %v; decoded whole: %v", err, werr)
+		}
 		if err != nil {
 			return
+		}
+		if !reflect.DeepEqual(file, whole) {
+			t.Fatalf("read by node and decoded whole differ:\n%+v\n%+v", file.Nodes, whole.Nodes)
 		}
 		names, addrs, ids, cnames := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 		for _, n := range file.Nodes {
