@@ -110,6 +110,32 @@ func BenchmarkExplain1000Nodes(b *testing.B) {
 	}
 }
 
+// BenchmarkExplainScale explains one placement (every filter on every
+// node, with reasons) at 1,000, 10,000 and 100,000 nodes of 10 containers,
+// with no expression and with two constraints and an image affinity (half
+// the nodes rejected with reasons).
+func BenchmarkExplainScale(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		nodes := bigCluster(n, 10)
+		s := scheduler(b, sched.Config{Overcommit: model.DefaultOvercommit})
+		snap := sched.NewSnapshot(nodes)
+		for _, c := range []struct {
+			name string
+			opts []runOpt
+		}{{"none", nil}, {"constraints", []runOpt{twoConstraintsAndAffinity}}} {
+			r := request(b, append([]runOpt{want(500, 256<<20)}, c.opts...)...)
+			b.Run(fmt.Sprintf("%dk/%s", n/1000, c.name), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.Explain(snap, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 func BenchmarkNewSnapshot1000Nodes30000Containers(b *testing.B) {
 	nodes := bigCluster(1000, 30)
 	b.ReportAllocs()
