@@ -229,29 +229,33 @@ func parseStream(path string, data, header []byte, items []item, entries int) (f
 		return nil, err, true
 	}
 	type decoded struct {
-		r   *rawNode
-		err error // the item's type error, lines already moved
-		own bool  // false: the item cannot be read on its own
+		rs  []rawNode
+		err error // a type error, lines already moved
+		own bool  // false: the items cannot be read on their own
 	}
-	out := make(chan decoded, 64)
+	out := make(chan decoded, 4)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		defer close(out)
-		for _, it := range items {
+		// Items are decoded a group at a time, which costs one decoder
+		// per group rather than per node.
+		for g := 0; g < len(items); g += itemGroup {
+			group := items[g:min(g+itemGroup, len(items))]
+			first, last := group[0], group[len(group)-1]
 			d := decoded{own: true}
-			var one []rawNode
-			dec := yaml.NewDecoder(bytes.NewReader(data[it.start:it.end]))
+			dec := yaml.NewDecoder(bytes.NewReader(data[first.start:last.end]))
 			dec.KnownFields(true)
 			var te *yaml.TypeError
-			switch err := dec.Decode(&one); {
+			switch err := dec.Decode(&d.rs); {
 			case errors.As(err, &te):
-				d.err = yamlError(path, err, it.line-1)
-			case err != nil || len(one) != 1:
+				d.err = yamlError(path, err, first.line-1)
+			case err != nil || len(d.rs) != len(group):
 				d.own = false
 			default:
-				d.r = &one[0]
-				d.r.shift(it.line - 1)
+				for i := range d.rs {
+					d.rs[i].shift(first.line - 1)
+				}
 			}
 			select {
 			case out <- d:
@@ -272,17 +276,23 @@ func parseStream(path string, data, header []byte, items []item, entries int) (f
 		case d.err != nil:
 			return nil, d.err, true
 		}
-		if containers += len(d.r.Containers); containers > MaxContainers {
-			return nil, tooManyContainers(path), true
+		for i := range d.rs {
+			r := &d.rs[i]
+			if containers += len(r.Containers); containers > MaxContainers {
+				return nil, tooManyContainers(path), true
+			}
+			n, err := p.node(r, len(f.Nodes))
+			if err != nil {
+				return nil, err, true
+			}
+			f.Nodes = append(f.Nodes, n)
 		}
-		n, err := p.node(d.r, len(f.Nodes))
-		if err != nil {
-			return nil, err, true
-		}
-		f.Nodes = append(f.Nodes, n)
 	}
 	return f, nil, true
 }
+
+// itemGroup is how many nodes' items are decoded together.
+const itemGroup = 64
 
 func tooMany(path string, nodes int) error {
 	return &Error{Path: path, Msg: fmt.Sprintf("%d nodes: a cluster file lists at most %d", nodes, MaxNodes)}
