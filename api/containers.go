@@ -85,7 +85,7 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ct, err := s.c.Create(r.Context(), cfg)
+	ct, err := s.c.Create(backend.WithRegistryAuth(r.Context(), r.Header.Get("X-Registry-Auth")), cfg)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -1,19 +1,40 @@
 package api
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"path"
+	"slices"
 	"strings"
+
+	"github.com/docker/docker/api/types/filters"
 
 	"swarmdeck/backend"
 	"swarmdeck/model"
 )
 
-// listImages lists the images of every healthy node; an image on two
-// nodes is listed twice, as Swarm counted it.
+// listImages is docker images as Swarm answered it: the images of every
+// healthy node, one row per image ID (an image pulled on three nodes is
+// one row; busybox imported on each node is one row per node, each its
+// own ID), tags and digests merged, newest first. The filter node=NAME
+// (or engine ID) keeps one node's images; reference= and dangling= are
+// Docker's own.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
+	f, err := queryFilters(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := f.Validate(map[string]bool{"node": true, "reference": true, "dangling": true}); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
+		return
+	}
+	if q := r.URL.Query().Get("filter"); q != "" { // API < 1.41's docker images NAME
+		f.Add("reference", q)
+	}
 	type imageJSON struct {
 		ID          string            `json:"Id"`
 		RepoTags    []string          `json:"RepoTags"`
@@ -26,16 +47,67 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 		Labels      map[string]string `json:"Labels"`
 		Containers  int64             `json:"Containers"`
 	}
-	out := []imageJSON{}
+	byID := map[string]*imageJSON{}
+	var out []*imageJSON
 	for _, n := range s.c.Nodes() {
-		if n.Health != model.Healthy {
+		if n.Health != model.Healthy || (f.Contains("node") && !f.ExactMatch("node", n.Name) && !f.ExactMatch("node", n.ID)) {
 			continue
 		}
 		for _, im := range n.Images {
-			out = append(out, imageJSON{ID: im.ID, RepoTags: im.RepoTags, RepoDigests: []string{}, Labels: map[string]string{}, Containers: -1})
+			if !imageFiltered(f, im) {
+				continue
+			}
+			row := byID[im.ID]
+			if row == nil {
+				row = &imageJSON{ID: im.ID, RepoTags: []string{}, RepoDigests: []string{}, Created: im.Created,
+					Size: im.Size, VirtualSize: im.Size, SharedSize: -1, Labels: map[string]string{}, Containers: -1}
+				byID[im.ID] = row
+				out = append(out, row)
+			}
+			for _, t := range im.RepoTags {
+				if !slices.Contains(row.RepoTags, t) {
+					row.RepoTags = append(row.RepoTags, t)
+				}
+			}
+			for _, d := range im.RepoDigests {
+				if !slices.Contains(row.RepoDigests, d) {
+					row.RepoDigests = append(row.RepoDigests, d)
+				}
+			}
 		}
 	}
+	slices.SortStableFunc(out, func(a, b *imageJSON) int { return cmp.Compare(b.Created, a.Created) })
+	if out == nil {
+		out = []*imageJSON{}
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// imageFiltered reports whether an image passes docker images' reference
+// and dangling filters.
+func imageFiltered(f filters.Args, im model.Image) bool {
+	dangling := len(im.RepoTags) == 0 || (len(im.RepoTags) == 1 && im.RepoTags[0] == "<none>:<none>")
+	if f.Contains("dangling") && (f.ExactMatch("dangling", "true") || f.ExactMatch("dangling", "1")) != dangling {
+		return false
+	}
+	if !f.Contains("reference") {
+		return true
+	}
+	for _, ref := range f.Get("reference") {
+		for _, t := range im.RepoTags {
+			repo := t
+			if i := strings.LastIndexByte(t, ':'); i > strings.LastIndexByte(t, '/') {
+				repo = t[:i]
+			}
+			if ok, _ := path.Match(ref, t); ok {
+				return true
+			}
+			if ok, _ := path.Match(ref, repo); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // listVolumes asks every healthy real engine for its volumes, named

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/containerd/errdefs/pkg/errhttp"
+
 	"swarmdeck/backend"
 	"swarmdeck/internal/version"
 	"swarmdeck/model"
@@ -103,6 +105,12 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /networks/{id}/disconnect", s.connectNetwork)
 
 	m.HandleFunc("GET /images/json", s.listImages)
+	m.HandleFunc("POST /images/create", s.pullImage)
+	m.HandleFunc("POST /images/load", s.loadImages)
+	m.HandleFunc("GET /images/get", s.saveImages)
+	m.HandleFunc("GET /images/{rest...}", s.getImageRoute)
+	m.HandleFunc("POST /images/{rest...}", s.postImageRoute)
+	m.HandleFunc("POST /build", s.build)
 	m.HandleFunc("DELETE /images/{name...}", s.removeImage)
 	m.HandleFunc("GET /volumes", s.listVolumes)
 	m.HandleFunc("POST /volumes/create", s.createVolume)
@@ -148,7 +156,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawPath = ""
 	}
 	foldName(r)
-	if r.Body != nil {
+	if r.Body != nil && !streamsBody(r) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
 	h := w.Header()
@@ -264,7 +272,9 @@ func status(err error) int {
 	case backend.IsNotFound(err):
 		return http.StatusNotFound
 	}
-	return http.StatusInternalServerError // placement refusals among them, as in Swarm
+	// An engine's own error keeps its class (errdefs); placement refusals
+	// and everything else are a 500, as in Swarm.
+	return errhttp.ToHTTP(err)
 }
 
 var errBadRequest = errors.New("bad request")

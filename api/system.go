@@ -364,8 +364,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // attributes.
 func dockerEvent(e model.Event, n *model.Node) map[string]any {
 	typ, id := "node", ""
-	if e.ContainerID != "" || e.Container != "" {
+	switch {
+	case e.ContainerID != "" || e.Container != "":
 		typ, id = "container", e.ContainerID
+	case e.Image != "":
+		typ, id = "image", e.Image
 	}
 	attrs := map[string]string{"message": e.Message}
 	if e.Container != "" {

@@ -40,12 +40,10 @@ func (c *Cluster) Create(ctx context.Context, cfg model.Config) (ct *model.Conta
 		return c.createGlobal(ctx, req)
 	}
 	swarmID := newID()
-	ctx, cancel := context.WithTimeout(ctx, userCallTimeout)
-	defer cancel()
 	ct, n, err := c.place(ctx, req, swarmID, nil)
 	if errors.Is(err, ErrNoImage) && !req.HasHardNodeConstraint() && c.imageOnSomeNode(cfg.Image) {
-		// Swarm's retry: the chosen engine lacks the image and no registry
-		// is at hand, but another node has it: place again, pinned to the
+		// Swarm's retry: the chosen engine lacks the image and could not
+		// pull it, but another node has it: place again, pinned to the
 		// image for this placement only.
 		if e, perr := sched.ParseExpr(sched.KindAffinity, "image=="+cfg.Image); perr == nil {
 			ct, n, err = c.place(ctx, req.WithAffinity(e), swarmID, nil)
@@ -130,13 +128,15 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	} else {
 		spec.NanoCPUs = int64(cfg.CPUs) * 1e6
 	}
-	id, err := n.eng.Create(ctx, spec)
-	err = NodeDownCause(ctx, err)
+	id, err := c.createOn(ctx, n, spec)
 	var ct *model.Container
 	var t uint64
 	if err == nil {
 		t = c.ticket(n)
-		if ct, _ = n.eng.Inspect(ctx, id); ct == nil {
+		ictx, cancel := context.WithTimeout(ctx, callTimeout)
+		ct, _ = n.eng.Inspect(ictx, id)
+		cancel()
+		if ct == nil {
 			cp := *pc
 			cp.ID = id
 			ct = &cp
@@ -159,6 +159,31 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	c.applyRead(n, t, ct.ID, ct)
 	c.rebuild(n)
 	return ct, n, nil
+}
+
+// createOn creates a container on the engine chosen for it. An engine
+// that lacks the image pulls it first, as Swarm's did, then creates: one
+// container either way. Each engine call gets userCallTimeout, the pull
+// pullTimeout, within ctx. A pull that fails leaves ErrNoImage, with the
+// pull's error, so that Swarm's retry on a node with the image can follow.
+func (c *Cluster) createOn(ctx context.Context, n *node, spec CreateSpec) (string, error) {
+	cctx, cancel := context.WithTimeout(ctx, userCallTimeout)
+	id, err := n.eng.Create(cctx, spec)
+	cancel()
+	err = NodeDownCause(ctx, err)
+	if !errors.Is(err, ErrNoImage) {
+		return id, err
+	}
+	if perr := c.pullForCreate(ctx, n, spec.Config.Image); perr != nil {
+		if errors.Is(perr, ErrNoImage) {
+			return "", err
+		}
+		return "", fmt.Errorf("%w; pulling it on %s failed: %w", err, n.name(), perr)
+	}
+	cctx, cancel = context.WithTimeout(ctx, userCallTimeout)
+	defer cancel()
+	id, err = n.eng.Create(cctx, spec)
+	return id, NodeDownCause(ctx, err)
 }
 
 // pinned places req on the node at addr if every filter and the

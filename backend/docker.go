@@ -270,7 +270,7 @@ func (d *DockerEngine) Images(ctx context.Context) ([]model.Image, error) {
 	}
 	out := make([]model.Image, len(list))
 	for i, im := range list {
-		out[i] = model.Image{ID: im.ID, RepoTags: im.RepoTags}
+		out[i] = model.Image{ID: im.ID, RepoTags: im.RepoTags, RepoDigests: im.RepoDigests, Created: im.Created, Size: im.Size}
 	}
 	return out, nil
 }
@@ -363,7 +363,7 @@ func (d *DockerEngine) Create(ctx context.Context, spec CreateSpec) (string, err
 	hc.Memory, hc.CPUShares, hc.NanoCPUs = cfg.Memory, spec.CPUShares, spec.NanoCPUs
 	resp, err := d.cli.ContainerCreate(ctx, c, hc, req.NetworkingConfig, nil, cfg.Name)
 	if cerrdefs.IsNotFound(err) && d.lacks(ctx, func(ctx context.Context) error { _, err := d.cli.ImageInspect(ctx, cfg.Image); return err }) {
-		return "", fmt.Errorf("%w: %v", ErrNoImage, err)
+		return "", &noImage{daemonError(err)}
 	}
 	if err != nil {
 		return "", err

@@ -93,6 +93,14 @@ var (
 	ErrNoImage = errors.New("image not found on the engine")
 )
 
+// noImage is an engine's refusal of a create for want of the image, in
+// the engine's words ("No such image: x"); it is ErrNoImage.
+type noImage struct{ err error }
+
+func (e *noImage) Error() string        { return e.err.Error() }
+func (e *noImage) Is(target error) bool { return target == ErrNoImage }
+func (e *noImage) Unwrap() error        { return e.err }
+
 // IsConnectionError reports whether err means the engine could not be
 // reached: refused, unreachable, timed out or hung. Only a health probe's
 // connection error counts toward a node's failures; the same error from a

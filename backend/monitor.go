@@ -540,8 +540,12 @@ func (c *Cluster) refreshDelay() time.Duration {
 }
 
 // handle applies one engine event: a container event re-reads that
-// container.
+// container, an image event the node's images.
 func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
+	if ev.Type == "image" { // pulled, tagged, untagged, loaded, deleted: docker images shows it at once
+		c.refreshImages(ctx, n)
+		return nil
+	}
 	if ev.Type != "container" || ev.ID == "" {
 		return nil
 	}

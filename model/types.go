@@ -166,8 +166,11 @@ type Node struct {
 
 // Image is an image present on a node.
 type Image struct {
-	ID       string
-	RepoTags []string
+	ID          string
+	RepoTags    []string
+	RepoDigests []string
+	Created     int64 // Unix seconds, as docker images gives it
+	Size        int64 // bytes
 }
 
 // PortBinding is one published port: HostIP:HostPort → ContainerPort/Proto.
@@ -265,9 +268,10 @@ const (
 	EventPlan         // a rebalance plan was made
 	EventGlobal       // a global container's copy was added to or removed from a node
 	EventLeader       // this manager's role in leader election changed
+	EventImage        // an image was pulled (or its pull failed) on a node
 )
 
-var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan", "global", "leader"}
+var eventKindNames = [...]string{"placed", "engine", "reschedule", "failure", "container", "availability", "move", "plan", "global", "leader", "image"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventKindNames) {
@@ -284,8 +288,10 @@ type Event struct {
 	Container string // container name
 	// ContainerID is the container's ID when the event is about one.
 	ContainerID string
-	Action      string // e.g. "create", "engine_disconnect"
-	Message     string
+	// Image is the image reference when the event is about one (a pull).
+	Image   string
+	Action  string // e.g. "create", "engine_disconnect"
+	Message string
 	// Duration is how long the thing took: for a reschedule, from the
 	// node's first failure to the container running elsewhere.
 	Duration time.Duration
