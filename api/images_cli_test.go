@@ -128,8 +128,8 @@ func TestAPullThatFailsSaysWhereAndWhy(t *testing.T) {
 		code        int
 		says        []string
 	}{
-		{"missing image", "fromImage=" + reg + "/sdnothere&tag=v1", 404, []string{"node-1: ", "node-3: ", "manifest for " + reg + "/sdnothere:v1 not found"}},
-		{"no registry there", "fromImage=127.0.0.1:1/sdx&tag=v1", 500, []string{"node-2: ", "127.0.0.1:1", "connection refused"}},
+		{"missing image", "fromImage=" + reg + "/sdnothere&tag=v1", 404, []string{"node-1, node-2, node-3: manifest for " + reg + "/sdnothere:v1 not found"}},
+		{"no registry there", "fromImage=127.0.0.1:1/sdx&tag=v1", 500, []string{"node-1, node-2, node-3: ", "127.0.0.1:1", "connection refused"}},
 		{"bad reference", "fromImage=Bad/Name&tag=v1", 400, []string{"Bad/Name:v1", "must be lowercase"}},
 		{"bad tag", "fromImage=busybox&tag=no%20spaces", 400, []string{"busybox:no spaces", "invalid reference format"}},
 		{"no image", "fromSrc=-", 400, []string{"fromImage"}},

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/pkg/jsonmessage"
 
 	"swarmdeck/model"
 )
@@ -450,4 +453,41 @@ func newID() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Pull implements Puller: the simulated registry has every image, one
+// layer each, and the same ID on every node (derived from the
+// reference). A hung or crashed engine fails the pull as a real one would.
+func (s *SimEngine) Pull(ctx context.Context, ref string, opts image.PullOptions, progress func(jsonmessage.JSONMessage)) error {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return &model.InvalidError{Msg: err.Error()}
+	}
+	named = reference.TagNameOnly(named)
+	tag := reference.FamiliarString(named)
+	sum := sha256.Sum256([]byte(named.String()))
+	id, layer := "sha256:"+hex.EncodeToString(sum[:]), hex.EncodeToString(sum[4:10])
+	if err := s.enter(ctx); err != nil {
+		return err
+	}
+	have := slices.ContainsFunc(s.images, func(im model.Image) bool { return im.ID == id })
+	if !have {
+		s.images = append(s.images, model.Image{ID: id, RepoTags: []string{tag}, Created: s.now().Unix(), Size: 1 << 20})
+	}
+	s.mu.Unlock()
+	steps := []jsonmessage.JSONMessage{{ID: named.(reference.Tagged).Tag(), Status: "Pulling from " + reference.FamiliarName(named)}}
+	if have {
+		steps = append(steps, jsonmessage.JSONMessage{Status: "Status: Image is up to date for " + tag})
+	} else {
+		steps = append(steps,
+			jsonmessage.JSONMessage{ID: layer, Status: "Pulling fs layer"},
+			jsonmessage.JSONMessage{ID: layer, Status: "Download complete"},
+			jsonmessage.JSONMessage{ID: layer, Status: "Pull complete"},
+			jsonmessage.JSONMessage{Status: "Digest: " + id},
+			jsonmessage.JSONMessage{Status: "Status: Downloaded newer image for " + tag})
+	}
+	for _, m := range steps {
+		progress(m)
+	}
+	return nil
 }
