@@ -112,6 +112,10 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 	// Pause node-2 and node-3 so that everything lands on node-1.
 	node("pause", "node-2")
 	node("pause", "node-3")
+	if out, err := docker(api, "run", "-d", "-e", "constraint:node==node-2", "busybox", "sleep", "600"); err == nil ||
+		!strings.Contains(out, "node-2 fits, but node is paused") {
+		t.Fatalf("docker run -e constraint:node==node-2 onto the paused node (%v) said:\n%s", err, out)
+	}
 	info, _ := docker(api, "info")
 	if strings.Count(info, "└ Availability: pause") != 2 || strings.Count(info, "└ Availability: active") != 1 {
 		t.Fatalf("docker info after two pauses:\n%s", info)
@@ -166,6 +170,12 @@ func TestDrainMovesEveryPolicyContainerOffAndSurvivesARestart(t *testing.T) {
 			strings.Index(out, "node-1") < strings.Index(out, "└ Availability: drain") &&
 			strings.Index(out, "└ Availability: drain") < strings.Index(out, "node-2")
 	})
+	// A run aimed at the drained node says why it is refused, as the
+	// placement explanations do.
+	if out, err := docker(api, "run", "-d", "--name", "aimed", "-e", "constraint:node==node-1", "busybox", "sleep", "600"); err == nil ||
+		!strings.Contains(out, "[node==node-1]") || !strings.Contains(out, "node-1 fits, but node is draining") {
+		t.Fatalf("docker run -e constraint:node==node-1 onto the drained node (%v) said:\n%s", err, out)
+	}
 	for i := range 3 {
 		name := fmt.Sprintf("after-%d", i)
 		if out, err := docker(api, "run", "-d", "--name", name, "busybox", "sleep", "600"); err != nil {

@@ -271,8 +271,9 @@ func rebalanceCmd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// rebalanceText prints a plan and its run: one line per move with its
-// reason and outcome, then the cost and the summary.
+// rebalanceText prints a plan and its run: per move a line with its
+// outcome, its reason and the rules it touches; then the plan's cost once,
+// what bounded it, and the summary.
 func rebalanceText(res api.RebalanceResponse) string {
 	var sb strings.Builder
 	for _, m := range res.Moves {
@@ -285,16 +286,24 @@ func rebalanceText(res api.RebalanceResponse) string {
 		case m.Skipped:
 			mark = "-"
 		}
-		fmt.Fprintf(&sb, "%s %s: %s → %s  (%s)\n", mark, m.Container, m.From, m.To, m.Why)
+		fmt.Fprintf(&sb, "%s %s: %s → %s\n    %s\n", mark, m.Container, m.From, m.To, m.Why)
+		if len(m.Rules) > 0 {
+			fmt.Fprintf(&sb, "    touches %s\n", strings.Join(m.Rules, ", "))
+		} else {
+			sb.WriteString("    touches no constraint or affinity\n")
+		}
 		if m.Error != "" {
-			fmt.Fprintf(&sb, "    %s\n", m.Error)
+			fmt.Fprintf(&sb, "    failed: %s\n", m.Error)
 		}
 	}
 	if len(res.Moves) > 0 {
-		fmt.Fprintf(&sb, "cost: %s\n", res.Cost)
+		fmt.Fprintf(&sb, "plan: %s\n", res.Cost)
 	}
-	if res.Truncated {
-		sb.WriteString("bounded by --max-moves: more moves would gain\n")
+	switch {
+	case res.Bound != "":
+		sb.WriteString(res.Bound + "\n")
+	case res.Truncated: // a manager from before Bound
+		sb.WriteString("bounded: a further move may gain\n")
 	}
 	fmt.Fprintf(&sb, "%s\n", res.Summary)
 	return sb.String()

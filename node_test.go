@@ -68,15 +68,24 @@ func TestRebalanceAndNodeCommandsTalkToTheManager(t *testing.T) {
 		return out.String(), errb.String(), code
 	}
 	out, errs, code := run("rebalance", "--host", host, "--dry-run")
-	want := "• a1: n1 → n4  (spread prefers n4"
-	if code != exitOK || !strings.Contains(out, want) || !strings.Contains(out, "cost: 2 moves") || !strings.Contains(out, "dry run: nothing moved") {
-		t.Fatalf("rebalance --dry-run: exit %d\n%s%s", code, out, errs)
+	want := `• a1: n1 → n4
+    spread prefers n4: weight -963 there after the move (CPU 25%, memory 12%, 1 container) against -888 on n1 now (CPU 75%, memory 37%, 3 containers)
+    touches no constraint or affinity
+• b1: n2 → n4
+    spread prefers n4: weight -925 there after the move (CPU 50%, memory 25%, 2 containers) against -888 on n2 now (CPU 75%, memory 37%, 3 containers)
+    touches no constraint or affinity
+plan: 2 moves; no constraint or affinity touched
+dry run: nothing moved
+`
+	if code != exitOK || out != want {
+		t.Fatalf("rebalance --dry-run: exit %d\n%s%s\nwant\n%s", code, out, errs, want)
 	}
 	if n := c.Node("10.0.0.4:2375"); len(n.Containers) != 0 {
 		t.Fatalf("a dry run moved %d containers", len(n.Containers))
 	}
 	out, errs, code = run("rebalance", "--host", host, "--max-moves", "1")
-	if code != exitOK || !strings.Contains(out, "✓ a1: n1 → n4") || !strings.Contains(out, "1 of 1 moves done") {
+	if code != exitOK || !strings.Contains(out, "✓ a1: n1 → n4\n") || strings.Count(out, "plan: 1 move;") != 1 ||
+		!strings.Contains(out, "bounded by --max-moves 1: a further move would gain\n1 of 1 moves done\n") {
 		t.Fatalf("rebalance --max-moves 1: exit %d\n%s%s", code, out, errs)
 	}
 	if _, errs, code = run("rebalance", "--host", host, "--max-moves", "0"); code != exitUsage || !strings.Contains(errs, "--max-moves must be at least 1") {

@@ -65,10 +65,13 @@ type Move struct {
 
 // RebalanceResponse is a rebalance plan and, unless a dry run, its run.
 type RebalanceResponse struct {
-	DryRun     bool   `json:"dry_run"`
-	Cost       string `json:"cost"`
-	Moves      []Move `json:"moves"`
-	Truncated  bool   `json:"truncated,omitempty"`
+	DryRun    bool   `json:"dry_run"`
+	Cost      string `json:"cost"`
+	Moves     []Move `json:"moves"`
+	Truncated bool   `json:"truncated,omitempty"`
+	// Bound says what stopped the plan when Truncated: max-moves, with a
+	// further move that would gain, or the planning budget.
+	Bound      string `json:"bound,omitempty"`
 	Pinned     int    `json:"pinned"`
 	Considered int    `json:"considered"`
 	Summary    string `json:"summary"`
@@ -98,7 +101,7 @@ func (s *Server) rebalance(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := res.Plan
-	out := RebalanceResponse{DryRun: dry, Cost: p.Cost(), Moves: []Move{}, Truncated: p.Truncated, Pinned: p.Pinned,
+	out := RebalanceResponse{DryRun: dry, Cost: p.Cost(), Moves: []Move{}, Truncated: p.Truncated, Bound: p.BoundText(), Pinned: p.Pinned,
 		Considered: p.Considered, Summary: res.Summary()}
 	for i, m := range p.Moves {
 		mv := Move{Container: m.Container.Name, From: m.From.Name, To: m.To.Name, Why: m.Why, Rules: m.Rules, Group: m.Group}

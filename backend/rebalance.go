@@ -38,7 +38,7 @@ func (r *RebalanceResult) Summary() string {
 		return "the cluster is balanced: no move would gain"
 	}
 	if r.Outcomes == nil {
-		return "plan: " + r.Plan.Cost() + " (dry run: nothing moved)"
+		return "dry run: nothing moved"
 	}
 	done := 0
 	for _, o := range r.Outcomes {
@@ -54,8 +54,15 @@ func (r *RebalanceResult) Summary() string {
 }
 
 // PlanRebalance plans a rebalance of the cluster as it is now (see
-// sched.Scheduler.Rebalance); maxMoves 0 is sched.DefaultMaxMoves.
+// sched.Scheduler.Rebalance), for a preview; maxMoves 0 is
+// sched.DefaultMaxMoves. The plan is an event, with its moves and why.
 func (c *Cluster) PlanRebalance(maxMoves int) *sched.Plan {
+	plan := c.plan(maxMoves)
+	c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_plan", Message: "rebalance planned (preview): " + planText(plan)})
+	return plan
+}
+
+func (c *Cluster) plan(maxMoves int) *sched.Plan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.sch.Rebalance(c.snap, sched.RebalanceOptions{MaxMoves: maxMoves})
@@ -69,7 +76,7 @@ func (c *Cluster) Rebalance(ctx context.Context, maxMoves int, dryRun bool) (*Re
 	if !dryRun && !c.isPrimary() {
 		return nil, errors.New("this manager is a replica: rebalance through the primary")
 	}
-	plan := c.PlanRebalance(maxMoves)
+	plan := c.plan(maxMoves)
 	if dryRun {
 		c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_plan", Message: "rebalance (dry run): " + planText(plan)})
 		return &RebalanceResult{Plan: plan}, nil
@@ -85,7 +92,11 @@ func (c *Cluster) RunPlan(ctx context.Context, plan *sched.Plan) (*RebalanceResu
 		return nil, errors.New("this manager is a replica: rebalance through the primary")
 	}
 	res := &RebalanceResult{Plan: plan}
-	c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_plan", Message: "rebalance: " + planText(plan)})
+	run := plan.Cost()
+	if len(plan.Moves) == 0 {
+		run = planText(plan)
+	}
+	c.emit(model.Event{Kind: model.EventPlan, Action: "rebalance_run", Message: "rebalance: " + run})
 	if len(plan.Moves) == 0 {
 		return res, nil
 	}
@@ -114,16 +125,31 @@ func (c *Cluster) RunPlan(ctx context.Context, plan *sched.Plan) (*RebalanceResu
 	return res, nil
 }
 
+// maxEventMoves bounds the moves a plan's event lists.
+const maxEventMoves = 10
+
+// planText is a plan in one line for its event: the cost, what bounded
+// it, and the moves (the first maxEventMoves) with why.
 func planText(p *sched.Plan) string {
 	if len(p.Moves) == 0 {
 		if p.Note != "" {
 			return p.Note
 		}
-		return "nothing to move"
+		if b := p.BoundText(); b != "" {
+			return "no move found; " + b
+		}
+		return "the cluster is balanced: no move would gain"
 	}
 	s := p.Cost()
-	if p.Truncated {
-		s += " (bounded: more moves would gain)"
+	if b := p.BoundText(); b != "" {
+		s += "; " + b
+	}
+	for i, m := range p.Moves {
+		if i == maxEventMoves {
+			s += fmt.Sprintf(" … and %d more moves", len(p.Moves)-maxEventMoves)
+			break
+		}
+		s += fmt.Sprintf(" | %s %s → %s: %s", m.Container.Name, m.From.Name, m.To.Name, m.Why)
 	}
 	return s
 }

@@ -64,11 +64,12 @@ func TestRebalanceRunsThePlanAndLosesNothing(t *testing.T) {
 	if again := c.PlanRebalance(0); len(again.Moves) != 0 {
 		t.Fatalf("a second plan moves %d", len(again.Moves))
 	}
-	var plans, moves int
+	var plans []string
+	var moves int
 	for _, e := range c.RecentEvents() {
 		switch e.Kind {
 		case model.EventPlan:
-			plans++
+			plans = append(plans, e.Action+": "+e.Message)
 		case model.EventMove:
 			moves++
 			if !strings.Contains(e.Message, "spread prefers n4") {
@@ -76,8 +77,21 @@ func TestRebalanceRunsThePlanAndLosesNothing(t *testing.T) {
 			}
 		}
 	}
-	if plans != 3 || moves != 2 { // dry plan, plan, done
-		t.Fatalf("%d plan and %d move events; want 3 and 2", plans, moves)
+	// The dry run, the run and its end, and the preview: each with its
+	// cost, the planned ones with each move and why.
+	want := []string{
+		"rebalance_plan: rebalance (dry run): 2 moves; no constraint or affinity touched | a1 n1 → n4: spread prefers n4",
+		"rebalance_run: rebalance: 2 moves; no constraint or affinity touched",
+		"rebalance_done: rebalance: 2 of 2 moves done",
+		"rebalance_plan: rebalance planned (preview): the cluster is balanced",
+	}
+	if len(plans) != len(want) || moves != 2 {
+		t.Fatalf("plan events %q and %d move events; want %d and 2", plans, moves, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(plans[i], w) {
+			t.Errorf("plan event %d: %q; want it to start %q", i+1, plans[i], w)
+		}
 	}
 }
 

@@ -28,9 +28,38 @@ type RebalanceOptions struct {
 	// MaxMoves is the most moves the plan holds (0: DefaultMaxMoves).
 	MaxMoves int
 	// Budget is how many containers the planner tries before it stops
-	// looking (0: 8 per move allowed, at least 256): it looks at the most
+	// looking (0: 8 per move allowed, at least 256, and at most what
+	// PlanWork node evaluations allow, at least 64): it looks at the most
 	// loaded nodes first, so what it leaves unseen gains the least.
 	Budget int
+}
+
+// PlanWork bounds the default budget by the cluster's size: a try places
+// the container, which may look at every node, so a plan tries at most
+// PlanWork / nodes containers (at least 64), whatever MaxMoves asks.
+const PlanWork = 500_000
+
+// Bound is what stopped a plan before it ran out of moves that gain.
+type Bound int
+
+const (
+	// Unbounded: the planner found every move it looked for.
+	Unbounded Bound = iota
+	// BoundMaxMoves: one more move (or group) would gain, past MaxMoves.
+	BoundMaxMoves
+	// BoundBudget: the planner stopped after its budget of tries; more
+	// may gain.
+	BoundBudget
+)
+
+func (b Bound) String() string {
+	switch b {
+	case BoundMaxMoves:
+		return "max-moves"
+	case BoundBudget:
+		return "budget"
+	}
+	return "none"
 }
 
 // Move is one container to take from one node to another, with why.
@@ -56,11 +85,31 @@ type Plan struct {
 	// Pinned counts the containers left alone because they have neither
 	// the reschedule policy nor the rebalance label, or are global.
 	Pinned int
-	// Truncated is set when MaxMoves or the budget stopped the planner.
-	Truncated bool
+	// Truncated is set when MaxMoves or the budget stopped the planner;
+	// Bound says which, MaxMoves and Budget what they were.
+	Truncated        bool
+	Bound            Bound
+	MaxMoves, Budget int
 	// Note says why nothing was planned when that is not for want of a
 	// better node (the random strategy has no preference).
 	Note string
+}
+
+// BoundText says what stopped the plan, or "" when nothing did:
+// "bounded by --max-moves 2: a further move would gain", or the budget.
+func (p *Plan) BoundText() string {
+	switch p.Bound {
+	case BoundMaxMoves:
+		return fmt.Sprintf("bounded by --max-moves %d: a further move would gain", p.MaxMoves)
+	case BoundBudget:
+		return fmt.Sprintf("bounded by the planning budget: stopped looking after %d containers tried; plan again for more", p.Budget)
+	}
+	return ""
+}
+
+// stop records what bounded the plan.
+func (p *Plan) stop(b Bound) {
+	p.Truncated, p.Bound = true, b
 }
 
 // Cost is the plan's size: its moves and, per rule, how many moves touch
@@ -139,8 +188,9 @@ func (s *Scheduler) Rebalance(snap *Snapshot, opts RebalanceOptions) *Plan {
 	}
 	budget := opts.Budget
 	if budget <= 0 {
-		budget = max(256, 8*maxMoves)
+		budget = min(max(256, 8*maxMoves), max(64, PlanWork/max(1, len(snap.nodes))))
 	}
+	plan.MaxMoves, plan.Budget = maxMoves, budget
 	p := &planner{s: s, snap: snap, plan: plan, reqs: map[*model.Container]*Request{}, arrived: map[*model.Container]bool{}, seen: map[*nodeState]bool{}}
 	defer p.restore()
 	// The most loaded node not yet settled gives up one container at a
@@ -174,13 +224,19 @@ func (s *Scheduler) Rebalance(snap *Snapshot, opts RebalanceOptions) *Plan {
 			if c.ID == "" || !Rebalanceable(c) || failed[c] || p.arrived[c] || !slices.Contains(ns.containers, c) {
 				continue
 			}
-			if len(plan.Moves) >= maxMoves || budget == 0 {
-				plan.Truncated = true
+			if budget == 0 {
+				plan.stop(BoundBudget)
 				return plan
 			}
 			budget--
 			plan.Considered++
-			if to := p.try(ns, c, maxMoves-len(plan.Moves)); to != nil {
+			// With MaxMoves reached, a try only finds out whether a
+			// further move would gain: it is not planned.
+			to := p.try(ns, c, maxMoves-len(plan.Moves))
+			if len(plan.Moves) >= maxMoves && plan.Bound == BoundMaxMoves {
+				return plan
+			}
+			if to != nil {
 				p.reload(ns)
 				p.reload(to)
 				cursor = 0
@@ -329,14 +385,18 @@ func (p *planner) try(from *nodeState, c *model.Container, left int) *nodeState 
 	p.snap.RemoveContainer(from.n.Addr, c)
 	scFrom, _ := p.s.weigh(from, r, nil)
 	scTo, _ := p.s.weigh(to, r, nil)
+	var broken []string
+	if !stayedOK {
+		broken = p.s.blockers(p.snap, r, from)
+	}
 	p.snap.AddContainer(from.n.Addr, c)
 	var why string
 	switch {
 	case !stayedOK:
-		why = fmt.Sprintf("%s no longer satisfies its rules; %s does", from.n.Name, to.n.Name)
+		why = fmt.Sprintf("%s no longer satisfies its rules (%s); %s does: %s", from.n.Name, strings.Join(broken, "; "), to.n.Name,
+			scoreText(r, scTo))
 	case p.strictlyBetter(scTo, scFrom):
-		why = fmt.Sprintf("%s prefers %s (weight %d, %d containers) to %s (weight %d, %d containers)",
-			p.s.strategy, to.n.Name, scTo.Weight, scTo.Containers, from.n.Name, scFrom.Weight, scFrom.Containers)
+		why = p.preference(r, from, to, scFrom, scTo)
 	default:
 		return nil
 	}
@@ -357,11 +417,6 @@ func (p *planner) try(from *nodeState, c *model.Container, left int) *nodeState 
 		if x.Node == from.n.Addr && !p.fits(x, from) {
 			followers = append(followers, x)
 		}
-	}
-	if len(followers)+1 > left {
-		p.plan.Truncated = true // the group would go past MaxMoves
-		p.rollback(mark)
-		return nil
 	}
 	for _, x := range followers {
 		if !Rebalanceable(x) || !p.fits(x, to) {
@@ -384,10 +439,24 @@ func (p *planner) try(from *nodeState, c *model.Container, left int) *nodeState 
 		p.rollback(mark)
 		return nil
 	}
+	if len(followers)+1 > left {
+		p.plan.stop(BoundMaxMoves) // it would gain, past MaxMoves
+		p.rollback(mark)
+		return nil
+	}
 	group := 0
 	if len(followers) > 0 {
 		p.group++
 		group = p.group
+		names := make([]string, len(followers))
+		for i, x := range followers {
+			names[i] = displayName(x)
+		}
+		verb := "goes"
+		if len(names) > 1 {
+			verb = "go"
+		}
+		why += fmt.Sprintf("; %s %s with it (an affinity to it), and the group gains as a whole", strings.Join(names, ", "), verb)
 	}
 	p.plan.Moves = append(p.plan.Moves, Move{Container: c, From: from.n, To: to.n, Why: why, Rules: rules(r), Group: group})
 	for _, x := range followers {
@@ -396,6 +465,60 @@ func (p *planner) try(from *nodeState, c *model.Container, left int) *nodeState 
 			Rules: rules(p.request(x))})
 	}
 	return to
+}
+
+// preference words why the strategy prefers to for r over from: each
+// node's score with the container on it, now on from and after the move
+// on to, and the tie-break when the weights are equal.
+func (p *planner) preference(r *Request, from, to *nodeState, scFrom, scTo Score) string {
+	s := fmt.Sprintf("%s prefers %s: weight %d there after the move (%s) against %d on %s now (%s)",
+		p.s.strategy, to.n.Name, scTo.Weight, scoreText(r, scTo), scFrom.Weight, from.n.Name, scoreText(r, scFrom))
+	if scTo.Weight == scFrom.Weight {
+		if p.s.strategy == StrategyBinpack {
+			return s + "; equal weights: more containers first"
+		}
+		return s + "; equal weights: fewer containers first"
+	}
+	return s
+}
+
+// scoreText is a node's score with r placed on it, in the parts that
+// make its weight: "CPU 50%, memory 25%, 3 containers" (the node's
+// containers with r counted; CPU or memory only when r reserves it).
+func scoreText(r *Request, sc Score) string {
+	var parts []string
+	if r.Config.CPUs > 0 {
+		parts = append(parts, fmt.Sprintf("CPU %d%%", sc.CPU))
+	}
+	if r.Config.Memory > 0 {
+		parts = append(parts, fmt.Sprintf("memory %d%%", sc.Memory))
+	}
+	if sc.Health < 100 {
+		parts = append(parts, fmt.Sprintf("health %d", sc.Health))
+	}
+	n := sc.Containers + 1
+	if n == 1 {
+		parts = append(parts, "1 container")
+	} else {
+		parts = append(parts, fmt.Sprintf("%d containers", n))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// blockers lists why r does not fit on ns: every failing filter's
+// reason, and the resources it lacks.
+func (s *Scheduler) blockers(snap *Snapshot, r *Request, ns *nodeState) []string {
+	ev := s.newEval(snap, r, false)
+	var why []Reason
+	for _, i := range s.activeFilters(ev) {
+		s.filters[i].check(ev, ns, &why)
+	}
+	s.weigh(ns, r, &why)
+	out := make([]string, len(why))
+	for i, w := range why {
+		out[i] = w.String()
+	}
+	return out
 }
 
 // groupGains reports whether a group that was taken from one node to

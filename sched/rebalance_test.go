@@ -37,18 +37,33 @@ func TestRebalancePlans(t *testing.T) {
 		file      string
 		strategy  string
 		maxMoves  int
+		budget    int
 		want      []string
 		truncated bool
 		pinned    int
 		cost      string
+		// why are the first moves' reasons, exactly.
+		why       []string
+		bound     sched.Bound
+		boundText string
 	}{
 		{name: "a recovered empty node takes one container from each of the busiest nodes until no move gains",
 			file: "recovered.yaml", want: []string{"a1 n1→n4", "b1 n2→n4"},
-			cost: "2 moves; no constraint or affinity touched"},
+			cost: "2 moves; no constraint or affinity touched",
+			why: []string{
+				"spread prefers n4: weight -963 there after the move (CPU 25%, memory 12%, 1 container) against -888 on n1 now (CPU 75%, memory 37%, 3 containers)",
+				"spread prefers n4: weight -925 there after the move (CPU 50%, memory 25%, 2 containers) against -888 on n2 now (CPU 75%, memory 37%, 3 containers)"}},
 		{name: "max-moves stops the plan after the first move",
-			file: "recovered.yaml", maxMoves: 1, want: []string{"a1 n1→n4"}, truncated: true},
+			file: "recovered.yaml", maxMoves: 1, want: []string{"a1 n1→n4"}, truncated: true,
+			bound: sched.BoundMaxMoves, boundText: "bounded by --max-moves 1: a further move would gain"},
+		{name: "max-moves exactly the moves that gain is not a bound",
+			file: "recovered.yaml", maxMoves: 2, want: []string{"a1 n1→n4", "b1 n2→n4"}},
+		{name: "a budget of one try stops the plan and says so",
+			file: "recovered.yaml", budget: 1, want: []string{"a1 n1→n4"}, truncated: true,
+			bound: sched.BoundBudget, boundText: "bounded by the planning budget: stopped looking after 1 containers tried; plan again for more"},
 		{name: "binpack consolidates: n1's containers fill n2 and n3 to the brim, the empty n4 stays empty",
-			file: "recovered.yaml", strategy: sched.StrategyBinpack, want: []string{"a1 n1→n2", "a2 n1→n3"}},
+			file: "recovered.yaml", strategy: sched.StrategyBinpack, want: []string{"a1 n1→n2", "a2 n1→n3"},
+			why: []string{"binpack prefers n2: weight 1150 there after the move (CPU 100%, memory 50%, 4 containers) against 1112 on n1 now (CPU 75%, memory 37%, 3 containers)"}},
 		{name: "random prefers nothing: no plan",
 			file: "recovered.yaml", strategy: sched.StrategyRandom, want: nil},
 		{name: "constraints keep e1..e3 in zone eu: they may go to n3, never to the empty n2",
@@ -56,11 +71,14 @@ func TestRebalancePlans(t *testing.T) {
 			cost: "2 moves; constraint zone==eu ×1"},
 		{name: "an affinity pins web to db: they move together",
 			file: "affinity.yaml", want: []string{"db n1→n2 (group 1)", "web n1→n2 (group 1)"},
-			cost: "2 moves; affinity container==db ×1"},
+			cost: "2 moves; affinity container==db ×1",
+			why: []string{"spread prefers n2: weight -950 there after the move (CPU 25%, memory 25%, 1 container) against -882 on n1 now (CPU 75%, memory 43%, 3 containers); web goes with it (an affinity to it), and the group gains as a whole",
+				"its affinity needs db, which moves to n2"}},
 		{name: "an affinity to a container that cannot move: neither moves",
 			file: "affinity-pinned.yaml", want: nil, pinned: 1},
 		{name: "a group larger than what max-moves leaves does not move at all",
-			file: "affinity.yaml", maxMoves: 1, want: []string{"side n1→n2"}, truncated: true},
+			file: "affinity.yaml", maxMoves: 1, want: []string{"side n1→n2"}, truncated: true,
+			bound: sched.BoundMaxMoves, boundText: "bounded by --max-moves 1: a further move would gain"},
 		{name: "a published port taken on n2 sends p1 to the smaller n3",
 			file: "ports.yaml", want: []string{"p1 n1→n3", "q1 n1→n2"}, pinned: 1},
 		{name: "only the policy or the rebalance label lets a container move; global ones never",
@@ -72,7 +90,7 @@ func TestRebalancePlans(t *testing.T) {
 			s := scheduler(t, sched.Config{Strategy: tt.strategy})
 			snap := sched.NewSnapshot(nodes)
 			before := placements(t, s, snap)
-			plan := s.Rebalance(snap, sched.RebalanceOptions{MaxMoves: tt.maxMoves})
+			plan := s.Rebalance(snap, sched.RebalanceOptions{MaxMoves: tt.maxMoves, Budget: tt.budget})
 			var got []string
 			for _, m := range plan.Moves {
 				got = append(got, moveText(m))
@@ -88,6 +106,17 @@ func TestRebalancePlans(t *testing.T) {
 			}
 			if plan.Truncated != tt.truncated || plan.Pinned != tt.pinned {
 				t.Errorf("truncated %v, pinned %d; want %v, %d", plan.Truncated, plan.Pinned, tt.truncated, tt.pinned)
+			}
+			for i, w := range tt.why {
+				if i >= len(plan.Moves) || plan.Moves[i].Why != w {
+					for _, m := range plan.Moves {
+						t.Logf("%s: %s", moveText(m), m.Why)
+					}
+					t.Fatalf("move %d's reason differs; want %q", i+1, w)
+				}
+			}
+			if plan.Bound != tt.bound || plan.BoundText() != tt.boundText {
+				t.Errorf("bound %v %q; want %v %q", plan.Bound, plan.BoundText(), tt.bound, tt.boundText)
 			}
 			if tt.cost != "" && plan.Cost() != tt.cost {
 				t.Errorf("cost %q; want %q", plan.Cost(), tt.cost)
@@ -315,3 +344,35 @@ func benchRebalance(b *testing.B, n, perNode int) {
 
 func BenchmarkRebalance1000Nodes30000Containers(b *testing.B)   { benchRebalance(b, 1000, 30) }
 func BenchmarkRebalance10000Nodes300000Containers(b *testing.B) { benchRebalance(b, 10000, 30) }
+
+func TestAHugeMaxMovesIsBoundedByTheClusterSize(t *testing.T) {
+	// 2,000 nodes of one container each: a try may look at every node, so
+	// the planner tries at most PlanWork/2000 = 250 containers.
+	nodes := recoveredBigCluster(2000, 1)
+	s := scheduler(t, sched.Config{})
+	plan := s.Rebalance(sched.NewSnapshot(nodes), sched.RebalanceOptions{MaxMoves: 100000})
+	if want := sched.PlanWork / 2000; plan.Budget != want || plan.Considered > want {
+		t.Fatalf("budget %d, %d tried; want a budget of %d and no more tries", plan.Budget, plan.Considered, want)
+	}
+	if plan.MaxMoves != 100000 {
+		t.Fatalf("max moves %d; want 100000 as asked", plan.MaxMoves)
+	}
+}
+
+func benchRebalanceMax(b *testing.B, n, perNode, maxMoves int) {
+	nodes := recoveredBigCluster(n, perNode)
+	s := scheduler(b, sched.Config{Overcommit: model.DefaultOvercommit})
+	snap := sched.NewSnapshot(nodes)
+	var plan *sched.Plan
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		plan = s.Rebalance(snap, sched.RebalanceOptions{MaxMoves: maxMoves})
+	}
+	b.ReportMetric(float64(len(plan.Moves)), "moves")
+	b.ReportMetric(float64(plan.Considered), "tries")
+}
+
+func BenchmarkRebalance1000Nodes30000ContainersHugeMaxMoves(b *testing.B) {
+	benchRebalanceMax(b, 1000, 30, 100000)
+}

@@ -342,6 +342,7 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 	}
 	var best candidate
 	var reports []NodeReport
+	var aside []*nodeState // paused or drained by the operator
 	if m == modeExplain {
 		reports = make([]NodeReport, len(snap.nodes))
 	}
@@ -356,6 +357,9 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		if !ns.schedulable() {
 			if why != nil {
 				reject(why, ns.unschedulable())
+			}
+			if ns.setAside() {
+				aside = append(aside, ns)
 			}
 			continue
 		}
@@ -395,14 +399,14 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		}
 	}
 	if msg := s.chainError(ev, eligible, firstFail); msg != "" {
-		return nil, refusal(msg, reports, len(snap.nodes))
+		return nil, refusal(msg+s.asideNote(ev, active, aside), reports, len(snap.nodes))
 	}
 	if len(cands) == 0 && best.ns == nil {
 		msg := msgNoResources
 		if resourceFailures == 0 {
 			msg = msgNoNodes
 		}
-		return nil, refusal(msg, reports, len(snap.nodes))
+		return nil, refusal(msg+s.asideNote(ev, active, aside), reports, len(snap.nodes))
 	}
 	p := &Placement{Soft: soft, Nodes: reports}
 	if best.ns != nil {
@@ -425,6 +429,44 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		}
 	}
 	return p, nil
+}
+
+// maxAside bounds the nodes a refusal names as out of service.
+const maxAside = 5
+
+// asideNote follows Swarm's refusal with a line per node that would take
+// the container but for its operator's pause or drain (the nodes a user
+// aiming at one would otherwise not hear about): "node-1 fits, but node
+// is draining". Empty when no such node fits.
+func (s *Scheduler) asideNote(ev *eval, active []int, aside []*nodeState) string {
+	var fit []*nodeState
+	for _, ns := range aside {
+		if s.fitsAside(ev, active, ns) {
+			fit = append(fit, ns)
+		}
+	}
+	slices.SortFunc(fit, func(a, b *nodeState) int { return a.rank - b.rank })
+	var b strings.Builder
+	for i, ns := range fit {
+		if i == maxAside {
+			fmt.Fprintf(&b, "\n%d more nodes fit, but are paused or draining", len(fit)-maxAside)
+			break
+		}
+		fmt.Fprintf(&b, "\n%s fits, but node is %s", ns.n.Name, ns.n.Availability.Doing())
+	}
+	return b.String()
+}
+
+// fitsAside reports whether a paused or drained node passes every active
+// filter and has room, as it would if it were active.
+func (s *Scheduler) fitsAside(ev *eval, active []int, ns *nodeState) bool {
+	for _, i := range active {
+		if !s.filters[i].check(ev, ns, nil) {
+			return false
+		}
+	}
+	_, ok := s.weigh(ns, ev.r, nil)
+	return ok
 }
 
 // chainError finds the filter at which Swarm's chain would have run out of

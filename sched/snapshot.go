@@ -341,6 +341,12 @@ func (ns *nodeState) schedulable() bool {
 	return ns.n.Health != model.Pending && ns.n.Health != model.Disconnected && ns.n.Availability == model.Active
 }
 
+// setAside reports whether the node is out of service by its operator's
+// choice (paused or drained) rather than for its health.
+func (ns *nodeState) setAside() bool {
+	return ns.n.Health != model.Pending && ns.n.Health != model.Disconnected && ns.n.Availability != model.Active
+}
+
 // unschedulable is why a node that is not schedulable takes nothing.
 func (ns *nodeState) unschedulable() Reason {
 	if ns.n.Health == model.Pending || ns.n.Health == model.Disconnected {

@@ -57,7 +57,7 @@ func (a *App) availabilityKey(key rune) {
 			fmt.Fprintf(&sb, "\n\nBlocking the drain: %s.\n\"Drain, force\" moves them too.", strings.Join(blocking, ", "))
 			buttons = append(buttons, "Drain, force")
 		}
-		a.showModal(sb.String(), buttons, func(label string) {
+		a.showDialog("confirm", "Drain "+n.Name, sb.String(), buttons, func(label string) {
 			switch label {
 			case "Drain":
 				a.setAvailability(n, model.Drain, false)

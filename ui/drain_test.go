@@ -81,21 +81,31 @@ func busySource() *backend.Source {
 
 func TestRebalancePreviewThenRun(t *testing.T) {
 	h := start(t, busySource(), 160, 40)
-	h.wait(3*time.Second, "Nodes: 4/4 healthy")
+	h.wait(settle, "Nodes: 4/4 healthy")
 	h.typeText("b")
-	h.wait(2*time.Second, "Rebalance (Tab", "Plan: 2 moves; no constraint or affinity touched",
-		"1. a1  n1 → n4", "2. b1  n2 → n4", "spread prefers n4 (weight", "Run 2 moves", "Cancel")
-	h.key(tcell.KeyEscape) // cancel: nothing moves
-	h.gone(time.Second, "Rebalance (Tab")
+	h.wait(settle, "Rebalance", "Plan: 2 moves; no constraint or affinity touched",
+		"1. a1  n1 → n4", "2. b1  n2 → n4", "spread prefers n4: weight -963 there after the move",
+		"touches no constraint or affinity", "Run 2 moves", "Cancel")
+	h.key(tcell.KeyEnter) // Cancel has the focus: Enter cancels, nothing moves
+	h.gone(settle, "Run 2 moves")
 	time.Sleep(200 * time.Millisecond)
 	if l := h.lineWith("10.0.0.4"); !strings.Contains(l, " 0/0 ") {
 		t.Fatalf("n4 after a cancelled rebalance: %q; want empty", l)
 	}
+	// The preview is an event, with its cost and the moves' reasons.
+	h.typeText("4")
+	h.wait(settle, "rebalance planned (preview): 2 moves; no constraint or affinity touched | a1 n1 → n4: spread prefers n4")
+	h.typeText("1")
 	h.typeText("b")
-	h.wait(2*time.Second, "Run 2 moves")
-	h.key(tcell.KeyEnter) // the first button: run
-	h.wait(3*time.Second, "rebalance: 2 of 2 moves done")
-	deadline := time.Now().Add(3 * time.Second)
+	h.wait(settle, "Run 2 moves")
+	h.key(tcell.KeyEscape) // Esc cancels too
+	h.gone(settle, "Run 2 moves")
+	h.typeText("b")
+	h.wait(settle, "Run 2 moves")
+	h.key(tcell.KeyTab) // Cancel → Run
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "rebalance: 2 of 2 moves done")
+	deadline := time.Now().Add(settle)
 	for !strings.Contains(h.lineWith("10.0.0.4"), " 2/2 ") {
 		if time.Now().After(deadline) {
 			t.Fatalf("n4 after the rebalance: %q; want 2/2", h.lineWith("10.0.0.4"))
@@ -103,11 +113,11 @@ func TestRebalancePreviewThenRun(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	h.typeText("4")
-	h.wait(2*time.Second, "moved a1 from n1 to n4: spread prefers n4", "moved b1 from n2 to n4", "rebalance: 2 moves")
+	h.wait(settle, "moved a1 from n1 to n4: spread prefers n4", "moved b1 from n2 to n4", "rebalance: 2 moves")
 	// Balanced now: the preview says so and offers nothing to run.
 	h.typeText(":rebalance 3")
 	h.key(tcell.KeyEnter)
-	s := h.wait(2*time.Second, "The cluster is balanced: no move would gain.")
+	s := h.wait(settle, "The cluster is balanced: no move would gain.", "Close")
 	if strings.Contains(s, "Run ") {
 		t.Fatalf("a balanced cluster offers a run:\n%s", s)
 	}

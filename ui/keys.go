@@ -383,32 +383,11 @@ func (a *App) confirm(question string, yes func()) {
 	})
 }
 
-// showModal asks a question with buttons, the first one Cancel; done
-// gets the button chosen ("" for Esc). y chooses the second button (the
-// action), n the first.
+// showModal asks a question with buttons, the first one Cancel (it has
+// the focus); done gets the button chosen ("" for Esc). y chooses the
+// second button (the action), n the first. A long question scrolls.
 func (a *App) showModal(question string, labels []string, done func(label string)) {
-	m := tview.NewModal().SetText(question).AddButtons(labels)
-	m.SetDoneFunc(func(_ int, label string) {
-		a.closePage("confirm")
-		done(label)
-	})
-	m.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
-		switch ev.Rune() {
-		case 'y', 'Y':
-			a.closePage("confirm")
-			done(labels[1])
-			return nil
-		case 'n', 'N':
-			a.closePage("confirm")
-			done(labels[0])
-			return nil
-		}
-		return ev
-	})
-	a.pages.AddPage("confirm", m, true, true)
-	a.app.SetFocus(m)
-	a.hints.SetText(hintLine([]hint{{"y", " " + labels[1], 0}, {"n", " " + labels[0], 0},
-		{"Tab ←→", " choose", 1}, {"Esc", " cancel", 0}}, nil, a.width, a.th))
+	a.showDialog("confirm", "Confirm", question, labels, done)
 }
 
 // actionable reports whether a container row can be acted on: not one

@@ -10,8 +10,9 @@ import (
 	"swarmdeck/sched"
 )
 
-// planText shows a rebalance plan: one line per move with its reason and
-// the rules it touches, then its cost. A pure function of the plan.
+// planText shows a rebalance plan: its cost once, then per move the
+// container, from → to, why (the scores before and after) and the rules
+// it touches; then what bounded it. A pure function of the plan.
 func planText(p *sched.Plan, th theme) string {
 	var sb strings.Builder
 	if len(p.Moves) == 0 {
@@ -20,25 +21,38 @@ func planText(p *sched.Plan, th theme) string {
 			note = "The cluster is balanced: no move would gain."
 		}
 		fmt.Fprintf(&sb, "%s\n\n%d containers tried, %d pinned (no reschedule policy or rebalance label, or global).", note, p.Considered, p.Pinned)
+		if b := p.BoundText(); b != "" {
+			fmt.Fprintf(&sb, "\n%s%s.%s", th.tag(th.warn), tview.Escape(capitalize(b)), th.reset())
+		}
 		return sb.String()
 	}
-	fmt.Fprintf(&sb, "%sPlan: %s%s\n\n", th.tag(th.accent), tview.Escape(p.Cost()), th.reset())
+	fmt.Fprintf(&sb, "%sPlan: %s%s\n", th.tag(th.accent), tview.Escape(p.Cost()), th.reset())
+	if b := p.BoundText(); b != "" {
+		fmt.Fprintf(&sb, "%s%s (:rebalance N plans up to N).%s\n", th.tag(th.warn), tview.Escape(capitalize(b)), th.reset())
+	}
+	sb.WriteString("Each move starts the new copy, then stops and removes the old one; at most 4 at once; nothing more starts after a failure.\n")
 	for i, m := range p.Moves {
-		lead := fmt.Sprintf("%2d. ", i+1)
+		lead := fmt.Sprintf("\n%2d. ", i+1)
 		if m.Group != 0 && i > 0 && p.Moves[i-1].Group == m.Group {
-			lead = "    + " // follows the group's leader
+			lead = "\n  + " // follows the group's leader
 		}
 		fmt.Fprintf(&sb, "%s%s%s%s  %s → %s\n", lead, th.tag(th.title), tview.Escape(m.Container.Name), th.reset(), m.From.Name, m.To.Name)
-		fmt.Fprintf(&sb, "      %s%s%s\n", th.tag(th.dim), tview.Escape(m.Why), th.reset())
+		fmt.Fprintf(&sb, "    %s\n", tview.Escape(m.Why))
+		touches := "touches no constraint or affinity"
 		if len(m.Rules) > 0 {
-			fmt.Fprintf(&sb, "      %s%s%s\n", th.tag(th.dim), tview.Escape(strings.Join(m.Rules, ", ")), th.reset())
+			touches = "touches " + strings.Join(m.Rules, ", ")
 		}
+		fmt.Fprintf(&sb, "    %s%s%s", th.tag(th.dim), tview.Escape(touches), th.reset())
 	}
-	if p.Truncated {
-		fmt.Fprintf(&sb, "\n%sBounded: more moves would gain (:rebalance N plans up to N).%s", th.tag(th.warn), th.reset())
-	}
-	fmt.Fprintf(&sb, "\n\nEach move starts the new copy, then stops and removes the old one; at most 4 at once; nothing more starts after a failure.")
 	return sb.String()
+}
+
+// capitalize upper-cases the first letter of a sentence.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // openRebalance plans a rebalance off the UI goroutine, then shows the
@@ -51,22 +65,21 @@ func (a *App) openRebalance(maxMoves int) {
 	})
 }
 
+// showPlan previews a plan in a dialog: Cancel has the focus, y or Tab
+// Enter runs it, and the moves scroll.
 func (a *App) showPlan(plan *sched.Plan) {
 	a.say("", false)
-	text := tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetText(planText(plan, a.th))
-	form := tview.NewForm()
-	if len(plan.Moves) > 0 {
-		form.AddButton(fmt.Sprintf("Run %d moves", len(plan.Moves)), func() {
-			a.closePage("rebalance")
-			a.runPlan(plan)
-		})
+	labels := []string{"Close"}
+	if n := len(plan.Moves); n == 1 {
+		labels = []string{"Cancel", "Run 1 move"}
+	} else if n > 1 {
+		labels = []string{"Cancel", fmt.Sprintf("Run %d moves", n)}
 	}
-	form.AddButton("Cancel", func() { a.closePage("rebalance") })
-	form.SetCancelFunc(func() { a.closePage("rebalance") })
-	page := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(text, 0, 1, false).AddItem(form, 3, 0, true)
-	page.SetBorder(true).SetTitle(" Rebalance (Tab to a button, Esc cancels) ")
-	a.pages.AddAndSwitchToPage("rebalance", page, true)
-	a.app.SetFocus(form)
+	a.showDialog("rebalance", "Rebalance", planText(plan, a.th), labels, func(label string) {
+		if strings.HasPrefix(label, "Run ") {
+			a.runPlan(plan)
+		}
+	})
 }
 
 func (a *App) runPlan(plan *sched.Plan) {
