@@ -85,12 +85,13 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ct, err := s.c.Create(backend.WithRegistryAuth(r.Context(), r.Header.Get("X-Registry-Auth")), cfg)
+	warnings := []string{}
+	ct, err := s.c.CreateWarn(backend.WithRegistryAuth(r.Context(), r.Header.Get("X-Registry-Auth")), cfg, &warnings)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"Id": ct.ID, "Warnings": []string{}})
+	writeJSON(w, http.StatusCreated, map[string]any{"Id": ct.ID, "Warnings": warnings})
 }
 
 // portJSON and summary are `docker ps`'s shapes.

@@ -25,7 +25,14 @@ func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // called, so parallel creates never over-reserve a node or reuse a name,
 // and a create the engine refuses releases all it reserved. The swarm ID
 // and the placement rules go into the container's labels.
-func (c *Cluster) Create(ctx context.Context, cfg model.Config) (ct *model.Container, err error) {
+func (c *Cluster) Create(ctx context.Context, cfg model.Config) (*model.Container, error) {
+	return c.CreateWarn(ctx, cfg, nil)
+}
+
+// CreateWarn is Create that also says, in *w when w is not nil, what went
+// wrong without failing it: the nodes a global container got no copy on,
+// and why (the Warnings of Docker's create answer).
+func (c *Cluster) CreateWarn(ctx context.Context, cfg model.Config, w *[]string) (ct *model.Container, err error) {
 	began := time.Now()
 	defer func() { c.opts.Observer.Placed(time.Since(began), err) }()
 	if err := model.CheckConfig(cfg); err != nil {
@@ -37,7 +44,11 @@ func (c *Cluster) Create(ctx context.Context, cfg model.Config) (ct *model.Conta
 		return nil, err
 	}
 	if isGlobal(&model.Container{Config: cfg}) {
-		return c.createGlobal(ctx, req)
+		ct, warnings, err := c.createGlobal(ctx, req)
+		if w != nil && warnings != nil {
+			*w = warnings
+		}
+		return ct, err
 	}
 	swarmID := newID()
 	ct, n, err := c.place(ctx, req, swarmID, nil)
@@ -235,6 +246,9 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 	}
 	ct := model.FindContainer(cs, ref, c.nodeOf)
 	if ct == nil {
+		if gid, copies := c.globalNamedLocked(ref); gid != "" {
+			return nil, nil, nil, c.globalNameError(ref, copies)
+		}
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
 	for _, q := range waiting {
@@ -318,7 +332,12 @@ func (c *Cluster) Inspect(ref string) (*model.Container, *model.Node, error) {
 // userCallTimeout more, and ends early only if its node turns Unhealthy.
 // Its failure never counts toward the node's health: a connection error
 // makes the manager probe the engine, and the probe decides.
+//
+// A global container's bare name acts on every copy (see actGlobal).
 func (c *Cluster) act(ctx context.Context, ref, what string, work time.Duration, call func(ctx context.Context, e Engine, id string) error) error {
+	if gid := c.globalNamed(ref); gid != "" && what != "remove" {
+		return c.actGlobal(ctx, gid, what, work, call)
+	}
 	ct, n, _, err := c.find(ref)
 	if err != nil {
 		return err

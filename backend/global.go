@@ -8,6 +8,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"swarmdeck/model"
 	"swarmdeck/sched"
@@ -55,26 +57,40 @@ type globalCopy struct {
 }
 
 // createGlobal creates a copy of a global container on every node that
-// satisfies its rules, and starts each; it returns the first copy.
-func (c *Cluster) createGlobal(ctx context.Context, req *sched.Request) (*model.Container, error) {
+// satisfies its rules, and starts each; it returns the first copy that
+// runs, and a warning per node that got none. A copy that was created
+// but would not start is removed: no node keeps a half-made copy. When no
+// copy runs, nothing is left and the error names each node's failure.
+// The reconciler leaves the container alone until this returns.
+func (c *Cluster) createGlobal(ctx context.Context, req *sched.Request) (*model.Container, []string, error) {
 	cfg := req.Config
 	if cfg.Name != "" && c.NameInUse(cfg.Name) {
-		return nil, model.NameConflict(cfg.Name)
+		return nil, nil, model.NameConflict(cfg.Name)
 	}
+	gid := newID()
 	req.Config.Labels = maps.Clone(cfg.Labels)
-	req.Config.Labels[LabelGlobalID] = newID()
+	req.Config.Labels[LabelGlobalID] = gid
 	c.mu.Lock()
+	c.newGlobals[gid] = true
 	targets, err := c.globalTargets(req)
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.newGlobals, gid)
+		c.mu.Unlock()
+	}()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var first *model.Container
 	var errs []error
+	var warnings []string
+	name := describe(&model.Container{Config: req.Config})
 	for _, addr := range targets {
-		ct, err := c.addGlobalCopy(ctx, req, addr, "created global")
+		ct, err := c.addGlobalCopy(ctx, req, addr, "created global", true)
 		if err != nil {
 			errs = append(errs, err)
+			warnings = append(warnings, fmt.Sprintf("global %s: no copy on %s: %v", name, c.nodeName(addr), err))
 			continue
 		}
 		if first == nil {
@@ -82,9 +98,19 @@ func (c *Cluster) createGlobal(ctx context.Context, req *sched.Request) (*model.
 		}
 	}
 	if first == nil {
-		return nil, errors.Join(errs...)
+		return nil, nil, fmt.Errorf("global %s: no copy runs, and none is left: %w", name, errors.Join(errs...))
 	}
-	return first, nil
+	return first, warnings, nil
+}
+
+// nodeName is the name of the node at addr, or addr when it is gone.
+func (c *Cluster) nodeName(addr string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.nodes[addr]; n != nil {
+		return n.name()
+	}
+	return addr
 }
 
 // globalTargets are the nodes a global container may run on today, in
@@ -103,8 +129,10 @@ func (c *Cluster) globalTargets(req *sched.Request) ([]string, error) {
 	return out, nil
 }
 
-// addGlobalCopy creates and starts one copy on the node at addr.
-func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, why string) (*model.Container, error) {
+// addGlobalCopy creates and starts one copy on the node at addr. A copy
+// that will not start stays created (as a container whose start failed),
+// or with clean is removed and its failure returned.
+func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, why string, clean bool) (*model.Container, error) {
 	q := &queued{c: &model.Container{Config: req.Config}, live: true, pin: addr}
 	ct, n, err := c.place(ctx, req, newID(), q)
 	if err != nil {
@@ -118,8 +146,24 @@ func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, w
 	c.reread(ctx, n, ct.ID)
 	if err != nil {
 		err = fmt.Errorf("starting the global copy of %s on %s: %w", describe(ct), n.name(), err)
+		if !clean {
+			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_failed", Message: err.Error()})
+			return ct, nil // created: it stays, as a container that failed to start would
+		}
+		rctx, cancel := context.WithTimeout(ctx, callTimeout)
+		rerr := n.eng.Remove(rctx, ct.ID, true)
+		cancel()
+		if rerr != nil && !IsNotFound(rerr) {
+			err = fmt.Errorf("%w; removing that copy failed too: %v", err, rerr)
+		} else {
+			c.mu.Lock()
+			c.dropContainer(n, ct.ID)
+			c.rebuild(n)
+			c.mu.Unlock()
+			err = fmt.Errorf("%w (the copy was removed)", err)
+		}
 		c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_failed", Message: err.Error()})
-		return ct, nil // created: it stays, as a container that failed to start would
+		return nil, err
 	}
 	c.emit(model.Event{Kind: model.EventGlobal, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_copy",
 		Message: fmt.Sprintf("global %s: copy on %s (%s)", describe(ct), n.name(), why)})
@@ -146,7 +190,7 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 	}
 	var work []globalWork
 	for _, gid := range slices.Sorted(maps.Keys(groups)) {
-		if c.goneGlobals[gid] || c.rmGlobals[gid] != nil {
+		if c.goneGlobals[gid] || c.rmGlobals[gid] != nil || c.newGlobals[gid] {
 			continue
 		}
 		if w, ok := c.globalDiff(groups[gid]); ok {
@@ -156,7 +200,7 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 	c.mu.Unlock()
 	for _, w := range work {
 		for _, addr := range w.add {
-			c.addGlobalCopy(ctx, w.req, addr, w.why[addr])
+			c.addGlobalCopy(ctx, w.req, addr, w.why[addr], false)
 		}
 		for _, d := range w.drop {
 			c.dropGlobalCopy(ctx, d)
@@ -300,10 +344,21 @@ func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) erro
 // answer to the bare name ref (each node has one, so the name alone is
 // ambiguous to find); empty when ref names something else.
 func (c *Cluster) globalNamed(ref string) string {
-	name := strings.TrimPrefix(ref, "/")
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	gid, _ := c.globalNamedLocked(ref)
+	return gid
+}
+
+// globalNamedLocked is globalNamed with the copies, in natural order of
+// node. c.mu is held.
+func (c *Cluster) globalNamedLocked(ref string) (string, []*model.Container) {
+	name := strings.TrimPrefix(ref, "/")
+	if name == "" || strings.Contains(name, "/") {
+		return "", nil
+	}
 	gid := ""
+	var copies []*model.Container
 	for _, n := range c.nodes {
 		for _, ct := range n.containers {
 			if strings.TrimPrefix(ct.Name, "/") != name {
@@ -311,12 +366,63 @@ func (c *Cluster) globalNamed(ref string) string {
 			}
 			g := ct.Labels[LabelGlobalID]
 			if !isGlobal(ct) || g == "" || gid != "" && g != gid {
-				return ""
+				return "", nil
 			}
 			gid = g
+			copies = append(copies, ct)
 		}
 	}
-	return gid
+	slices.SortFunc(copies, func(a, b *model.Container) int {
+		x, y := c.nodes[a.Node].name(), c.nodes[b.Node].name()
+		if model.NaturalLess(x, y) {
+			return -1
+		}
+		if model.NaturalLess(y, x) {
+			return 1
+		}
+		return 0
+	})
+	return gid, copies
+}
+
+// globalNameError refuses a call that acts on one container when ref is
+// a global container's bare name: it names the copies to choose from.
+// c.mu is held.
+func (c *Cluster) globalNameError(ref string, copies []*model.Container) error {
+	name := strings.TrimPrefix(ref, "/")
+	refs := make([]string, len(copies))
+	for i, ct := range copies {
+		refs[i] = c.nodes[ct.Node].name() + "/" + name
+	}
+	return &model.InvalidError{Msg: fmt.Sprintf("%s is a global container, one copy per node: name the copy this acts on, as NODE/%s (%s); stop, start, restart and rm act on every copy",
+		name, name, strings.Join(refs, ", "))}
+}
+
+// actGlobal runs a user's call (stop, start, restart, kill) on every copy
+// of a global container at once, each as act runs it on one container;
+// the error names each copy that failed.
+func (c *Cluster) actGlobal(ctx context.Context, gid, what string, work time.Duration, call func(ctx context.Context, e Engine, id string) error) error {
+	c.mu.Lock()
+	var ids []string
+	for _, n := range c.nodes {
+		for _, ct := range n.containers {
+			if ct.Labels[LabelGlobalID] == gid && ct.ID != "" {
+				ids = append(ids, ct.ID)
+			}
+		}
+	}
+	c.mu.Unlock()
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.act(ctx, id, what, work, call)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // stoppedGlobals lists the node's global copies that are not running
