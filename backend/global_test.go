@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -88,6 +89,29 @@ func TestAGlobalContainerRunsOnEveryMatchingNodeAndFollowsThem(t *testing.T) {
 	}
 	src.Sim("c:2375").Heal()
 	waitFor(t, 3*time.Second, "c healthy", func() bool { return health(c, "c:2375") == model.Healthy })
+	// The bare name stops and starts every copy; a call on one copy
+	// names the copies to choose from.
+	if err := c.Stop(ctx, "agent", time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"a/agent", "b/agent", "c/agent"} {
+		if ct, _, err := c.Inspect(ref); err != nil || ct.State != model.Exited {
+			t.Fatalf("%s after stop agent: %v %v; want exited", ref, ct, err)
+		}
+	}
+	if err := c.Start(ctx, "agent"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"a/agent", "b/agent", "c/agent"} {
+		if ct, _, err := c.Inspect(ref); err != nil || ct.State != model.Running {
+			t.Fatalf("%s after start agent: %v %v; want running", ref, ct, err)
+		}
+	}
+	var inv *model.InvalidError
+	if _, err := c.Logs(ctx, "agent", false); !errors.As(err, &inv) ||
+		!strings.Contains(err.Error(), "name the copy this acts on, as NODE/agent (a/agent, b/agent, c/agent)") {
+		t.Fatalf("logs of agent: %v; want an invalid request naming the copies", err)
+	}
 	// rm through the manager removes every copy.
 	if err := c.Remove(ctx, "agent", true); err != nil { // the bare name: every node has an agent
 		t.Fatal(err)

@@ -376,3 +376,7 @@ func benchRebalanceMax(b *testing.B, n, perNode, maxMoves int) {
 func BenchmarkRebalance1000Nodes30000ContainersHugeMaxMoves(b *testing.B) {
 	benchRebalanceMax(b, 1000, 30, 100000)
 }
+
+func BenchmarkRebalance10000Nodes300000ContainersHugeMaxMoves(b *testing.B) {
+	benchRebalanceMax(b, 10000, 30, 100000)
+}
