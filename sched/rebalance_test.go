@@ -328,19 +328,7 @@ func recoveredBigCluster(n, perNode int) []*model.Node {
 	return nodes
 }
 
-func benchRebalance(b *testing.B, n, perNode int) {
-	nodes := recoveredBigCluster(n, perNode)
-	s := scheduler(b, sched.Config{Overcommit: model.DefaultOvercommit})
-	snap := sched.NewSnapshot(nodes)
-	var plan *sched.Plan
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		plan = s.Rebalance(snap, sched.RebalanceOptions{})
-	}
-	b.ReportMetric(float64(len(plan.Moves)), "moves")
-	b.ReportMetric(float64(plan.Considered), "tries")
-}
+func benchRebalance(b *testing.B, n, perNode int) { benchRebalanceMax(b, n, perNode, 0) }
 
 func BenchmarkRebalance1000Nodes30000Containers(b *testing.B)   { benchRebalance(b, 1000, 30) }
 func BenchmarkRebalance10000Nodes300000Containers(b *testing.B) { benchRebalance(b, 10000, 30) }

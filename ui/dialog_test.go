@@ -16,17 +16,23 @@ import (
 // policy (1 CPU, 1 GiB each on 8 CPUs, 16 GiB) and empty ones after
 // them: a rebalance plans many moves.
 func crowdedSource(busy, empty, perNode int) *backend.Source {
+	return policySource("sim://crowded", busy, empty, perNode, 8, func(i, j int) string { return fmt.Sprintf("svc-%d-%d", i+1, j+1) })
+}
+
+// policySource is busy nodes of perNode containers with the reschedule
+// policy (1 CPU, 1 GiB each, named by name(node, container)) and empty
+// nodes after them, each of cpus CPUs and 2 GiB per CPU.
+func policySource(url string, busy, empty, perNode, cpus int, name func(i, j int) string) *backend.Source {
 	var nodes []*model.Node
 	for i := range busy + empty {
 		n := &model.Node{Name: fmt.Sprintf("n%d", i+1), ID: fmt.Sprintf("ID%d", i+1), Addr: fmt.Sprintf("10.0.0.%d:2375", i+1),
-			CPUs: 8, Memory: 16 << 30, Health: model.Healthy, Labels: map[string]string{}}
+			CPUs: cpus, Memory: int64(cpus) << 31, Health: model.Healthy, Labels: map[string]string{}}
 		for j := range perNode {
 			if i >= busy {
 				break
 			}
-			name := fmt.Sprintf("svc-%d-%d", i+1, j+1)
 			n.Containers = append(n.Containers, &model.Container{
-				Config: model.Config{Name: name, Image: "busybox", CPUs: 1000, Memory: 1 << 30, NetworkMode: "bridge",
+				Config: model.Config{Name: name(i, j), Image: "busybox", CPUs: 1000, Memory: 1 << 30, NetworkMode: "bridge",
 					Labels: map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}},
 				ID: fmt.Sprintf("%064d", i*100+j), SwarmID: fmt.Sprintf("s%d", i*100+j), Node: n.Addr, State: model.Running,
 				Reschedule: []string{"on-node-failure"},
@@ -34,7 +40,7 @@ func crowdedSource(busy, empty, perNode int) *backend.Source {
 		}
 		nodes = append(nodes, n)
 	}
-	return backend.SimSource("sim://crowded", nodes)
+	return backend.SimSource(url, nodes)
 }
 
 // TestTheRebalancePreviewScrollsAt80x24 opens a plan far longer than an

@@ -9,7 +9,6 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"swarmdeck/backend"
-	"swarmdeck/model"
 )
 
 func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
@@ -56,27 +55,9 @@ func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
 }
 
 // busySource is three nodes of three containers with the reschedule
-// policy (1 CPU, 1 GiB each) and a fourth node, empty.
+// policy (1 CPU, 1 GiB each on 4 CPUs, 8 GiB) and a fourth node, empty.
 func busySource() *backend.Source {
-	var nodes []*model.Node
-	for i := range 4 {
-		n := &model.Node{Name: fmt.Sprintf("n%d", i+1), ID: fmt.Sprintf("ID%d", i+1), Addr: fmt.Sprintf("10.0.0.%d:2375", i+1),
-			CPUs: 4, Memory: 8 << 30, Health: model.Healthy, Labels: map[string]string{}}
-		for j := range 3 {
-			if i == 3 {
-				break
-			}
-			name := fmt.Sprintf("%c%d", 'a'+i, j+1)
-			n.Containers = append(n.Containers, &model.Container{
-				Config: model.Config{Name: name, Image: "busybox", CPUs: 1000, Memory: 1 << 30, NetworkMode: "bridge",
-					Labels: map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}},
-				ID: fmt.Sprintf("%064d", i*10+j), SwarmID: fmt.Sprintf("s%d", i*10+j), Node: n.Addr, State: model.Running,
-				Reschedule: []string{"on-node-failure"},
-			})
-		}
-		nodes = append(nodes, n)
-	}
-	return backend.SimSource("sim://busy", nodes)
+	return policySource("sim://busy", 3, 1, 3, 4, func(i, j int) string { return fmt.Sprintf("%c%d", 'a'+i, j+1) })
 }
 
 func TestRebalancePreviewThenRun(t *testing.T) {
