@@ -45,13 +45,22 @@ func startOnTestbed(t *testing.T) *realCluster {
 			t.Fatalf("docker CLI %s is missing: %v (scripts/testbed.sh installs Debian's docker.io)", cli, err)
 		}
 	}
+	return startOnNodes(t, nodes, backend.Options{})
+}
+
+// startOnNodes runs a manager (with opts) over the real engines at
+// nodes, serves its Docker API to the CLIs, and waits until every engine
+// is healthy; the engines' containers and test networks are removed
+// before and after.
+func startOnNodes(t *testing.T, nodes string, opts backend.Options) *realCluster {
+	t.Helper()
 	rc := &realCluster{addrs: strings.Split(nodes, ",")}
 	rc.clean(t)
 	src, err := backend.Open("nodes://"+nodes, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc.c, err = backend.New(src, backend.Options{})
+	rc.c, err = backend.New(src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,14 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
 
+	"swarmdeck/backend"
 	"swarmdeck/model"
 )
 
@@ -84,7 +86,56 @@ func (s *Server) inspectNetwork(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if nw.Scope == "global" || nw.Scope == "swarm" {
+		if merged, err := s.inspectShared(r, nw.ID); err == nil {
+			writeJSON(w, http.StatusOK, merged)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, nw)
+}
+
+// inspectShared is a cluster-wide network as the engines that have it
+// describe it, with the containers of every node, as Swarm merged them.
+// An engine lists another engine's container as "ep-<endpoint ID>"; that
+// entry goes when the container's own engine has answered for it.
+func (s *Server) inspectShared(r *http.Request, id string) (map[string]any, error) {
+	var merged map[string]any
+	containers := map[string]map[string]any{}
+	_, errs := s.onEngines(r, "", func(n *model.Node, p backend.Proxied) error {
+		var one map[string]any
+		code, err := engineCall(r, p, http.MethodGet, "/networks/"+id, nil, &one)
+		if err != nil || code != http.StatusOK {
+			return err
+		}
+		if merged == nil {
+			merged = one
+		}
+		cs, _ := one["Containers"].(map[string]any)
+		for k, v := range cs {
+			if ep, ok := v.(map[string]any); ok {
+				containers[k] = ep
+			}
+		}
+		return nil
+	})
+	if merged == nil {
+		return nil, errors.Join(append(errs, &model.NotFoundError{Kind: "network", Ref: id})...)
+	}
+	local := map[any]bool{}
+	for k, ep := range containers {
+		if !strings.HasPrefix(k, "ep-") {
+			local[ep["EndpointID"]] = true
+		}
+	}
+	out := map[string]any{}
+	for k, ep := range containers {
+		if !strings.HasPrefix(k, "ep-") || !local[ep["EndpointID"]] {
+			out[k] = ep
+		}
+	}
+	merged["Containers"] = out
+	return merged, nil
 }
 
 // createNetwork creates a network on one node (node/name) or on every

@@ -547,10 +547,17 @@ func (c *Cluster) Logs(ctx context.Context, ref string, follow bool) (io.ReadClo
 // CreateNetwork creates a network on one node ("node/name" pins it) or
 // on every healthy node, and returns the IDs it got. A name any target
 // node already has is a conflict, and nothing is created.
+//
+// A network of a multi-host driver (overlay) is one network of the whole
+// cluster: it is created once, on the pinned node or the first healthy
+// one, and the other engines see it through their shared cluster store
+// (their lists are read again at once), as Swarm created it. A cluster-wide
+// network of that name anywhere is a conflict.
 func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]string, error) {
 	var targets []*node
 	c.mu.Lock()
-	if nodeName, netName, ok := strings.Cut(name, "/"); ok {
+	nodeName, netName, pinned := strings.Cut(name, "/")
+	if pinned {
 		for _, n := range c.nodes {
 			if n.name() == nodeName {
 				targets = append(targets, n)
@@ -580,6 +587,19 @@ func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]str
 			}
 		}
 	}
+	global := model.MultiHost(driver)
+	if global {
+		for _, n := range c.nodes {
+			for _, nw := range n.networks {
+				if nw.Name == name && !model.Local(nw) {
+					c.mu.Unlock()
+					return nil, model.NetworkExists(name)
+				}
+			}
+		}
+		slices.SortFunc(targets, func(a, b *node) int { return strings.Compare(a.nameLocked(), b.nameLocked()) })
+		targets = targets[:min(len(targets), 1)]
+	}
 	c.mu.Unlock()
 	var errs []error
 	var ids []string
@@ -594,7 +614,33 @@ func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]str
 		ids = append(ids, id)
 		c.refreshNetworks(ctx, n)
 	}
+	if global && len(ids) > 0 {
+		c.refreshAllNetworks(ctx, targets[0])
+	}
 	return ids, errors.Join(errs...)
+}
+
+// refreshAllNetworks reads the networks of every healthy node but skip
+// again, so a change of a cluster-wide network shows on all of them.
+func (c *Cluster) refreshAllNetworks(ctx context.Context, skip *node) {
+	for _, n := range c.healthyNodes() {
+		if n != skip {
+			c.refreshNetworks(ctx, n)
+		}
+	}
+}
+
+// healthyNodes are the nodes that are Healthy now.
+func (c *Cluster) healthyNodes() []*node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*node
+	for _, n := range c.nodes {
+		if n.health == model.Healthy {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // NameInUse reports whether a container anywhere in the cluster, or one
@@ -660,6 +706,9 @@ func (c *Cluster) RemoveNetwork(ctx context.Context, ref string) error {
 	c.mu.Lock()
 	nw, err := c.findNetwork(ref)
 	n := c.nodes[nw.Node]
+	if err == nil && !model.Local(nw) && (n == nil || n.health != model.Healthy) {
+		n = c.holderLocked(nw.ID) // a cluster-wide network goes through any healthy node that has it
+	}
 	c.mu.Unlock()
 	if err != nil {
 		if bare := ref[strings.LastIndexByte(ref, '/')+1:]; model.Predefined(bare) {
@@ -680,6 +729,25 @@ func (c *Cluster) RemoveNetwork(ctx context.Context, ref string) error {
 		return fmt.Errorf("%s: %w", n.name(), err)
 	}
 	c.refreshNetworks(ctx, n)
+	if !model.Local(nw) {
+		c.refreshAllNetworks(ctx, n)
+	}
+	return nil
+}
+
+// holderLocked is a healthy node that lists the network, or nil. c.mu is
+// held.
+func (c *Cluster) holderLocked(id string) *node {
+	for _, n := range c.nodes {
+		if n.health != model.Healthy {
+			continue
+		}
+		for _, nw := range n.networks {
+			if nw.ID == id {
+				return n
+			}
+		}
+	}
 	return nil
 }
 

@@ -634,7 +634,9 @@ func (c *Cluster) Containers() []*model.Container {
 	return out
 }
 
-// Networks returns every network of every healthy node.
+// Networks returns every network of every node; a cluster-wide one
+// (global or swarm scope) once, without a node, with the containers every
+// node reports on it.
 func (c *Cluster) Networks() []model.Network {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -642,6 +644,7 @@ func (c *Cluster) Networks() []model.Network {
 	for _, n := range c.nodes {
 		out = append(out, n.networks...)
 	}
+	out = model.MergeShared(out)
 	slices.SortFunc(out, func(a, b model.Network) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Node, b.Node))
 	})

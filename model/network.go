@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -103,3 +104,36 @@ func uniq(nets []Network, match func(Network) bool) []Network {
 
 // Local reports whether a network exists on its node only.
 func Local(nw Network) bool { return nw.Scope == "local" || nw.Scope == "" }
+
+// MultiHost reports whether a network driver makes one network that spans
+// engines sharing a cluster store (Docker's overlay), rather than one
+// network per engine.
+func MultiHost(driver string) bool { return driver == "overlay" }
+
+// MergeShared lists a cluster-wide network (global or swarm scope) once,
+// however many nodes report it: without a node, with the containers of
+// every copy. Local networks pass unchanged; the order is kept.
+func MergeShared(nets []Network) []Network {
+	out := make([]Network, 0, len(nets))
+	at := map[string]int{}
+	for _, nw := range nets {
+		if Local(nw) {
+			out = append(out, nw)
+			continue
+		}
+		i, ok := at[nw.ID]
+		if !ok {
+			at[nw.ID] = len(out)
+			nw.Node = ""
+			nw.Containers = slices.Clone(nw.Containers)
+			out = append(out, nw)
+			continue
+		}
+		for _, id := range nw.Containers {
+			if !slices.Contains(out[i].Containers, id) {
+				out[i].Containers = append(out[i].Containers, id)
+			}
+		}
+	}
+	return out
+}

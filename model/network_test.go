@@ -2,6 +2,8 @@ package model
 
 import (
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -52,6 +54,48 @@ func TestFindNetworkAsDocker(t *testing.T) {
 			}
 			if err != nil || nw.ID != tt.wantID {
 				t.Fatalf("FindNetwork(%q) = %s, %v; want %s", tt.q, nw.ID, err, tt.wantID)
+			}
+		})
+	}
+}
+
+// TestMergeSharedListsAClusterWideNetworkOnce: Swarm's Networks().Uniq():
+// a global or swarm network is one entry without a node, holding the
+// containers of every node; local networks stay one per node.
+func TestMergeSharedListsAClusterWideNetworkOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		in   []Network
+		want []Network
+	}{
+		{"nothing", nil, []Network{}},
+		{"local networks stay per node",
+			[]Network{{ID: "b1", Name: "bridge", Node: "n1", Scope: "local"}, {ID: "b2", Name: "bridge", Node: "n2", Scope: "local"}},
+			[]Network{{ID: "b1", Name: "bridge", Node: "n1", Scope: "local"}, {ID: "b2", Name: "bridge", Node: "n2", Scope: "local"}}},
+		{"a global network once, with every node's containers",
+			[]Network{
+				{ID: "o", Name: "dev-www", Node: "n1", Scope: "global", Containers: []string{"c1"}},
+				{ID: "b1", Name: "bridge", Node: "n1", Scope: "local", Containers: []string{"c9"}},
+				{ID: "o", Name: "dev-www", Node: "n2", Scope: "global", Containers: []string{"c2", "c1"}},
+				{ID: "s", Name: "swarmnet", Node: "n2", Scope: "swarm"},
+			},
+			[]Network{
+				{ID: "o", Name: "dev-www", Scope: "global", Containers: []string{"c1", "c2"}},
+				{ID: "b1", Name: "bridge", Node: "n1", Scope: "local", Containers: []string{"c9"}},
+				{ID: "s", Name: "swarmnet", Scope: "swarm"},
+			}},
+		{"an empty scope is local",
+			[]Network{{ID: "x", Name: "x", Node: "n1"}, {ID: "x", Name: "x", Node: "n2"}},
+			[]Network{{ID: "x", Name: "x", Node: "n1"}, {ID: "x", Name: "x", Node: "n2"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			in := slices.Clone(tt.in)
+			got := MergeShared(in)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("MergeShared:\n got %+v\nwant %+v", got, tt.want)
+			}
+			if !reflect.DeepEqual(in, tt.in) {
+				t.Fatalf("MergeShared changed its input: %+v", in)
 			}
 		})
 	}

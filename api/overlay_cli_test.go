@@ -1,0 +1,160 @@
+package api
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"swarmdeck/backend"
+)
+
+// overlayNodes are the engines of scripts/overlay.sh: each its own host on
+// the network (own namespace and address), sharing a cluster store, so
+// Docker's overlay driver spans them. Plain `go test` skips; under
+// scripts/test.sh a bed that did not start fails the test with its reason.
+func overlayNodes(t *testing.T) []string {
+	t.Helper()
+	nodes := os.Getenv("SWARMDECK_OVERLAY_NODES")
+	if nodes != "" {
+		return strings.Split(nodes, ",")
+	}
+	if why := os.Getenv("SWARMDECK_OVERLAY_ERROR"); why != "" {
+		t.Fatalf("the overlay test bed (scripts/overlay.sh) did not start:\n%s", why)
+	}
+	if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
+		t.Fatal("SWARMDECK_OVERLAY_NODES is not set: scripts/overlay.sh did not start the namespaced dockerd this test needs")
+	}
+	t.Skip("needs the namespaced engines of scripts/overlay.sh: run scripts/test.sh")
+	return nil
+}
+
+// TestOverlayNetworkSpansTwoNamespacedEngines is the talk's networking
+// demo through the manager, with the real docker CLIs: one overlay
+// network, created once, listed once and bare among the nodes' own
+// node/name networks, a container on each engine, each reaching the other
+// by name and by IP, inspect showing both, and one rm removing it.
+func TestOverlayNetworkSpansTwoNamespacedEngines(t *testing.T) {
+	addrs := overlayNodes(t)
+	rc := startOnNodes(t, strings.Join(addrs, ","), backend.Options{})
+	var names []string
+	for _, n := range rc.c.Nodes() {
+		names = append(names, n.Name)
+	}
+	slices.Sort(names)
+	if len(names) < 2 {
+		t.Fatalf("the overlay bed has %d engines; the test needs 2", len(names))
+	}
+	const net = "sdnet-ov"
+	id, errOut, err := rc.docker(clis[0], "network", "create", "-d", "overlay", net)
+	id = strings.TrimSpace(id)
+	if err != nil || len(id) != 64 || errOut != "" {
+		t.Fatalf("network create -d overlay %s: %v %q %s", net, err, id, errOut)
+	}
+	// Created once: every engine sees the one network through the store.
+	for _, a := range addrs {
+		out, err := exec.Command("docker", "-H", "tcp://"+a, "network", "ls", "-q", "--no-trunc", "--filter", "name="+net).Output()
+		if err != nil || strings.TrimSpace(string(out)) != id {
+			t.Fatalf("engine %s lists %q for %s; want the one network %s (%v)", a, out, net, id, err)
+		}
+	}
+	for _, cli := range clis {
+		assertNetworkLsShape(t, rc, cli, net, names)
+	}
+
+	a, b := "sdov-a", "sdov-b"
+	rc.must(t, clis[0], "run", "-d", "--name", a, "--net", net, "-e", "constraint:node=="+names[0], "busybox", "sleep", "300")
+	rc.must(t, clis[1], "run", "-d", "--name", b, "--net", net, "-e", "constraint:node=="+names[1], "busybox", "sleep", "300")
+	if ps := rc.must(t, clis[0], "ps"); !strings.Contains(ps, names[0]+"/"+a) || !strings.Contains(ps, names[1]+"/"+b) {
+		t.Fatalf("the containers are not one on each node:\n%s", ps)
+	}
+	for _, pair := range [][2]string{{a, b}, {b, a}} {
+		ping(t, rc, pair[0], pair[1])
+		ip := strings.TrimSpace(rc.must(t, clis[1], "inspect", "-f", `{{(index .NetworkSettings.Networks "`+net+`").IPAddress}}`, pair[1]))
+		if ip == "" {
+			t.Fatalf("%s has no address on %s", pair[1], net)
+		}
+		ping(t, rc, pair[0], ip)
+	}
+	for _, cli := range clis {
+		got := strings.Fields(rc.must(t, cli, "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", net))
+		slices.Sort(got)
+		if !slices.Equal(got, []string{a, b}) {
+			t.Fatalf("%s network inspect %s shows containers %q; want %s and %s, one from each node", cli, net, got, a, b)
+		}
+	}
+
+	rc.must(t, clis[0], "rm", "-f", a, b)
+	rc.must(t, clis[1], "network", "rm", net)
+	if ls := rc.must(t, clis[0], "network", "ls"); strings.Contains(ls, net) {
+		t.Fatalf("after network rm:\n%s", ls)
+	}
+	for _, addr := range addrs {
+		if out, _ := exec.Command("docker", "-H", "tcp://"+addr, "network", "ls", "-q", "--filter", "name="+net).Output(); len(strings.TrimSpace(string(out))) > 0 {
+			t.Fatalf("engine %s still has %s after network rm", addr, net)
+		}
+	}
+}
+
+// assertNetworkLsShape checks `docker network ls` through the manager as
+// Swarm printed it (the talk's output): the overlay network once, with
+// its bare name, scope global; every other network node/name, and each
+// node's own bridge there.
+func assertNetworkLsShape(t *testing.T, rc *realCluster, cli, overlay string, nodes []string) {
+	t.Helper()
+	ls := rc.must(t, cli, "network", "ls")
+	lines := strings.Split(strings.TrimSpace(ls), "\n")
+	if f := strings.Fields(lines[0]); !slices.Equal(f, []string{"NETWORK", "ID", "NAME", "DRIVER", "SCOPE"}) {
+		t.Fatalf("%s network ls header %q:\n%s", cli, lines[0], ls)
+	}
+	global := 0
+	seen := map[string]bool{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) != 4 {
+			t.Fatalf("%s network ls line %q:\n%s", cli, l, ls)
+		}
+		name, driver, scope := f[1], f[2], f[3]
+		seen[name] = true
+		if name == overlay {
+			global++
+			if driver != "overlay" || scope != "global" {
+				t.Fatalf("%s network ls shows %s as %s/%s; want overlay, global:\n%s", cli, overlay, driver, scope, ls)
+			}
+			continue
+		}
+		node, _, ok := strings.Cut(name, "/")
+		if !ok || !slices.Contains(nodes, node) || scope != "local" {
+			t.Fatalf("%s network ls: %q is not a node's local network named node/name:\n%s", cli, name, ls)
+		}
+	}
+	if global != 1 {
+		t.Fatalf("%s network ls lists %s %d times; want once:\n%s", cli, overlay, global, ls)
+	}
+	for _, n := range nodes {
+		if !seen[n+"/bridge"] {
+			t.Fatalf("%s network ls lacks %s/bridge:\n%s", cli, n, ls)
+		}
+	}
+}
+
+// ping has container from reach to (a name or an address) through `docker
+// exec` on the manager; the overlay's peers may need a moment to learn a
+// new endpoint, so it tries for 15 s.
+func ping(t *testing.T, rc *realCluster, from, to string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, errOut, err := rc.docker(clis[0], "exec", from, "ping", "-c", "1", "-W", "2", to)
+		if err == nil && strings.Contains(out, "1 packets received") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s cannot ping %s: %v\n%s%s", from, to, err, out, errOut)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
