@@ -157,4 +157,3 @@ func ping(t *testing.T, rc *realCluster, from, to string) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
-
