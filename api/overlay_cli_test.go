@@ -157,3 +157,67 @@ func ping(t *testing.T, rc *realCluster, from, to string) {
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// TestOverlayContainerIsReattachedWhenRescheduled: a container on two
+// overlay networks whose engine dies is recreated on the other engine,
+// following Swarm's steps for global-scope networks: its old endpoints are
+// removed by name through a healthy engine, the create attaches its
+// network-mode network, the other one is reconnected (with its alias)
+// before the start; a peer then reaches it by name again.
+func TestOverlayContainerIsReattachedWhenRescheduled(t *testing.T) {
+	addrs := overlayNodes(t)
+	dir := os.Getenv("SWARMDECK_OVERLAY_DIR")
+	if dir == "" {
+		t.Fatal("SWARMDECK_OVERLAY_DIR is not set: scripts/overlay.sh writes it beside SWARMDECK_OVERLAY_NODES")
+	}
+	rc := startOnNodes(t, strings.Join(addrs, ","), backend.Options{})
+	names := map[string]string{}
+	for _, n := range rc.c.Nodes() {
+		names[n.Addr] = n.Name
+	}
+	first, second := names[addrs[0]], names[addrs[1]]
+	const net, extra = "sdnet-rs", "sdnet-rs2"
+	rc.must(t, clis[0], "network", "create", "-d", "overlay", net)
+	rc.must(t, clis[0], "network", "create", "-d", "overlay", extra)
+	moved, peer := "sdov-moved", "sdov-peer"
+	// A soft node constraint: it moves when its node fails.
+	rc.must(t, clis[0], "run", "-d", "--name", moved, "--net", net, "-e", "constraint:node==~"+first, "-e", "reschedule:on-node-failure", "busybox", "sleep", "600")
+	rc.must(t, clis[1], "network", "connect", "--alias", "sdov-extra", extra, moved)
+	rc.must(t, clis[0], "run", "-d", "--name", peer, "--net", net, "-e", "constraint:node=="+second, "busybox", "sleep", "600")
+	ping(t, rc, peer, moved)
+
+	overlay := func(args ...string) {
+		cmd := exec.Command("scripts/overlay.sh", args...)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "OVERLAY_DIR="+dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("scripts/overlay.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	overlay("kill", "1")
+	t.Cleanup(func() { overlay("revive", "1") })
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, _ := rc.docker(clis[0], "ps", "--filter", "name="+moved, "--format", "{{.Names}} {{.Status}}")
+		if strings.HasPrefix(out, second+"/"+moved+" Up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			ps, _, _ := rc.docker(clis[0], "ps", "-a")
+			t.Fatalf("%s was not rescheduled to %s and started within 30 s:\n%s", moved, second, ps)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ping(t, rc, peer, moved)
+	got := strings.TrimSpace(rc.must(t, clis[1], "inspect", "-f",
+		`{{range $k, $v := .NetworkSettings.Networks}}{{$k}}:{{range $v.Aliases}}{{.}},{{end}} {{end}}`, moved))
+	if !strings.Contains(got, net+":") || !strings.Contains(got, extra+":") || !strings.Contains(got, "sdov-extra,") {
+		t.Fatalf("the rescheduled %s is attached as %q; want %s, and %s with its alias sdov-extra", moved, got, net, extra)
+	}
+	// The network shows the moved container once, on its new engine.
+	got = rc.must(t, clis[0], "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", net)
+	if f := strings.Fields(got); len(f) != 2 || !slices.Contains(f, moved) || !slices.Contains(f, peer) {
+		t.Fatalf("network inspect %s shows %q; want %s and %s once each", net, got, moved, peer)
+	}
+}

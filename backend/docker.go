@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -213,10 +214,34 @@ func fromInspect(in container.InspectResponse, addr string, nodeCPUs int) *model
 				c.Ports = append(c.Ports, b) // dynamically assigned host ports
 			}
 		}
+		c.Endpoints = endpoints(in.ID, in.NetworkSettings.Networks)
 	}
 	readRules(c)
 	c.Raw = recreateBody(in)
 	return c
+}
+
+// endpoints are a container's network attachments, by network name; the
+// alias Docker adds itself (the short ID) is not the user's.
+func endpoints(id string, nets map[string]*network.EndpointSettings) []model.Endpoint {
+	var out []model.Endpoint
+	for name, es := range nets {
+		if es == nil {
+			continue
+		}
+		ep := model.Endpoint{Network: name, NetworkID: es.NetworkID, IPv4: es.IPAddress}
+		if es.IPAMConfig != nil {
+			ep.AskedIPv4 = es.IPAMConfig.IPv4Address
+		}
+		for _, a := range es.Aliases {
+			if a != model.ShortID(id) {
+				ep.Aliases = append(ep.Aliases, a)
+			}
+		}
+		out = append(out, ep)
+	}
+	slices.SortFunc(out, func(a, b model.Endpoint) int { return strings.Compare(a.Network, b.Network) })
+	return out
 }
 
 // recreateBody is the create body that makes this container again,
@@ -464,6 +489,30 @@ func (d *DockerEngine) Logs(ctx context.Context, id string, follow bool) (io.Rea
 func (d *DockerEngine) CreateNetwork(ctx context.Context, name, driver string) (string, error) {
 	resp, err := d.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: driver})
 	return resp.ID, err
+}
+
+// ConnectNetwork implements Networker.
+func (d *DockerEngine) ConnectNetwork(ctx context.Context, netID, containerID string, ep model.Endpoint) error {
+	return d.cli.NetworkConnect(ctx, netID, containerID, endpointSettings(ep))
+}
+
+// DisconnectNetwork implements Networker.
+func (d *DockerEngine) DisconnectNetwork(ctx context.Context, netID, ctr string, force bool) error {
+	err := d.cli.NetworkDisconnect(ctx, netID, ctr, force)
+	if cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return err
+}
+
+// endpointSettings asks Docker for an attachment like ep: its aliases and
+// the address its user asked for.
+func endpointSettings(ep model.Endpoint) *network.EndpointSettings {
+	es := &network.EndpointSettings{Aliases: ep.Aliases}
+	if ep.AskedIPv4 != "" {
+		es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ep.AskedIPv4}
+	}
+	return es
 }
 
 // RemoveNetwork implements Engine.

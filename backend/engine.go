@@ -45,6 +45,16 @@ type Engine interface {
 	Close() error
 }
 
+// Networker is an engine that attaches a container to a network after
+// its create and detaches one by name, even a container of another engine
+// (force): what rescheduling a container on a cluster-wide network takes.
+type Networker interface {
+	ConnectNetwork(ctx context.Context, netID, containerID string, ep model.Endpoint) error
+	// DisconnectNetwork detaches ctr (a name or ID); ErrNotFound when the
+	// network has no such endpoint.
+	DisconnectNetwork(ctx context.Context, netID, ctr string, force bool) error
+}
+
 // Proxied is an engine whose Docker API the manager can pass requests
 // through to (logs, attach, exec, pause…). Real engines are; simulated
 // ones are not.

@@ -230,7 +230,14 @@ func (c *Cluster) drain(ctx context.Context) {
 // move recreates one queued container on a healthy node, with its name
 // and swarm ID, and starts it if it was running.
 func (c *Cluster) move(ctx context.Context, q *queued) {
-	req, err := sched.NewRequest(q.c.Config)
+	cfg, shared, err := q.c.Config, []model.Endpoint(nil), error(nil)
+	if !q.live {
+		cfg, shared, err = c.detachShared(ctx, q.c)
+	}
+	var req *sched.Request
+	if err == nil {
+		req, err = sched.NewRequest(cfg)
+	}
 	var ct *model.Container
 	var to *node
 	if err == nil {
@@ -253,6 +260,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
 	c.mu.Unlock()
 
+	c.reattach(ctx, to, ct, shared)
 	if q.wasRunning {
 		c.startRescheduled(ctx, to, ct)
 	}

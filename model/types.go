@@ -232,6 +232,19 @@ type Container struct {
 	Affinities  []string
 	Whitelists  []string
 	Reschedule  []string // reschedule policies: "off", "on-node-failure"
+
+	// Endpoints are the container's attachments to networks, as its
+	// engine last reported them.
+	Endpoints []Endpoint
+}
+
+// Endpoint is a container's attachment to one network.
+type Endpoint struct {
+	Network   string // the network's name
+	NetworkID string
+	IPv4      string   // the address it had
+	AskedIPv4 string   // the address its user asked for (--ip), if any
+	Aliases   []string // the user's aliases
 }
 
 // ShortID is the first 12 characters of id, as docker prints it.
