@@ -174,6 +174,10 @@ func networkRows(nets []model.Network, st *state) []row {
 			continue
 		}
 		for _, nw := range g {
+			if !model.Local(nw) { // one network of the cluster, listed once by the backend
+				rows = append(rows, networkRow(nw, "", true))
+				continue
+			}
 			name := nw.Node
 			if n := st.byAddr[nw.Node]; n != nil {
 				name = n.Name
