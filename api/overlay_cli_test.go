@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"os"
 	"os/exec"
 	"slices"
@@ -11,33 +12,67 @@ import (
 	"swarmdeck/backend"
 )
 
-// overlayNodes are the engines of scripts/overlay.sh: each its own host on
-// the network (own namespace and address), sharing a cluster store, so
-// Docker's overlay driver spans them. Plain `go test` skips; under
-// scripts/test.sh a bed that did not start fails the test with its reason.
-func overlayNodes(t *testing.T) []string {
-	t.Helper()
-	nodes := os.Getenv("SWARMDECK_OVERLAY_NODES")
-	if nodes != "" {
-		return strings.Split(nodes, ",")
-	}
-	if why := os.Getenv("SWARMDECK_OVERLAY_ERROR"); why != "" {
-		t.Fatalf("the overlay test bed (scripts/overlay.sh) did not start:\n%s", why)
-	}
-	if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") != "" {
-		t.Fatal("SWARMDECK_OVERLAY_NODES is not set: scripts/overlay.sh did not start the namespaced dockerd this test needs")
-	}
-	t.Skip("needs the namespaced engines of scripts/overlay.sh: run scripts/test.sh")
-	return nil
+// overlayBed is a test bed of scripts/overlay.sh: engines that are each
+// their own host on the network (own namespace and address) and share a
+// cluster store, so Docker's overlay driver spans them.
+type overlayBed struct {
+	addrs []string
+	dir   string // the script's OVERLAY_DIR, for kill and revive
 }
 
-// TestOverlayNetworkSpansTwoNamespacedEngines is the talk's networking
+// startOverlayBed uses the bed that `scripts/bed.sh up N overlay` started
+// (SWARMDECK_OVERLAY_NODES), or else starts one with scripts/overlay.sh and
+// stops it after the test. Plain `go test` skips; under
+// SWARMDECK_REQUIRE_INTEGRATION=1 (scripts/test.sh) a bed that cannot
+// start fails the test with the script's own words.
+func startOverlayBed(t *testing.T) overlayBed {
+	t.Helper()
+	if nodes := os.Getenv("SWARMDECK_OVERLAY_NODES"); nodes != "" {
+		return overlayBed{addrs: strings.Split(nodes, ","), dir: os.Getenv("SWARMDECK_OVERLAY_DIR")}
+	}
+	if os.Getenv("SWARMDECK_REQUIRE_INTEGRATION") == "" {
+		t.Skip("needs the namespaced engines of scripts/overlay.sh (root): run scripts/test.sh")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("the overlay test bed (scripts/overlay.sh) needs root: network namespaces, bridges, dockerd")
+	}
+	script := func(args ...string) ([]byte, error) {
+		cmd := exec.Command("scripts/overlay.sh", args...)
+		cmd.Dir = ".."
+		return cmd.CombinedOutput()
+	}
+	script("stop")
+	t.Cleanup(func() {
+		if out, err := script("stop"); err != nil {
+			t.Errorf("scripts/overlay.sh stop: %v\n%s", err, out)
+		}
+	})
+	out, err := script("start", "2")
+	if err != nil {
+		t.Fatalf("the overlay test bed did not start (scripts/overlay.sh start 2): %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	bed := overlayBed{addrs: strings.Split(lines[len(lines)-1], ",")}
+	slot := cmp.Or(os.Getenv("TESTBED_SLOT"), "0")
+	bed.dir = cmp.Or(os.Getenv("OVERLAY_DIR"), "/tmp/swarmdeck-overlay-s"+slot)
+	return bed
+}
+
+// TestOverlayNetworks runs the overlay tests on one bed of two namespaced
+// engines.
+func TestOverlayNetworks(t *testing.T) {
+	bed := startOverlayBed(t)
+	t.Run("SpanTwoNamespacedEngines", func(t *testing.T) { testOverlaySpansTwoEngines(t, bed) })
+	t.Run("ContainerIsReattachedWhenRescheduled", func(t *testing.T) { testOverlayReattachOnReschedule(t, bed) })
+}
+
+// testOverlaySpansTwoEngines is the talk's networking
 // demo through the manager, with the real docker CLIs: one overlay
 // network, created once, listed once and bare among the nodes' own
 // node/name networks, a container on each engine, each reaching the other
 // by name and by IP, inspect showing both, and one rm removing it.
-func TestOverlayNetworkSpansTwoNamespacedEngines(t *testing.T) {
-	addrs := overlayNodes(t)
+func testOverlaySpansTwoEngines(t *testing.T, bed overlayBed) {
+	addrs := bed.addrs
 	rc := startOnNodes(t, strings.Join(addrs, ","), backend.Options{})
 	var names []string
 	for _, n := range rc.c.Nodes() {
@@ -158,15 +193,14 @@ func ping(t *testing.T, rc *realCluster, from, to string) {
 	}
 }
 
-// TestOverlayContainerIsReattachedWhenRescheduled: a container on two
+// testOverlayReattachOnReschedule: a container on two
 // overlay networks whose engine dies is recreated on the other engine,
 // following Swarm's steps for global-scope networks: its old endpoints are
 // removed by name through a healthy engine, the create attaches its
 // network-mode network, the other one is reconnected (with its alias)
 // before the start; a peer then reaches it by name again.
-func TestOverlayContainerIsReattachedWhenRescheduled(t *testing.T) {
-	addrs := overlayNodes(t)
-	dir := os.Getenv("SWARMDECK_OVERLAY_DIR")
+func testOverlayReattachOnReschedule(t *testing.T, bed overlayBed) {
+	addrs, dir := bed.addrs, bed.dir
 	if dir == "" {
 		t.Fatal("SWARMDECK_OVERLAY_DIR is not set: scripts/overlay.sh writes it beside SWARMDECK_OVERLAY_NODES")
 	}

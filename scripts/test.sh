@@ -3,8 +3,7 @@
 # integration tests against 3 real dockerd (installed with apt-get when
 # missing, started by scripts/testbed.sh, always stopped at the end) with
 # the race detector (with real Consul, etcd and ZooKeeper for discovery),
-# two dockerd in network namespaces of their own for the overlay test
-# (scripts/overlay.sh), a short fault soak (scripts/soak.sh: a 4th engine,
+# a short fault soak (scripts/soak.sh: a 4th engine,
 # two replicated managers, random faults, the checker), a bounded fuzz of
 # the expression parser, and a smoke run of every benchmark. Needs root
 # and Go 1.26.
@@ -66,22 +65,6 @@ trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/
 scripts/registry.sh start
 set -a; . "$REGISTRY_DIR/env"; set +a
 export SWARMDECK_REQUIRE_INTEGRATION=1
-
-step "overlay bed: 2 dockerd in network namespaces of their own sharing an etcd cluster store (scripts/overlay.sh)"
-# A bed that cannot start does not stop the run: the overlay test fails
-# with the reason (SWARMDECK_OVERLAY_ERROR), the other tests still run.
-export OVERLAY_DIR=${TESTBED_OVERLAY_DIR:-/tmp/swarmdeck-overlay-$$}
-trap 'scripts/testbed.sh stop >/dev/null 2>&1 || true; scripts/consul.sh stop >/dev/null 2>&1 || true
-      scripts/etcd.sh stop >/dev/null 2>&1 || true; scripts/zk.sh stop >/dev/null 2>&1 || true
-      scripts/overlay.sh stop >/dev/null 2>&1 || true; rm -f "$OVERLAY_DIR.log"' EXIT
-scripts/overlay.sh stop >/dev/null 2>&1 || true
-if scripts/overlay.sh start 2 >"$OVERLAY_DIR.log" 2>&1; then
-  set -a; . "$OVERLAY_DIR/env"; set +a
-  cat "$OVERLAY_DIR/env"
-else
-  SWARMDECK_OVERLAY_ERROR=$(tail -20 "$OVERLAY_DIR.log"); export SWARMDECK_OVERLAY_ERROR
-  echo "the overlay bed did not start; TestOverlayNetworkSpansTwoNamespacedEngines will fail with:"; echo "$SWARMDECK_OVERLAY_ERROR"
-fi
 
 step "all tests, unit and integration (race detector)"
 # One package at a time: the integration tests of several packages share
