@@ -224,6 +224,9 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 	was, retries := n.health, n.failures
 	c.setHealth(n, model.Healthy)
 	n.failures, n.lastErr, n.failedAt = 0, "", time.Time{}
+	// The view first: a reader told of the event must find the node
+	// healthy (the console builds as an event comes).
+	c.rebuild(n)
 	switch was {
 	case model.Pending:
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_connect",
@@ -235,7 +238,6 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 			"addr", n.entry.Addr)
 	}
 	recovered := was == model.Unhealthy || was == model.Pending && !c.initial[n.entry.Addr]
-	c.rebuild(n)
 	var stale, unstarted, globals []*model.Container
 	var older map[*node][]*model.Container
 	if c.isPrimary() { // a replica changes nothing; a new primary reconciles first
@@ -625,6 +627,7 @@ func (c *Cluster) probeFailed(n *node, err error) {
 	}
 	if n.health == model.Healthy && n.failures >= c.opts.FailureRetry {
 		c.setHealth(n, model.Unhealthy)
+		c.rebuild(n) // before the event: a reader told of it finds the node unhealthy
 		c.emit(model.Event{Kind: model.EventEngine, Node: n.name(), Action: "engine_disconnect",
 			Message: fmt.Sprintf("Flagging engine as unhealthy. Connect failed %d times (%s: %v)", n.failures, n.name(), err)},
 			"addr", n.entry.Addr, "failures", n.failures, "error", err.Error())

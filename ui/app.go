@@ -30,10 +30,19 @@ const refreshEvery = 100 * time.Millisecond
 
 // quietEvery is how often the views are rebuilt for changes that come
 // with no event (an engine's periodic refresh moves its UPDATED time;
-// at 1,000 nodes that is dozens a second), and redrawn when nothing
-// changed, so ages move on. Events (containers, engines, reschedules)
-// are shown within refreshEvery.
+// at 1,000 nodes that is dozens a second). Events (containers, engines,
+// reschedules) are shown within refreshEvery.
 const quietEvery = time.Second
+
+// followFor is how long after an event the views follow every change at
+// refreshEvery: the manager may emit an event before the state it
+// describes is readable (Backend.Nodes answers without its lock), so the
+// state lands as a change without an event, just after it.
+const followFor = time.Second
+
+// agesEvery is how often the screen is checked for an age ("5s", "3m")
+// whose text moved on; it is redrawn only then.
+const agesEvery = time.Second
 
 // App is the console.
 type App struct {
@@ -65,17 +74,19 @@ type App struct {
 	msgs      []message         // what the status line said, oldest first
 	onClose   map[string]func() // by page: what closing it stops
 	launch    *launchForm
-	kept      launchValues // the launch form's values when it last closed
-	keptMsg   string       // how the last launch failed, shown when the form reopens
-	launching *launchOp    // the launch running, if any
-	back      string       // the view a drill came from (Enter on a node), for Esc
-	drawn     func()       // test hook: called after each install
+	kept      launchValues  // the launch form's values when it last closed
+	keptMsg   string        // how the last launch failed, shown when the form reopens
+	launching *launchOp     // the launch running, if any
+	back      string        // the view a drill came from (Enter on a node), for Esc
+	drawn     func()        // test hook: called after each install
+	quiet     time.Duration // quietEvery; tests make it longer
+	follow    time.Duration // followFor; tests make it longer
 }
 
 // New makes a console over b. Run starts it.
 func New(b Backend) *App {
 	a := &App{b: b, app: tview.NewApplication(), th: newTheme(), tables: map[string]*tview.Table{}, contents: map[string]*content{},
-		onClose: map[string]func(){}}
+		onClose: map[string]func(){}, quiet: quietEvery, follow: followFor}
 	a.layout()
 	return a
 }
@@ -111,6 +122,7 @@ func (a *App) layout() {
 			sel, _ := t.GetSelection()
 			first, last := min(off, sel-h), max(off, sel)+h
 			c.fit(w-2, first, last)
+			c.drawnAges = c.ages(off, off+h, time.Now())
 			return x + 1, y + 1, w - 2, h - 2
 		})
 		a.tables[v], a.contents[v] = t, c
@@ -195,20 +207,34 @@ func (a *App) update(f func()) {
 	}
 }
 
+// updateIf runs f on the UI goroutine and redraws only if f says the
+// screen changed.
+func (a *App) updateIf(f func() bool) {
+	if a.ctx.Err() == nil {
+		a.app.QueueUpdate(func() {
+			if f() {
+				a.app.ForceDraw()
+			}
+		})
+	}
+}
+
 // refresher rebuilds the state when events came: at once for the first
 // after a quiet spell, then at most every refreshEvery while they keep
-// coming (they are coalesced); for changes without an event (the
-// backend's generation moved) at most every quietEvery; and redraws every
-// quietEvery regardless, so ages move on.
+// coming (they are coalesced), and for followFor after them at every
+// change; for changes without an event (the backend's generation moved)
+// at most every a.quiet. A build formats only what changed, and the
+// screen is redrawn only when what it shows changed: new rows or header,
+// or an age on screen whose text moved on (checked every agesEvery).
 func (a *App) refresher(ctx context.Context) {
 	sub, stop := a.b.Subscribe(8192)
 	defer stop()
 	history := a.b.RecentEvents()
 	tick := time.NewTicker(refreshEvery)
 	defer tick.Stop()
-	cache, feed := &rowCache{}, &eventFeed{}
+	cache, feed := &rowCache{}, &eventFeed{last: map[string]arranged{}}
 	var last uint64
-	var built time.Time
+	var built, checked, follow time.Time
 	var fresh []model.Event
 	first := true
 	for {
@@ -224,16 +250,18 @@ func (a *App) refresher(ctx context.Context) {
 				fresh = append(fresh, <-sub)
 			}
 		case <-tick.C:
+			now := time.Now()
 			gen := a.b.Generation()
-			if !first && len(fresh) == 0 && (gen == last || time.Since(built) < quietEvery) {
-				if time.Since(built) >= quietEvery {
-					// Nothing changed: ages are formatted when drawn, so a
-					// redraw moves them on; no rebuild.
-					built = time.Now()
-					a.update(func() {})
+			if !first && len(fresh) == 0 && (gen == last || now.Before(built.Add(a.quiet)) && now.After(follow)) {
+				if now.Sub(checked) >= agesEvery {
+					checked = now
+					a.updateIf(a.agesMoved)
 				}
 				continue
 			}
+		}
+		if len(fresh) > 0 {
+			follow = time.Now().Add(a.follow)
 		}
 		gen := a.b.Generation()
 		st := build(a.b, a.th, cache)
@@ -242,9 +270,22 @@ func (a *App) refresher(ctx context.Context) {
 			evs = append(history, fresh...)
 		}
 		a.prepare(st, feed, evs, first)
-		fresh, first, last, built = nil, false, gen, time.Now()
-		a.update(func() { a.install(st) })
+		fresh, first, last, built, checked = nil, false, gen, time.Now(), time.Now()
+		a.updateIf(func() bool { return a.install(st) })
 	}
+}
+
+// agesMoved reports whether an age shown in the front view reads
+// differently now than when it was drawn; on the UI goroutine, over the
+// rows on screen only.
+func (a *App) agesMoved() bool {
+	if !isView(a.frontPage()) {
+		return false
+	}
+	t, c := a.tables[a.current], a.contents[a.current]
+	off, _ := t.GetOffset()
+	_, _, _, h := t.GetRect()
+	return c.ages(off, off+h, time.Now()) != c.drawnAges
 }
 
 // maxEvents is how many events the Events view keeps.
@@ -255,11 +296,13 @@ const maxEvents = 5000
 type eventFeed struct {
 	rows []row // newest last, at most maxEvents
 	seq  int
+	last map[string]arranged // by view: the last arrangement prepared
 }
 
-// prepare formats the new events and arranges every view's rows as the
-// operator last filtered and sorted them, off the UI goroutine, so
-// install only swaps.
+// prepare formats the new events and arranges the rows of every view
+// that changed as the operator last filtered and sorted it, off the UI
+// goroutine, so install only swaps. A view whose rows and arrangement
+// are those it last prepared is left out.
 func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool) {
 	for _, e := range evs {
 		feed.rows = append(feed.rows, eventRow(e, feed.seq))
@@ -271,34 +314,49 @@ func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool)
 	if len(feed.rows) > maxEvents {
 		feed.rows = slices.Clone(feed.rows[len(feed.rows)-maxEvents:])
 	}
-	st.prepared = map[string]arranged{
-		viewNodes:      a.contents[viewNodes].prepare(st.nodeRows),
-		viewContainers: a.contents[viewContainers].prepare(st.ctrRows),
-		viewNetworks:   a.contents[viewNetworks].prepare(st.netRows),
+	if feed.last == nil {
+		feed.last = map[string]arranged{}
 	}
-	if len(evs) > 0 || first {
-		st.prepared[viewEvents] = a.contents[viewEvents].prepare(feed.rows[:len(feed.rows):len(feed.rows)])
+	st.prepared = map[string]arranged{}
+	for v, rows := range map[string][]row{viewNodes: st.nodeRows, viewContainers: st.ctrRows, viewNetworks: st.netRows,
+		viewEvents: feed.rows[:len(feed.rows):len(feed.rows)]} {
+		c := a.contents[v]
+		if p, ok := feed.last[v]; ok && !first && p.ar == c.publishedArrangement() && sameSlice(p.rows, rows) {
+			continue
+		}
+		p := c.prepare(rows)
+		feed.last[v], st.prepared[v] = p, p
 	}
 }
 
+// sameSlice reports whether two row slices are the same one.
+func sameSlice(a, b []row) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // install puts a new state in place, on the UI goroutine: pointer swaps
-// of rows already formatted, filtered and sorted.
-func (a *App) install(st *state) {
+// of rows already formatted, filtered and sorted. It reports whether the
+// screen changed.
+func (a *App) install(st *state) bool {
 	a.st = st
 	for _, m := range st.alerts {
 		a.alert = fmt.Sprintf("%s %s", m.at.Format("15:04:05"), m.text)
 		a.remember(m.at, m.text, true)
 	}
+	header := a.header.GetText(false)
 	a.layoutHeader()
+	changed := len(st.alerts) > 0 || a.header.GetText(false) != header
 	for _, v := range viewOrder {
 		if p, ok := st.prepared[v]; ok {
 			a.setRows(v, p)
+			changed = changed || v == a.current || !isView(a.frontPage())
 		}
 	}
 	a.showStatus()
 	if a.drawn != nil {
 		a.drawn()
 	}
+	return changed || a.agesMoved()
 }
 
 // layoutHeader flows the header into the screen's width and gives it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,38 +62,72 @@ type state struct {
 	waiting    []backend.Queued // containers waiting to be rescheduled
 
 	// Set by prepare, off the UI goroutine:
-	prepared map[string]arranged // by view: rows filtered and sorted; events only when new ones came
+	prepared map[string]arranged // by view: rows filtered and sorted, only for views that changed
 	alerts   []message           // failures and reschedules among the new events, for the status line
 }
 
-// rowCache keeps the formatted row of each container between builds.
-// Containers and nodes are immutable values: the same pair of pointers
-// formats the same row, so only what changed is formatted again. It is
-// owned by the refresher goroutine.
+// rowCache keeps what the last build made, so the next formats only what
+// changed. Nodes and containers are immutable values: the same pointer
+// formats the same row. It is owned by the refresher goroutine.
 type rowCache struct {
-	rows map[rowKey]row
+	nodes   map[string]*nodeRows // by address
+	order   []*model.Node        // the nodes of the last build, in order
+	ctrRows []row                // the containers view's rows of the last build
+	waiting []backend.Queued     // and the waiting containers they include
+	nets    []model.Network      // the networks of the last build
+	netRows []row
 }
 
-type rowKey struct {
-	c *model.Container
-	n *model.Node
+// nodeRows is what the last build made of one node.
+type nodeRows struct {
+	node    *model.Node
+	waiting int                // containers waiting to move off it
+	row     row                // the nodes view's row
+	cs      []*model.Container // the node's containers, as formatted
+	down    bool               // formatted as Host Down
+	ctrs    []row              // their rows, in the node's order
+	running int                // containers running (0 when the node is down)
+	usedCPU model.MilliCPU
+	usedMem int64
 }
 
-// build reads the backend and formats every row; cache may be nil.
+// build reads the backend and formats the rows of what changed since the
+// build that filled cache (every row when cache is nil or empty): a node
+// whose value is the same keeps its rows; a changed node's containers
+// that are the same keep theirs. A view whose rows did not change gets
+// the same slice back, so its arrangement is kept too.
 func build(b Backend, th theme, cache *rowCache) *state {
-	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: map[string]*model.Node{}, waiting: b.Queued()}
+	if cache == nil {
+		cache = &rowCache{}
+	}
+	if cache.nodes == nil {
+		cache.nodes = map[string]*nodeRows{}
+	}
+	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: make(map[string]*model.Node, len(cache.nodes)), waiting: b.Queued()}
 	o := b.Scheduler().Overcommit()
 	waitingOn := map[string]int{} // by the failed node's name
 	for _, q := range st.waiting {
 		waitingOn[q.From]++
 	}
 	f := figures{nodes: len(st.nodes), waiting: len(st.waiting), overcommit: o}
-	var containers int
+	ctrsSame := len(st.nodes) == len(cache.order) && sameQueued(st.waiting, cache.waiting)
+	seen := make(map[string]bool, len(st.nodes))
 	st.nodeRows = make([]row, 0, len(st.nodes))
-	for _, n := range st.nodes {
+	for i, n := range st.nodes {
 		st.byAddr[n.Addr] = n
-		st.nodeRows = append(st.nodeRows, nodeRow(n, o, waitingOn[n.Name]))
-		containers += len(n.Containers)
+		seen[n.Addr] = true
+		prev := cache.nodes[n.Addr]
+		e := prev
+		if e == nil || e.node != n || e.waiting != waitingOn[n.Name] {
+			e = refreshNode(prev, n, o, waitingOn[n.Name])
+			cache.nodes[n.Addr] = e
+		}
+		if ctrsSame && (cache.order[i].Addr != n.Addr || !sameRows(prev, e)) {
+			ctrsSame = false
+		}
+		st.nodeRows = append(st.nodeRows, e.row)
+		st.containers += len(n.Containers)
+		f.running += e.running
 		switch n.Availability {
 		case model.Pause:
 			f.paused++
@@ -103,41 +138,88 @@ func build(b Backend, th theme, cache *rowCache) *state {
 			continue
 		}
 		f.healthy++
-		c, m := n.Reserved()
-		f.usedCPU, f.usedMem = f.usedCPU+c, f.usedMem+m
+		f.usedCPU, f.usedMem = f.usedCPU+e.usedCPU, f.usedMem+e.usedMem
 		f.totCPU, f.totMem = f.totCPU+n.TotalCPUs(o), f.totMem+n.TotalMemory(o)
 		f.rawCPU, f.rawMem = f.rawCPU+n.TotalCPUs(0), f.rawMem+n.TotalMemory(0)
 	}
-	st.ctrRows = make([]row, 0, containers+len(st.waiting))
-	fresh := make(map[rowKey]row, containers)
-	for _, n := range st.nodes {
-		for _, c := range n.Containers {
-			k := rowKey{c, n}
-			r, ok := row{}, false
-			if cache != nil {
-				r, ok = cache.rows[k]
-			}
-			if !ok {
-				r = containerRow(c, n)
-			}
-			fresh[k] = r
-			st.ctrRows = append(st.ctrRows, r)
-			if c.State == model.Running && n.Health == model.Healthy {
-				f.running++
+	if len(seen) != len(cache.nodes) {
+		for addr := range cache.nodes {
+			if !seen[addr] {
+				delete(cache.nodes, addr)
 			}
 		}
 	}
-	if cache != nil {
-		cache.rows = fresh
+	if !ctrsSame || cache.ctrRows == nil {
+		rows := make([]row, 0, st.containers+len(st.waiting))
+		for _, n := range st.nodes {
+			rows = append(rows, cache.nodes[n.Addr].ctrs...)
+		}
+		for _, q := range st.waiting {
+			rows = append(rows, waitingRow(q))
+		}
+		cache.ctrRows = rows
 	}
-	for _, q := range st.waiting {
-		st.ctrRows = append(st.ctrRows, waitingRow(q))
+	cache.order, cache.waiting = st.nodes, st.waiting
+	st.ctrRows = cache.ctrRows
+	nets := b.Networks()
+	if !slices.EqualFunc(nets, cache.nets, sameNetwork) || cache.netRows == nil {
+		cache.nets, cache.netRows = nets, networkRows(nets, st)
 	}
-	st.containers = containers
-	st.netRows = networkRows(b.Networks(), st)
-	f.containers = containers + len(st.waiting)
+	st.netRows = cache.netRows
+	f.containers = st.containers + len(st.waiting)
 	st.header = headerOf(b, th, f)
 	return st
+}
+
+// refreshNode formats a node that changed (old is what the last build
+// made of it, or nil): its row, and the rows of those of its containers
+// that changed.
+func refreshNode(old *nodeRows, n *model.Node, o model.Overcommit, waiting int) *nodeRows {
+	e := &nodeRows{node: n, waiting: waiting, row: nodeRow(n, o, waiting), cs: n.Containers, down: n.Health != model.Healthy}
+	e.usedCPU, e.usedMem = n.Reserved()
+	if old != nil && old.down == e.down && old.node.Name == n.Name && slices.Equal(old.cs, n.Containers) {
+		e.ctrs = old.ctrs // a refresh that changed no container
+	} else {
+		var before map[*model.Container]row
+		if old != nil && old.down == e.down && old.node.Name == n.Name {
+			before = make(map[*model.Container]row, len(old.cs))
+			for i, c := range old.cs {
+				before[c] = old.ctrs[i]
+			}
+		}
+		e.ctrs = make([]row, len(n.Containers))
+		for i, c := range n.Containers {
+			r, ok := before[c]
+			if !ok {
+				r = containerRow(c, n)
+			}
+			e.ctrs[i] = r
+		}
+	}
+	if !e.down {
+		for _, c := range n.Containers {
+			if c.State == model.Running {
+				e.running++
+			}
+		}
+	}
+	return e
+}
+
+// sameRows reports whether two nodes' container rows are the same slice.
+func sameRows(a, b *nodeRows) bool {
+	return a != nil && b != nil && len(a.ctrs) == len(b.ctrs) && (len(a.ctrs) == 0 || &a.ctrs[0] == &b.ctrs[0])
+}
+
+func sameQueued(a, b []backend.Queued) bool {
+	return slices.EqualFunc(a, b, func(x, y backend.Queued) bool {
+		return x.Container == y.Container && x.From == y.From && x.FromAddr == y.FromAddr && x.Since.Equal(y.Since) && x.Reason == y.Reason
+	})
+}
+
+func sameNetwork(a, b model.Network) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Node == b.Node && a.Driver == b.Driver && a.Scope == b.Scope &&
+		a.Subnet == b.Subnet && slices.Equal(a.Containers, b.Containers)
 }
 
 // networkRows lists networks, folding a network that every healthy node

@@ -29,6 +29,8 @@ type content struct {
 	// goroutine that prepares rows in their order.
 	published atomic.Pointer[arrangement]
 
+	drawnAges string // the ages on screen at the last draw (see ages)
+
 	// The layout for the screen's width, set by fit before each draw:
 	vis  []int // the columns shown, in order (nil: all)
 	caps []int // per column, the most it may take (0: no cap)
@@ -162,11 +164,32 @@ func arrange(rows []row, columns []string, ar arrangement) []int {
 // prepare arranges rows as the view was last arranged; it runs off the
 // UI goroutine.
 func (c *content) prepare(rows []row) arranged {
-	ar := arrangement{sortCol: -1}
-	if p := c.published.Load(); p != nil {
-		ar = *p
-	}
+	ar := c.publishedArrangement()
 	return arranged{ar: ar, rows: rows, view: arrange(rows, c.columns, ar)}
+}
+
+// publishedArrangement is the filter and sort the UI last set.
+func (c *content) publishedArrangement() arrangement {
+	if p := c.published.Load(); p != nil {
+		return *p
+	}
+	return arrangement{sortCol: -1}
+}
+
+// ages is the text of every age in the rows shown from table row first
+// to last, at now: what a redraw would change when no row did. It reads
+// a screenful of rows.
+func (c *content) ages(first, last int, now time.Time) string {
+	var sb strings.Builder
+	for r := max(first, 0); r < min(last, len(c.view)); r++ {
+		for _, cl := range c.rows[c.view[r]].cells {
+			if !cl.at.IsZero() {
+				sb.WriteString(ago(cl.at, now))
+				sb.WriteByte(' ')
+			}
+		}
+	}
+	return sb.String()
 }
 
 // set installs new rows and reapplies the filter and the sort.

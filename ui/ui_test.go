@@ -41,8 +41,9 @@ func start(t *testing.T, src *backend.Source, w, h int) *harness {
 }
 
 // startWith is start with the console over wrap(cluster): the real
-// cluster, with a test's hold on some of its calls.
-func startWith(t *testing.T, src *backend.Source, w, h int, wrap func(*backend.Cluster) Backend) *harness {
+// cluster, with a test's hold on some of its calls; setup changes the
+// console before it runs.
+func startWith(t *testing.T, src *backend.Source, w, h int, wrap func(*backend.Cluster) Backend, setup ...func(*App)) *harness {
 	t.Helper()
 	cluster, err := backend.New(src, backend.Options{ProbeInterval: 50 * time.Millisecond, Heartbeat: 50 * time.Millisecond, ProbeTimeout: 100 * time.Millisecond})
 	if err != nil {
@@ -53,6 +54,9 @@ func startWith(t *testing.T, src *backend.Source, w, h int, wrap func(*backend.C
 	go func() { cluster.Run(ctx); close(clusterDone) }()
 	h0 := &harness{t: t, cluster: cluster, src: src, done: make(chan error, 1), cancel: cancel}
 	h0.app = New(wrap(cluster))
+	for _, f := range setup {
+		f(h0.app)
+	}
 	h0.screen = tcell.NewSimulationScreen("UTF-8")
 	h0.app.Application().SetScreen(h0.screen)
 	h0.screen.SetSize(w, h)
