@@ -68,9 +68,10 @@ type App struct {
 	prompt    *tview.InputField
 	hints     *tview.TextView
 	bottom    *tview.Pages
-	alert     string            // the last failure or reschedule, kept in the status line
-	flash     string            // the last action's result
-	width     int               // the screen's, at the last draw
+	alert     string // the last failure or reschedule, kept in the status line
+	flash     string // the last action's result
+	width     int    // the screen's, at the last draw
+	height    int
 	msgs      []message         // what the status line said, oldest first
 	onClose   map[string]func() // by page: what closing it stops
 	launch    *launchForm
@@ -136,8 +137,8 @@ func (a *App) layout() {
 	a.app.SetRoot(a.root, true).EnableMouse(true)
 	a.app.SetInputCapture(a.keys)
 	a.app.SetBeforeDrawFunc(func(s tcell.Screen) bool {
-		if w, _ := s.Size(); w != a.width {
-			a.width = w
+		if w, h := s.Size(); w != a.width || h != a.height {
+			a.width, a.height = w, h
 			a.layoutHeader()
 			a.fitLaunch()
 			if isView(a.frontPage()) {

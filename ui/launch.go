@@ -225,9 +225,11 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
 	}
 }
 
-// launchForm is the open launch form.
+// launchForm is the open launch form. Its fields are in two forms, one
+// above the other on a wide terminal and side by side on a narrow one,
+// so that every field is on screen at 80x24; Tab goes through both.
 type launchForm struct {
-	form     *tview.Form
+	forms    [2]*tview.Form            // the first fields; the others and the buttons
 	items    map[string]tview.FormItem // by field name (labels carry marks)
 	preview  *tview.TextView
 	errLine  *tview.TextView
@@ -237,8 +239,15 @@ type launchForm struct {
 	networks []string // the cluster's networks, as the preview worker last saw them
 
 	body, left, page *tview.Flex
+	fields           *tview.Flex // the two forms, in a border
 	help             *tview.TextView
-	narrow           bool
+	layout           launchLayout
+}
+
+// launchLayout is how the form is laid out for the terminal's size.
+type launchLayout struct {
+	narrow  bool // the preview below the form, the fields in two columns
+	compact bool // text areas one line high
 }
 
 // launchOp is a launch running in the background: the status line shows
@@ -249,32 +258,85 @@ type launchOp struct {
 	cancel context.CancelFunc
 }
 
-// narrowLaunch is the width under which the preview goes below the form.
+// narrowLaunch is the width under which the preview goes below the form
+// and the fields take two columns.
 const narrowLaunch = 120
+
+// shortLaunch is the height under which text areas take one line, so the
+// whole form and a few lines of preview fit (80x24: a form of 11 lines,
+// a preview of 7).
+const shortLaunch = 36
+
+// splitAt is the number of fields in the first form: the first column on
+// a narrow terminal.
+const splitAt = 8
+
+// inputWidths are the input fields' widths when there is room (tview
+// draws an input field as wide as asked, past its column).
+var inputWidths = map[string]int{"Image": 30, "Name": 30, "Command": 30, "Ports": 30, "CPUs": 8, "Memory": 8, "Network": 20, "Count": 6}
+
+// areaHeights are the text areas' heights when there is room.
+var areaHeights = map[string]int{"Env": 2, "Labels": 2, "Constraints": 3, "Affinities": 2}
 
 // fitLaunch lays the launch form out for the screen: the preview beside
 // the form on a wide terminal; below it, wrapped, on a narrow one, with
-// the syntax help left to the ? page.
+// the fields in two columns and the syntax help left to the ? page; text
+// areas one line high on a short one.
 func (a *App) fitLaunch() {
 	lf := a.launch
 	if lf == nil || a.width == 0 {
 		return
 	}
-	narrow := a.width < narrowLaunch
-	if narrow == lf.narrow && lf.body.GetItemCount() > 0 {
+	l := launchLayout{narrow: a.width < narrowLaunch, compact: a.height < shortLaunch}
+	if l == lf.layout && lf.body.GetItemCount() > 0 {
 		return
 	}
-	lf.narrow = narrow
-	lf.body.Clear()
-	if narrow {
-		lf.body.SetDirection(tview.FlexRow).AddItem(lf.left, 0, 3, true).AddItem(lf.preview, 0, 2, false)
-		lf.page.ResizeItem(lf.help, 0, 0)
-		lf.left.ResizeItem(lf.errLine, 2, 0)
-	} else {
-		lf.body.SetDirection(tview.FlexColumn).AddItem(lf.left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
-		lf.page.ResizeItem(lf.help, 2, 0)
-		lf.left.ResizeItem(lf.errLine, 4, 0)
+	lf.layout = l
+	for name, h := range areaHeights {
+		if l.compact {
+			h = 1
+		}
+		lf.items[name].(*tview.TextArea).SetSize(h, 0)
 	}
+	rows := func(f *tview.Form) int {
+		n := 0
+		for i := range f.GetFormItemCount() {
+			n += f.GetFormItem(i).GetFieldHeight()
+		}
+		if f.GetButtonCount() > 0 {
+			n += 2 // a blank line, the buttons
+		}
+		return n
+	}
+	// A column's room for a field: the screen's half, less the border,
+	// the form's padding and the labels.
+	room := (a.width-2)/2 - 2 - (len("  Constraints") + 1)
+	for name, w := range inputWidths {
+		if l.narrow {
+			w = max(min(w, room), 1)
+		}
+		lf.items[name].(*tview.InputField).SetFieldWidth(w)
+	}
+	a0, b0 := rows(lf.forms[0]), rows(lf.forms[1])
+	lf.body.Clear()
+	lf.fields.Clear()
+	if l.narrow {
+		lf.forms[0].SetBorderPadding(0, 0, 1, 1)
+		lf.forms[1].SetBorderPadding(0, 0, 1, 1)
+		lf.fields.SetDirection(tview.FlexColumn).AddItem(lf.forms[0], 0, 1, true).AddItem(lf.forms[1], 0, 1, false)
+		lf.left.ResizeItem(lf.errLine, 1, 0)
+		lf.left.ResizeItem(lf.fields, max(a0, b0)+2, 0)
+		lf.body.SetDirection(tview.FlexRow).AddItem(lf.left, max(a0, b0)+3, 0, true).AddItem(lf.preview, 0, 1, false)
+		lf.page.ResizeItem(lf.help, 0, 0)
+		return
+	}
+	lf.forms[0].SetBorderPadding(1, 0, 1, 1)
+	lf.forms[1].SetBorderPadding(0, 1, 1, 1)
+	lf.fields.SetDirection(tview.FlexRow).AddItem(lf.forms[0], a0+1, 0, true).AddItem(lf.forms[1], 0, 1, false)
+	lf.left.ResizeItem(lf.errLine, 4, 0)
+	lf.left.ResizeItem(lf.fields, 0, 1)
+	lf.body.SetDirection(tview.FlexColumn).AddItem(lf.left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
+	lf.page.ResizeItem(lf.help, 2, 0)
 }
 
 const syntaxHelp = "constraint / affinity, one per line:  key==value  key!=value  key==~soft  glob*  /regex/  (?i)x  a|b" +
@@ -290,11 +352,11 @@ func (a *App) openLaunch() {
 	if a.launch != nil {
 		return
 	}
-	lf := &launchForm{form: tview.NewForm(), items: map[string]tview.FormItem{},
+	lf := &launchForm{forms: [2]*tview.Form{tview.NewForm(), tview.NewForm()}, items: map[string]tview.FormItem{},
 		preview: tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true),
 		errLine: tview.NewTextView().SetDynamicColors(true), reqs: make(chan launchValues, 1)}
 	a.launch = lf
-	f := lf.form
+	f := lf.forms[0]
 	v := a.kept
 	if v.Count == "" {
 		v.Count = "1"
@@ -303,58 +365,108 @@ func (a *App) openLaunch() {
 	input := func(label, text string, width int, accept func(string, rune) bool) {
 		f.AddInputField(label, text, width, accept, changed)
 	}
-	area := func(label, text string, height int) { f.AddTextArea(label, text, 30, height, 0, changed) }
+	area := func(label, text string) { f.AddTextArea(label, text, 30, areaHeights[label], 0, changed) }
 	dropdown := func(label string, options []string, current string) {
 		f.AddDropDown(label, options, max(slices.Index(options, current), 0), func(string, int) { a.previewLater() })
 	}
-	input("Image", v.Image, 30, nil)
-	input("Name", v.Name, 30, nil)
-	input("Command", v.Command, 30, nil)
-	input("CPUs", v.CPUs, 8, nil)
-	input("Memory", v.Memory, 8, nil)
-	input("Ports", v.Ports, 30, nil)
-	input("Network", v.Network, 20, nil)
-	area("Env", v.Env, 2)
-	area("Labels", v.Labels, 2)
-	area("Constraints", v.Constraints, 3)
-	area("Affinities", v.Affinities, 2)
-	dropdown("Reschedule", []string{sched.RescheduleOff, sched.RescheduleOnNodeFailure}, v.Reschedule)
-	input("Count", v.Count, 6, func(s string, r rune) bool { return r >= '0' && r <= '9' })
-	dropdown("On failure", []string{onFailureStop, onFailureGoOn}, v.OnFailure)
-	for i, name := range launchFields {
-		lf.items[name] = f.GetFormItem(i)
+	for _, name := range launchFields {
+		if len(lf.items) == splitAt {
+			f = lf.forms[1]
+		}
+		switch name {
+		case "Count":
+			input(name, v.field(name), inputWidths[name], func(s string, r rune) bool { return r >= '0' && r <= '9' })
+		case "Image", "Name", "Command", "Ports", "CPUs", "Memory", "Network":
+			input(name, v.field(name), inputWidths[name], nil)
+		case "Reschedule":
+			dropdown(name, []string{sched.RescheduleOff, sched.RescheduleOnNodeFailure}, v.Reschedule)
+		case "On failure":
+			dropdown(name, []string{onFailureStop, onFailureGoOn}, v.OnFailure)
+		default:
+			area(name, v.field(name))
+		}
+		lf.items[name] = f.GetFormItem(f.GetFormItemCount() - 1)
 	}
 	a.markFields(lf, nil)
 	if a.keptMsg != "" {
 		lf.errLine.SetText(a.th.tag(a.th.bad) + "last launch: " + tview.Escape(a.keptMsg) + a.th.reset())
 	}
-	f.AddButton("Launch", a.submitLaunch).AddButton("Cancel", a.closeLaunch)
-	f.SetCancelFunc(a.closeLaunch)
-	f.SetItemPadding(0)
-	f.SetBorder(true).SetTitle(" Launch (Tab next field, Esc cancel) ")
+	lf.forms[1].AddButton("Launch", a.submitLaunch).AddButton("Cancel", a.closeLaunch)
+	for i, f := range lf.forms {
+		f.SetCancelFunc(a.closeLaunch)
+		f.SetItemPadding(0)
+		// Tab and Backtab go on into the other form at either end; PgUp
+		// and PgDn scroll the preview while the form keeps the keyboard.
+		f.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
+			item, button := f.GetFocusedItemIndex()
+			other := lf.forms[1-i]
+			switch {
+			case ev.Key() == tcell.KeyPgDn || ev.Key() == tcell.KeyPgUp:
+				lf.preview.InputHandler()(ev, nil)
+				return nil
+			case ev.Key() == tcell.KeyTab && (i == 0 && item == f.GetFormItemCount()-1 || i == 1 && button == f.GetButtonCount()-1):
+				other.SetFocus(0)
+				a.app.SetFocus(other)
+				return nil
+			case ev.Key() == tcell.KeyBacktab && item == 0:
+				other.SetFocus(other.GetFormItemCount() + other.GetButtonCount() - 1)
+				a.app.SetFocus(other)
+				return nil
+			}
+			return ev
+		})
+	}
 	lf.preview.SetBorder(true).SetTitle(" Where it would go ")
 	help := tview.NewTextView().SetText(syntaxHelp).SetWrap(true).SetTextColor(a.th.dim)
-	left := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(f, 0, 1, true).AddItem(lf.errLine, 4, 0, false)
-	body := tview.NewFlex().AddItem(left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
+	fields := tview.NewFlex().SetDirection(tview.FlexRow)
+	fields.SetBorder(true).SetTitle(" Launch (Tab next field, Esc cancel) ")
+	left := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(fields, 0, 1, true).AddItem(lf.errLine, 4, 0, false)
+	body := tview.NewFlex()
 	page := tview.NewFlex().SetDirection(tview.FlexRow).AddItem(body, 0, 1, true).AddItem(help, 2, 0, false)
-	lf.body, lf.left, lf.page, lf.help = body, left, page, help
+	lf.body, lf.left, lf.page, lf.help, lf.fields = body, left, page, help, fields
 	a.fitLaunch()
 	a.hints.SetText(hintLine([]hint{{"Tab", " next field", 0}, {"PgUp PgDn", " scroll the preview", 1}, {"Esc", " cancel (the values are kept)", 0}}, nil, a.width, a.th))
-	// PgUp/PgDn scroll the preview while the form keeps the keyboard.
-	f.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
-		switch ev.Key() {
-		case tcell.KeyPgDn, tcell.KeyPgUp:
-			lf.preview.InputHandler()(ev, nil)
-			return nil
-		}
-		return ev
-	})
 	a.pages.AddAndSwitchToPage("launch", page, true)
-	a.app.SetFocus(f)
+	a.app.SetFocus(lf.forms[0])
 	ctx, stop := context.WithCancel(a.ctx)
 	lf.stop = stop
 	a.goRun(func(context.Context) { a.previewWorker(ctx, lf) })
 	a.previewLater()
+}
+
+// field is the value of the form field name.
+func (v launchValues) field(name string) string {
+	switch name {
+	case "Image":
+		return v.Image
+	case "Name":
+		return v.Name
+	case "Command":
+		return v.Command
+	case "CPUs":
+		return v.CPUs
+	case "Memory":
+		return v.Memory
+	case "Ports":
+		return v.Ports
+	case "Network":
+		return v.Network
+	case "Env":
+		return v.Env
+	case "Labels":
+		return v.Labels
+	case "Constraints":
+		return v.Constraints
+	case "Affinities":
+		return v.Affinities
+	case "Reschedule":
+		return v.Reschedule
+	case "Count":
+		return v.Count
+	case "On failure":
+		return v.OnFailure
+	}
+	return ""
 }
 
 // closeLaunch closes the form, keeping its values for the next n.
@@ -475,10 +587,14 @@ func (a *App) markFields(lf *launchForm, err error) {
 	case sched.IsInvalid(err):
 		field = "Reschedule"
 	}
+	width := 0 // every label as wide: the two forms' fields line up
+	for _, name := range launchFields {
+		width = max(width, len(name))
+	}
 	for name, it := range lf.items {
-		label := "  " + name
+		label := fmt.Sprintf("  %-*s", width, name)
 		if name == field {
-			label = a.th.tag(a.th.bad) + "✗ " + name + a.th.reset()
+			label = a.th.tag(a.th.bad) + fmt.Sprintf("✗ %-*s", width, name) + a.th.reset()
 		}
 		switch x := it.(type) {
 		case *tview.InputField:

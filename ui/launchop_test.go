@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -247,5 +248,48 @@ func TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError(t *testing.T) {
 		"both set a policy", "one of them", "✗ Reschedule  on-node-failure")
 	if strings.Contains(h.flat(), "too many reschedule policies") {
 		t.Fatalf("the old error is still shown:\n%s", h.text())
+	}
+}
+
+// TestEveryLaunchFieldIsOnScreenAt80x24 opens the launch form on an 80x24
+// terminal: every field and both buttons are on screen at once, in two
+// columns, with the preview below; Tab goes from the first column into
+// the second and on to the buttons, Backtab comes back, and a launch
+// from there runs.
+func TestEveryLaunchFieldIsOnScreenAt80x24(t *testing.T) {
+	h := start(t, demoSource(t), 80, 24)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("n")
+	want := append([]string{"Launch     Cancel", "Where it would go", "1 of 1 placeable"}, launchFields...)
+	s := h.wait(settle, want...)
+	form := strings.Split(s, "\n")[5:13]
+	for _, pair := range [][2]string{{"Image", "Labels"}, {"Ports", "On failure"}, {"Env", "Launch"}} {
+		if !slices.ContainsFunc(form, func(l string) bool { return strings.Contains(l, pair[0]) && strings.Contains(l, pair[1]) }) {
+			t.Fatalf("%s and %s are not side by side:\n%s", pair[0], pair[1], s)
+		}
+	}
+	h.typeText("busybox")
+	for range tabsToLabels {
+		h.key(tcell.KeyTab)
+	}
+	h.typeText("tier=web") // Labels: the first field of the second column
+	h.key(tcell.KeyBacktab)
+	h.typeText("A=1") // Env: the last of the first
+	h.wait(settle, "Env         A=1", "Labels      tier=web")
+	for range tabsToCount - tabsToLabels + 1 { // from Env
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyBackspace2)
+	h.typeText("2")
+	h.wait(settle, "Count       2", "2 of 2 placeable")
+	for range tabsToLaunch - tabsToCount {
+		h.key(tcell.KeyTab)
+	}
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "launched 2 of 2: busybox")
+	for _, c := range h.cluster.Containers() {
+		if c.Image == "busybox" && (c.Labels["tier"] != "web" || !slices.Contains(c.Env, "A=1")) {
+			t.Fatalf("launched %s with labels %v, env %v; want tier=web and A=1", c.Name, c.Labels, c.Env)
+		}
 	}
 }
