@@ -159,7 +159,8 @@ func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
 	// A node's error, cut in the table, in full on Enter.
 	h.typeText("/ap-1")
 	h.key(tcell.KeyEnter)
-	h.typeText("i") // Enter drills into its containers; i is the node in full
+	h.wait(settle, "Pending (") // its failures, and so its error, are in the console's state: the page shows that state
+	h.typeText("i")             // Enter drills into its containers; i is the node in full
 	h.waitFlat(settle, "Node ap-1", "Status: Pending")
 	var apErr string
 	for _, n := range h.cluster.Nodes() {
