@@ -210,8 +210,16 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 	c.mu.Unlock()
 	msg := fmt.Sprintf("%s is now %s (was %s)", n.name(), a.Doing(), was.Doing())
 	if a == model.Drain {
-		msg += fmt.Sprintf(": %d containers move off it", len(res.Moving))
-		if len(res.Blocking) > 0 {
+		if len(res.Moving) == 1 {
+			msg += ": 1 container moves off it"
+		} else {
+			msg += fmt.Sprintf(": %d containers move off it", len(res.Moving))
+		}
+		switch len(res.Blocking) {
+		case 0:
+		case 1:
+			msg += ", 1 blocks the drain"
+		default:
 			msg += fmt.Sprintf(", %d block the drain", len(res.Blocking))
 		}
 	}

@@ -39,7 +39,7 @@ func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
 	}
 	h.key(tcell.KeyEscape)
 	h.typeText("4")
-	h.wait(settle, "eu-1 is now draining (was active): 1 containers move off it, 1 block the drain",
+	h.wait(settle, "eu-1 is now draining (was active): 1 container moves off it, 1 blocks the drain",
 		"cache-eu blocks the drain of eu-1", "moved db from eu-1 to")
 	// Pause then activate another node.
 	h.typeText("1")
