@@ -24,12 +24,18 @@ type dialog struct {
 	buttons *tview.Form
 	raw     string // the text, for sizing
 	minW    int    // what the buttons need
+	widest  int    // the text's longest line
+	// lines is the text's wrapped line count at width linesAt.
+	lines, linesAt int
 }
 
 // newDialog builds a dialog; done gets the button chosen, "" for Esc.
 // y chooses the second button (the action), n the first.
 func newDialog(title, text string, labels []string, done func(label string)) *dialog {
 	d := &dialog{Flex: tview.NewFlex().SetDirection(tview.FlexRow), title: title, raw: text}
+	for _, l := range strings.Split(text, "\n") {
+		d.widest = max(d.widest, tview.TaggedStringWidth(l))
+	}
 	d.text = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true).SetWordWrap(true).SetText(text)
 	d.buttons = tview.NewForm().SetButtonsAlign(tview.AlignCenter)
 	d.buttons.SetBorderPadding(0, 0, 1, 1)
@@ -73,16 +79,14 @@ func newDialog(title, text string, labels []string, done func(label string)) *di
 // Draw sizes and centres the box on the screen, then draws it.
 func (d *dialog) Draw(screen tcell.Screen) {
 	sw, sh := screen.Size()
-	widest := 0
-	for _, l := range strings.Split(d.raw, "\n") {
-		widest = max(widest, tview.TaggedStringWidth(l))
+	w := min(max(d.widest, d.minW, 30)+4, dialogMaxWidth, sw-2) // border and padding: 4
+	if d.linesAt != w-4 {
+		d.lines, d.linesAt = 0, w-4
+		for _, l := range strings.Split(d.raw, "\n") {
+			d.lines += max(1, len(tview.WordWrap(l, w-4)))
+		}
 	}
-	w := min(max(widest, d.minW, 30)+4, dialogMaxWidth, sw-2) // border and padding: 4
-	lines := 0
-	for _, l := range strings.Split(d.raw, "\n") {
-		lines += max(1, len(tview.WordWrap(l, w-4)))
-	}
-	h := min(lines+4, sh-2) // border 2, a blank line and the buttons
+	h := min(d.lines+4, sh-2) // border 2, a blank line and the buttons
 	x, y := (sw-w)/2, (sh-h)/2
 	d.Flex.SetRect(x, y, w, h)
 	// A Flex does not clear its cells: the view behind would show
@@ -94,8 +98,9 @@ func (d *dialog) Draw(screen tcell.Screen) {
 		}
 	}
 	d.Flex.Draw(screen)
-	// The text view knows its wrapped lines once drawn: say which show.
-	total, shown := d.text.GetWrappedLineCount(), h-4
+	// Say which lines show. (TextView.GetWrappedLineCount would parse the
+	// text without wrapping, its field width being 0, and leave it so.)
+	total, shown := d.lines, h-4
 	title := " " + d.title + " "
 	if total > shown && shown > 0 {
 		row, _ := d.text.GetScrollOffset()

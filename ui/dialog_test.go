@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,10 @@ func policySource(url string, busy, empty, perNode, cpus int, name func(i, j int
 	return backend.SimSource(url, nodes)
 }
 
+// reasonEnd is the end of a move's reason, wrapped onto its own line or
+// not, at the dialog's right edge.
+var reasonEnd = regexp.MustCompile(`containers\) *║`)
+
 // TestTheRebalancePreviewScrollsAt80x24 opens a plan far longer than an
 // 80x24 screen: its buttons stay on screen, the title says which lines
 // show, End reaches the last move, and Enter on the first focus cancels.
@@ -58,6 +63,11 @@ func TestTheRebalancePreviewScrollsAt80x24(t *testing.T) {
 	s = h.wait(settle, " 9. svc-", "Cancel", "Run 9 moves")
 	if strings.Contains(s, "Rebalance: lines 1–") {
 		t.Fatalf("End did not scroll the plan:\n%s", s)
+	}
+	// Every reason wraps in full, down to the last move's (a reason cut
+	// at the edge would lose its "now (…containers)" part).
+	if reasons, ends := strings.Count(s, "spread prefers"), len(reasonEnd.FindAllString(s, -1)); reasons == 0 || ends < reasons {
+		t.Fatalf("%d reasons on screen, %d of them end: the text is cut, not wrapped:\n%s", reasons, ends, s)
 	}
 	h.key(tcell.KeyHome)
 	h.wait(settle, "Rebalance: lines 1–", "Plan: 9 moves")
