@@ -155,34 +155,12 @@ cmd_start() {
 # kill_leftovers ends what a dead dockerd left: containerd and the shims
 # under its exec-root and the containers in its cgroup (by pid), then its
 # mounts.
-kill_leftovers() {
-  local i=$1
-  local d="$DIR/ov-$i" pids cg m
-  pids=$(pgrep -f -- "$d/exec" || true)
-  for cg in /sys/fs/cgroup/"$(cgname "$i")" /sys/fs/cgroup/*/"$(cgname "$i")"; do
-    [ -d "$cg" ] && pids="$pids $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
-  done
-  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for cg in /sys/fs/cgroup/"$(cgname "$i")" /sys/fs/cgroup/*/"$(cgname "$i")"; do
-    [ -d "$cg" ] && { find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true; }
-  done
-  for m in $(grep " $d/" /proc/mounts | awk '{print $2}' | sort -r); do umount -l "$m" 2>/dev/null || true; done
-  return 0
-}
+kill_leftovers() { engine_leftovers "$DIR/ov-$1" "$(cgname "$1")"; }
 
 stop_node() {
   local i=$1
-  local d="$DIR/ov-$i" pid
-  if [ -d "$d" ]; then
-    pid=$(cat "$d/pid" 2>/dev/null || cat "$d/launcher.pid" 2>/dev/null || true)
-    if [ -n "$pid" ]; then
-      kill -CONT "$pid" 2>/dev/null || true
-      if kill -TERM "$pid" 2>/dev/null; then
-        for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-    fi
+  if [ -d "$DIR/ov-$i" ]; then
+    stop_engine "$DIR/ov-$i"
     kill_leftovers "$i"
   fi
   ip link del "$(veth "$i")" 2>/dev/null || true

@@ -21,6 +21,7 @@
 # (comma-separated host:port) and SWARMDECK_TESTBED_DIR.
 # Labels: zone = a, b, c, a, …; disk = ssd on odd nodes, hdd on even ones.
 set -euo pipefail
+. "$(dirname "$0")/pidfile.sh"
 
 # TESTBED_SLOT (0-9, default 0) lets several test beds run side by side:
 # slot S uses ports 23750+20*S+I, bridges sdS-brI (sdbrI for slot 0),
@@ -129,42 +130,14 @@ stop_node() {
   local i=$1
   local d="$DIR/node-$i"
   [ -d "$d" ] || return 0
-  local pid
-  pid=$(cat "$d/pid" 2>/dev/null || cat "$d/launcher.pid" 2>/dev/null || true)
-  if [ -n "$pid" ]; then
-    kill -CONT "$pid" 2>/dev/null || true
-    if kill -TERM "$pid" 2>/dev/null; then
-      for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-  fi
+  stop_engine "$d"
   kill_leftovers "$i"
   ip link del "$(bridge "$i")" 2>/dev/null || true
 }
 
 # kill_leftovers ends the processes a dead dockerd left: containerd and the
 # shims under its exec-root, and the containers in its cgroup.
-kill_leftovers() {
-  local i=$1
-  local d="$DIR/node-$i" pids cg m
-  pids=$(pgrep -f -- "$d/exec" || true)
-  for cg in /sys/fs/cgroup/"$(cgname "$i")" /sys/fs/cgroup/*/"$(cgname "$i")"; do
-    if [ -d "$cg" ]; then
-      pids="$pids $(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null || true)"
-    fi
-  done
-  for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for cg in /sys/fs/cgroup/"$(cgname "$i")" /sys/fs/cgroup/*/"$(cgname "$i")"; do
-    if [ -d "$cg" ]; then
-      find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
-    fi
-  done
-  for m in $(grep " $d/" /proc/mounts | awk '{print $2}' | sort -r); do
-    umount -l "$m" 2>/dev/null || true
-  done
-  return 0
-}
+kill_leftovers() { engine_leftovers "$DIR/node-$1" "$(cgname "$1")"; }
 
 cmd_stop() {
   [ -d "$DIR" ] || return 0
