@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"swarmdeck/model"
 )
@@ -89,6 +90,18 @@ func TestAGlobalContainerThroughTheDockerCLI(t *testing.T) {
 		if got := engineNames(t, a); !slices.Equal(got, []string{"gl running"}) {
 			t.Errorf("%s holds %v; want gl alone (no copy of part, not even created)", a, got)
 		}
+	}
+	// The reconciler does not try node-2 and node-3 again on every pass
+	// (every 5 s): a failed copy is retried once a minute.
+	time.Sleep(6 * time.Second)
+	failed := 0
+	for _, e := range rc.c.RecentEvents() {
+		if e.Kind == model.EventFailure && strings.HasPrefix(e.Message, "global part: no copy on ") {
+			failed++
+		}
+	}
+	if failed != 2 {
+		t.Errorf("%d failure events for part's copies after a reconcile pass; want 2 (node-2, node-3, once)", failed)
 	}
 	// A command that starts nowhere: the run fails, no copy is left.
 	_, errOut, err = rc.docker(cli, "run", "-d", "--name", "broken", "-e", "mode:global", "busybox", "/no/such/command")

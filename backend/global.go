@@ -87,7 +87,7 @@ func (c *Cluster) createGlobal(ctx context.Context, req *sched.Request) (*model.
 	var warnings []string
 	name := describe(&model.Container{Config: req.Config})
 	for _, addr := range targets {
-		ct, err := c.addGlobalCopy(ctx, req, addr, "created global", true)
+		ct, err := c.addGlobalCopy(ctx, req, addr, "docker run: the node satisfies its rules", true)
 		if err != nil {
 			errs = append(errs, err)
 			warnings = append(warnings, fmt.Sprintf("global %s: no copy on %s: %v", name, c.nodeName(addr), err))
@@ -136,8 +136,10 @@ func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, w
 	q := &queued{c: &model.Container{Config: req.Config}, live: true, pin: addr}
 	ct, n, err := c.place(ctx, req, newID(), q)
 	if err != nil {
-		c.emit(model.Event{Kind: model.EventFailure, Node: addr, Container: req.Config.Name, Action: "global_failed",
-			Message: fmt.Sprintf("global %s: no copy on %s: %v", describe(&model.Container{Config: req.Config}), addr, err)})
+		c.globalFailed(req, addr)
+		name := c.nodeName(addr)
+		c.emit(model.Event{Kind: model.EventFailure, Node: name, Container: req.Config.Name, Action: "global_failed",
+			Message: fmt.Sprintf("global %s: no copy on %s: %v", describe(&model.Container{Config: req.Config}), name, err)})
 		return nil, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, callTimeout)
@@ -145,6 +147,7 @@ func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, w
 	cancel()
 	c.reread(ctx, n, ct.ID)
 	if err != nil {
+		c.globalFailed(req, addr)
 		err = fmt.Errorf("starting the global copy of %s on %s: %w", describe(ct), n.name(), err)
 		if !clean {
 			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "global_failed", Message: err.Error()})
@@ -170,6 +173,18 @@ func (c *Cluster) addGlobalCopy(ctx context.Context, req *sched.Request, addr, w
 	return ct, nil
 }
 
+// globalRetry is how long the reconciler waits before it tries again a
+// node where a global container's copy failed (an image the node cannot
+// get, a command that does not start): once a minute, not every pass.
+const globalRetry = time.Minute
+
+// globalFailed records that req's copy on the node at addr failed now.
+func (c *Cluster) globalFailed(req *sched.Request, addr string) {
+	c.mu.Lock()
+	c.globalFails[req.Config.Labels[LabelGlobalID]+"@"+addr] = time.Now()
+	c.mu.Unlock()
+}
+
 // reconcileGlobals gives every node that satisfies a global container's
 // rules its copy, and takes the copy from a node that is drained or no
 // longer satisfies them. Copies on unhealthy or paused nodes stay.
@@ -181,6 +196,11 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 			if isGlobal(ct) && ct.Labels[LabelGlobalID] != "" {
 				groups[ct.Labels[LabelGlobalID]] = append(groups[ct.Labels[LabelGlobalID]], ct)
 			}
+		}
+	}
+	for k, at := range c.globalFails {
+		if time.Since(at) >= globalRetry {
+			delete(c.globalFails, k) // due again (or its container is gone)
 		}
 	}
 	for gid := range c.goneGlobals {
@@ -238,6 +258,9 @@ func (c *Cluster) globalDiff(copies []*model.Container) (globalWork, bool) {
 		}
 		ct := have[r.Node.Addr]
 		if ct == nil {
+			if at, ok := c.globalFails[tmpl.Labels[LabelGlobalID]+"@"+r.Node.Addr]; ok && time.Since(at) < globalRetry {
+				continue // failed there a moment ago: not every pass
+			}
 			if r.Kept {
 				w.add = append(w.add, r.Node.Addr)
 				w.why[r.Node.Addr] = "the node satisfies its rules"
