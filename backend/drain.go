@@ -495,6 +495,10 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 			to.eng.Remove(rctx, ct.ID, true)
 			cancel()
 			c.reread(ctx, to, ct.ID)
+			if IsConnectionError(err) {
+				c.probeSoon(to) // the probe says whether the engine is down
+				err = fmt.Errorf("%s stopped answering: %w", to.name(), err)
+			}
 			return to.name(), c.moveFailed(m, fmt.Errorf("starting the new copy on %s: %w", to.name(), err))
 		}
 		c.reread(ctx, to, ct.ID)
