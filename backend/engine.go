@@ -9,7 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
 
 	"swarmdeck/model"
 )
@@ -38,6 +40,11 @@ type Engine interface {
 	Kill(ctx context.Context, id string) error
 	Remove(ctx context.Context, id string, force bool) error
 	Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error)
+
+	// Pull pulls ref, calling progress with each of the engine's JSON
+	// messages as they come. The first call comes once the engine has
+	// accepted the pull; an error before it is the engine's refusal.
+	Pull(ctx context.Context, ref string, opts image.PullOptions, progress func(jsonmessage.JSONMessage)) error
 
 	CreateNetwork(ctx context.Context, name, driver string) (id string, err error)
 	RemoveNetwork(ctx context.Context, id string) error

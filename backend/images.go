@@ -20,14 +20,6 @@ import (
 	"swarmdeck/sched"
 )
 
-// Puller is an engine that can pull an image from a registry.
-type Puller interface {
-	// Pull pulls ref, calling progress with each of the engine's JSON
-	// messages as they come. The first call comes once the engine has
-	// accepted the pull; an error before it is the engine's refusal.
-	Pull(ctx context.Context, ref string, opts image.PullOptions, progress func(jsonmessage.JSONMessage)) error
-}
-
 // pullTimeout bounds one pull: an image of a few hundred MiB over a slow
 // link, but not a registry that never answers.
 const pullTimeout = 10 * time.Minute
@@ -96,7 +88,7 @@ func ParseRef(ref string) (reference.Named, error) {
 	return named, nil
 }
 
-// Pull implements Puller.
+// Pull implements Engine.
 func (d *DockerEngine) Pull(ctx context.Context, ref string, opts image.PullOptions, progress func(jsonmessage.JSONMessage)) error {
 	rc, err := d.cli.ImagePull(ctx, ref, opts)
 	if err != nil {
@@ -134,8 +126,7 @@ func daemonError(err error) error {
 // messages as they come (from several goroutines: progress serializes
 // what it needs). Each node's images are read again after its pull. The
 // answer is each node's error, nil for a pull that worked, keyed by node
-// name; a node that cannot pull (a simulated one without the image
-// support) is not in it.
+// name.
 func (c *Cluster) Pull(ctx context.Context, ref string, opts image.PullOptions, addrs []string,
 	progress func(node string, m jsonmessage.JSONMessage)) (map[string]error, error) {
 	if _, err := ParseRef(ref); err != nil {
@@ -144,16 +135,14 @@ func (c *Cluster) Pull(ctx context.Context, ref string, opts image.PullOptions, 
 	type target struct {
 		n    *node
 		name string
-		p    Puller
 	}
 	var targets []target
 	c.mu.Lock()
 	for _, n := range c.nodes {
-		p, ok := n.eng.(Puller)
-		if !ok || n.health != model.Healthy || (len(addrs) > 0 && !slices.Contains(addrs, n.entry.Addr)) {
+		if n.health != model.Healthy || (len(addrs) > 0 && !slices.Contains(addrs, n.entry.Addr)) {
 			continue
 		}
-		targets = append(targets, target{n, n.nameLocked(), p})
+		targets = append(targets, target{n, n.nameLocked()})
 	}
 	c.mu.Unlock()
 	if len(targets) == 0 {
@@ -169,7 +158,7 @@ func (c *Cluster) Pull(ctx context.Context, ref string, opts image.PullOptions, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := c.pullOn(ctx, t.n, t.name, t.p, ref, opts, func(m jsonmessage.JSONMessage) { progress(t.name, m) })
+			err := c.pullOn(ctx, t.n, t.name, ref, opts, func(m jsonmessage.JSONMessage) { progress(t.name, m) })
 			mu.Lock()
 			out[t.name] = err
 			mu.Unlock()
@@ -181,7 +170,7 @@ func (c *Cluster) Pull(ctx context.Context, ref string, opts image.PullOptions, 
 
 // pullOn pulls ref on one node, bound to the node's health and to
 // pullTimeout, then reads the node's images again.
-func (c *Cluster) pullOn(ctx context.Context, n *node, name string, p Puller, ref string, opts image.PullOptions,
+func (c *Cluster) pullOn(ctx context.Context, n *node, name string, ref string, opts image.PullOptions,
 	progress func(jsonmessage.JSONMessage)) error {
 	ctx, cancel := context.WithTimeout(ctx, pullTimeout)
 	defer cancel()
@@ -192,7 +181,7 @@ func (c *Cluster) pullOn(ctx context.Context, n *node, name string, p Puller, re
 	began := time.Now()
 	c.emit(model.Event{Kind: model.EventImage, Node: name, Image: ref, Action: "pull",
 		Message: fmt.Sprintf("pulling %s on %s", ref, name)})
-	err := p.Pull(ctx, ref, opts, func(m jsonmessage.JSONMessage) {
+	err := n.eng.Pull(ctx, ref, opts, func(m jsonmessage.JSONMessage) {
 		if m.Progress == nil && m.Status != "" { // a step, not a tick of a download
 			msg := m.Status
 			if m.ID != "" {
@@ -211,7 +200,7 @@ func (c *Cluster) pullOn(ctx context.Context, n *node, name string, p Puller, re
 	}
 	c.refreshImages(ctx, n)
 	c.emit(model.Event{Kind: model.EventImage, Node: name, Image: ref, Action: "pulled", Duration: time.Since(began),
-		Message: fmt.Sprintf("pulled %s on %s in %v", ref, name, time.Since(began).Round(time.Millisecond))})
+		Message: fmt.Sprintf("pulled %s on %s", ref, name)})
 	return nil
 }
 
@@ -245,14 +234,10 @@ func (c *Cluster) RefreshImages(ctx context.Context, addr string) {
 // steps are events. The registry credentials come with ctx
 // (WithRegistryAuth).
 func (c *Cluster) pullForCreate(ctx context.Context, n *node, ref string) error {
-	p, ok := n.eng.(Puller)
-	if !ok {
-		return ErrNoImage
-	}
 	if _, err := ParseRef(ref); err != nil {
 		return err
 	}
-	return c.pullOn(ctx, n, n.name(), p, ref, image.PullOptions{RegistryAuth: registryAuth(ctx)}, func(jsonmessage.JSONMessage) {})
+	return c.pullOn(ctx, n, n.name(), ref, image.PullOptions{RegistryAuth: registryAuth(ctx)}, func(jsonmessage.JSONMessage) {})
 }
 
 type registryAuthKey struct{}

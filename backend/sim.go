@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -302,6 +303,10 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	if _, err := reference.ParseAnyReference(cfg.Image); err != nil {
 		return "", &model.InvalidError{Msg: err.Error()} // dockerd's words: invalid reference format…
 	}
+	if !slices.ContainsFunc(s.images, func(im model.Image) bool { return ImageMatches(im, cfg.Image, false) }) {
+		// As dockerd: the manager pulls it, then creates again.
+		return "", &noImage{&EngineError{Code: http.StatusNotFound, Message: "No such image: " + cfg.Image}}
+	}
 	cfg.Name = strings.TrimPrefix(cfg.Name, "/")
 	id := newID()
 	if cfg.Name == "" {
@@ -322,18 +327,8 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 		c.CPUs = model.CPUsForShares(spec.CPUShares, s.info.CPUs)
 	}
 	s.containers[id] = c
-	s.addImage(cfg.Image)
 	s.emit("create", id)
 	return id, nil
-}
-
-func (s *SimEngine) addImage(ref string) {
-	for _, im := range s.images {
-		if slices.Contains(im.RepoTags, ref) {
-			return
-		}
-	}
-	s.images = append(s.images, model.Image{ID: "sha256:" + newID(), RepoTags: []string{ref}})
 }
 
 // setState moves a container to a state and emits the event.
@@ -455,7 +450,7 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// Pull implements Puller: the simulated registry has every image, one
+// Pull implements Engine: the simulated registry has every image, one
 // layer each, and the same ID on every node (derived from the
 // reference). A hung or crashed engine fails the pull as a real one would.
 func (s *SimEngine) Pull(ctx context.Context, ref string, opts image.PullOptions, progress func(jsonmessage.JSONMessage)) error {

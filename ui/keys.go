@@ -144,6 +144,10 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		if a.current == viewNodes {
 			a.availabilityKey(ev.Rune())
 		}
+	case 'P':
+		if a.current == viewNodes {
+			a.askPull()
+		}
 	default:
 		return ev
 	}
@@ -304,7 +308,9 @@ func (a *App) help() {
 		keys = append(keys, [2]string{"Enter", "the node's containers, waiting ones too (the containers view, filtered; Esc comes back)"},
 			[2]string{"i", "the node in full: status, resources, labels, containers, images"},
 			[2]string{"d", "drain: no new containers, and the movable ones leave (asks first)"},
-			[2]string{"p", "pause: no new containers (asks first)"}, [2]string{"a", "activate: take containers again"})
+			[2]string{"p", "pause: no new containers (asks first)"}, [2]string{"a", "activate: take containers again"},
+			[2]string{"Space", "mark the node (Esc clears the marks)"},
+			[2]string{"P", "pull an image onto the marked nodes, or every healthy node; its progress, node by node"})
 		if a.b.Source().Simulated {
 			keys = append(keys, [2]string{"K", "kill the node's engine (simulated; asks first)"},
 				[2]string{"H", "hang the node's engine (simulated; asks first)"}, [2]string{"E", "heal the node's engine (simulated)"})
@@ -413,25 +419,26 @@ func (a *App) targets() []string {
 }
 
 // toggleMark marks or unmarks the selected container (Space) and moves
-// down, for bulk start, stop, restart and remove.
+// down, for bulk start, stop, restart and remove; on the nodes view, the
+// selected node, for a pull onto the marked nodes.
 func (a *App) toggleMark() {
-	if a.current != viewContainers {
+	if a.current != viewContainers && a.current != viewNodes {
 		return
 	}
 	key := a.selected()
-	if !actionable(key) {
+	if key == "" || a.current == viewContainers && !actionable(key) {
 		return
 	}
-	c := a.contents[viewContainers]
+	c := a.contents[a.current]
 	if c.marked[key] {
 		delete(c.marked, key)
 	} else {
 		c.marked[key] = true
 	}
-	if r, _ := a.tables[viewContainers].GetSelection(); r < len(c.view) {
-		a.tables[viewContainers].Select(r+1, 0)
+	if r, _ := a.tables[a.current].GetSelection(); r < len(c.view) {
+		a.tables[a.current].Select(r+1, 0)
 	}
-	a.title(viewContainers)
+	a.title(a.current)
 }
 
 // containerAction starts, stops, restarts or removes the marked

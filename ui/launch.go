@@ -191,6 +191,9 @@ func previewText(nodes []*model.Node, s *sched.Scheduler, v launchValues, th the
 			soft = dim + " (soft expressions dropped)" + rs
 		}
 		fmt.Fprintf(&sb, "%s✓ %s → %s%s%s\n", ok, label, p.Node.Name, rs, soft)
+		if !hasImage(p.Node, cfg.Image) {
+			fmt.Fprintf(&sb, "   %s⇣ %s is not on %s: it is pulled there first%s\n", th.tag(th.accent), tview.Escape(cfg.Image), p.Node.Name, rs)
+		}
 		if i == 0 {
 			writeReports(&sb, p.Nodes, th)
 			if count > 1 {
@@ -645,20 +648,27 @@ func (a *App) submitLaunch() {
 		// redraw per container would keep the UI goroutine from keys.
 		var done atomic.Int64
 		ticking := make(chan struct{})
+		began := time.Now()
 		go func() {
 			t := time.NewTicker(progressEvery)
 			defer t.Stop()
-			shown := int64(-1)
+			shown, shownPull := int64(-1), ""
 			for {
 				select {
 				case <-ticking:
 					return
 				case <-t.C:
-					if n := done.Load(); n != shown {
-						shown = n
+					// A node that lacks the image pulls it first: its
+					// latest step shows beside the count.
+					pulling := latestPull(a.b.RecentEvents(), cfg.Image, began)
+					if n := done.Load(); n != shown || pulling != shownPull {
+						shown, shownPull = n, pulling
+						if pulling != "" {
+							pulling = " · " + pulling
+						}
 						a.update(func() {
 							if a.launching == op {
-								a.flash = fmt.Sprintf("launching %s: %d/%d… (Esc stops)", tview.Escape(what), n, count)
+								a.flash = fmt.Sprintf("launching %s: %d/%d…%s (Esc stops)", tview.Escape(what), n, count, tview.Escape(pulling))
 								a.showStatus()
 							}
 						})
@@ -678,6 +688,25 @@ func (a *App) submitLaunch() {
 			a.say(msg, bad)
 		})
 	})
+}
+
+// latestPull is the latest step of a pull of image still running on
+// some node since a time, from the cluster's recent events ("" when no
+// pull runs).
+func latestPull(evs []model.Event, image string, since time.Time) string {
+	over := map[string]bool{} // nodes whose pull ended
+	for i := len(evs) - 1; i >= 0 && !evs[i].Time.Before(since); i-- {
+		e := evs[i]
+		if e.Kind != model.EventImage || e.Image != image || over[e.Node] {
+			continue
+		}
+		if e.Action != "pull" {
+			over[e.Node] = true
+			continue
+		}
+		return e.Message
+	}
+	return ""
 }
 
 // progressEvery is how often a launch's progress is drawn.

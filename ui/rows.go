@@ -306,6 +306,10 @@ func eventRow(e model.Event, seq int) row {
 		lv = levelInfo
 	case model.EventPlaced:
 		lv = levelOK
+	case model.EventImage:
+		if e.Action == "pull_failed" {
+			lv = levelBad
+		}
 	case model.EventEngine:
 		lv = levelWarn
 		if e.Action == "engine_connect" || e.Action == "engine_reconnect" {

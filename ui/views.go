@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/rivo/tview"
 
 	"swarmdeck/backend"
@@ -86,11 +87,23 @@ func (a *App) nodeDetail(addr string) {
 	for _, q := range waiting {
 		line(waitingRow(q))
 	}
-	fmt.Fprintf(&sb, "\n%sImages%s\n", a.th.tag(a.th.header), a.th.reset())
+	fmt.Fprintf(&sb, "\n%sImages%s (%d)\n", a.th.tag(a.th.header), a.th.reset(), len(n.Images))
 	for _, im := range n.Images {
-		fmt.Fprintf(&sb, "  %-40s %s\n", tview.Escape(strings.Join(im.RepoTags, ", ")), model.ShortID(strings.TrimPrefix(im.ID, "sha256:")))
+		tags := strings.Join(im.RepoTags, ", ")
+		if tags == "" {
+			tags = "<none>"
+		}
+		size := ""
+		if im.Size > 0 {
+			size = units.HumanSize(float64(im.Size))
+		}
+		fmt.Fprintf(&sb, "  %-40s %-12s %s\n", tview.Escape(tags), model.ShortID(strings.TrimPrefix(im.ID, "sha256:")), size)
 	}
-	a.page("node", "Node "+n.Name+" (Esc back)", sb.String(), pageKey{'c', "its containers", func() { a.nodeContainers(addr) }})
+	keys := []pageKey{{'c', "its containers", func() { a.nodeContainers(addr) }}}
+	if _, ok := a.b.(puller); ok && n.Health == model.Healthy {
+		keys = append(keys, pageKey{'P', "pull an image onto it", func() { a.askPullOnto([]string{addr}, n.Name) }})
+	}
+	a.page("node", "Node "+n.Name+" (Esc back)", sb.String(), keys...)
 }
 
 // nodeContainers drills from a node into its containers (the waiting
