@@ -63,6 +63,26 @@ func newFilter(name string) (filter, bool) {
 	return nil, false
 }
 
+// filterKind tells the filters a scan checks inline on the snapshot's
+// columns (health, container slots) from those it asks.
+type filterKind uint8
+
+const (
+	kindOther filterKind = iota
+	kindHealth
+	kindSlots
+)
+
+func kindOf(f filter) filterKind {
+	switch f.(type) {
+	case healthFilter:
+		return kindHealth
+	case slotsFilter:
+		return kindSlots
+	}
+	return kindOther
+}
+
 // reject records r when explaining and returns false. Callers return
 // early when why is nil, so reason text is only built when asked for.
 func reject(why *[]Reason, r Reason) bool {

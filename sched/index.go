@@ -29,18 +29,53 @@ type shape struct {
 	count  int         // fitting nodes
 }
 
-// fit is the verdict of one pass on one node without reasons: the same
+// fitAt is the verdict of one pass on node i without reasons: the same
 // checks, in the same order, as the loop of pass.
-func (s *Scheduler) fit(ev *eval, active []int, ns *nodeState) (Score, bool) {
-	if !ns.schedulable() {
+func (s *Scheduler) fitAt(ev *eval, active []int, i int) (Score, bool) {
+	col := &ev.s.col
+	if !col.ok[i] || s.checkAt(ev, active, i, nil) >= 0 {
 		return Score{}, false
 	}
-	for _, i := range active {
-		if !s.filters[i].check(ev, ns, nil) {
-			return Score{}, false
+	return s.weighAt(col, i, ev.r, nil)
+}
+
+// fit is fitAt for a node of the snapshot.
+func (s *Scheduler) fit(ev *eval, active []int, ns *nodeState) (Score, bool) {
+	return s.fitAt(ev, active, ev.s.byAddr[ns.n.Addr])
+}
+
+// checkAt runs the active filters on node i in chain order and returns
+// the first that fails (-1: none). Health and container slots are checked
+// inline on the snapshot's columns, the others by the filter. Without why
+// it stops at the first failure; with why it goes on and every failing
+// filter words its reasons.
+func (s *Scheduler) checkAt(ev *eval, active []int, i int, why *[]Reason) int {
+	col := &ev.s.col
+	failed := -1
+	for _, k := range active {
+		var ok, worded bool
+		switch s.kinds[k] {
+		case kindHealth:
+			ok = s.healthOf(col.health[i], col.failures[i]) > 0
+		case kindSlots:
+			ok = int64(col.count[i]) < col.slots[i]
+		default:
+			ok, worded = s.filters[k].check(ev, ev.s.nodes[i], why), true
+		}
+		if ok {
+			continue
+		}
+		if why != nil && !worded {
+			s.filters[k].check(ev, ev.s.nodes[i], why)
+		}
+		if failed < 0 {
+			failed = k
+		}
+		if why == nil {
+			return failed
 		}
 	}
-	return s.weigh(ns, ev.r, nil)
+	return failed
 }
 
 // activeFilters are the indexes of the filters that have something to
@@ -85,8 +120,8 @@ func (s *Scheduler) newShape(snap *Snapshot, r *Request, soft bool) *shape {
 	n := len(snap.nodes)
 	sh := &shape{sch: s, ev: ev, active: s.activeFilters(ev), cands: make([]candidate, n)}
 	for i, ns := range snap.nodes {
-		if sc, ok := s.fit(ev, sh.active, ns); ok {
-			sh.cands[i] = candidate{ns: ns, score: sc}
+		if sc, ok := s.fitAt(ev, sh.active, i); ok {
+			sh.cands[i] = candidate{ns: ns, score: sc, rank: snap.col.rank[i]}
 			sh.count++
 		}
 	}
@@ -122,10 +157,10 @@ func (s *Scheduler) newShape(snap *Snapshot, r *Request, soft bool) *shape {
 // update re-evaluates the node at index i after it changed.
 func (sh *shape) update(i int) {
 	ns := sh.ev.s.nodes[i]
-	sc, ok := sh.sch.fit(sh.ev, sh.active, ns)
+	sc, ok := sh.sch.fitAt(sh.ev, sh.active, i)
 	was := sh.cands[i].ns != nil
 	if ok {
-		sh.cands[i] = candidate{ns: ns, score: sc}
+		sh.cands[i] = candidate{ns: ns, score: sc, rank: sh.ev.s.col.rank[i]}
 	} else {
 		sh.cands[i] = candidate{}
 	}

@@ -41,6 +41,7 @@ type Config struct {
 type Scheduler struct {
 	strategy   string
 	filters    []filter
+	kinds      []filterKind // by filter: checked inline on columns or by the filter
 	overcommit model.Overcommit
 	retry      int
 	key        string // what an indexed shape's verdicts depend on here
@@ -73,6 +74,7 @@ func New(cfg Config) (*Scheduler, error) {
 			return nil, fmt.Errorf("filter not supported: %q (use %s)", n, strings.Join(DefaultFilters(), ", "))
 		}
 		s.filters = append(s.filters, f)
+		s.kinds = append(s.kinds, kindOf(f))
 	}
 	s.key = schedulerKey(s)
 	return s, nil
@@ -96,10 +98,14 @@ func (s *Scheduler) Overcommit() model.Overcommit { return s.overcommit }
 // HealthIndicator is Swarm's 0..100 health of a node: 0 unless Healthy with
 // fewer failures than the retry count, else 100 - failures*100/retry.
 func (s *Scheduler) HealthIndicator(n *model.Node) int64 {
-	if n.Health != model.Healthy || n.Failures >= s.retry {
+	return s.healthOf(n.Health, n.Failures)
+}
+
+func (s *Scheduler) healthOf(h model.Health, failures int) int64 {
+	if h != model.Healthy || failures >= s.retry {
 		return 0
 	}
-	return 100 - int64(n.Failures)*100/int64(s.retry)
+	return 100 - int64(failures)*100/int64(s.retry)
 }
 
 // Class tells a node that can never run a request from one that is full
@@ -320,10 +326,12 @@ func keySlot(snap *Snapshot, key string) int32 {
 	return -1
 }
 
-// candidate is a node that passed the filters and the resource check.
+// candidate is a node that passed the filters and the resource check,
+// with its rank in natural order of name (the last tie-break).
 type candidate struct {
 	ns    *nodeState
 	score Score
+	rank  int32
 }
 
 func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placement, error) {
@@ -346,15 +354,16 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 	if m == modeExplain {
 		reports = make([]NodeReport, len(snap.nodes))
 	}
-	for _, ns := range snap.nodes {
+	col := &snap.col
+	for i, ns := range snap.nodes {
 		var why *[]Reason
 		var rep *NodeReport
 		if m == modeExplain {
-			rep = &reports[ns.rank]
+			rep = &reports[col.rank[i]]
 			rep.Node = ns.n
 			why = &rep.Reasons
 		}
-		if !ns.schedulable() {
+		if !col.ok[i] {
 			if why != nil {
 				reject(why, ns.unschedulable())
 			}
@@ -364,23 +373,14 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			continue
 		}
 		eligible++
-		failed := -1
-		for _, i := range active {
-			if s.filters[i].check(ev, ns, why) {
+		failed := s.checkAt(ev, active, i, why)
+		if failed >= 0 {
+			firstFail[failed]++
+			if why == nil {
 				continue
 			}
-			if failed < 0 {
-				failed = i
-				firstFail[i]++
-			}
-			if why == nil {
-				break
-			}
 		}
-		if failed >= 0 && why == nil {
-			continue
-		}
-		sc, ok := s.weigh(ns, r, why)
+		sc, ok := s.weighAt(col, i, r, why)
 		if rep != nil {
 			rep.Score = sc
 		}
@@ -391,7 +391,7 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			resourceFailures++
 			continue
 		}
-		c := candidate{ns: ns, score: sc}
+		c := candidate{ns: ns, score: sc, rank: col.rank[i]}
 		if keep {
 			cands = append(cands, c)
 		} else if best.ns == nil || s.better(&c, &best) {
@@ -424,8 +424,8 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 	for i, c := range cands {
 		p.Ranked[i] = c.ns.n
 		if reports != nil {
-			reports[c.ns.rank].Kept = true
-			reports[c.ns.rank].Rank = i + 1
+			reports[c.rank].Kept = true
+			reports[c.rank].Rank = i + 1
 		}
 	}
 	return p, nil

@@ -2,7 +2,9 @@ package sched
 
 import (
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"swarmdeck/model"
@@ -32,6 +34,70 @@ type Snapshot struct {
 	plain  bool              // never index: every placement scans (tests)
 
 	mark map[*model.Container]uint8 // scratch for SetNode's container diff
+
+	col cols // what every scan reads, by node index
+}
+
+// cols are the per-node values a scan of every node reads (Explain, the
+// wording of a refusal, a shape's first build), side by side in flat
+// arrays by node index, so that the health, slot and resource checks read
+// them inline without following two pointers per node. row keeps them
+// current: every change to a node ends in it.
+type cols struct {
+	ok       []bool // schedulable: past Pending, listed, neither paused nor drained
+	health   []model.Health
+	failures []int
+	cpus     []int64 // the node's CPUs, before overcommit
+	mem      []int64 // its memory, before overcommit
+	usedCPU  []model.MilliCPU
+	usedMem  []int64
+	count    []int32 // containers, stopped ones included
+	slots    []int64 // the containerslots label, noSlots when absent or not a number
+	rank     []int32 // position of the name in natural order
+}
+
+// noSlots is the slot count of a node without a usable containerslots
+// label: no count reaches it.
+const noSlots = math.MaxInt64
+
+// row sets node i's columns from its state; i may be one past the end (a
+// node just appended).
+func (s *Snapshot) row(i int) {
+	c := &s.col
+	if i == len(c.ok) {
+		c.ok = append(c.ok, false)
+		c.health = append(c.health, 0)
+		c.failures = append(c.failures, 0)
+		c.cpus = append(c.cpus, 0)
+		c.mem = append(c.mem, 0)
+		c.usedCPU = append(c.usedCPU, 0)
+		c.usedMem = append(c.usedMem, 0)
+		c.count = append(c.count, 0)
+		c.slots = append(c.slots, 0)
+		c.rank = append(c.rank, 0)
+	}
+	ns := s.nodes[i]
+	c.ok[i] = ns.schedulable()
+	c.health[i] = ns.n.Health
+	c.failures[i] = ns.n.Failures
+	c.cpus[i] = int64(ns.n.CPUs)
+	c.mem[i] = ns.n.Memory
+	c.usedCPU[i] = ns.usedCPU
+	c.usedMem[i] = ns.usedMem
+	c.count[i] = int32(len(ns.containers))
+	c.slots[i] = noSlots
+	if slot := keySlot(s, slotsLabel); ns.hasLabel(slot) {
+		if n, err := strconv.Atoi(s.strs.strs[ns.label(slot)]); err == nil {
+			c.slots[i] = int64(n)
+		}
+	}
+	c.rank[i] = int32(ns.rank)
+}
+
+// changed brings node i's columns and every indexed shape up to date.
+func (s *Snapshot) changed(i int) {
+	s.row(i)
+	s.touch(i)
 }
 
 type nodeState struct {
@@ -109,7 +175,7 @@ func (s *Snapshot) SetNode(n *model.Node) {
 	old := s.nodes[i]
 	if sameIndexedFields(old.n, n) {
 		s.swapContainers(old, n)
-		s.touch(i)
+		s.changed(i)
 		return
 	}
 	for _, c := range old.containers {
@@ -118,6 +184,7 @@ func (s *Snapshot) SetNode(n *model.Node) {
 	keys := len(s.keys)
 	s.nodes[i] = s.index(n)
 	s.nodes[i].rank = old.rank
+	s.row(i)
 	switch {
 	case old.n.Name != n.Name:
 		// Only a new name can move a node in the natural order.
@@ -199,6 +266,17 @@ func (s *Snapshot) RemoveNode(addr string) {
 		s.countName(c, -1)
 	}
 	s.nodes = slices.Delete(s.nodes, i, i+1)
+	c := &s.col
+	c.ok = slices.Delete(c.ok, i, i+1)
+	c.health = slices.Delete(c.health, i, i+1)
+	c.failures = slices.Delete(c.failures, i, i+1)
+	c.cpus = slices.Delete(c.cpus, i, i+1)
+	c.mem = slices.Delete(c.mem, i, i+1)
+	c.usedCPU = slices.Delete(c.usedCPU, i, i+1)
+	c.usedMem = slices.Delete(c.usedMem, i, i+1)
+	c.count = slices.Delete(c.count, i, i+1)
+	c.slots = slices.Delete(c.slots, i, i+1)
+	c.rank = slices.Delete(c.rank, i, i+1)
 	delete(s.byAddr, addr)
 	for j := i; j < len(s.nodes); j++ {
 		s.byAddr[s.nodes[j].n.Addr] = j
@@ -221,7 +299,7 @@ func (s *Snapshot) AddContainer(addr string, c *model.Container) bool {
 	ns.usedMem += c.Memory
 	ns.indexContainer(c, 1)
 	s.countName(c, 1)
-	s.touch(i)
+	s.changed(i)
 	return true
 }
 
@@ -242,7 +320,7 @@ func (s *Snapshot) RemoveContainer(addr string, c *model.Container) bool {
 	ns.usedMem -= c.Memory
 	ns.indexContainer(c, -1)
 	s.countName(c, -1)
-	s.touch(i)
+	s.changed(i)
 	return true
 }
 
@@ -269,6 +347,7 @@ func (s *Snapshot) countName(c *model.Container, delta int) {
 func (s *Snapshot) addNode(n *model.Node) {
 	s.byAddr[n.Addr] = len(s.nodes)
 	s.nodes = append(s.nodes, s.index(n))
+	s.row(len(s.nodes) - 1)
 	s.rankDirty = true
 	s.dropShapes()
 }
@@ -332,6 +411,7 @@ func (s *Snapshot) ensureRanked() {
 	})
 	for r, i := range s.byRank {
 		s.nodes[i].rank = r
+		s.col.rank[i] = int32(r)
 	}
 }
 

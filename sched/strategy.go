@@ -22,28 +22,42 @@ func (s *Scheduler) healthFactor() int64 {
 // and neither CPU nor memory goes past 100%. why receives the resource
 // that ran short and by how much.
 func (s *Scheduler) weigh(ns *nodeState, r *Request, why *[]Reason) (Score, bool) {
+	n := ns.n
+	return s.weighValues(int64(n.CPUs), n.Memory, ns.usedCPU, ns.usedMem, s.HealthIndicator(n), len(ns.containers), r, why)
+}
+
+// weighAt is weigh for node i, read from the snapshot's columns.
+func (s *Scheduler) weighAt(c *cols, i int, r *Request, why *[]Reason) (Score, bool) {
+	return s.weighValues(c.cpus[i], c.mem[i], c.usedCPU[i], c.usedMem[i], s.healthOf(c.health[i], c.failures[i]), int(c.count[i]), r, why)
+}
+
+// weighValues is weigh on a node's values: its CPUs and memory before
+// overcommit, what its containers reserve, its health indicator and its
+// container count.
+func (s *Scheduler) weighValues(cpus, mem int64, usedCPU model.MilliCPU, usedMem, health int64, count int, r *Request, why *[]Reason) (Score, bool) {
 	reqCPU, reqMem := r.Config.CPUs, r.Config.Memory
-	totalCPU, totalMem := ns.n.TotalCPUs(s.overcommit), ns.n.TotalMemory(s.overcommit)
-	sc := Score{Health: s.HealthIndicator(ns.n), Containers: len(ns.containers), CPU: 100, Memory: 100}
+	totalCPU := model.MilliCPU(cpus+cpus*int64(s.overcommit)/100) * 1000 // model.Node.TotalCPUs
+	totalMem := mem + mem*int64(s.overcommit)/100                        // model.Node.TotalMemory
+	sc := Score{Health: health, Containers: count, CPU: 100, Memory: 100}
 	cpuOK, memOK := true, true
 	if reqCPU > 0 {
 		if cpuOK = totalCPU >= reqCPU; cpuOK {
-			sc.CPU = int64(ns.usedCPU+reqCPU) * 100 / int64(totalCPU)
+			sc.CPU = int64(usedCPU+reqCPU) * 100 / int64(totalCPU)
 			cpuOK = sc.CPU <= 100
 		}
 		if !cpuOK && why != nil {
 			reject(why, Reason{Filter: reasonCPUs, Class: Exhausted, Detail: fmt.Sprintf(
-				"needs %s CPUs, %s of %s free", reqCPU, max(totalCPU-ns.usedCPU, 0), totalCPU)})
+				"needs %s CPUs, %s of %s free", reqCPU, max(totalCPU-usedCPU, 0), totalCPU)})
 		}
 	}
 	if reqMem > 0 {
 		if memOK = totalMem >= reqMem; memOK {
-			sc.Memory = (ns.usedMem + reqMem) * 100 / totalMem
+			sc.Memory = (usedMem + reqMem) * 100 / totalMem
 			memOK = sc.Memory <= 100
 		}
 		if !memOK && why != nil {
 			reject(why, Reason{Filter: reasonMemory, Class: Exhausted, Detail: fmt.Sprintf("needs %s, %s of %s free",
-				model.FormatBytes(reqMem), model.FormatBytes(max(totalMem-ns.usedMem, 0)), model.FormatBytes(totalMem))})
+				model.FormatBytes(reqMem), model.FormatBytes(max(totalMem-usedMem, 0)), model.FormatBytes(totalMem))})
 		}
 	}
 	sc.Weight = sc.CPU + sc.Memory + s.healthFactor()*sc.Health
@@ -66,7 +80,7 @@ func (s *Scheduler) better(a, b *candidate) bool {
 		}
 		return a.score.Containers < b.score.Containers
 	}
-	return a.ns.rank < b.ns.rank
+	return a.rank < b.rank
 }
 
 // draw is random's choice: the first draw of order's shuffle.
@@ -100,5 +114,5 @@ func (s *Scheduler) order(cands []candidate, rng *rand.Rand) {
 // byName puts cands in natural order of name, so random draws from the
 // same list whatever order the snapshot holds its nodes in.
 func (s *Scheduler) byName(cands []candidate) {
-	slices.SortFunc(cands, func(a, b candidate) int { return a.ns.rank - b.ns.rank })
+	slices.SortFunc(cands, func(a, b candidate) int { return int(a.rank - b.rank) })
 }
