@@ -354,16 +354,20 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 	if m == modeExplain {
 		reports = make([]NodeReport, len(snap.nodes))
 	}
+	// Nodes are read in natural order of name: reports are then written
+	// one after the other, and candidates come already in name order.
 	col := &snap.col
-	for i, ns := range snap.nodes {
+	for rank, i32 := range snap.byRank {
+		i := int(i32)
 		var why *[]Reason
 		var rep *NodeReport
 		if m == modeExplain {
-			rep = &reports[col.rank[i]]
-			rep.Node = ns.n
+			rep = &reports[rank]
+			rep.Node = col.node[i]
 			why = &rep.Reasons
 		}
 		if !col.ok[i] {
+			ns := snap.nodes[i]
 			if why != nil {
 				reject(why, ns.unschedulable())
 			}
@@ -391,7 +395,7 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			resourceFailures++
 			continue
 		}
-		c := candidate{ns: ns, score: sc, rank: col.rank[i]}
+		c := candidate{ns: snap.nodes[i], score: sc, rank: int32(rank)}
 		if keep {
 			cands = append(cands, c)
 		} else if best.ns == nil || s.better(&c, &best) {

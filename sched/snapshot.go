@@ -44,6 +44,7 @@ type Snapshot struct {
 // them inline without following two pointers per node. row keeps them
 // current: every change to a node ends in it.
 type cols struct {
+	node     []*model.Node
 	ok       []bool // schedulable: past Pending, listed, neither paused nor drained
 	health   []model.Health
 	failures []int
@@ -65,6 +66,7 @@ const noSlots = math.MaxInt64
 func (s *Snapshot) row(i int) {
 	c := &s.col
 	if i == len(c.ok) {
+		c.node = append(c.node, nil)
 		c.ok = append(c.ok, false)
 		c.health = append(c.health, 0)
 		c.failures = append(c.failures, 0)
@@ -77,6 +79,7 @@ func (s *Snapshot) row(i int) {
 		c.rank = append(c.rank, 0)
 	}
 	ns := s.nodes[i]
+	c.node[i] = ns.n
 	c.ok[i] = ns.schedulable()
 	c.health[i] = ns.n.Health
 	c.failures[i] = ns.n.Failures
@@ -267,6 +270,7 @@ func (s *Snapshot) RemoveNode(addr string) {
 	}
 	s.nodes = slices.Delete(s.nodes, i, i+1)
 	c := &s.col
+	c.node = slices.Delete(c.node, i, i+1)
 	c.ok = slices.Delete(c.ok, i, i+1)
 	c.health = slices.Delete(c.health, i, i+1)
 	c.failures = slices.Delete(c.failures, i, i+1)
