@@ -13,12 +13,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$(dirname "$0")/.."
 go build -o "$dir/swarmdeck" .
-awk -v n="$nodes" 'BEGIN {
-  print "strategy: spread"; print "nodes:"; split("eu us ap", z, " ")
-  for (i = 1; i <= n; i++)
-    printf "  - name: node-%d\n    addr: 10.%d.%d.%d:2375\n    cpus: 16\n    memory: 64GiB\n    labels: {zone: %s, disk: %s}\n    images: [nginx:1.25]\n",
-      i, int(i / 65536), int(i / 256) % 256, i % 256, z[i % 3 + 1], (i % 2 ? "ssd" : "hdd")
-}' > "$dir/cluster.yaml"
+scripts/genfile.sh "$nodes" > "$dir/cluster.yaml"
 echo "place --count $containers on $nodes nodes (cluster file):"
 start=$(date +%s.%N)
 "$dir/swarmdeck" place --cluster "$dir/cluster.yaml" --count "$containers" --cpus 0.01 -m 16m nginx | tail -n 1 > /dev/null

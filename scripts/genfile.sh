@@ -1,6 +1,6 @@
 #!/bin/sh
-# A generated cluster file, as scripts/c1m.sh makes its nodes (16 CPUs,
-# 64 GiB, zone and disk labels, nginx present), for measuring at scale:
+# A generated cluster file for measuring at scale (scripts/c1m.sh uses it):
+# nodes of 16 CPUs and 64 GiB, zone and disk labels, nginx present.
 #   scripts/genfile.sh NODES [CONTAINERS_PER_NODE] [short] > FILE
 # Containers are {name, image: nginx, cpus: 0.1, memory: 64m}, or with
 # `short` name and image only (100,000 nodes × 10 then fit the 64 MiB limit).
