@@ -25,6 +25,9 @@ type dialog struct {
 	raw     string // the text, for sizing
 	minW    int    // what the buttons need
 	widest  int    // the text's longest line
+	// render, when set, writes the text for a width: the dialog takes
+	// the screen's width (up to dialogMaxWidth) and renders on a change.
+	render func(width int) string
 	// lines is the text's wrapped line count at width linesAt.
 	lines, linesAt int
 }
@@ -80,6 +83,13 @@ func newDialog(title, text string, labels []string, done func(label string)) *di
 func (d *dialog) Draw(screen tcell.Screen) {
 	sw, sh := screen.Size()
 	w := min(max(d.widest, d.minW, 30)+4, dialogMaxWidth, sw-2) // border and padding: 4
+	if d.render != nil {
+		w = min(dialogMaxWidth, sw-2)
+		if d.linesAt != w-4 {
+			d.raw = d.render(w - 4)
+			d.text.SetText(d.raw)
+		}
+	}
 	if d.linesAt != w-4 {
 		d.lines, d.linesAt = 0, w-4
 		for _, l := range strings.Split(d.raw, "\n") {
@@ -117,10 +127,27 @@ func (d *dialog) Draw(screen tcell.Screen) {
 // names its keys in the hint line; choosing a button closes the page
 // first.
 func (a *App) showDialog(name, title, text string, labels []string, done func(label string)) {
-	d := newDialog(title, text, labels, func(label string) {
+	a.openDialog(name, newDialog(title, text, labels, a.closing(name, done)), labels)
+}
+
+// showDialogOf is showDialog with the text written for the dialog's
+// width by render: the dialog takes the screen's width (up to
+// dialogMaxWidth).
+func (a *App) showDialogOf(name, title string, render func(width int) string, labels []string, done func(label string)) {
+	d := newDialog(title, "", labels, a.closing(name, done))
+	d.render = render
+	a.openDialog(name, d, labels)
+}
+
+// closing is done after the page name closes.
+func (a *App) closing(name string, done func(label string)) func(label string) {
+	return func(label string) {
 		a.closePage(name)
 		done(label)
-	})
+	}
+}
+
+func (a *App) openDialog(name string, d *dialog, labels []string) {
 	a.pages.AddPage(name, d, true, true)
 	a.app.SetFocus(d)
 	hints := []hint{{"n", " " + labels[0], 0}}

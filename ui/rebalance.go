@@ -12,8 +12,9 @@ import (
 
 // planText shows a rebalance plan: its cost once, then per move the
 // container, from → to, why (the scores before and after) and the rules
-// it touches; then what bounded it. A pure function of the plan.
-func planText(p *sched.Plan, th theme) string {
+// it touches, wrapped to width with a hanging indent; then what bounded
+// it. A pure function of the plan.
+func planText(p *sched.Plan, th theme, width int) string {
 	var sb strings.Builder
 	if len(p.Moves) == 0 {
 		note := p.Note
@@ -37,14 +38,23 @@ func planText(p *sched.Plan, th theme) string {
 			lead = "\n  + " // follows the group's leader
 		}
 		fmt.Fprintf(&sb, "%s%s%s%s  %s → %s\n", lead, th.tag(th.title), tview.Escape(m.Container.Name), th.reset(), m.From.Name, m.To.Name)
-		fmt.Fprintf(&sb, "    %s\n", tview.Escape(m.Why))
+		fmt.Fprintf(&sb, "%s\n", indented(tview.Escape(m.Why), width))
 		touches := "touches no constraint or affinity"
 		if len(m.Rules) > 0 {
 			touches = "touches " + strings.Join(m.Rules, ", ")
 		}
-		fmt.Fprintf(&sb, "    %s%s%s", th.tag(th.dim), tview.Escape(touches), th.reset())
+		fmt.Fprintf(&sb, "%s%s%s", th.tag(th.dim), indented(tview.Escape(touches), width), th.reset())
 	}
 	return sb.String()
+}
+
+// indented wraps text to width with every line indented by four spaces.
+func indented(text string, width int) string {
+	lines := tview.WordWrap(text, max(width-4, 20))
+	for i, l := range lines {
+		lines[i] = "    " + strings.TrimLeft(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // capitalize upper-cases the first letter of a sentence.
@@ -75,7 +85,8 @@ func (a *App) showPlan(plan *sched.Plan) {
 	} else if n > 1 {
 		labels = []string{"Cancel", fmt.Sprintf("Run %d moves", n)}
 	}
-	a.showDialog("rebalance", "Rebalance", planText(plan, a.th), labels, func(label string) {
+	render := func(width int) string { return planText(plan, a.th, width) }
+	a.showDialogOf("rebalance", "Rebalance", render, labels, func(label string) {
 		if strings.HasPrefix(label, "Run ") {
 			a.runPlan(plan)
 		}
