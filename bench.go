@@ -34,7 +34,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		"start (a manager start on --nodes nodes with --per-node containers: time until visible, docker info/ps, memory); comma-separated")
 	fs.IntVar(&perNode, "per-node", 30, "containers on each node before a start (way start)")
 	fs.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file")
-	fs.StringVar(&heapProfile, "heap-profile", "", "write a heap profile (go tool pprof) to this file once the manager is up (way start)")
+	fs.StringVar(&heapProfile, "heap-profile", "", "write a heap profile (go tool pprof) to this file once the manager is up (way start) or every container is placed (the other ways; one way per run)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: swarmdeck bench [flags]\n\n"+
 			"The C1M benchmark: places --containers containers onto --nodes generated\n"+
@@ -94,6 +94,15 @@ func bench(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		opts.Way = w
+		if heapProfile != "" {
+			f, err := os.Create(heapProfile)
+			if err != nil {
+				fmt.Fprintf(stderr, "swarmdeck bench: %v\n", err)
+				return exitRefused
+			}
+			defer f.Close()
+			opts.HeapProfile = f
+		}
 		res, err := c1m.Run(ctx, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"reflect"
@@ -82,7 +81,7 @@ func (o *Options) defaults() {
 		o.RemovalRecordTTL = DefaultRemovalRecordTTL
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		o.Logger = slog.New(slog.DiscardHandler) // Enabled is false: nothing is formatted to be thrown away
 	}
 	if o.Observer == nil {
 		o.Observer = noObserver{}
@@ -106,6 +105,7 @@ type Cluster struct {
 	abandoned   map[string]string           // swarm IDs of creates that failed half-way, or removed while waiting → why their copies go
 	evacuated   map[string]string           // swarm ID → the failed node its container was taken off
 	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
+	globals     map[*model.Container]bool   // the records of global containers, on every node (pending ones are not records)
 	queue       []*queued                   // containers waiting to be rescheduled
 	state       StateStore
 	avail       map[string]model.Availability // by node address; absent: active
@@ -158,6 +158,7 @@ type node struct {
 	dupWarning string
 	containers map[string]*model.Container // by ID
 	sorted     []*model.Container          // the same, by name then ID
+	changes    uint64                      // bumped whenever containers changes
 	reads      uint64                      // tickets handed to reads of the engine, in order
 	readAt     map[string]uint64           // by container ID: the ticket of the read applied last
 	images     []model.Image
@@ -200,7 +201,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
-		pending: map[string]*model.Container{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{},
+		pending: map[string]*model.Container{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
 	}
@@ -412,10 +413,12 @@ func (c *Cluster) rebuild(n *node) {
 		Warning: strings.Trim(n.info.Warning+"; "+n.dupWarning, "; "), Images: n.images,
 	}
 	// The node's containers are kept in this order as they change, so a
-	// rebuild copies them rather than sorting every time.
+	// rebuild copies them rather than sorting every time. A pending
+	// create shows until the engine's copy does; no container anywhere
+	// carrying its swarm ID (the usual case) says so without a scan.
 	mn.Containers = slices.Clone(n.sorted)
 	for sid, p := range c.pending {
-		if p.Node == n.entry.Addr && !slices.ContainsFunc(n.sorted, func(ct *model.Container) bool { return ct.SwarmID == sid }) {
+		if p.Node == n.entry.Addr && (c.swarmIDs[sid] == 0 || !slices.ContainsFunc(n.sorted, func(ct *model.Container) bool { return ct.SwarmID == sid })) {
 			i, _ := slices.BinarySearchFunc(mn.Containers, p, byNameAndID)
 			mn.Containers = slices.Insert(mn.Containers, i, p)
 		}
@@ -443,11 +446,12 @@ func (c *Cluster) putContainer(n *node, ct *model.Container) {
 		return
 	}
 	if ok {
-		c.countSwarmID(old.SwarmID, -1)
+		c.count(old, -1)
 		n.unsort(old)
 	}
 	n.containers[ct.ID] = ct
-	c.countSwarmID(ct.SwarmID, 1)
+	c.count(ct, 1)
+	n.changes++
 	i, _ := slices.BinarySearchFunc(n.sorted, ct, byNameAndID)
 	n.sorted = slices.Insert(n.sorted, i, ct)
 }
@@ -455,9 +459,10 @@ func (c *Cluster) putContainer(n *node, ct *model.Container) {
 // dropContainer forgets a container of a node. c.mu is held.
 func (c *Cluster) dropContainer(n *node, id string) {
 	if old, ok := n.containers[id]; ok {
-		c.countSwarmID(old.SwarmID, -1)
+		c.count(old, -1)
 		delete(n.containers, id)
 		n.unsort(old)
+		n.changes++
 	}
 }
 
@@ -480,15 +485,16 @@ func (n *node) unsort(ct *model.Container) {
 // setContainers replaces all of a node's containers. c.mu is held.
 func (c *Cluster) setContainers(n *node, cs []*model.Container) {
 	for _, ct := range n.containers {
-		c.countSwarmID(ct.SwarmID, -1)
+		c.count(ct, -1)
 	}
 	n.containers = make(map[string]*model.Container, len(cs))
+	n.changes++
 	for _, ct := range cs {
 		if old, ok := n.containers[ct.ID]; ok {
-			c.countSwarmID(old.SwarmID, -1)
+			c.count(old, -1)
 		}
 		n.containers[ct.ID] = ct
-		c.countSwarmID(ct.SwarmID, 1)
+		c.count(ct, 1)
 	}
 	n.sorted = slices.SortedFunc(maps.Values(n.containers), byNameAndID)
 }
@@ -539,6 +545,20 @@ func (c *Cluster) applyList(n *node, t uint64, cs []*model.Container) {
 			delete(n.readAt, id) // the listing is the newer word on it
 		}
 	}
+}
+
+// count adds (delta 1) or removes (delta -1) a node's record of a
+// container in the cluster-wide indexes: swarm ID counts and the global
+// containers. c.mu is held.
+func (c *Cluster) count(ct *model.Container, delta int) {
+	if isGlobal(ct) {
+		if delta > 0 {
+			c.globals[ct] = true
+		} else {
+			delete(c.globals, ct)
+		}
+	}
+	c.countSwarmID(ct.SwarmID, delta)
 }
 
 func (c *Cluster) countSwarmID(sid string, delta int) {

@@ -190,14 +190,7 @@ func (c *Cluster) globalFailed(req *sched.Request, addr string) {
 // longer satisfies them. Copies on unhealthy or paused nodes stay.
 func (c *Cluster) reconcileGlobals(ctx context.Context) {
 	c.mu.Lock()
-	groups := map[string][]*model.Container{}
-	for _, n := range c.nodes {
-		for _, ct := range n.view.Containers { // creates in flight included
-			if isGlobal(ct) && ct.Labels[LabelGlobalID] != "" {
-				groups[ct.Labels[LabelGlobalID]] = append(groups[ct.Labels[LabelGlobalID]], ct)
-			}
-		}
-	}
+	groups := c.globalCopies()
 	for k, at := range c.globalFails {
 		if time.Since(at) >= globalRetry {
 			delete(c.globalFails, k) // due again (or its container is gone)
@@ -226,6 +219,30 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 			c.dropGlobalCopy(ctx, d)
 		}
 	}
+}
+
+// globalCopies groups the copies of every global container by global ID,
+// creates in flight included (as the nodes' views show them: a pending
+// copy until its engine's copy is recorded). It reads the index of global
+// records, not every container. c.mu is held.
+func (c *Cluster) globalCopies() map[string][]*model.Container {
+	groups := map[string][]*model.Container{}
+	add := func(ct *model.Container) {
+		if gid := ct.Labels[LabelGlobalID]; gid != "" {
+			groups[gid] = append(groups[gid], ct)
+		}
+	}
+	recorded := map[[2]string]bool{} // node address and swarm ID of each record
+	for ct := range c.globals {
+		add(ct)
+		recorded[[2]string{ct.Node, ct.SwarmID}] = true
+	}
+	for sid, p := range c.pending {
+		if isGlobal(p) && c.nodes[p.Node] != nil && !recorded[[2]string{p.Node, sid}] {
+			add(p)
+		}
+	}
+	return groups
 }
 
 // globalDiff compares one global container's copies with the nodes that

@@ -32,6 +32,8 @@ type SimEngine struct {
 	mu         sync.Mutex
 	info       EngineInfo
 	containers map[string]*model.Container // by ID
+	names      map[string]string           // container name (no slash) → ID
+	refs       map[string]bool             // image references already found valid
 	images     []model.Image
 	networks   map[string]model.Network // by ID
 	subs       map[*simSub]struct{}
@@ -48,10 +50,27 @@ const (
 	simHung
 )
 
+// simSub is one event stream. Its channel is small: events that find it
+// full wait in backlog (grown only then, and dropped once drained) and a
+// goroutine, started only while there is a backlog, feeds them in order.
+// A stream more than simEventBuffer events behind breaks, as a real
+// engine's does. 10,000 idle streams cost a few MiB instead of a
+// 256-event channel each (184 MiB).
 type simSub struct {
-	ch  chan EngineEvent
-	err chan error
+	ch      chan EngineEvent
+	err     chan error
+	done    <-chan struct{} // the stream's context ended
+	backlog []EngineEvent   // oldest first; s.mu
+	pumping bool            // a goroutine feeds backlog into ch; s.mu
+	closed  bool            // broken or ended: feed nothing more; s.mu
 }
+
+// Sizes of a simulated event stream: the channel, and the events it may
+// fall behind in all before it breaks.
+const (
+	simEventChan   = 4
+	simEventBuffer = 256
+)
 
 // NewSimEngine makes a simulated engine from a node description (a
 // cluster file's node). Its containers start as the node lists them; a
@@ -61,7 +80,7 @@ func NewSimEngine(n *model.Node) *SimEngine {
 	s := &SimEngine{
 		addr:       n.Addr,
 		info:       EngineInfo{ID: n.ID, Name: n.Name, Version: n.Version, CPUs: n.CPUs, Memory: n.Memory, Labels: maps.Clone(n.Labels)},
-		containers: map[string]*model.Container{}, networks: map[string]model.Network{},
+		containers: map[string]*model.Container{}, names: map[string]string{}, refs: map[string]bool{}, networks: map[string]model.Network{},
 		subs: map[*simSub]struct{}{}, now: time.Now,
 	}
 	if s.info.Version == "" {
@@ -75,6 +94,7 @@ func NewSimEngine(n *model.Node) *SimEngine {
 			cp.Created = s.now()
 		}
 		s.containers[cp.ID] = &cp
+		s.names[strings.TrimPrefix(cp.Name, "/")] = cp.ID
 	}
 	switch n.Health {
 	case model.Unhealthy:
@@ -103,7 +123,7 @@ func (s *SimEngine) Crash() {
 	s.fault = simDown
 	for sub := range s.subs {
 		sub.err <- ErrEngineDown
-		delete(s.subs, sub)
+		s.unsubscribe(sub)
 	}
 }
 
@@ -215,6 +235,9 @@ func (s *SimEngine) lookup(id string) (*model.Container, error) {
 	if c, ok := s.containers[id]; ok {
 		return c, nil
 	}
+	if cid, ok := s.names[strings.TrimPrefix(id, "/")]; ok {
+		return s.containers[cid], nil
+	}
 	for _, c := range s.containers {
 		if c.Name == strings.TrimPrefix(id, "/") || (len(id) >= 4 && strings.HasPrefix(c.ID, id)) {
 			return c, nil
@@ -259,7 +282,7 @@ func (s *SimEngine) Networks(ctx context.Context) ([]model.Network, error) {
 
 // Events implements Engine.
 func (s *SimEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan error) {
-	sub := &simSub{ch: make(chan EngineEvent, 256), err: make(chan error, 1)}
+	sub := &simSub{ch: make(chan EngineEvent, simEventChan), err: make(chan error, 1), done: ctx.Done()}
 	if err := s.enter(ctx); err != nil {
 		sub.err <- err
 		return sub.ch, sub.err
@@ -269,10 +292,16 @@ func (s *SimEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan erro
 	go func() {
 		<-ctx.Done()
 		s.mu.Lock()
-		delete(s.subs, sub)
+		s.unsubscribe(sub)
 		s.mu.Unlock()
 	}()
 	return sub.ch, sub.err
+}
+
+// unsubscribe ends a stream; s.mu is held.
+func (s *SimEngine) unsubscribe(sub *simSub) {
+	delete(s.subs, sub)
+	sub.closed, sub.backlog = true, nil
 }
 
 // emit sends an event to every stream; s.mu is held. A stream that does
@@ -281,12 +310,49 @@ func (s *SimEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan erro
 func (s *SimEngine) emit(action, id string) {
 	ev := EngineEvent{Type: "container", Action: action, ID: id, Time: s.now()}
 	for sub := range s.subs {
+		if len(sub.backlog) == 0 {
+			select {
+			case sub.ch <- ev:
+				continue
+			default:
+			}
+		}
+		if len(sub.backlog) >= simEventBuffer-simEventChan {
+			sub.err <- fmt.Errorf("event stream of %s fell behind", s.addr)
+			s.unsubscribe(sub)
+			continue
+		}
+		sub.backlog = append(sub.backlog, ev)
+		if !sub.pumping {
+			sub.pumping = true
+			go s.pump(sub)
+		}
+	}
+}
+
+// pump feeds a stream's backlog into its channel, in order, and ends when
+// the backlog is empty or the stream ends. An event leaves the backlog
+// only once sent, so emit never overtakes it.
+func (s *SimEngine) pump(sub *simSub) {
+	for {
+		s.mu.Lock()
+		if sub.closed || len(sub.backlog) == 0 {
+			sub.pumping, sub.backlog = false, nil
+			s.mu.Unlock()
+			return
+		}
+		ev := sub.backlog[0]
+		s.mu.Unlock()
 		select {
 		case sub.ch <- ev:
-		default:
-			sub.err <- fmt.Errorf("event stream of %s fell behind", s.addr)
-			delete(s.subs, sub)
+		case <-sub.done:
 		}
+		s.mu.Lock()
+		if !sub.closed && len(sub.backlog) > 0 {
+			sub.backlog[0] = EngineEvent{}
+			sub.backlog = sub.backlog[1:]
+		}
+		s.mu.Unlock()
 	}
 }
 
@@ -300,8 +366,11 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	if err := model.CheckName(cfg.Name); err != nil {
 		return "", err // as dockerd refuses it
 	}
-	if _, err := reference.ParseAnyReference(cfg.Image); err != nil {
-		return "", &model.InvalidError{Msg: err.Error()} // dockerd's words: invalid reference format…
+	if !s.refs[cfg.Image] {
+		if _, err := reference.ParseAnyReference(cfg.Image); err != nil {
+			return "", &model.InvalidError{Msg: err.Error()} // dockerd's words: invalid reference format…
+		}
+		s.refs[cfg.Image] = true
 	}
 	if !slices.ContainsFunc(s.images, func(im model.Image) bool { return ImageMatches(im, cfg.Image, false) }) {
 		// As dockerd: the manager pulls it, then creates again.
@@ -312,13 +381,13 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	if cfg.Name == "" {
 		cfg.Name = "sim_" + id[:8]
 	}
-	for _, c := range s.containers {
-		if c.Name == cfg.Name {
-			return "", fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q", cfg.Name, c.ID)
-		}
+	if other, ok := s.names[cfg.Name]; ok {
+		return "", fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q", cfg.Name, other)
 	}
+	// The labels are the caller's: the manager makes a map for each
+	// create and never changes it afterwards, so it is shared, not copied
+	// (a million containers' worth of copies was 300 MiB).
 	c := &model.Container{Config: cfg, ID: id, Node: s.addr, State: model.Created, Created: s.now()}
-	c.Labels = maps.Clone(cfg.Labels)
 	c.SwarmID = c.Labels[model.LabelSwarmID]
 	readRules(c)
 	if spec.NanoCPUs > 0 {
@@ -327,6 +396,7 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 		c.CPUs = model.CPUsForShares(spec.CPUShares, s.info.CPUs)
 	}
 	s.containers[id] = c
+	s.names[cfg.Name] = id
 	s.emit("create", id)
 	return id, nil
 }
@@ -387,6 +457,7 @@ func (s *SimEngine) Remove(ctx context.Context, id string, force bool) error {
 		return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	delete(s.containers, c.ID)
+	delete(s.names, strings.TrimPrefix(c.Name, "/"))
 	s.emit("destroy", c.ID)
 	return nil
 }

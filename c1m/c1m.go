@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,9 @@ type Options struct {
 	Containers int    // containers to place
 	Clients    int    // concurrent creators (cluster and api ways)
 	Way        string // sched, cluster or api
+	// HeapProfile, when set, receives a heap profile (go tool pprof) taken
+	// once every container is placed, with the placed state alive.
+	HeapProfile io.Writer
 }
 
 // Result is one run's figures.
@@ -96,13 +100,22 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	return res, err
 }
 
-// measure records the memory figures while the placed state is alive.
-func (r *Result) measure() {
+// measure records the memory figures while the placed state is alive,
+// and writes a heap profile to prof when it is set.
+func (r *Result) measure(prof io.Writer) error {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	r.HeapBytes = ms.HeapAlloc
 	r.RSSBytes = peakRSS()
+	if prof == nil {
+		return nil
+	}
+	runtime.GC() // a profile shows what the collection before last saw
+	if err := pprof.Lookup("heap").WriteTo(prof, 0); err != nil {
+		return fmt.Errorf("writing the heap profile: %w", err)
+	}
+	return nil
 }
 
 // viaSched places with the scheduler alone, each placement counted on its
@@ -127,9 +140,9 @@ func viaSched(nodes []*model.Node, opts Options, res *Result) error {
 		res.Placed++
 	}
 	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpu
-	res.measure()
+	err = res.measure(opts.HeapProfile)
 	runtime.KeepAlive(snap)
-	return nil
+	return err
 }
 
 // viaCluster starts a manager on simulated engines, waits for every node,
@@ -193,8 +206,7 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		return fmt.Errorf("creating: %w", err)
 	}
 	res.Placed = opts.Containers
-	res.measure()
-	return nil
+	return res.measure(opts.HeapProfile)
 }
 
 func healthy(c *backend.Cluster) int {

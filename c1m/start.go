@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -57,7 +56,7 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 	res := StartResult{Nodes: nodes, Containers: nodes * perNode}
 	src := backend.SimSource("c1m", backend.GenerateNodes(nodes, perNode))
 	var base Result
-	base.measure()
+	_ = base.measure(nil)
 	res.EngineBytes = base.HeapBytes
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -117,12 +116,8 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 		return res, err
 	}
 	m := Result{}
-	m.measure()
-	if heapProfile != nil {
-		runtime.GC() // a profile shows what the collection before last saw
-		if err := pprof.Lookup("heap").WriteTo(heapProfile, 0); err != nil {
-			return res, fmt.Errorf("writing the heap profile: %w", err)
-		}
+	if err := m.measure(heapProfile); err != nil {
+		return res, err
 	}
 	runtime.KeepAlive(h) // what the API keeps (its caches) is the manager's too
 	res.HeapBytes, res.RSSBytes = m.HeapBytes-min(m.HeapBytes, base.HeapBytes), m.RSSBytes

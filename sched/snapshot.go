@@ -3,6 +3,7 @@ package sched
 import (
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,11 +203,23 @@ func (s *Snapshot) SetNode(n *model.Node) {
 
 // sameIndexedFields reports whether b differs from a at most in what the
 // snapshot reads live (resources, health) and in its containers.
+// The manager republishes a node with the same labels map and images
+// slice on every container change: those are recognised by identity
+// before they are compared.
 func sameIndexedFields(a, b *model.Node) bool {
-	return a.ID == b.ID && a.Name == b.Name && maps.Equal(a.Labels, b.Labels) &&
-		slices.EqualFunc(a.Images, b.Images, func(x, y model.Image) bool {
-			return x.ID == y.ID && slices.Equal(x.RepoTags, y.RepoTags)
-		})
+	if a.ID != b.ID || a.Name != b.Name {
+		return false
+	}
+	sameMap := reflect.ValueOf(a.Labels).UnsafePointer() == reflect.ValueOf(b.Labels).UnsafePointer()
+	if !sameMap && !maps.Equal(a.Labels, b.Labels) {
+		return false
+	}
+	if len(a.Images) == len(b.Images) && (len(a.Images) == 0 || &a.Images[0] == &b.Images[0]) {
+		return true
+	}
+	return slices.EqualFunc(a.Images, b.Images, func(x, y model.Image) bool {
+		return x.ID == y.ID && slices.Equal(x.RepoTags, y.RepoTags)
+	})
 }
 
 // swapContainers moves ns to node n, indexing only the containers that
