@@ -59,10 +59,4 @@ func queryFilters(r *http.Request) (filters.Args, error) {
 
 // maxCPUs is the CPU count of the largest node: Docker checks --cpus
 // against its engine's, the cluster against the largest engine's.
-func (s *Server) maxCPUs() int {
-	m := 0
-	for _, n := range s.c.Nodes() {
-		m = max(m, n.CPUs)
-	}
-	return m
-}
+func (s *Server) maxCPUs() int { return s.c.MaxCPUs() }

@@ -133,17 +133,26 @@ type Cluster struct {
 	// renamed, so Nodes sorts once per such batch, not per call.
 	order             []string
 	orderVer, orderAt uint64
+	// maxCPUs is the CPU count of the largest view, valid while cpusAt ==
+	// cpusVer; cpusVer moves when a view's CPUs change or a node goes.
+	maxCPUs         int
+	cpusVer, cpusAt uint64
 
-	events   *broker
-	wake     chan struct{} // capacity may have appeared: look at the queue
-	takeover chan struct{} // this manager became primary: reconcile first
-	wg       sync.WaitGroup
-	ctx      atomic.Pointer[context.Context] // Run's, for goroutines started later
+	events     *broker
+	connecting chan struct{} // a slot per engine being connected (connectSlots)
+	wake       chan struct{} // capacity may have appeared: look at the queue
+	takeover   chan struct{} // this manager became primary: reconcile first
+	wg         sync.WaitGroup
+	ctx        atomic.Pointer[context.Context] // Run's, for goroutines started later
 
 	replicated bool // with leader election; else always primary
 	primary    atomic.Bool
 	leader     atomic.Pointer[string] // the primary's address, as a replica knows it
 }
+
+// connectSlots bounds the engines whose state is read at once after they
+// answer a probe (their first connection, or a reconnection).
+const connectSlots = 64
 
 // node is one engine's state as the manager keeps it.
 type node struct {
@@ -154,7 +163,8 @@ type node struct {
 	failures   int
 	lastErr    string
 	updated    time.Time
-	failedAt   time.Time // first failure of the current run of failures
+	failedAt   time.Time   // first failure of the current run of failures
+	failing    atomic.Bool // failures > 0: set with failures, read by heartbeats without the lock
 	dupWarning string
 	containers map[string]*model.Container // by ID
 	sorted     []*model.Container          // the same, by name then ID
@@ -204,6 +214,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		pending: map[string]*model.Container{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
+		connecting: make(chan struct{}, connectSlots),
 	}
 	if c.state == nil {
 		c.state = &MemoryState{}
@@ -394,6 +405,7 @@ func (c *Cluster) disconnect(n *node) {
 	c.viewMu.Lock()
 	delete(c.views, n.entry.Addr)
 	c.orderVer++
+	c.cpusVer++
 	c.viewMu.Unlock()
 	c.unindexEngineID(n, n.info.ID)
 	c.warnDuplicateIDs(c.byEngineID[n.info.ID])
@@ -425,8 +437,12 @@ func (c *Cluster) rebuild(n *node) {
 	}
 	n.view = mn
 	c.viewMu.Lock()
-	if old := c.views[n.entry.Addr]; old == nil || old.Name != mn.Name {
+	old := c.views[n.entry.Addr]
+	if old == nil || old.Name != mn.Name {
 		c.orderVer++
+	}
+	if old == nil || old.CPUs != mn.CPUs {
+		c.cpusVer++
 	}
 	c.views[n.entry.Addr] = mn
 	c.viewMu.Unlock()
@@ -439,7 +455,7 @@ func (c *Cluster) rebuild(n *node) {
 // putContainer, dropContainer or setContainers.
 func (c *Cluster) putContainer(n *node, ct *model.Container) {
 	old, ok := n.containers[ct.ID]
-	if ok && reflect.DeepEqual(old, ct) {
+	if ok && (old == ct || reflect.DeepEqual(old, ct)) {
 		// A re-read (the periodic refresh) that says nothing new keeps the
 		// record: what readers cached for it stays right, and the
 		// scheduler's indexes are not touched.
@@ -630,6 +646,27 @@ func (c *Cluster) Nodes() []*model.Node {
 	}
 	c.viewMu.Unlock()
 	return out
+}
+
+// MaxCPUs is the CPU count of the largest node (pending ones included),
+// as Docker checks --cpus against the host. It is kept, not recounted,
+// until a node's CPUs change or a node goes: a create at 10,000 nodes
+// does not walk them.
+func (c *Cluster) MaxCPUs() int {
+	c.viewMu.RLock()
+	if c.cpusAt == c.cpusVer {
+		defer c.viewMu.RUnlock()
+		return c.maxCPUs
+	}
+	c.viewMu.RUnlock()
+	c.viewMu.Lock()
+	defer c.viewMu.Unlock()
+	m := 0
+	for _, v := range c.views {
+		m = max(m, v.CPUs)
+	}
+	c.maxCPUs, c.cpusAt = m, c.cpusVer
+	return m
 }
 
 // Node returns the node at addr, or nil.

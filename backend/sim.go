@@ -62,7 +62,7 @@ type simSub struct {
 	done    <-chan struct{} // the stream's context ended
 	backlog []EngineEvent   // oldest first; s.mu
 	pumping bool            // a goroutine feeds backlog into ch; s.mu
-	closed  bool            // broken or ended: feed nothing more; s.mu
+	closed  bool            // its context ended: feed nothing more; s.mu
 }
 
 // Sizes of a simulated event stream: the channel, and the events it may
@@ -123,7 +123,7 @@ func (s *SimEngine) Crash() {
 	s.fault = simDown
 	for sub := range s.subs {
 		sub.err <- ErrEngineDown
-		s.unsubscribe(sub)
+		delete(s.subs, sub)
 	}
 }
 
@@ -298,7 +298,7 @@ func (s *SimEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan erro
 	return sub.ch, sub.err
 }
 
-// unsubscribe ends a stream; s.mu is held.
+// unsubscribe ends a stream whose reader is gone; s.mu is held.
 func (s *SimEngine) unsubscribe(sub *simSub) {
 	delete(s.subs, sub)
 	sub.closed, sub.backlog = true, nil
@@ -319,7 +319,7 @@ func (s *SimEngine) emit(action, id string) {
 		}
 		if len(sub.backlog) >= simEventBuffer-simEventChan {
 			sub.err <- fmt.Errorf("event stream of %s fell behind", s.addr)
-			s.unsubscribe(sub)
+			delete(s.subs, sub) // what it holds is still delivered, as a channel's was
 			continue
 		}
 		sub.backlog = append(sub.backlog, ev)

@@ -575,3 +575,92 @@ func TestSimulatedNetworksListTheirRunningContainers(t *testing.T) {
 		t.Fatalf("containers per network: %v; want bridge 2, host 1, none 0", got)
 	}
 }
+
+// TestSimEventStreamKeepsOrderAndBreaksWhenFarBehind: a simulated engine's
+// stream holds only a few events in its channel, but a reader that is
+// slow for a while still gets every event in order (up to 256 behind, as
+// before), and one that falls further behind gets the break a real
+// engine's stream gives, after the events it could still hold.
+func TestSimEventStreamKeepsOrderAndBreaksWhenFarBehind(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		creates int
+		broken  bool
+	}{
+		{"within the channel", simEventChan, false},
+		{"behind, within the buffer", simEventBuffer, false},
+		{"too far behind", simEventBuffer + 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSimEngine(simNode("n", 4, 8<<30, nil))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			evs, errs := s.Events(ctx)
+			var ids []string
+			for i := range tc.creates {
+				id, err := s.Create(ctx, CreateSpec{Config: model.Config{Name: fmt.Sprintf("c%d", i), Image: "busybox"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			want := ids
+			if tc.broken {
+				want = ids[:simEventBuffer]
+			}
+			for i, id := range want {
+				brk := errs
+				if tc.broken {
+					brk = nil // the break is read after the events it kept
+				}
+				select {
+				case ev := <-evs:
+					if ev.ID != id || ev.Action != "create" {
+						t.Fatalf("event %d: %s %s, want create %s (in the order of the creates)", i, ev.Action, model.ShortID(ev.ID), model.ShortID(id))
+					}
+				case err := <-brk:
+					t.Fatalf("event %d: the stream broke: %v", i, err)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("event %d never came", i)
+				}
+			}
+			select {
+			case err := <-errs:
+				if !tc.broken || !strings.Contains(err.Error(), "fell behind") {
+					t.Fatalf("the stream broke: %v", err)
+				}
+			case ev := <-evs:
+				t.Fatalf("an event more than created: %+v", ev)
+			default:
+				if tc.broken {
+					t.Fatal("a stream 257 events behind did not break")
+				}
+			}
+		})
+	}
+}
+
+// TestMaxCPUsFollowsTheNodes: the largest node's CPUs (what a create's
+// --cpus is checked against) is kept, not recounted per call, and follows
+// nodes joining and leaving.
+func TestMaxCPUsFollowsTheNodes(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("small", 4, 8<<30, nil), simNode("big", 32, 8<<30, nil), simNode("mid", 8, 8<<30, nil)})
+	entries := make(chan []Entry, 3)
+	entries <- []Entry{{Addr: "small:2375"}, {Addr: "big:2375"}}
+	src.Discovery = chanDiscovery(entries)
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "healthy", allHealthy(c, 2))
+	for _, step := range []struct {
+		entries []Entry
+		want    int
+	}{
+		{nil, 32},
+		{[]Entry{{Addr: "small:2375"}}, 4},                      // the biggest left
+		{[]Entry{{Addr: "small:2375"}, {Addr: "mid:2375"}}, 8}, // a bigger one joined (pending counts: its CPUs are known once connected)
+	} {
+		if step.entries != nil {
+			entries <- step.entries
+		}
+		waitFor(t, 2*time.Second, fmt.Sprintf("MaxCPUs %d", step.want), func() bool { return c.MaxCPUs() == step.want })
+	}
+}

@@ -242,6 +242,19 @@ func (s *Snapshot) swapContainers(ns *nodeState, n *model.Node) {
 	// In what is left, a container in both lists (moved, as a sorted list
 	// moves when one is inserted before it) is kept as indexed.
 	went, came := old[head:len(old)-tail], cur[head:len(cur)-tail]
+	if len(went) == 0 || len(came) == 0 {
+		// The usual change: containers only came (a create) or only went
+		// (a remove); nothing to match up.
+		for _, c := range went {
+			s.unindexContainer(ns, c)
+		}
+		for _, c := range came {
+			s.indexNew(ns, c)
+		}
+		ns.n = n
+		ns.containers = append(ns.containers[:0], cur...)
+		return
+	}
 	if s.mark == nil {
 		s.mark = map[*model.Container]uint8{}
 	}
@@ -253,23 +266,34 @@ func (s *Snapshot) swapContainers(ns *nodeState, n *model.Node) {
 	}
 	for _, c := range went {
 		if s.mark[c] == 1 {
-			ns.usedCPU -= c.CPUs
-			ns.usedMem -= c.Memory
-			ns.indexContainer(c, -1)
-			s.countName(c, -1)
+			s.unindexContainer(ns, c)
 		}
 	}
 	for _, c := range came {
 		if s.mark[c] == 2 {
-			ns.usedCPU += c.CPUs
-			ns.usedMem += c.Memory
-			ns.indexContainer(c, 1)
-			s.countName(c, 1)
+			s.indexNew(ns, c)
 		}
 	}
 	clear(s.mark)
 	ns.n = n
 	ns.containers = append(ns.containers[:0], cur...)
+}
+
+// indexNew counts a container that came to ns: its reservation, names,
+// labels and ports.
+func (s *Snapshot) indexNew(ns *nodeState, c *model.Container) {
+	ns.usedCPU += c.CPUs
+	ns.usedMem += c.Memory
+	ns.indexContainer(c, 1)
+	s.countName(c, 1)
+}
+
+// unindexContainer forgets a container that left ns.
+func (s *Snapshot) unindexContainer(ns *nodeState, c *model.Container) {
+	ns.usedCPU -= c.CPUs
+	ns.usedMem -= c.Memory
+	ns.indexContainer(c, -1)
+	s.countName(c, -1)
 }
 
 // RemoveNode drops the node at addr.
@@ -312,10 +336,7 @@ func (s *Snapshot) AddContainer(addr string, c *model.Container) bool {
 	}
 	ns := s.nodes[i]
 	ns.containers = append(ns.containers, c)
-	ns.usedCPU += c.CPUs
-	ns.usedMem += c.Memory
-	ns.indexContainer(c, 1)
-	s.countName(c, 1)
+	s.indexNew(ns, c)
 	s.changed(i)
 	return true
 }
@@ -333,10 +354,7 @@ func (s *Snapshot) RemoveContainer(addr string, c *model.Container) bool {
 		return false
 	}
 	ns.containers = slices.Delete(ns.containers, j, j+1)
-	ns.usedCPU -= c.CPUs
-	ns.usedMem -= c.Memory
-	ns.indexContainer(c, -1)
-	s.countName(c, -1)
+	s.unindexContainer(ns, c)
 	s.changed(i)
 	return true
 }
