@@ -655,7 +655,7 @@ func TestMaxCPUsFollowsTheNodes(t *testing.T) {
 		want    int
 	}{
 		{nil, 32},
-		{[]Entry{{Addr: "small:2375"}}, 4},                      // the biggest left
+		{[]Entry{{Addr: "small:2375"}}, 4}, // the biggest left
 		{[]Entry{{Addr: "small:2375"}, {Addr: "mid:2375"}}, 8}, // a bigger one joined (pending counts: its CPUs are known once connected)
 	} {
 		if step.entries != nil {
