@@ -107,6 +107,7 @@ type Cluster struct {
 	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
 	globals     map[*model.Container]bool   // the records of global containers, on every node (pending ones are not records)
 	queue       []*queued                   // containers waiting to be rescheduled
+	queueLen    atomic.Int64                // len(queue), stored with every change: Queued answers an empty queue without the lock
 	state       StateStore
 	avail       map[string]model.Availability // by node address; absent: active
 	forced      map[string]bool               // container IDs a forced drain moves despite no policy
@@ -713,6 +714,9 @@ func (c *Cluster) Networks() []model.Network {
 // that a node already shows again (just placed, or back home) is not
 // listed twice.
 func (c *Cluster) Queued() []Queued {
+	if c.queueLen.Load() == 0 {
+		return []Queued{} // the usual case, and docker info asks it on every call: no wait on a start holding the lock
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	waiting := c.waitingLocked()

@@ -118,6 +118,7 @@ func (c *Cluster) enqueue(n *node, ct *model.Container, since time.Time, why str
 	c.dropContainer(n, ct.ID)
 	c.evacuated[ct.SwarmID] = n.entry.Addr
 	c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
+	c.queueLen.Store(int64(len(c.queue)))
 	c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "cause", why)
 }
 
@@ -258,6 +259,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 		return
 	}
 	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
+	c.queueLen.Store(int64(len(c.queue)))
 	c.mu.Unlock()
 
 	c.reattach(ctx, to, ct, shared)
