@@ -423,7 +423,10 @@ func (c *Cluster) rebuild(n *node) {
 	mn := &model.Node{
 		ID: n.info.ID, Name: name, Addr: n.entry.Addr, Labels: n.info.Labels, CPUs: n.info.CPUs, Memory: n.info.Memory,
 		Health: n.health, Availability: c.avail[n.entry.Addr], Failures: n.failures, Error: n.lastErr, Version: n.info.Version, Updated: n.updated,
-		Warning: strings.Trim(n.info.Warning+"; "+n.dupWarning, "; "), Images: n.images,
+		Warning: strings.Trim(n.info.Warning, "; "), Images: n.images, // as below without a concatenation per rebuild
+	}
+	if n.dupWarning != "" {
+		mn.Warning = strings.Trim(n.info.Warning+"; "+n.dupWarning, "; ")
 	}
 	// The node's containers are kept in this order as they change, so a
 	// rebuild copies them rather than sorting every time. A pending
