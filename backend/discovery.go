@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"swarmdeck/clusterfile"
 	"swarmdeck/model"
@@ -280,6 +281,7 @@ func GenerateNodes(n, perNode int) []*model.Node {
 	}{{4, 8 << 30}, {8, 16 << 30}, {16, 32 << 30}, {2, 4 << 30}, {32, 128 << 30}}
 	images := []string{"nginx:1.25", "redis:7", "postgres:16", "busybox:latest"}
 	nodes := make([]*model.Node, n)
+	created := time.Now() // set here, so a simulated engine shares the containers instead of copying them to set it
 	for i := range nodes {
 		sz := sizes[i%len(sizes)]
 		nd := &model.Node{
@@ -304,7 +306,7 @@ func GenerateNodes(n, perNode int) []*model.Node {
 			c := &model.Container{
 				Config: model.Config{Name: fmt.Sprintf("app-%d-%d", i+1, j+1), Image: im, NetworkMode: "bridge",
 					CPUs: cpus, Memory: mem, Labels: map[string]string{"app": fmt.Sprintf("app-%d", j%10)}},
-				ID: fmt.Sprintf("%016x%016x%032x", i+1, j+1, 0), Node: nd.Addr, State: model.Running,
+				ID: fmt.Sprintf("%016x%016x%032x", i+1, j+1, 0), Node: nd.Addr, State: model.Running, Created: created,
 			}
 			c.SwarmID = fmt.Sprintf("%032x%032x", i+1, j+1)
 			c.Labels[model.LabelSwarmID] = c.SwarmID

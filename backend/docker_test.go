@@ -647,10 +647,14 @@ func TestRealRemovedAfterMovingStaysRemovedWhenItsNodeComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb.signal(t, 2, syscall.SIGCONT)
-	waitFor(t, 15*time.Second, "node-2 healthy and its old copy of web removed", func() bool {
-		return health(c, tb.addrs[1]) == model.Healthy && onEngine(t, tb, 2, ct.SwarmID) == 0
+	// The engine's copy goes a moment before the manager records it gone:
+	// both are waited for (the copy coming back would hold either).
+	waitFor(t, 15*time.Second, "node-2 healthy and its old copy of web removed, on the engine and in the manager", func() bool {
+		n, _ := copies(c, ct.SwarmID)
+		return health(c, tb.addrs[1]) == model.Healthy && onEngine(t, tb, 2, ct.SwarmID) == 0 && n == 0
 	})
-	if n, where := copies(c, ct.SwarmID); n != 0 {
+	c.RefreshNode(context.Background(), tb.addrs[1])
+	if n, where := copies(c, ct.SwarmID); n != 0 || onEngine(t, tb, 2, ct.SwarmID) != 0 {
 		t.Fatalf("the removed web is back on %v", where)
 	}
 }

@@ -92,6 +92,9 @@ var diffRequests = [][]runOpt{
 	{env("affinity:container!=web-*")},
 	{env("affinity:container==db-*")},
 	{env("affinity:container==~db-*")},
+	{env("affinity:container==db-2")},
+	{env(fmt.Sprintf("affinity:container==%064x", 30))}, // an ID a rebuilt node's container gets
+	{env(fmt.Sprintf("affinity:container!=%064x", 25))},
 	{env("affinity:app==web")},
 	{env("affinity:app!=db")},
 	{publish("8080:80")},
