@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 )
@@ -34,5 +36,20 @@ func TestBenchCommand(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit %d, stdout like %q, stderr %q", code, out.String(), errb.String(), tt.code, tt.wantOut, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestBenchHeapProfileOfAPlacingWay: --heap-profile also works for the
+// ways that place (it used to be the start's only), and writes a profile
+// go tool pprof reads (gzip-compressed protobuf).
+func TestBenchHeapProfileOfAPlacingWay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "heap.out")
+	var out, errb bytes.Buffer
+	if code := run([]string{"bench", "--way", "cluster", "--nodes", "5", "--containers", "20", "--heap-profile", path}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Fatalf("heap profile: %d bytes, %v; want a gzip-compressed profile", len(b), err)
 	}
 }

@@ -25,17 +25,21 @@ type StartResult struct {
 	List              time.Duration // GET /containers/json?all=1 once started (median of 5)
 	InfoFirst         time.Duration // the first GET /info once started
 	ListFirst         time.Duration // the first GET /containers/json?all=1 (it encodes what later ones copy)
-	ListBytes         int
-	HeapBytes         uint64 // live heap the manager added (started, less the simulated engines alone), after a collection
-	EngineBytes       uint64 // live heap of the simulated engines alone, before the manager starts
-	RSSBytes          uint64 // peak resident set of the process
+	// CPU time of the whole process during the call (the manager's
+	// heartbeats and refreshes included: an upper bound for the call),
+	// which a loaded machine does not inflate as it does wall time.
+	InfoCPUP99, InfoCPU, ListCPU, ListFirstCPU time.Duration
+	ListBytes                                  int
+	HeapBytes                                  uint64 // live heap the manager added (started, less the simulated engines alone), after a collection
+	EngineBytes                                uint64 // live heap of the simulated engines alone, before the manager starts
+	RSSBytes                                   uint64 // peak resident set of the process
 }
 
 func (r StartResult) String() string {
-	s := fmt.Sprintf("start   %d nodes, %d containers: all visible in %.2f s; GET /info while starting: max %s, p99 %s (%d calls); "+
-		"once started: GET /info %s (first %s), GET /containers/json?all=1 %s (%s; first %s); manager heap %s (%s per container; the simulated engines: %s more)",
-		r.Nodes, r.Containers, r.Visible.Seconds(), ms(r.InfoMax), ms(r.InfoP99), r.InfoCalls, ms(r.Info), ms(r.InfoFirst), ms(r.List),
-		model.FormatBytes(int64(r.ListBytes)), ms(r.ListFirst), model.FormatBytes(int64(r.HeapBytes)), model.FormatBytes(int64(r.HeapBytes)/int64(max(r.Containers, 1))), model.FormatBytes(int64(r.EngineBytes)))
+	s := fmt.Sprintf("start   %d nodes, %d containers: all visible in %.2f s; GET /info while starting: max %s, p99 %s, CPU p99 %s (%d calls); "+
+		"once started: GET /info %s (CPU %s; first %s), GET /containers/json?all=1 %s (CPU %s; %s; first %s, CPU %s); manager heap %s (%s per container; the simulated engines: %s more)",
+		r.Nodes, r.Containers, r.Visible.Seconds(), ms(r.InfoMax), ms(r.InfoP99), ms(r.InfoCPUP99), r.InfoCalls, ms(r.Info), ms(r.InfoCPU), ms(r.InfoFirst), ms(r.List), ms(r.ListCPU),
+		model.FormatBytes(int64(r.ListBytes)), ms(r.ListFirst), ms(r.ListFirstCPU), model.FormatBytes(int64(r.HeapBytes)), model.FormatBytes(int64(r.HeapBytes)/int64(max(r.Containers, 1))), model.FormatBytes(int64(r.EngineBytes)))
 	if r.RSSBytes > 0 {
 		s += ", peak RSS " + model.FormatBytes(int64(r.RSSBytes))
 	}
@@ -65,54 +69,59 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 		return res, err
 	}
 	h := api.New(c)
-	get := func(path string) (time.Duration, int, error) {
+	get := func(path string) (took, cpu time.Duration, n int, err error) {
 		rec := &counter{header: http.Header{}}
-		t := time.Now()
+		t, c := time.Now(), cpuTime()
 		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil))
 		if rec.code != http.StatusOK {
-			return 0, 0, fmt.Errorf("GET %s: %d %s", path, rec.code, rec.head)
+			return 0, 0, 0, fmt.Errorf("GET %s: %d %s", path, rec.code, rec.head)
 		}
-		return time.Since(t), rec.n, nil
+		return time.Since(t), cpuTime() - c, rec.n, nil
 	}
 	start := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	var infos []time.Duration
+	var infos, infoCPUs []time.Duration
 	for visible(c) < res.Containers || healthy(c) < nodes {
 		select {
 		case err := <-done:
 			return res, fmt.Errorf("the manager stopped: %w", err)
 		case <-time.After(20 * time.Millisecond):
 		}
-		d, _, err := get("/info")
+		d, cpu, _, err := get("/info")
 		if err != nil {
 			return res, err
 		}
-		infos = append(infos, d)
+		infos, infoCPUs = append(infos, d), append(infoCPUs, cpu)
 	}
 	res.Visible = time.Since(start)
 	if len(infos) > 0 {
 		slices.Sort(infos)
+		slices.Sort(infoCPUs)
 		res.InfoMax, res.InfoP99, res.InfoCalls = infos[len(infos)-1], infos[len(infos)*99/100], len(infos)
+		res.InfoCPUP99 = infoCPUs[len(infoCPUs)*99/100]
 	}
-	median := func(path string) (first, median time.Duration, size int, err error) {
-		var ds []time.Duration
+	// median times a path 5 times: the first call, the median of the wall
+	// times and of the CPU times, and the answer's size.
+	median := func(path string) (first, firstCPU, median, medianCPU time.Duration, size int, err error) {
+		var ds, cs []time.Duration
 		for range 5 {
-			d, n, err := get(path)
+			d, c, n, err := get(path)
 			if err != nil {
-				return 0, 0, 0, err
+				return 0, 0, 0, 0, 0, err
 			}
-			ds, size = append(ds, d), n
+			ds, cs, size = append(ds, d), append(cs, c), n
 		}
-		first = ds[0]
+		first, firstCPU = ds[0], cs[0]
 		slices.Sort(ds)
-		return first, ds[2], size, nil
+		slices.Sort(cs)
+		return first, firstCPU, ds[2], cs[2], size, nil
 	}
-	if res.InfoFirst, res.Info, _, err = median("/info"); err != nil {
+	if res.InfoFirst, _, res.Info, res.InfoCPU, _, err = median("/info"); err != nil {
 		return res, err
 	}
-	if res.ListFirst, res.List, res.ListBytes, err = median("/containers/json?all=1"); err != nil {
+	if res.ListFirst, res.ListFirstCPU, res.List, res.ListCPU, res.ListBytes, err = median("/containers/json?all=1"); err != nil {
 		return res, err
 	}
 	m := Result{}
