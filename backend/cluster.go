@@ -713,6 +713,13 @@ func (c *Cluster) Networks() []model.Network {
 	return out
 }
 
+// setQueue replaces the queue; every change to it goes through here, so
+// that queueLen follows. c.mu is held.
+func (c *Cluster) setQueue(q []*queued) {
+	c.queue = q
+	c.queueLen.Store(int64(len(q)))
+}
+
 // Queued returns the containers waiting to be rescheduled, with why; one
 // that a node already shows again (just placed, or back home) is not
 // listed twice.

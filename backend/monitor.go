@@ -350,8 +350,7 @@ func (c *Cluster) staleCopies(n *node) []*model.Container {
 		}
 		kept = append(kept, q)
 	}
-	c.queue = kept
-	c.queueLen.Store(int64(len(c.queue)))
+	c.setQueue(kept)
 	return stale
 }
 

@@ -117,8 +117,7 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 func (c *Cluster) enqueue(n *node, ct *model.Container, since time.Time, why string) {
 	c.dropContainer(n, ct.ID)
 	c.evacuated[ct.SwarmID] = n.entry.Addr
-	c.queue = append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why})
-	c.queueLen.Store(int64(len(c.queue)))
+	c.setQueue(append(c.queue, &queued{c: ct, from: n.entry.Addr, fromName: n.name(), since: since, wasRunning: ct.State == model.Running, why: why}))
 	c.log.Info("container queued to move: "+why, "event", "reschedule_queued", "node", n.name(), "container", ct.Name, "cause", why)
 }
 
@@ -155,7 +154,7 @@ func (c *Cluster) giveBackQueue() {
 		}
 	}
 	clear(c.queue[len(kept):])
-	c.queue = kept
+	c.setQueue(kept)
 	c.gen.Add(1)
 }
 
@@ -258,8 +257,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 		c.mu.Unlock()
 		return
 	}
-	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
-	c.queueLen.Store(int64(len(c.queue)))
+	c.setQueue(slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q }))
 	c.mu.Unlock()
 
 	c.reattach(ctx, to, ct, shared)

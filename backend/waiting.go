@@ -86,8 +86,7 @@ func (c *Cluster) forget(ctx context.Context, w *WaitingError) error {
 	if err != nil {
 		return fmt.Errorf("cannot remove %s: %w", describe(q.c), err)
 	}
-	c.queue = slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q })
-	c.queueLen.Store(int64(len(c.queue)))
+	c.setQueue(slices.DeleteFunc(c.queue, func(x *queued) bool { return x == q }))
 	if q.c.SwarmID != "" {
 		c.abandoned[q.c.SwarmID] = removedWhileDown
 	}
@@ -154,8 +153,7 @@ func (c *Cluster) loadTombstones(ctx context.Context) {
 		c.buriedAt[r.ID] = at // expireRemovals deletes it once too old
 		c.abandoned[r.ID] = removedWhileDown
 	}
-	c.queue = slices.DeleteFunc(c.queue, func(q *queued) bool { return !q.inFlight && c.abandoned[q.c.SwarmID] != "" })
-	c.queueLen.Store(int64(len(c.queue)))
+	c.setQueue(slices.DeleteFunc(c.queue, func(q *queued) bool { return !q.inFlight && c.abandoned[q.c.SwarmID] != "" }))
 }
 
 // DefaultRemovalRecordTTL is how long a removal record is kept when the
