@@ -592,7 +592,9 @@ func TestSimEventStreamKeepsOrderAndBreaksWhenFarBehind(t *testing.T) {
 		{"too far behind", simEventBuffer + 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewSimEngine(simNode("n", 4, 8<<30, nil))
+			nd := simNode("n", 4, 8<<30, nil)
+			nd.Images = []model.Image{{ID: "sha256:" + strings.Repeat("b", 64), RepoTags: []string{"busybox:latest"}}}
+			s := NewSimEngine(nd)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			evs, errs := s.Events(ctx)
