@@ -134,3 +134,45 @@ func TestAGlobalContainerRunsOnEveryMatchingNodeAndFollowsThem(t *testing.T) {
 		t.Fatalf("%d copy and %d removal events; want 7 and 3", adds, drops)
 	}
 }
+
+// TestTheReconcilerLeavesAGlobalAloneWhileItsRunCreatesTheCopies holds
+// the create of b's copy while a's exists and c's is yet to come, and
+// runs a reconcile pass then (on a large cluster the pass comes every
+// 5 s during a docker run of a global): it must not create c's copy
+// behind the run's back, which made the run's own create on c a Conflict.
+func TestTheReconcilerLeavesAGlobalAloneWhileItsRunCreatesTheCopies(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil), simNode("b", 4, 8<<30, nil), simNode("c", 4, 8<<30, nil)})
+	opts := fast()
+	opts.ProbeInterval, opts.ProbeTimeout = time.Second, 5*time.Second // b hangs without being flagged
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "three healthy", allHealthy(c, 3))
+	ctx := context.Background()
+	src.Sim("b:2375").Hang()
+	type result struct {
+		warnings []string
+		err      error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var w []string
+		_, err := c.CreateWarn(ctx, model.Config{Name: "agent", Image: "busybox", Env: []string{"mode:global"}}, &w)
+		done <- result{w, err}
+	}()
+	waitFor(t, 5*time.Second, "a's copy made, b's in flight", func() bool {
+		return strings.Join(globalNodes(c, "agent"), ",") == "a" && len(c.Node("b:2375").Containers) == 1
+	})
+	c.reconcileGlobals(ctx)
+	src.Sim("b:2375").Heal()
+	r := <-done
+	if r.err != nil || len(r.warnings) != 0 {
+		t.Fatalf("docker run of agent: %v, warnings %q; want every copy made", r.err, r.warnings)
+	}
+	if got := strings.Join(globalNodes(c, "agent"), ","); got != "a,b,c" {
+		t.Fatalf("agent on %s; want a,b,c", got)
+	}
+	for _, e := range c.RecentEvents() {
+		if e.Kind == model.EventFailure {
+			t.Errorf("a failure during the run: %s", e.Message)
+		}
+	}
+}
