@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -142,8 +143,8 @@ func Parse(path string, data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, tooBig(path, int64(len(data)))
 	}
-	if header, items, entries, ok := splitNodes(data); ok {
-		if f, err, done := parseStream(path, data, header, items, entries); done {
+	if sp, ok := splitFile(data); ok {
+		if f, err, done := parseStream(path, data, sp); done {
 			return f, err
 		}
 	}
@@ -212,9 +213,10 @@ func parseWhole(path string, data []byte) (*File, error) {
 // cause, is worded from the whole document. Items are decoded on a
 // goroutine of their own, a few nodes ahead of the checks, which stay in
 // file order: the first error in the file wins.
-func parseStream(path string, data, header []byte, items []item, entries int) (f *File, err error, done bool) {
+func parseStream(path string, data []byte, sp split) (f *File, err error, done bool) {
+	items := sp.items
 	var raw rawFile
-	if err := decodeDoc(path, header, &raw); err != nil {
+	if err := decodeDoc(path, sp.header, &raw); err != nil {
 		var fe *Error
 		return nil, err, errors.As(err, &fe) && fe.typed
 	}
@@ -224,7 +226,7 @@ func parseStream(path string, data, header []byte, items []item, entries int) (f
 	if len(items) > MaxNodes {
 		return nil, tooMany(path, len(items)), true
 	}
-	p := newParser(path, len(items), entries)
+	p := newParser(path, len(items), sp.entries)
 	if f, err = p.settings(&raw, len(items)); err != nil {
 		return nil, err, true
 	}
@@ -244,7 +246,13 @@ func parseStream(path string, data, header []byte, items []item, entries int) (f
 			group := items[g:min(g+itemGroup, len(items))]
 			first, last := group[0], group[len(group)-1]
 			d := decoded{own: true}
-			dec := yaml.NewDecoder(bytes.NewReader(data[first.start:last.end]))
+			text := data[first.start:last.end]
+			if sp.flow {
+				// JSON elements and the commas between them: a flow
+				// sequence once bracketed, on the same lines.
+				text = slices.Concat([]byte("["), text, []byte("]"))
+			}
+			dec := yaml.NewDecoder(bytes.NewReader(text))
 			dec.KnownFields(true)
 			var te *yaml.TypeError
 			switch err := dec.Decode(&d.rs); {

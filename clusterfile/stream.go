@@ -1,6 +1,9 @@
 package clusterfile
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // A cluster file of 100,000 nodes is read one node at a time: decoding the
 // whole document keeps the library's node tree for every value of the file
@@ -12,7 +15,114 @@ import "bytes"
 // same strict decoder on its own and turned into a model.Node before the
 // next is read. A file of another layout (flow style `nodes: [...]`, JSON,
 // an anchor used across nodes) is decoded whole, as before; both ways give
-// the same nodes and the same errors (FuzzStreamMatchesWhole).
+// the same nodes and the same errors (FuzzParse checks it). A JSON file
+// (JSON is YAML) is cut the same way: encoding/json's tokenizer finds the
+// elements of its top-level "nodes" array, and the YAML decoder reads them
+// a group at a time as a flow sequence.
+
+// split is a file cut into its settings and its nodes' items.
+type split struct {
+	header  []byte // the file with the items blanked out, lines kept
+	items   []item
+	entries int  // upper bound of the containers, to size maps (0: unknown)
+	flow    bool // JSON: items are elements of a flow sequence
+}
+
+// splitFile cuts a JSON file or a block-layout YAML file into items; ok
+// is false for any other layout.
+func splitFile(data []byte) (sp split, ok bool) {
+	if otherBreaks(data) {
+		return split{}, false
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		header, items, ok := splitJSON(data)
+		return split{header: header, items: items, flow: true}, ok
+	}
+	header, items, entries, ok := splitNodes(data)
+	return split{header: header, items: items, entries: entries}, ok
+}
+
+// otherBreaks reports whether data holds a line break other than \n and
+// \r\n that the YAML scanner counts (a lone \r, NEL, LS, PS): lines are
+// then not what a cut at \n sees.
+func otherBreaks(data []byte) bool {
+	for i := bytes.IndexByte(data, '\r'); i >= 0; {
+		if i+1 == len(data) || data[i+1] != '\n' {
+			return true
+		}
+		j := bytes.IndexByte(data[i+1:], '\r')
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return bytes.Contains(data, []byte("\u0085")) || bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029"))
+}
+
+// splitJSON finds the elements of the top-level "nodes" array of a JSON
+// object with encoding/json's tokenizer. The header is the file with the
+// array blanked (newlines kept) and a YAML null (~) in its place. Any
+// JSON error, a second "nodes" key or an empty array: ok false, and the
+// whole decoder has the last word.
+func splitJSON(data []byte) (header []byte, items []item, ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, nil, false
+	}
+	open, end := -1, -1
+	line, counted := 1, 0 // line of byte offset counted
+	lineAt := func(off int) int {
+		line += bytes.Count(data[counted:off], []byte{'\n'})
+		counted = off
+		return line
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, nil, false
+		}
+		if k != "nodes" {
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil, nil, false
+			}
+			continue
+		}
+		if open >= 0 {
+			return nil, nil, false
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+			return nil, nil, false
+		}
+		open = int(dec.InputOffset()) - 1
+		for dec.More() {
+			start := int(dec.InputOffset())
+			for start < len(data) && bytes.IndexByte([]byte(" \t\r\n,"), data[start]) >= 0 {
+				start++
+			}
+			var el json.RawMessage
+			if dec.Decode(&el) != nil {
+				return nil, nil, false
+			}
+			items = append(items, item{start: start, end: int(dec.InputOffset()), line: lineAt(start)})
+		}
+		if t, err := dec.Token(); err != nil || t != json.Delim(']') {
+			return nil, nil, false
+		}
+		end = int(dec.InputOffset())
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') || len(items) == 0 {
+		return nil, nil, false
+	}
+	header = bytes.Clone(data)
+	for i := open; i < end; i++ {
+		if header[i] != '\n' {
+			header[i] = ' '
+		}
+	}
+	header[open] = '~'
+	return header, items, true
+}
 
 // item is one node's text in the file: data[start:end], whose first line
 // is line (1-based).

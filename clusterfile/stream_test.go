@@ -21,7 +21,7 @@ var layouts = []string{
 	"---\nnodes:\n  - name: a\n    cpus: 1\n    memory: 1g\n...\n",
 	"nodes:\n  - name: a\n    cpus: 1\n    memory: 1g\n---\nnodes: []\n",
 	"nodes:\r\n  - name: a\r\n    cpus: 1\r\n    memory: 1g\r\n",
-	"nodes:\n- name: a\n  cpus: 4\n  memory: 4g\n  containers:\n  - name: x\n    image: i\n    env:\n    - constraint:zone==eu\n  - {name: y, image: i}\n- name: b\n  cpus: 1\n  memory: 1g\n",
+	"nodes:\n- name: a\n  cpus: 4\n  memory: 4g\n  containers:\n  - name: xx\n    image: i\n    env:\n    - constraint:zone==eu\n  - {name: yy, image: i}\n- name: b\n  cpus: 1\n  memory: 1g\n",
 	"nodes: [{name: a, cpus: 1, memory: 1g}]\n",
 	`{"nodes": [{"name": "a", "cpus": 1, "memory": "1g"}]}`,
 	"nodes:\n  - name: a\n    cpus: 1\n    memory: 1g\n    labels: &l {zone: eu}\n  - name: b\n    cpus: 1\n    memory: 1g\n    labels: *l\n",
@@ -30,6 +30,15 @@ var layouts = []string{
 	"nodes:\n  - name: a\n    cpus: 1\n    memory: 1g\n  - name: a\n    cpus: 1\n    memory: 1g\n",
 	"strategy: random\nnodes:\n  - name: a\n    cpus: 1\n    memory: 1g\nnodes:\n  - name: b\n    cpus: 1\n    memory: 1g\n",
 	"nodes:\n  - name: a\n    cpus: 1\n    memory: 1g\n  -\n    name: b\n    cpus: 1\n    memory: 1g\n",
+	// JSON: pretty, settings around the nodes, a key "nodes" deeper down,
+	// a type error, a duplicate key, a syntax error, an empty array.
+	"{\n  \"strategy\": \"binpack\",\n  \"nodes\": [\n    {\n      \"name\": \"a\",\n      \"cpus\": 2,\n      \"memory\": \"2g\",\n      \"labels\": {\"nodes\": \"x\"},\n      \"containers\": [{\"name\": \"web\", \"image\": \"nginx\", \"cpus\": \"0.5\"}]\n    },\n    {\"name\": \"b\", \"cpus\": 1, \"memory\": 1073741824}\n  ],\n  \"overcommit\": 0.1\n}\n",
+	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\"},\n {\"name\": \"b\", \"cpus\": [1], \"memory\": \"1g\"}]}",
+	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\"},\n {\"name\": \"b\", \"cpus\": 1, \"cpus\": 2, \"memory\": \"1g\"}]}",
+	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\"},\n {\"name\": \"b\" \"cpus\": 1}]}",
+	"{\"nodes\": [], \"strategy\": \"spread\"}",
+	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\"}], \"nodes\": [{\"name\": \"b\", \"cpus\": 1, \"memory\": \"1g\"}]}",
+	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\", \"lables\": {}}]}",
 }
 
 // TestEveryLayoutReadsAsWhenDecodedWhole reads each layout by node and
@@ -67,8 +76,50 @@ func TestBlockFilesAreReadByNode(t *testing.T) {
 			t.Fatalf("%s: the settings lost lines", p)
 		}
 	}
-	if _, _, _, ok := splitNodes([]byte(layouts[6])); ok {
+	if _, ok := splitFile([]byte(layouts[6])); ok {
 		t.Fatal("a flow-style file was cut into items")
+	}
+	if sp, ok := splitFile([]byte(layouts[14])); !ok || !sp.flow || len(sp.items) != 2 {
+		t.Fatalf("a JSON file was not cut into its 2 nodes: %+v", sp)
+	}
+}
+
+// TestJSONErrorsDeepInAFileNameTheLine: a 10,000-node JSON file (one
+// node per line) with an unknown key at node 7,777 and a bad value at node
+// 8,888: the line of the node, as the whole decoder says.
+func TestJSONErrorsDeepInAFileNameTheLine(t *testing.T) {
+	for _, tt := range []struct {
+		at   int
+		bad  string
+		want string
+	}{
+		{7777, `"lables": {}`, "field lables not found in a node (keys: name, id, addr, cpus, memory, labels, health, failures, version, images, containers)"},
+		{8888, `"health": "sick"`, `node node-8888: health "sick": want healthy, unhealthy or pending`},
+	} {
+		var b strings.Builder
+		b.WriteString("{\n  \"strategy\": \"spread\",\n  \"nodes\": [\n")
+		for k := 1; k <= 10000; k++ {
+			extra := ""
+			if k == tt.at {
+				extra = ", " + tt.bad
+			}
+			sep := ","
+			if k == 10000 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "    {\"name\": \"node-%d\", \"cpus\": 16, \"memory\": \"64GiB\"%s}%s\n", k, extra, sep)
+		}
+		b.WriteString("  ]\n}\n")
+		data := []byte(b.String())
+		if _, ok := splitFile(data); !ok {
+			t.Fatal("the JSON file is not read node by node")
+		}
+		_, err := Parse("big.json", data)
+		_, werr := parseWhole("big.json", data)
+		want := fmt.Sprintf("big.json:%d: %s", 3+tt.at, tt.want)
+		if err == nil || err.Error() != want || werr == nil || werr.Error() != want {
+			t.Fatalf("read by node: %v\ndecoded whole: %v\nwant %s", err, werr, want)
+		}
 	}
 }
 
