@@ -123,7 +123,7 @@ func (c *Cluster) whereSwarmID(sid string) string {
 func Movable(ct *model.Container) bool { return movable(ct) }
 
 func movable(ct *model.Container) bool {
-	return !isGlobal(ct) && hasPolicy(ct) || ct.Labels[model.LabelRebalance] == "true"
+	return !isGlobal(ct) && (hasPolicy(ct) || ct.Labels[model.LabelRebalance] == "true")
 }
 
 // blockReason says why a drain leaves a container where it is.

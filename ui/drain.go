@@ -7,24 +7,28 @@ import (
 
 	"swarmdeck/backend"
 	"swarmdeck/model"
+	"swarmdeck/sched"
 )
 
 // drainPlan is what a drain of a node would do, read off the node's
-// model on the UI goroutine (no network): the containers that move and
-// the ones that block, with why.
-func drainPlan(n *model.Node) (moving []string, blocking []string) {
+// model on the UI goroutine (no network): the containers that move, the
+// ones that block, with why, and the global copies that go (a drained
+// node runs none).
+func drainPlan(n *model.Node) (moving, blocking, global []string) {
 	for _, ct := range n.Containers {
 		name := strings.TrimPrefix(ct.Name, "/")
 		switch {
 		case ct.ID == "":
 			blocking = append(blocking, name+" (being created)")
+		case ct.Labels[sched.LabelMode] == sched.ModeGlobal:
+			global = append(global, name)
 		case backend.Movable(ct):
 			moving = append(moving, name)
 		default:
 			blocking = append(blocking, name+" (no reschedule policy)")
 		}
 	}
-	return moving, blocking
+	return moving, blocking, global
 }
 
 // availabilityKey handles d (drain), p (pause) and a (activate) on the
@@ -44,13 +48,16 @@ func (a *App) availabilityKey(key rune) {
 	case 'a':
 		a.setAvailability(n, model.Active, false)
 	case 'd':
-		moving, blocking := drainPlan(n)
+		moving, blocking, global := drainPlan(n)
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "Drain %s? It takes no new containers", n.Name)
 		if len(moving) > 0 {
 			fmt.Fprintf(&sb, ", and %d move off it: %s.", len(moving), strings.Join(moving, ", "))
 		} else {
 			sb.WriteString("; none of its containers can move on its own.")
+		}
+		if len(global) > 0 {
+			fmt.Fprintf(&sb, "\n\nIts copies of global containers are removed (a drained node runs none): %s.", strings.Join(global, ", "))
 		}
 		buttons := []string{"Cancel", "Drain"}
 		if len(blocking) > 0 {

@@ -9,6 +9,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"swarmdeck/backend"
+	"swarmdeck/model"
+	"swarmdeck/sched"
 )
 
 func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
@@ -101,5 +103,28 @@ func TestRebalancePreviewThenRun(t *testing.T) {
 	s := h.wait(settle, "The cluster is balanced: no move would gain.", "Close")
 	if strings.Contains(s, "Run ") {
 		t.Fatalf("a balanced cluster offers a run:\n%s", s)
+	}
+}
+
+func TestTheDrainDialogSaysWhatMovesWhatBlocksAndWhatGoes(t *testing.T) {
+	ctr := func(name, id string, labels map[string]string) *model.Container {
+		c := &model.Container{Config: model.Config{Name: name, Labels: labels}, ID: id}
+		if labels[model.LabelReschedulePolicies] != "" {
+			c.Reschedule = []string{"on-node-failure"}
+		}
+		return c
+	}
+	n := &model.Node{Name: "n1", Containers: []*model.Container{
+		ctr("db", "1", map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}),
+		ctr("opt", "2", map[string]string{model.LabelRebalance: "true"}),
+		ctr("cache", "3", nil),
+		ctr("agent", "4", map[string]string{sched.LabelMode: sched.ModeGlobal, model.LabelRebalance: "true"}),
+		ctr("new", "", map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}),
+	}}
+	moving, blocking, global := drainPlan(n)
+	got := fmt.Sprintf("moving %q, blocking %q, global %q", moving, blocking, global)
+	want := `moving ["db" "opt"], blocking ["cache (no reschedule policy)" "new (being created)"], global ["agent"]`
+	if got != want {
+		t.Fatalf("%s\nwant %s", got, want)
 	}
 }
