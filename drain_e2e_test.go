@@ -262,7 +262,7 @@ func TestAGlobalContainerFollowsAFourthEngineThatJoinsAndIsDrained(t *testing.T)
 	}
 	// Drained, it loses its copy; the others keep theirs.
 	out, err := exec.Command(rb.bin, "node", "drain", "node-4", "--host", "tcp://"+api).CombinedOutput()
-	if err != nil {
+	if err != nil || !strings.Contains(string(out), "global copies removed from it (a drained node runs none): 1\n  agent\n") {
 		t.Fatalf("swarmdeck node drain node-4: %v\n%s", err, out)
 	}
 	eventually(t, 30*time.Second, "node-4 runs nothing", func() bool { return len(namesOn(t, fourth)) == 0 })

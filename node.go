@@ -214,6 +214,12 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stdout, "  %s: %s\n", b.Container, b.Reason)
 			}
 		}
+		if len(res.Global) > 0 {
+			fmt.Fprintf(stdout, "global copies removed from it (a drained node runs none): %d\n", len(res.Global))
+			for _, g := range res.Global {
+				fmt.Fprintf(stdout, "  %s\n", g)
+			}
+		}
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}

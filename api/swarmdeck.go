@@ -43,9 +43,12 @@ type AvailabilityResponse struct {
 	Availability string    `json:"availability"`
 	Moving       []string  `json:"moving"`
 	Blocking     []Blocker `json:"blocking"`
-	StoredIn     string    `json:"stored_in"`
-	Warnings     []string  `json:"warnings,omitempty"`
-	Outcomes     []Outcome `json:"outcomes,omitempty"` // with wait
+	// Global are the node's copies of global containers, removed rather
+	// than moved when it is drained.
+	Global   []string  `json:"global,omitempty"`
+	StoredIn string    `json:"stored_in"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Outcomes []Outcome `json:"outcomes,omitempty"` // with wait
 }
 
 // Move is one move of a rebalance plan and, once run, its outcome.
@@ -143,6 +146,9 @@ func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, b := range res.Blocking {
 		out.Blocking = append(out.Blocking, Blocker{Container: b.Container.Name, Reason: b.Reason})
+	}
+	for _, ct := range res.Global {
+		out.Global = append(out.Global, ct.Name)
 	}
 	out.Warnings = res.Warnings
 	if req.Wait && a == model.Drain {

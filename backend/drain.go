@@ -43,6 +43,9 @@ type AvailabilityResult struct {
 	Node     *model.Node
 	Moving   []*model.Container
 	Blocking []Blocker
+	// Global are the node's copies of global containers, removed from a
+	// drained node rather than moved.
+	Global []*model.Container
 	// Warnings are what the change leaves wrong, such as a global
 	// container with no running copy.
 	Warnings []string
@@ -187,6 +190,7 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 			switch {
 			case isGlobal(ct):
 				// Its copy is removed, not moved: the node is drained.
+				res.Global = append(res.Global, ct)
 				if !c.globalRunsElsewhere(ct, addr) {
 					res.Warnings = append(res.Warnings, fmt.Sprintf("global %s has no running copy left once %s's goes", describe(ct), n.name()))
 				}
