@@ -100,8 +100,12 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	cfg.Labels = maps.Clone(cfg.Labels)
 	cfg.Labels[model.LabelSwarmID] = swarmID
 	delete(cfg.Labels, model.LabelStartAfterReschedule)
+	delete(cfg.Labels, model.LabelRescheduledFrom)
 	if moving != nil && moving.wasRunning {
 		cfg.Labels[model.LabelStartAfterReschedule] = "true"
+	}
+	if moving != nil && !moving.live {
+		cfg.Labels[model.LabelRescheduledFrom] = moving.from
 	}
 	c.mu.Lock()
 	live := moving != nil && moving.live // the old copy holds the name until it goes
@@ -163,6 +167,12 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 			// Whether the engine is down is the probe's to say.
 			c.abandoned[swarmID] = "its create got no answer and was given up"
 			c.probeSoon(n)
+		}
+		if unanswered(err) {
+			// Its room stays taken until the engine shows it or a
+			// listing says it never came (ghost).
+			c.ghosts[swarmID] = &ghost{c: pc, ended: time.Now()}
+			c.checkGhostsLater(n)
 		}
 		c.rebuild(n)
 		return nil, nil, fmt.Errorf("creating %s on %s: %w", describe(pc), n.name(), err)
@@ -487,15 +497,27 @@ func refused(err error) bool {
 }
 
 // movedAway is the removal record a removal of ct needs: its swarm ID
-// when it is a moved container whose old copy is still on a failed node,
-// else "".
+// when it is a moved container whose old copy may still be on a failed
+// node, else "". The node is the one this manager took it off, or the
+// one its label names (a move this manager did not see: it started later,
+// or that node was never listed to it); a Healthy node that lists no copy
+// holds none.
 func (c *Cluster) movedAway(ct *model.Container) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if from := c.evacuated[ct.SwarmID]; ct.SwarmID != "" && from != "" && from != ct.Node && c.swarmIDs[ct.SwarmID] <= 1 {
-		return ct.SwarmID
+	sid := ct.SwarmID
+	if sid == "" || c.swarmIDs[sid] > 1 {
+		return ""
 	}
-	return ""
+	from := cmp.Or(c.evacuated[sid], ct.Labels[model.LabelRescheduledFrom])
+	if from == "" || from == ct.Node {
+		return ""
+	}
+	if n := c.nodes[from]; n != nil && n.health == model.Healthy &&
+		!slices.ContainsFunc(n.sorted, func(x *model.Container) bool { return x.SwarmID == sid }) {
+		return "" // back, without the old copy
+	}
+	return sid
 }
 
 // removalKey is the ID a removal record of ct is kept under: its swarm

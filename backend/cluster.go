@@ -102,6 +102,7 @@ type Cluster struct {
 	byEngineID  map[string][]*node // by engine ID: who shares an ID, without a scan
 	snap        *sched.Snapshot
 	pending     map[string]*model.Container // creates in flight, by swarm ID
+	ghosts      map[string]*ghost           // creates given up without an answer, by swarm ID: their room stays reserved
 	abandoned   map[string]string           // swarm IDs of creates that failed half-way, or removed while waiting → why their copies go
 	evacuated   map[string]string           // swarm ID → the failed node its container was taken off
 	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
@@ -166,6 +167,7 @@ type node struct {
 	updated    time.Time
 	failedAt   time.Time   // first failure of the current run of failures
 	failing    atomic.Bool // failures > 0: set with failures, read by heartbeats without the lock
+	healthyAt  time.Time   // since when it is Healthy; zero while it is not
 	dupWarning string
 	containers map[string]*model.Container // by ID
 	sorted     []*model.Container          // the same, by name then ID
@@ -212,7 +214,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 	c := &Cluster{
 		src: src, opts: opts, sch: sch, log: opts.Logger,
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
-		pending: map[string]*model.Container{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
+		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
 		connecting: make(chan struct{}, connectSlots),
@@ -402,6 +404,11 @@ func (c *Cluster) disconnect(n *node) {
 		c.evacuate(n, time.Now())
 	}
 	c.setContainers(n, nil)
+	for sid, g := range c.ghosts {
+		if g.c.Node == n.entry.Addr {
+			delete(c.ghosts, sid)
+		}
+	}
 	delete(c.nodes, n.entry.Addr)
 	c.viewMu.Lock()
 	delete(c.views, n.entry.Addr)
@@ -433,10 +440,23 @@ func (c *Cluster) rebuild(n *node) {
 	// create shows until the engine's copy does; no container anywhere
 	// carrying its swarm ID (the usual case) says so without a scan.
 	mn.Containers = slices.Clone(n.sorted)
+	seen := func(sid string) bool {
+		return slices.ContainsFunc(n.sorted, func(ct *model.Container) bool { return ct.SwarmID == sid })
+	}
 	for sid, p := range c.pending {
-		if p.Node == n.entry.Addr && (c.swarmIDs[sid] == 0 || !slices.ContainsFunc(n.sorted, func(ct *model.Container) bool { return ct.SwarmID == sid })) {
+		if p.Node == n.entry.Addr && (c.swarmIDs[sid] == 0 || !seen(sid)) {
 			i, _ := slices.BinarySearchFunc(mn.Containers, p, byNameAndID)
 			mn.Containers = slices.Insert(mn.Containers, i, p)
+		}
+	}
+	for sid, g := range c.ghosts {
+		switch {
+		case g.c.Node != n.entry.Addr:
+		case seen(sid): // the engine did create it: the container itself counts now
+			delete(c.ghosts, sid)
+		default:
+			i, _ := slices.BinarySearchFunc(mn.Containers, g.c, byNameAndID)
+			mn.Containers = slices.Insert(mn.Containers, i, g.c)
 		}
 	}
 	n.view = mn

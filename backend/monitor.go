@@ -144,6 +144,7 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
 	defer cancel()
 	t := c.ticket(n)
+	began := time.Now()
 	cs, err := n.eng.Containers(cctx)
 	if err != nil {
 		return err
@@ -168,6 +169,7 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 		c.indexEngineID(n, old)
 	}
 	c.applyList(n, t, cs)
+	c.buryGhosts(n, began)
 	n.images, n.networks = ims, nets
 	n.updated = time.Now()
 	c.rebuild(n)
@@ -268,6 +270,9 @@ func (c *Cluster) connected(ctx context.Context, n *node) {
 		c.startRescheduled(ctx, n, ct)
 	}
 	c.restartGlobals(ctx, n, globals)
+	c.mu.Lock()
+	c.checkGhostsLater(n)
+	c.mu.Unlock()
 	c.nudge()
 	if recovered {
 		c.rebalanceOnRecovery(n.name())
@@ -667,8 +672,10 @@ func (c *Cluster) setHealth(n *node, h model.Health) {
 	switch {
 	case h == model.Healthy:
 		n.down = make(chan struct{})
+		n.healthyAt = time.Now()
 	case n.health == model.Healthy:
 		close(n.down)
+		n.healthyAt = time.Time{}
 	}
 	n.health = h
 }

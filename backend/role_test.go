@@ -290,3 +290,27 @@ func TestAFormerPrimaryForgetsWhatItQueuedOnceAnotherDecides(t *testing.T) {
 		}
 	}
 }
+
+// TestAMovedContainerRemovedByAManagerThatNeverSawTheMove (soak, 20-minute
+// run): web moved off hung a to b; its primary died, and a manager
+// started while a was still hung took over (a is Pending to it: it never
+// listed a's containers, so it does not know web's old copy is there).
+// The user removes web; when a comes back, web's old copy must go.
+func TestAMovedContainerRemovedByAManagerThatNeverSawTheMove(t *testing.T) {
+	src, web, _, stopFirst, _ := webMovedOffHungA(t)
+	stopFirst()
+	third, _ := startReplica(t, src, &MemoryState{})
+	third.SetRole(true, "third:3376")
+	waitFor(t, 3*time.Second, "the new manager sees web on b, a not yet", func() bool {
+		n, where := copies(third, web.SwarmID)
+		return health(third, "b:2375") == model.Healthy && health(third, "a:2375") == model.Pending && n == 1 && where[0] == "b"
+	})
+	if err := third.Remove(context.Background(), "web", true); err != nil {
+		t.Fatal(err)
+	}
+	src.Sim("a:2375").Heal()
+	waitFor(t, 3*time.Second, "a connected and web's old copy gone from it", func() bool {
+		cs, _ := src.Sim("a:2375").Containers(context.Background())
+		return health(third, "a:2375") == model.Healthy && len(cs) == 0
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -194,3 +195,54 @@ func (c *Cluster) expireRemovals(ctx context.Context) {
 // removedWhileDown is why the copy of a container removed while it
 // waited to be rescheduled goes when its node comes back.
 const removedWhileDown = "removed by the user while its node was down"
+
+// ghost is the reservation of a create that ended without the engine's
+// answer (a connection that broke, a timeout, a node flagged down, a
+// caller that gave up): the engine may still carry it out — a hung engine
+// does when it runs again — so its room stays taken on the node, lest the
+// node hold more than it has once the container appears. It goes when the
+// engine shows the container (which then counts itself), or when a full
+// listing of the node, begun ghostGrace after the create ended and after
+// the node turned Healthy, does not have it.
+type ghost struct {
+	c     *model.Container // the reservation, as the create's pending container
+	ended time.Time        // when the create call ended
+}
+
+// ghostGrace is how long after an unanswered create, and after its node
+// answers again, a listing without the container proves it never came: a
+// hung engine that runs again carries out the requests it had received
+// alongside the manager's first listing.
+const ghostGrace = 3 * time.Second
+
+// unanswered reports whether a create's error leaves its outcome unknown.
+func unanswered(err error) bool {
+	return IsConnectionError(err) || errors.Is(err, ErrNodeDown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// buryGhosts drops the ghosts of node n that a listing begun at began
+// proves never came. c.mu is held.
+func (c *Cluster) buryGhosts(n *node, began time.Time) {
+	for sid, g := range c.ghosts {
+		if g.c.Node == n.entry.Addr && n.health == model.Healthy &&
+			began.Sub(g.ended) >= ghostGrace && began.Sub(n.healthyAt) >= ghostGrace {
+			delete(c.ghosts, sid)
+		}
+	}
+}
+
+// checkGhostsLater lists node n again once its ghosts can be judged, so
+// their room is not held until the next periodic refresh. c.mu is held.
+func (c *Cluster) checkGhostsLater(n *node) {
+	if !slices.ContainsFunc(slices.Collect(maps.Values(c.ghosts)), func(g *ghost) bool { return g.c.Node == n.entry.Addr }) {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx := c.runCtx()
+		if sleep(ctx, ghostGrace+500*time.Millisecond) {
+			c.RefreshNode(ctx, n.entry.Addr)
+		}
+	}()
+}

@@ -137,6 +137,12 @@ const (
 	// was running: whichever manager finds it still created starts it, so a
 	// manager that dies between create and start loses nothing.
 	LabelStartAfterReschedule = "com.swarmdeck.start-after-reschedule"
+	// LabelRescheduledFrom is on a container rescheduled off a failed
+	// node: that node's address, where its old copy may still be. A
+	// manager that did not see the move (it started later, or the node
+	// was never listed to it) knows from it that removing this copy must
+	// be recorded, so the old copy goes too when its node comes back.
+	LabelRescheduledFrom = "com.swarmdeck.rescheduled-from"
 	// LabelRebalance set to "true" lets the rebalancer (and a drain) move
 	// a container that has no reschedule policy.
 	LabelRebalance = "com.swarmdeck.rebalance"
