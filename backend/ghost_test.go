@@ -57,7 +57,9 @@ func TestACreateGivenUpKeepsItsRoomUntilItsOutcomeIsKnown(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			x := running("x", false)
 			x.CPUs = 1000
-			src := SimSource("test", []*model.Node{simNode("a", 2, 8<<30, nil, x)})
+			a := simNode("a", 2, 8<<30, nil, x)
+			a.Images = []model.Image{{ID: "sha256:busybox", RepoTags: []string{"busybox:latest"}}} // the late create is the engine's alone: no pull first
+			src := SimSource("test", []*model.Node{a})
 			sim := src.NewEngine
 			late := &lateCreates{perform: perform, release: make(chan struct{}), done: make(chan string, 1)}
 			late.lost.Store(true)
