@@ -249,12 +249,15 @@ func exprs(es []*sched.Expr) []string {
 func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cs := c.allContainers()
 	waiting := c.waitingLocked()
-	for _, q := range waiting {
-		cs = append(cs, q.c)
+	ct := c.byIDLocked(ref, waiting) // a full ID, as after a create: no scan of every container
+	if ct == nil {
+		cs := c.allContainers()
+		for _, q := range waiting {
+			cs = append(cs, q.c)
+		}
+		ct = model.FindContainer(cs, ref, c.nodeOf)
 	}
-	ct := model.FindContainer(cs, ref, c.nodeOf)
 	if ct == nil {
 		if gid, copies := c.globalNamedLocked(ref); gid != "" {
 			return nil, nil, nil, c.globalNameError(ref, copies)
@@ -271,6 +274,24 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 		return ct, n, n.view, &DownNodeError{Container: describe(ct), Node: n.name()}
 	}
 	return ct, n, n.view, nil
+}
+
+// byIDLocked finds the container whose full ID is ref, on a node or
+// among the waiting ones: what model.FindContainer answers first, found
+// by the nodes' maps rather than by reading every container. c.mu is
+// held.
+func (c *Cluster) byIDLocked(ref string, waiting []*queued) *model.Container {
+	for _, n := range c.nodes {
+		if ct := n.containers[ref]; ct != nil {
+			return ct
+		}
+	}
+	for _, q := range waiting {
+		if q.c.ID == ref {
+			return q.c
+		}
+	}
+	return nil
 }
 
 // DownNodeError is the answer about a container whose node is not

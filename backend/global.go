@@ -394,8 +394,8 @@ func (c *Cluster) globalNamed(ref string) string {
 // node. c.mu is held.
 func (c *Cluster) globalNamedLocked(ref string) (string, []*model.Container) {
 	name := strings.TrimPrefix(ref, "/")
-	if name == "" || strings.Contains(name, "/") {
-		return "", nil
+	if name == "" || strings.Contains(name, "/") || c.byIDLocked(ref, nil) != nil {
+		return "", nil // a container's full ID is that container, whatever the names
 	}
 	gid := ""
 	var copies []*model.Container
