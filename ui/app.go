@@ -80,6 +80,7 @@ type App struct {
 	launching *launchOp     // the launch running, if any
 	back      string        // the view a drill came from (Enter on a node), for Esc
 	drawn     func()        // test hook: called after each install
+	drewAt    time.Time     // when updateIf last drew
 	quiet     time.Duration // quietEvery; tests make it longer
 	follow    time.Duration // followFor; tests make it longer
 }
@@ -215,6 +216,7 @@ func (a *App) updateIf(f func() bool) {
 		a.app.QueueUpdate(func() {
 			if f() {
 				a.app.ForceDraw()
+				a.drewAt = time.Now()
 			}
 		})
 	}

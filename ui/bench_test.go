@@ -206,12 +206,12 @@ type benchConsole struct {
 // runConsole starts a console over bigCluster; after is called after each
 // frame is drawn, on the UI goroutine. It waits for the first frame with
 // every node.
-func runConsole(b *testing.B, after func()) *benchConsole {
+func runConsole(b *testing.B, after func(a *App)) *benchConsole {
 	c, stop := bigCluster(b)
 	bc := &benchConsole{c: c, a: New(c), screen: tcell.NewSimulationScreen("UTF-8")}
 	bc.a.Application().SetScreen(bc.screen)
 	bc.screen.SetSize(200, 60)
-	bc.a.Application().SetAfterDrawFunc(func(tcell.Screen) { after() })
+	bc.a.Application().SetAfterDrawFunc(func(tcell.Screen) { after(bc.a) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- bc.a.Run(ctx) }()
@@ -284,10 +284,9 @@ func BenchmarkKeyToScreen(b *testing.B) {
 			var want atomic.Pointer[string]
 			var running atomic.Bool // a launch runs, as the UI goroutine last saw
 			shown := make(chan time.Time, 1)
-			var bc *benchConsole
-			bc = runConsole(b, func() {
-				running.Store(bc.a.launching != nil)
-				if w := want.Load(); w != nil && bc.a.frontPage() == *w {
+			bc := runConsole(b, func(a *App) {
+				running.Store(a.launching != nil)
+				if w := want.Load(); w != nil && a.frontPage() == *w {
 					want.Store(nil)
 					shown <- time.Now()
 				}
@@ -335,7 +334,7 @@ func BenchmarkKeyToScreen(b *testing.B) {
 // console over 1,000 nodes and 30,000 containers, until the status line
 // says it is done.
 func BenchmarkLaunch(b *testing.B) {
-	bc := runConsole(b, func() {})
+	bc := runConsole(b, func(*App) {})
 	for i := 0; b.Loop(); i++ {
 		bc.launch(1000)
 		n := 30**benchNodes + 1000*(i+1)
