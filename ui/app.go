@@ -81,6 +81,7 @@ type App struct {
 	back      string        // the view a drill came from (Enter on a node), for Esc
 	drawn     func()        // test hook: called after each install
 	drewAt    time.Time     // when updateIf last drew
+	screen    tcell.Screen  // the screen of the last draw
 	quiet     time.Duration // quietEvery; tests make it longer
 	follow    time.Duration // followFor; tests make it longer
 }
@@ -138,6 +139,7 @@ func (a *App) layout() {
 	a.app.SetRoot(a.root, true).EnableMouse(true)
 	a.app.SetInputCapture(a.keys)
 	a.app.SetBeforeDrawFunc(func(s tcell.Screen) bool {
+		a.screen = s
 		if w, h := s.Size(); w != a.width || h != a.height {
 			a.width, a.height = w, h
 			a.layoutHeader()
@@ -258,7 +260,7 @@ func (a *App) refresher(ctx context.Context) {
 			if !first && len(fresh) == 0 && (gen == last || now.Before(built.Add(a.quiet)) && now.After(follow)) {
 				if now.Sub(checked) >= agesEvery {
 					checked = now
-					a.updateIf(a.agesMoved)
+					a.redrawAges()
 				}
 				continue
 			}
@@ -276,6 +278,27 @@ func (a *App) refresher(ctx context.Context) {
 		fresh, first, last, built, checked = nil, false, gen, time.Now(), time.Now()
 		a.updateIf(func() bool { return a.install(st) })
 	}
+}
+
+// redrawAges redraws the front view's table, and only it, when an age on
+// it reads differently now: nothing else on screen moves with time. The
+// screen keeps the last frame; tcell sends the terminal only the cells
+// that changed.
+func (a *App) redrawAges() {
+	if a.ctx.Err() != nil {
+		return
+	}
+	a.app.QueueUpdate(func() {
+		if a.screen == nil || !a.agesMoved() {
+			return
+		}
+		if w, h := a.screen.Size(); w != a.width || h != a.height {
+			a.app.ForceDraw() // resized meanwhile: lay everything out again
+			return
+		}
+		a.tables[a.current].Draw(a.screen)
+		a.screen.Show()
+	})
 }
 
 // agesMoved reports whether an age shown in the front view reads

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,4 +92,27 @@ func TestAChangeWithoutAnEventIsShown(t *testing.T) {
 	l.release()
 	h.typeText("2")
 	h.wait(settle, "Containers [10]", "/late ")
+}
+
+// An age on screen moves on with nothing rebuilt or installed: the
+// table alone is redrawn when an age's text changes (quiet rebuilds are
+// an hour apart here). The test waits for an age to change between two
+// reads with no install in between.
+func TestAgesMoveOnWithoutARebuild(t *testing.T) {
+	var installs atomic.Int64
+	h := startWith(t, steadySource(t), 160, 40, func(c *backend.Cluster) Backend { return c },
+		func(a *App) { a.quiet, a.follow, a.drawn = time.Hour, 0, func() { installs.Add(1) } })
+	h.wait(settle, "Nodes [5]", "eu-1")
+	age := regexp.MustCompile(`\b\d+s\b`)
+	for deadline := time.Now().Add(settle); ; {
+		before, n := age.FindAllString(h.lineWith("eu-1"), -1), installs.Load()
+		time.Sleep(1500 * time.Millisecond)
+		after := age.FindAllString(h.lineWith("eu-1"), -1)
+		if installs.Load() == n && len(before) > 0 && !slices.Equal(before, after) {
+			return // moved on, nothing installed
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eu-1's age never moved on without an install: %q then %q", before, after)
+		}
+	}
 }
