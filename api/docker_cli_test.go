@@ -31,7 +31,7 @@ type realCluster struct {
 	c     *backend.Cluster
 }
 
-func startOnTestbed(t *testing.T) *realCluster {
+func startOnTestbed(t testing.TB) *realCluster {
 	t.Helper()
 	nodes := os.Getenv("SWARMDECK_TESTBED_NODES")
 	if nodes == "" {
@@ -52,7 +52,7 @@ func startOnTestbed(t *testing.T) *realCluster {
 // nodes, serves its Docker API to the CLIs, and waits until every engine
 // is healthy; the engines' containers and test networks are removed
 // before and after.
-func startOnNodes(t *testing.T, nodes string, opts backend.Options) *realCluster {
+func startOnNodes(t testing.TB, nodes string, opts backend.Options) *realCluster {
 	t.Helper()
 	rc := &realCluster{addrs: strings.Split(nodes, ",")}
 	rc.clean(t)
@@ -90,7 +90,7 @@ func startOnNodes(t *testing.T, nodes string, opts backend.Options) *realCluster
 
 // clean removes every container and every network this test made, on
 // the engines themselves.
-func (rc *realCluster) clean(t *testing.T) {
+func (rc *realCluster) clean(t testing.TB) {
 	for _, a := range rc.addrs {
 		out, _ := exec.Command("docker", "-H", "tcp://"+a, "ps", "-aq").Output()
 		if ids := strings.Fields(string(out)); len(ids) > 0 {
@@ -118,7 +118,7 @@ func (rc *realCluster) docker(cli string, args ...string) (string, string, error
 	return out.String(), errb.String(), err
 }
 
-func (rc *realCluster) must(t *testing.T, cli string, args ...string) string {
+func (rc *realCluster) must(t testing.TB, cli string, args ...string) string {
 	t.Helper()
 	out, errOut, err := rc.docker(cli, args...)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 // bed's real dockerd and its real registry (scripts/registry.sh).
 
 // requireRegistry is the test bed's registry, host:port.
-func requireRegistry(t *testing.T) string {
+func requireRegistry(t testing.TB) string {
 	t.Helper()
 	reg := os.Getenv("SWARMDECK_REGISTRY")
 	if reg == "" {
@@ -35,7 +35,7 @@ func requireRegistry(t *testing.T) string {
 }
 
 // engine runs the docker CLI on one of the test bed's engines directly.
-func (rc *realCluster) engine(t *testing.T, i int, args ...string) string {
+func (rc *realCluster) engine(t testing.TB, i int, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("/usr/bin/docker", append([]string{"-H", "tcp://" + rc.addrs[i]}, args...)...)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
@@ -54,7 +54,7 @@ func (rc *realCluster) onEngine(i int, ref string) bool {
 // registryOnly makes an image that only the registry has: busybox with a
 // file of its own (so a layer no engine has), built on node-1, pushed,
 // and removed from node-1 again. Its name is unique to the call.
-func (rc *realCluster) registryOnly(t *testing.T, reg, what string) string {
+func (rc *realCluster) registryOnly(t testing.TB, reg, what string) string {
 	t.Helper()
 	b := make([]byte, 4)
 	rand.Read(b)
