@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -169,11 +170,19 @@ func (s *Server) saveImages(w http.ResponseWriter, r *http.Request) {
 }
 
 // loadImages is docker load through the cluster: the archive goes to
-// every healthy node at once (one read of the client's body, copied to
-// each engine as it comes), and each engine's answer streams back, every
-// line tagged with its node. A node that fails is named; the others' work
-// stands.
+// every healthy node at once, and each engine's answer streams back,
+// every line tagged with its node.
 func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
+	s.onEveryEngine(w, r, "/images/load", "load images", true)
+}
+
+// onEveryEngine passes a request to every healthy node at once: its
+// body, when it has one, is read once and copied to each engine as it
+// comes. Each engine's JSON messages stream back tagged with the node. A
+// node that fails is named in the error that ends the stream; the others'
+// work stands. When every node refuses before any message, the answer is
+// their error with its status.
+func (s *Server) onEveryEngine(w http.ResponseWriter, r *http.Request, path, what string, withBody bool) {
 	type target struct {
 		n *model.Node
 		p backend.Proxied
@@ -185,7 +194,7 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(targets) == 0 {
-		writeError(w, fmt.Errorf("%w: no healthy node to load images on", backend.ErrNotFound))
+		writeError(w, fmt.Errorf("%w: no healthy node to %s on", backend.ErrNotFound, what))
 		return
 	}
 	slices.SortFunc(targets, func(a, b target) int { return strings.Compare(a.n.Name, b.n.Name) })
@@ -194,24 +203,33 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		pr, pipeW := io.Pipe()
-		writers[i] = pipeW
+		var body io.Reader
+		if withBody {
+			pr, pipeW := io.Pipe()
+			writers[i], body = pipeW, pr
+			defer pr.CloseWithError(errors.New("the request ended"))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := loadOn(r, t.p, pr, func(m jsonmessage.JSONMessage) { pw.send(tagLoad(t.n.Name, m)) })
-			pr.CloseWithError(fmt.Errorf("%s stopped reading: %v", t.n.Name, err)) // the copy below moves on without it
+			err := streamOn(r, t.p, path, body, func(m jsonmessage.JSONMessage) { pw.send(tagLoad(t.n.Name, m)) })
+			if pr, ok := body.(*io.PipeReader); ok {
+				pr.CloseWithError(fmt.Errorf("%s stopped reading: %v", t.n.Name, err)) // the copy below moves on without it
+			}
 			errs[i] = err
 			s.c.RefreshImages(r.Context(), t.n.Addr)
 		}()
 	}
 	// An engine that stops reading is dropped from the copy (its own
 	// answer says why); only the client's body failing fails them all.
-	body := &readErr{r: r.Body}
-	io.Copy(fanOut(writers), body)
-	copyErr := body.err
-	for _, pwr := range writers {
-		pwr.CloseWithError(copyErr)
+	var copyErr error
+	if withBody {
+		body := &readErr{r: r.Body}
+		io.Copy(fanOut(writers), body)
+		copyErr = body.err
+		for _, pwr := range writers {
+			pwr.CloseWithError(copyErr)
+		}
 	}
 	wg.Wait()
 	var failed backend.NodeErrors
@@ -222,9 +240,11 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case copyErr != nil:
-		pw.fail(fmt.Errorf("%w: reading the archive to load: %v", errBadRequest, copyErr))
+		pw.fail(fmt.Errorf("%w: reading the request body to %s: %v", errBadRequest, what, copyErr))
+	case len(failed) == len(targets) && !pw.begun():
+		pw.fail(failed)
 	case len(failed) > 0:
-		pw.fail(fmt.Errorf("loading failed on %d of %d nodes: %w", len(failed), len(targets), failed))
+		pw.fail(fmt.Errorf("%s failed on %d of %d nodes: %w", what, len(failed), len(targets), failed))
 	default:
 		pw.mu.Lock()
 		if !pw.started {
@@ -234,12 +254,16 @@ func (s *Server) loadImages(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// loadOn sends an archive to one engine's /images/load and passes on
-// each message of its answer.
-func loadOn(r *http.Request, p backend.Proxied, body io.Reader, each func(jsonmessage.JSONMessage)) error {
-	out := outgoing(r, p, "/images/load")
-	out.Body, out.ContentLength = io.NopCloser(body), -1
-	out.Header.Del("Content-Length")
+// streamOn sends r (with body, when not nil) to one engine's path and
+// passes on each JSON message of its answer.
+func streamOn(r *http.Request, p backend.Proxied, path string, body io.Reader, each func(jsonmessage.JSONMessage)) error {
+	out := outgoing(r, p, path)
+	if body != nil {
+		out.Body, out.ContentLength = io.NopCloser(body), -1
+		out.Header.Del("Content-Length")
+	} else {
+		out.Body, out.ContentLength = http.NoBody, 0
+	}
 	resp, err := p.HTTPClient().Do(out)
 	if err != nil {
 		return engineError(r, err)
@@ -381,8 +405,36 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 }
 
 // streamsBody reports the routes whose request body is an archive passed
-// on as it comes (a build context, images to load), not read whole: the
-// body limit does not apply to them.
+// on as it comes (a build context, images to load or import, files into
+// a container), not read whole: the body limit does not apply to them.
 func streamsBody(r *http.Request) bool {
-	return r.Method == http.MethodPost && (r.URL.Path == "/build" || r.URL.Path == "/images/load")
+	switch r.Method {
+	case http.MethodPost:
+		return r.URL.Path == "/build" || r.URL.Path == "/images/load" || r.URL.Path == "/images/create"
+	case http.MethodPut:
+		return strings.HasSuffix(r.URL.Path, "/archive")
+	}
+	return false
+}
+
+// commit is docker commit through the cluster: the container's engine
+// makes the image (container= is the container's ID there), and that
+// node's images are read again.
+func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
+	ref := r.URL.Query().Get("container")
+	if ref == "" {
+		writeError(w, fmt.Errorf("%w: docker commit needs a container (container=)", errBadRequest))
+		return
+	}
+	ct, n, p, err := s.locate(ref)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	q.Set("container", ct.ID)
+	r.URL.RawQuery = q.Encode()
+	r, done := s.whileHealthy(r, n.Addr)
+	defer done()
+	proxy(w, r, p, "/commit", func() { s.c.RefreshImages(r.Context(), n.Addr) })
 }

@@ -132,7 +132,8 @@ func TestAPullThatFailsSaysWhereAndWhy(t *testing.T) {
 		{"no registry there", "fromImage=127.0.0.1:1/sdx&tag=v1", 500, []string{"node-1, node-2, node-3: ", "127.0.0.1:1", "connection refused"}},
 		{"bad reference", "fromImage=Bad/Name&tag=v1", 400, []string{"Bad/Name:v1", "must be lowercase"}},
 		{"bad tag", "fromImage=busybox&tag=no%20spaces", 400, []string{"busybox:no spaces", "invalid reference format"}},
-		{"no image", "fromSrc=-", 400, []string{"fromImage"}},
+		{"neither pull nor import", "tag=v1", 400, []string{"fromImage", "fromSrc"}},
+		{"import under a bad name", "fromSrc=-&repo=Bad", 400, []string{"Bad", "must be lowercase"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, err := http.Post(base+"/images/create?"+tt.query, "text/plain", nil)
@@ -395,6 +396,58 @@ func TestDockerBuildWithAConstraintBuildArg(t *testing.T) {
 			_, errOut, err := rc.docker(cli, "build", "--build-arg", "constraint:zone==nowhere", "-t", ref, dir)
 			if err == nil || !strings.Contains(errOut, "zone==nowhere") {
 				t.Errorf("a build no node can take: %v %s", err, errOut)
+			}
+		})
+	}
+}
+
+// TestDockerImportCommitAndCpThroughTheManager: docker import lands on
+// every node; docker commit makes the image on the container's node
+// only; docker cp into and out of a container (PUT, HEAD and GET of its
+// archive) goes to its engine. Both CLIs.
+func TestDockerImportCommitAndCpThroughTheManager(t *testing.T) {
+	rc := startOnTestbed(t)
+	for i, cli := range clis {
+		t.Run(cli, func(t *testing.T) {
+			b := make([]byte, 4)
+			rand.Read(b)
+			suffix := hex.EncodeToString(b)
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello "+suffix+"\n"), 0o644)
+			tarball := filepath.Join(t.TempDir(), "rootfs.tar")
+			if out, err := exec.Command("tar", "-C", dir, "-cf", tarball, ".").CombinedOutput(); err != nil {
+				t.Fatalf("tar: %v %s", err, out)
+			}
+			imported := "sdimported-" + suffix + ":v1"
+			t.Cleanup(func() { rc.removeImage(imported) })
+			out := rc.must(t, cli, "import", tarball, imported)
+			for j := range rc.addrs {
+				if !rc.onEngine(j, imported) {
+					t.Errorf("node-%d lacks %s after docker import:\n%s", j+1, imported, out)
+				}
+			}
+
+			name := fmt.Sprintf("sdcommit%d", i)
+			rc.must(t, cli, "run", "-d", "--name", name, "-e", "constraint:node==node-2", "busybox", "/bin/sleep", "100000")
+			rc.must(t, cli, "cp", filepath.Join(dir, "hello.txt"), name+":/tmp/hello.txt")
+			back := filepath.Join(t.TempDir(), "back.txt")
+			rc.must(t, cli, "cp", name+":/tmp/hello.txt", back)
+			if got, _ := os.ReadFile(back); string(got) != "hello "+suffix+"\n" {
+				t.Errorf("docker cp there and back gave %q", got)
+			}
+			committed := "sdcommitted-" + suffix + ":v1"
+			t.Cleanup(func() { rc.removeImage(committed) })
+			rc.must(t, cli, "commit", name, committed)
+			for j := range rc.addrs {
+				if rc.onEngine(j, committed) != (j == 1) {
+					t.Errorf("node-%d has %s: %v; only node-2, the container's, should", j+1, committed, rc.onEngine(j, committed))
+				}
+			}
+			if out := rc.must(t, cli, "run", "--rm", committed, "cat", "/tmp/hello.txt"); out != "hello "+suffix+"\n" {
+				t.Errorf("a container of the committed image printed %q", out)
+			}
+			if _, errOut, err := rc.docker(cli, "commit", "sdnocontainer", committed); err == nil || !strings.Contains(errOut, "sdnocontainer") {
+				t.Errorf("commit of a container that does not exist: %v %s", err, errOut)
 			}
 		})
 	}

@@ -76,7 +76,7 @@ func pullRef(r *http.Request) (string, bool, error) {
 	q := r.URL.Query()
 	ref := q.Get("fromImage")
 	if ref == "" {
-		return "", false, fmt.Errorf("%w: POST /images/create needs fromImage (a pull); swarmdeck does not import (fromSrc)", errBadRequest)
+		return "", false, fmt.Errorf("%w: POST /images/create needs fromImage (a pull) or fromSrc (an import)", errBadRequest)
 	}
 	if tag := q.Get("tag"); tag != "" {
 		if strings.Contains(tag, ":") { // a digest: algorithm:hex
@@ -105,6 +105,10 @@ func pullRef(r *http.Request) (string, bool, error) {
 // answer is their error, with its status. X-Registry-Auth is passed to the
 // engines as it came.
 func (s *Server) pullImage(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query(); q.Get("fromImage") == "" && q.Get("fromSrc") != "" {
+		s.importImage(w, r)
+		return
+	}
 	ref, all, err := pullRef(r)
 	if err != nil {
 		writeError(w, err)
@@ -183,4 +187,23 @@ func (s *Server) nodeNamed(name string) string {
 		}
 	}
 	return ""
+}
+
+// importImage is docker import through the cluster, as Swarm did it: on
+// every healthy node, the archive (fromSrc=-, the request's body) copied
+// to each engine as it comes, or a URL each engine fetches itself. The
+// repository named must be a valid reference.
+func (s *Server) importImage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if repo := q.Get("repo"); repo != "" {
+		ref := repo
+		if tag := q.Get("tag"); tag != "" {
+			ref += ":" + tag
+		}
+		if _, err := backend.ParseRef(ref); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	s.onEveryEngine(w, r, "/images/create", "import "+q.Get("fromSrc"), q.Get("fromSrc") == "-")
 }
