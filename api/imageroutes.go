@@ -438,3 +438,24 @@ func (s *Server) commit(w http.ResponseWriter, r *http.Request) {
 	defer done()
 	proxy(w, r, p, "/commit", func() { s.c.RefreshImages(r.Context(), n.Addr) })
 }
+
+// anyEngine passes a request that any engine answers alike (docker
+// login's credential check, docker search) to the first healthy node, as
+// Swarm passed it to a random one.
+func (s *Server) anyEngine(w http.ResponseWriter, r *http.Request) {
+	nodes := s.c.Nodes()
+	for _, n := range nodes {
+		if n.Health != model.Healthy {
+			continue
+		}
+		p, err := s.proxiedEngine(n)
+		if err != nil {
+			continue
+		}
+		r, done := s.whileHealthy(r, n.Addr)
+		defer done()
+		proxy(w, r, p, r.URL.Path, nil)
+		return
+	}
+	writeError(w, fmt.Errorf("%w: no healthy node to answer %s", backend.ErrNotFound, r.URL.Path))
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -448,6 +449,88 @@ func TestDockerImportCommitAndCpThroughTheManager(t *testing.T) {
 			}
 			if _, errOut, err := rc.docker(cli, "commit", "sdnocontainer", committed); err == nil || !strings.Contains(errOut, "sdnocontainer") {
 				t.Errorf("commit of a container that does not exist: %v %s", err, errOut)
+			}
+		})
+	}
+}
+
+// authRegistry starts a registry of the test's own that asks for basic
+// auth (user sduser, password sd-secret: testdata/registry-htpasswd), on
+// a free loopback port, and stops it at the end. Its address.
+func authRegistry(t *testing.T) string {
+	t.Helper()
+	requireRegistry(t) // the bed has Debian's docker-registry
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	htpasswd, _ := filepath.Abs("testdata/registry-htpasswd")
+	cfg := fmt.Sprintf("version: 0.1\nlog: {level: warn}\nstorage:\n  filesystem: {rootdirectory: %s}\nhttp: {addr: %s}\nauth:\n  htpasswd: {realm: swarmdeck-test, path: %s}\n",
+		filepath.Join(dir, "data"), addr, htpasswd)
+	os.WriteFile(filepath.Join(dir, "config.yml"), []byte(cfg), 0o644)
+	cmd := exec.Command("/usr/bin/docker-registry", "serve", filepath.Join(dir, "config.yml"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return addr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry with auth on %s did not answer within 10 s", addr)
+		}
+	}
+}
+
+// TestRegistryCredentialsPassThroughTheManager: against a registry that
+// asks for a password, docker login, pull (onto every node), run (the
+// chosen node pulls) and push through the manager work once logged in:
+// the CLI's X-Registry-Auth reaches the engines. Without credentials the
+// pull is refused, naming the nodes and why, and no node has the image.
+func TestRegistryCredentialsPassThroughTheManager(t *testing.T) {
+	rc := startOnTestbed(t)
+	reg := authRegistry(t)
+	for i, cli := range clis {
+		t.Run(cli, func(t *testing.T) {
+			config := t.TempDir() // the CLI's credentials, this test's only
+			env := []string{"DOCKER_CONFIG=" + config}
+			ref := fmt.Sprintf("%s/sdauth%d:v1", reg, i)
+			t.Cleanup(func() { rc.removeImage(ref) })
+			rc.must(t, "/usr/bin/docker", "-H", "tcp://"+rc.addrs[0], "tag", "busybox:latest", ref)
+
+			cmd := exec.Command(cli, "pull", ref)
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+rc.host, "DOCKER_CONFIG="+t.TempDir())
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), "node-1, node-2, node-3: ") || !strings.Contains(string(out), "no basic auth credentials") {
+				t.Errorf("a pull without credentials: %v\n%s", err, out)
+			}
+
+			login := exec.Command(cli, "login", "-u", "sduser", "--password-stdin", reg)
+			login.Env = append(os.Environ(), "DOCKER_HOST="+rc.host, "DOCKER_CONFIG="+config)
+			login.Stdin = strings.NewReader("sd-secret\n")
+			if out, err := login.CombinedOutput(); err != nil || !strings.Contains(string(out), "Login Succeeded") {
+				t.Fatalf("docker login through the manager: %v\n%s", err, out)
+			}
+			rc.dockerEnv(t, env, cli, "push", ref) // from node-1, the only node that has it
+			rc.removeImage(ref)
+			rc.dockerEnv(t, env, cli, "pull", ref)
+			for j := range rc.addrs {
+				if !rc.onEngine(j, ref) {
+					t.Errorf("node-%d lacks %s after the pull with credentials", j+1, ref)
+				}
+			}
+			rc.removeImage(ref)
+			name := fmt.Sprintf("sdauthrun%d", i)
+			rc.dockerEnv(t, env, cli, "run", "-d", "--name", name, "-e", "constraint:node==node-3", ref, "/bin/sleep", "100000")
+			if ps := rc.must(t, cli, "ps", "--filter", "name="+name, "--format", "{{.Names}}"); !strings.HasPrefix(ps, "node-3/") {
+				t.Errorf("the container of the registry's image is %q, not running on node-3", ps)
 			}
 		})
 	}

@@ -112,6 +112,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /images/{rest...}", s.postImageRoute)
 	m.HandleFunc("POST /build", s.build)
 	m.HandleFunc("POST /commit", s.commit)
+	m.HandleFunc("POST /auth", s.anyEngine)
+	m.HandleFunc("GET /images/search", s.anyEngine)
 	m.HandleFunc("PUT /containers/{name}/archive", s.proxyContainer)
 	m.HandleFunc("HEAD /containers/{name}/archive", s.proxyContainer)
 	m.HandleFunc("DELETE /images/{name...}", s.removeImage)
