@@ -70,22 +70,8 @@ func startOnNodes(t testing.TB, nodes string, opts backend.Options) *realCluster
 	srv := httptest.NewServer(New(rc.c))
 	rc.host = "tcp://" + srv.Listener.Addr().String()
 	t.Cleanup(func() { srv.Close(); cancel(); <-done; rc.clean(t) })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		healthy := 0
-		for _, n := range rc.c.Nodes() {
-			if n.Health == model.Healthy {
-				healthy++
-			}
-		}
-		if healthy == len(rc.addrs) {
-			return rc
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the test bed's engines did not become healthy")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHealthy(t, rc, len(rc.addrs), 20*time.Second)
+	return rc
 }
 
 // clean removes every container and every network this test made, on

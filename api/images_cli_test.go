@@ -52,14 +52,19 @@ func (rc *realCluster) onEngine(i int, ref string) bool {
 	return exec.Command("/usr/bin/docker", "-H", "tcp://"+rc.addrs[i], "image", "inspect", ref).Run() == nil
 }
 
+// suffix is a random name part, so that a test's images are its own.
+func suffix() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // registryOnly makes an image that only the registry has: busybox with a
 // file of its own (so a layer no engine has), built on node-1, pushed,
 // and removed from node-1 again. Its name is unique to the call.
 func (rc *realCluster) registryOnly(t testing.TB, reg, what string) string {
 	t.Helper()
-	b := make([]byte, 4)
-	rand.Read(b)
-	ref := fmt.Sprintf("%s/sd%s-%s:v1", reg, what, hex.EncodeToString(b))
+	ref := fmt.Sprintf("%s/sd%s-%s:v1", reg, what, suffix())
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "stamp"), []byte(ref+"\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox:latest\nCOPY stamp /stamp\nCMD [\"/bin/sleep\", \"100000\"]\n"), 0o644)
@@ -183,14 +188,14 @@ func TestAPullThatFailsSaysWhereAndWhy(t *testing.T) {
 		if !rc.onEngine(0, ref) || !rc.onEngine(1, ref) {
 			t.Error("node-1 or node-2 lacks the image after the pull")
 		}
-		waitHealthy(t, rc, 3)
+		waitHealthy(t, rc, 3, 30*time.Second)
 	})
 }
 
-// waitHealthy waits until n nodes are healthy again.
-func waitHealthy(t *testing.T, rc *realCluster, n int) {
+// waitHealthy waits until n nodes are healthy (again).
+func waitHealthy(t testing.TB, rc *realCluster, n int, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(within)
 	for {
 		healthy := 0
 		for _, x := range rc.c.Nodes() {
@@ -371,9 +376,7 @@ func TestDockerBuildWithAConstraintBuildArg(t *testing.T) {
 	rc := startOnTestbed(t)
 	for i, cli := range clis {
 		t.Run(cli, func(t *testing.T) {
-			b := make([]byte, 4)
-			rand.Read(b)
-			ref := "sdbuilt-" + hex.EncodeToString(b) + ":v1"
+			ref := "sdbuilt-" + suffix() + ":v1"
 			t.Cleanup(func() { rc.removeImage(ref) })
 			dir := t.TempDir()
 			os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM busybox:latest\nARG greeting\nRUN echo \"$greeting\" > /greeting\n"), 0o644)
@@ -410,16 +413,14 @@ func TestDockerImportCommitAndCpThroughTheManager(t *testing.T) {
 	rc := startOnTestbed(t)
 	for i, cli := range clis {
 		t.Run(cli, func(t *testing.T) {
-			b := make([]byte, 4)
-			rand.Read(b)
-			suffix := hex.EncodeToString(b)
+			id := suffix()
 			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello "+suffix+"\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hello "+id+"\n"), 0o644)
 			tarball := filepath.Join(t.TempDir(), "rootfs.tar")
 			if out, err := exec.Command("tar", "-C", dir, "-cf", tarball, ".").CombinedOutput(); err != nil {
 				t.Fatalf("tar: %v %s", err, out)
 			}
-			imported := "sdimported-" + suffix + ":v1"
+			imported := "sdimported-" + id + ":v1"
 			t.Cleanup(func() { rc.removeImage(imported) })
 			out := rc.must(t, cli, "import", tarball, imported)
 			for j := range rc.addrs {
@@ -433,10 +434,10 @@ func TestDockerImportCommitAndCpThroughTheManager(t *testing.T) {
 			rc.must(t, cli, "cp", filepath.Join(dir, "hello.txt"), name+":/tmp/hello.txt")
 			back := filepath.Join(t.TempDir(), "back.txt")
 			rc.must(t, cli, "cp", name+":/tmp/hello.txt", back)
-			if got, _ := os.ReadFile(back); string(got) != "hello "+suffix+"\n" {
+			if got, _ := os.ReadFile(back); string(got) != "hello "+id+"\n" {
 				t.Errorf("docker cp there and back gave %q", got)
 			}
-			committed := "sdcommitted-" + suffix + ":v1"
+			committed := "sdcommitted-" + id + ":v1"
 			t.Cleanup(func() { rc.removeImage(committed) })
 			rc.must(t, cli, "commit", name, committed)
 			for j := range rc.addrs {
@@ -444,7 +445,7 @@ func TestDockerImportCommitAndCpThroughTheManager(t *testing.T) {
 					t.Errorf("node-%d has %s: %v; only node-2, the container's, should", j+1, committed, rc.onEngine(j, committed))
 				}
 			}
-			if out := rc.must(t, cli, "run", "--rm", committed, "cat", "/tmp/hello.txt"); out != "hello "+suffix+"\n" {
+			if out := rc.must(t, cli, "run", "--rm", committed, "cat", "/tmp/hello.txt"); out != "hello "+id+"\n" {
 				t.Errorf("a container of the committed image printed %q", out)
 			}
 			if _, errOut, err := rc.docker(cli, "commit", "sdnocontainer", committed); err == nil || !strings.Contains(errOut, "sdnocontainer") {
