@@ -60,6 +60,11 @@ func TestAPullOntoTheMarkedNodesShowsEachNodesProgress(t *testing.T) {
 	h.wait(settle, "✓ eu-2", "✓ eu-3", "1/1 layers", "pulled onto 2 nodes", "pull alpine:3.19: pulled onto 2 nodes")
 	h.key(tcell.KeyEscape)
 	h.wait(settle, "Nodes [6]")
+	// The node pages show the console's state, which has the images once
+	// it has the pulls' events (the manager reads the images first).
+	h.typeText("4")
+	h.wait(settle, "pulled alpine:3.19 on eu-2", "pulled alpine:3.19 on eu-3")
+	h.typeText("1")
 	nodePage := func(name string) string {
 		h.typeText("/" + name)
 		h.key(tcell.KeyEnter)
