@@ -292,6 +292,11 @@ func GenerateNodes(n, perNode int) []*model.Node {
 				model.LabelOperatingSystem: "Debian GNU/Linux 12 (bookworm)"},
 		}
 		nd.ID = fmt.Sprintf("SIM%05d:%s", i+1, strings.Repeat("X", 4))
+		// Every node has the pool's images (one ID each, as pulled from
+		// one registry), so a create needs no pull.
+		for k, im := range images {
+			nd.Images = append(nd.Images, model.Image{ID: fmt.Sprintf("sha256:%064x", k+1), RepoTags: []string{im}})
+		}
 		freeCPUs, freeMem := model.CPUs(nd.CPUs), nd.Memory
 		for j := range perNode {
 			im := images[j%len(images)]
