@@ -310,8 +310,10 @@ func TestDockerImageCommandsThroughTheManager(t *testing.T) {
 			}
 
 			// inspect and history of the image.
-			if id := strings.TrimSpace(rc.must(t, cli, "image", "inspect", "-f", "{{.Id}}", ref)); id != rc.imageID(0, ref) {
-				t.Errorf("inspect says %s; the engines have %s", id, rc.imageID(0, ref))
+			for _, inspect := range [][]string{{"image", "inspect"}, {"inspect"}} {
+				if id := strings.TrimSpace(rc.must(t, cli, append(inspect, "-f", "{{.Id}}", ref)...)); id != rc.imageID(0, ref) {
+					t.Errorf("docker %v says %s; the engines have %s", inspect, id, rc.imageID(0, ref))
+				}
 			}
 			if h := rc.must(t, cli, "history", "--no-trunc", ref); !strings.Contains(h, "COPY file:") {
 				t.Errorf("history lacks the COPY layer:\n%s", h)
