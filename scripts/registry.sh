@@ -34,16 +34,22 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$PORT
+  secret: swarmdeck-test-registry
 CFG
-  setsid "$BIN" serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
+  # The registry reads REGISTRY_* variables as config: ours are not for it.
+  env -u REGISTRY_DIR -u REGISTRY_PORT -u REGISTRY_BIN setsid "$BIN" serve "$REGISTRY_DIR/config.yml" >"$REGISTRY_DIR/registry.log" 2>&1 </dev/null &
   echo $! > "$REGISTRY_DIR/pid"
   for _ in $(seq 1 200); do
-    if curl -sf --max-time 2 "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1; then return 0; fi
-    kill -0 "$(cat "$REGISTRY_DIR/pid")" 2>/dev/null || break
+    kill -0 "$(cat "$REGISTRY_DIR/pid")" 2>/dev/null || break   # it exited: the port is taken, or the config is bad
+    if curl -sf --max-time 2 "http://127.0.0.1:$PORT/v2/" >/dev/null 2>&1; then
+      sleep 0.2
+      kill -0 "$(cat "$REGISTRY_DIR/pid")" 2>/dev/null && return 0   # ours answers, not another on the port
+      break
+    fi
     sleep 0.1
   done
   tail -20 "$REGISTRY_DIR/registry.log" >&2
-  die "the registry on 127.0.0.1:$PORT did not answer /v2/ within 20 s"
+  die "no registry of ours answers on 127.0.0.1:$PORT (its log is above)"
 }
 
 case "${1:-}" in
