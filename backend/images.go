@@ -81,6 +81,11 @@ func (e NodeErrors) Unwrap() []error {
 // ParseRef reads an image reference as docker pull does (docker.io and
 // :latest implied), refusing a bad one with a message that names it.
 func ParseRef(ref string) (reference.Named, error) {
+	if r, err := reference.ParseAnyReference(ref); err == nil {
+		if _, named := r.(reference.Named); !named {
+			return nil, &model.InvalidError{Msg: fmt.Sprintf("%s is an image ID: a pull needs a name (repository[:tag] or repository@digest)", ref)}
+		}
+	}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return nil, &model.InvalidError{Msg: fmt.Sprintf("invalid image reference %q: %v", ref, err)}
@@ -235,7 +240,7 @@ func (c *Cluster) RefreshImages(ctx context.Context, addr string) {
 // (WithRegistryAuth).
 func (c *Cluster) pullForCreate(ctx context.Context, n *node, ref string) error {
 	if _, err := ParseRef(ref); err != nil {
-		return err
+		return ErrNoImage // an image ID: nothing to pull; Swarm's retry may find it
 	}
 	return c.pullOn(ctx, n, n.name(), ref, image.PullOptions{RegistryAuth: registryAuth(ctx)}, func(jsonmessage.JSONMessage) {})
 }

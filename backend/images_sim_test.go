@@ -16,6 +16,9 @@ import (
 	"swarmdeck/model"
 )
 
+// onlyAID is the ID of onlya:1, which only a has.
+var onlyAID = "sha256:" + strings.Repeat("a2", 32)
+
 // failingPulls is an engine whose registry lacks every image.
 type failingPulls struct{ Engine }
 
@@ -27,7 +30,8 @@ func (failingPulls) Pull(context.Context, string, image.PullOptions, func(jsonme
 // at all), b's pulls failing when failB is set.
 func imagesCluster(t *testing.T, failB bool) *Cluster {
 	a := simNode("a", 4, 8<<30, nil, running("web", false))
-	a.Images = []model.Image{{ID: "sha256:aaa1", RepoTags: []string{"busybox:latest"}}, {ID: "sha256:aaa2", RepoTags: []string{"onlya:1"}}}
+	a.Images = []model.Image{{ID: "sha256:" + strings.Repeat("a1", 32), RepoTags: []string{"busybox:latest"}},
+		{ID: onlyAID, RepoTags: []string{"onlya:1"}}}
 	b := simNode("b", 4, 8<<30, nil)
 	src := SimSource("images", []*model.Node{a, b})
 	sim := src.NewEngine
@@ -116,5 +120,25 @@ func TestACreateWhosePullFailsLeavesNothingBehind(t *testing.T) {
 	}
 	if failed != 2 {
 		t.Errorf("%d failed pulls on b; want 2: the pinned create's, and the unpinned one's before its retry", failed)
+	}
+}
+
+// TestACreateByImageIDGoesWhereTheImageIs: an image ID is nothing to
+// pull: the create is placed again where the image is.
+func TestACreateByImageIDGoesWhereTheImageIs(t *testing.T) {
+	c := imagesCluster(t, false)
+	for _, ref := range []string{onlyAID} { // the affinity matches IDs as the engine reports them (sched)
+		ct, err := c.Create(context.Background(), model.Config{Image: ref})
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if n := c.Node(ct.Node); n.Name != "a" {
+			t.Errorf("the container of %s is on %s, want a", ref, n.Name)
+		}
+	}
+	for _, e := range c.RecentEvents() {
+		if e.Kind == model.EventImage {
+			t.Errorf("an image ID was pulled: %s", e.Message)
+		}
 	}
 }

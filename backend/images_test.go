@@ -3,6 +3,7 @@ package backend
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -67,7 +68,8 @@ func TestNodeErrorsNameEveryNodeAndKeepOneClass(t *testing.T) {
 }
 
 func TestParseRefNamesABadReference(t *testing.T) {
-	for _, ref := range []string{"Bad/Name", "busybox:no spaces", "", "a@sha256:short"} {
+	for _, ref := range []string{"Bad/Name", "busybox:no spaces", "", "a@sha256:short",
+		"sha256:" + strings.Repeat("ab", 32), strings.Repeat("ab", 32)} { // IDs are not pulled
 		_, err := ParseRef(ref)
 		var inv *model.InvalidError
 		if !errors.As(err, &inv) {
