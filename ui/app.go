@@ -75,15 +75,18 @@ type App struct {
 	msgs      []message         // what the status line said, oldest first
 	onClose   map[string]func() // by page: what closing it stops
 	launch    *launchForm
-	kept      launchValues  // the launch form's values when it last closed
-	keptMsg   string        // how the last launch failed, shown when the form reopens
-	launching *launchOp     // the launch running, if any
-	back      string        // the view a drill came from (Enter on a node), for Esc
-	drawn     func()        // test hook: called after each install
-	drewAt    time.Time     // when updateIf last drew
-	screen    tcell.Screen  // the screen of the last draw
-	quiet     time.Duration // quietEvery; tests make it longer
-	follow    time.Duration // followFor; tests make it longer
+	kept      launchValues // the launch form's values when it last closed
+	keptMsg   string       // how the last launch failed, shown when the form reopens
+	launching *launchOp    // the launch running, if any
+	back      string       // the view a drill came from (Enter on a node), for Esc
+	drawn     func()       // test hook: called after each install
+	drewAllAt time.Time    // when the whole screen was last drawn
+	screen    tcell.Screen // the screen of the last draw
+	// The header and status line as the last full draw showed them: a
+	// change to either needs one.
+	drawnHeader, drawnStatus string
+	quiet                    time.Duration // quietEvery; tests make it longer
+	follow                   time.Duration // followFor; tests make it longer
 }
 
 // New makes a console over b. Run starts it.
@@ -140,6 +143,9 @@ func (a *App) layout() {
 	a.app.SetInputCapture(a.keys)
 	a.app.SetBeforeDrawFunc(func(s tcell.Screen) bool {
 		a.screen = s
+		defer func() {
+			a.drawnHeader, a.drawnStatus, a.drewAllAt = a.header.GetText(false), a.status.GetText(false), time.Now()
+		}()
 		if w, h := s.Size(); w != a.width || h != a.height {
 			a.width, a.height = w, h
 			a.layoutHeader()
@@ -211,17 +217,43 @@ func (a *App) update(f func()) {
 	}
 }
 
-// updateIf runs f on the UI goroutine and redraws only if f says the
-// screen changed.
-func (a *App) updateIf(f func() bool) {
+// redraw is how much of the screen an update changed.
+type redraw int
+
+const (
+	redrawNone  redraw = iota
+	redrawTable        // the front view's table alone (its rows, title or ages)
+	redrawAll
+)
+
+// updateIf runs f on the UI goroutine and redraws only what f says
+// changed.
+func (a *App) updateIf(f func() redraw) {
 	if a.ctx.Err() == nil {
-		a.app.QueueUpdate(func() {
-			if f() {
-				a.app.ForceDraw()
-				a.drewAt = time.Now()
-			}
-		})
+		a.app.QueueUpdate(func() { a.redraw(f()) })
 	}
+}
+
+// redraw draws the screen, all of it or the front view's table alone:
+// the screen keeps the last frame, and tcell sends the terminal only the
+// cells that changed. On the UI goroutine.
+func (a *App) redraw(r redraw) {
+	if r == redrawNone {
+		return
+	}
+	if w, h := a.screenSize(); r == redrawAll || a.screen == nil || w != a.width || h != a.height || !isView(a.frontPage()) {
+		a.app.ForceDraw() // everything, laid out again if the screen was resized meanwhile
+	} else {
+		a.tables[a.current].Draw(a.screen)
+		a.screen.Show()
+	}
+}
+
+func (a *App) screenSize() (int, int) {
+	if a.screen == nil {
+		return 0, 0
+	}
+	return a.screen.Size()
 }
 
 // refresher rebuilds the state when events came: at once for the first
@@ -276,28 +308,18 @@ func (a *App) refresher(ctx context.Context) {
 		}
 		a.prepare(st, feed, evs, first)
 		fresh, first, last, built, checked = nil, false, gen, time.Now(), time.Now()
-		a.updateIf(func() bool { return a.install(st) })
+		a.updateIf(func() redraw { return a.install(st) })
 	}
 }
 
 // redrawAges redraws the front view's table, and only it, when an age on
-// it reads differently now: nothing else on screen moves with time. The
-// screen keeps the last frame; tcell sends the terminal only the cells
-// that changed.
+// it reads differently now: nothing else on screen moves with time.
 func (a *App) redrawAges() {
-	if a.ctx.Err() != nil {
-		return
-	}
-	a.app.QueueUpdate(func() {
-		if a.screen == nil || !a.agesMoved() {
-			return
+	a.updateIf(func() redraw {
+		if a.agesMoved() {
+			return redrawTable
 		}
-		if w, h := a.screen.Size(); w != a.width || h != a.height {
-			a.app.ForceDraw() // resized meanwhile: lay everything out again
-			return
-		}
-		a.tables[a.current].Draw(a.screen)
-		a.screen.Show()
+		return redrawNone
 	})
 }
 
@@ -361,28 +383,34 @@ func sameSlice(a, b []row) bool {
 }
 
 // install puts a new state in place, on the UI goroutine: pointer swaps
-// of rows already formatted, filtered and sorted. It reports whether the
-// screen changed.
-func (a *App) install(st *state) bool {
+// of rows already formatted, filtered and sorted. It says what of the
+// screen changed: the header or the status line (everything is drawn),
+// the front view's rows or ages (its table), or nothing.
+func (a *App) install(st *state) redraw {
 	a.st = st
 	for _, m := range st.alerts {
 		a.alert = fmt.Sprintf("%s %s", m.at.Format("15:04:05"), m.text)
 		a.remember(m.at, m.text, true)
 	}
-	header := a.header.GetText(false)
 	a.layoutHeader()
-	changed := len(st.alerts) > 0 || a.header.GetText(false) != header
+	table := false
 	for _, v := range viewOrder {
 		if p, ok := st.prepared[v]; ok {
 			a.setRows(v, p)
-			changed = changed || v == a.current || !isView(a.frontPage())
+			table = table || v == a.current
 		}
 	}
 	a.showStatus()
 	if a.drawn != nil {
 		a.drawn()
 	}
-	return changed || a.agesMoved()
+	switch {
+	case a.header.GetText(false) != a.drawnHeader || a.status.GetText(false) != a.drawnStatus || !isView(a.frontPage()):
+		return redrawAll
+	case table || a.agesMoved():
+		return redrawTable
+	}
+	return redrawNone
 }
 
 // layoutHeader flows the header into the screen's width and gives it

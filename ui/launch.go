@@ -674,15 +674,18 @@ func (a *App) submitLaunch() {
 						if pulling != "" {
 							pulling = " · " + pulling
 						}
-						a.updateIf(func() bool {
+						a.updateIf(func() redraw {
 							if a.launching != op {
-								return false
+								return redrawNone
 							}
 							a.flash = fmt.Sprintf("launching %s: %d/%d…%s (Esc stops)", tview.Escape(what), n, count, tview.Escape(pulling))
 							a.showStatus()
 							// The containers coming in redraw the screen
 							// anyway: a frame of its own only when none came.
-							return time.Since(a.drewAt) >= progressEvery
+							if time.Since(a.drewAllAt) < progressEvery {
+								return redrawNone
+							}
+							return redrawAll
 						})
 					}
 				}
