@@ -226,7 +226,7 @@ func parseStream(path string, data []byte, sp split) (f *File, err error, done b
 	if len(items) > MaxNodes {
 		return nil, tooMany(path, len(items)), true
 	}
-	p := newParser(path, len(items), sp.entries)
+	p := newParser(path, len(items), min(sp.entries, MaxContainers))
 	if f, err = p.settings(&raw, len(items)); err != nil {
 		return nil, err, true
 	}
