@@ -206,8 +206,8 @@ func parseWhole(path string, data []byte) (*File, error) {
 	return f, nil
 }
 
-// parseStream decodes the settings from header, then each node's item on
-// its own. done is false when the file must be decoded whole: a syntax
+// parseStream decodes the settings from the header, then the nodes' items
+// a group at a time (itemGroup). done is false when the file must be decoded whole: a syntax
 // error, which a construct left open across items (a flow collection or a
 // quoted string spanning lines, an alias of an anchor in another node) can
 // cause, is worded from the whole document. Items are decoded on a
