@@ -252,7 +252,7 @@ func (affinityFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 		if why == nil {
 			return false
 		}
-		ok = reject(why, Reason{Filter: FilterAffinity, Class: Filtered, Cond: a.e.String(), Detail: affinityDetail(a.e, ns)})
+		ok = reject(why, Reason{Filter: FilterAffinity, Class: Filtered, Cond: a.cond(), Detail: a.affinityDetail(ns)})
 	}
 	return ok
 }
@@ -284,7 +284,7 @@ func (constraintFilter) check(ev *eval, ns *nodeState, why *[]Reason) bool {
 		if why == nil {
 			return false
 		}
-		ok = reject(why, Reason{Filter: FilterConstraint, Class: Filtered, Cond: c.e.String(), Detail: constraintDetail(ev, c, ns)})
+		ok = reject(why, Reason{Filter: FilterConstraint, Class: Filtered, Cond: c.cond(), Detail: constraintDetail(ev, c, ns)})
 	}
 	return ok
 }
@@ -330,6 +330,21 @@ type active struct {
 	slot  int32    // engine label slot of the key (constraints); -1 when no node has it
 	names []string // whitelist: the node names listed
 	seen  []uint8  // by interned string: 0 not yet, 1 no match, 2 match
+
+	// Words of reasons, made once per pass rather than per node when
+	// explaining: the condition, and the detail by the label value the
+	// node has (constraints; index 0 is "no label") or by whether the
+	// node has containers (affinities).
+	condText string
+	details  map[int32]string
+	adetails [2]string
+}
+
+func (a *active) cond() string {
+	if a.condText == "" {
+		a.condText = a.e.String()
+	}
+	return a.condText
 }
 
 func (a *active) memo(ev *eval, id int32) bool {
@@ -390,10 +405,35 @@ func constraintDetail(ev *eval, c *active, ns *nodeState) string {
 	if c.e.Key == "node" {
 		return fmt.Sprintf("node is %s (ID %s)", ns.n.Name, ns.n.ID)
 	}
-	if !ns.hasLabel(c.slot) {
-		return "node has no label " + c.e.Key
+	v := int32(-1) // no label
+	if ns.hasLabel(c.slot) {
+		v = ns.label(c.slot)
 	}
-	return fmt.Sprintf("node has %s=%s", c.e.Key, ev.s.strs.strs[ns.label(c.slot)])
+	if d, ok := c.details[v]; ok {
+		return d
+	}
+	d := "node has no label " + c.e.Key
+	if v >= 0 {
+		d = fmt.Sprintf("node has %s=%s", c.e.Key, ev.s.strs.strs[v])
+	}
+	if c.details == nil {
+		c.details = map[int32]string{}
+	}
+	c.details[v] = d
+	return d
+}
+
+// affinityDetail is the package's affinityDetail for ns, made once for
+// nodes with containers and once for nodes without.
+func (a *active) affinityDetail(ns *nodeState) string {
+	k := 0
+	if len(ns.containers) == 0 {
+		k = 1
+	}
+	if a.adetails[k] == "" {
+		a.adetails[k] = affinityDetail(a.e, ns)
+	}
+	return a.adetails[k]
 }
 
 func affinityDetail(e *Expr, ns *nodeState) string {

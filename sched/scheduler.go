@@ -351,8 +351,14 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 	var best candidate
 	var reports []NodeReport
 	var aside []*nodeState // paused or drained by the operator
+	// Explaining, every node's reasons go side by side in one slice, cut
+	// per node after the loop (nodes are read in rank order, so node r's
+	// reasons start at starts[r]).
+	var arena []Reason
+	var starts []int32
 	if m == modeExplain {
 		reports = make([]NodeReport, len(snap.nodes))
+		starts = make([]int32, len(snap.nodes)+1)
 	}
 	// Nodes are read in natural order of name: reports are then written
 	// one after the other, and candidates come already in name order.
@@ -364,7 +370,8 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		if m == modeExplain {
 			rep = &reports[rank]
 			rep.Node = col.node[i]
-			why = &rep.Reasons
+			starts[rank] = int32(len(arena))
+			why = &arena
 		}
 		if !col.ok[i] {
 			ns := snap.nodes[i]
@@ -400,6 +407,14 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 			cands = append(cands, c)
 		} else if best.ns == nil || s.better(&c, &best) {
 			best = c
+		}
+	}
+	if m == modeExplain {
+		starts[len(reports)] = int32(len(arena))
+		for r := range reports {
+			if a, b := starts[r], starts[r+1]; b > a {
+				reports[r].Reasons = arena[a:b:b]
+			}
 		}
 	}
 	if msg := s.chainError(ev, eligible, firstFail); msg != "" {

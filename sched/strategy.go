@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -100,15 +101,32 @@ func (s *Scheduler) order(cands []candidate, rng *rand.Rand) {
 		}
 		return
 	}
-	slices.SortFunc(cands, func(a, b candidate) int {
-		switch {
-		case s.better(&a, &b):
-			return -1
-		case s.better(&b, &a):
-			return 1
-		}
-		return 0
+	// The strategy's total order (better) on small keys rather than on the
+	// candidates: weight, then container count, both negated for binpack
+	// (higher first), then the name's rank.
+	sign := int64(1)
+	if s.strategy == StrategyBinpack {
+		sign = -1
+	}
+	keys := make([]orderKey, len(cands))
+	for i, c := range cands {
+		keys[i] = orderKey{w: sign * c.score.Weight, n: sign * int64(c.score.Containers), rank: c.rank, at: int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b orderKey) int {
+		return cmp.Or(cmp.Compare(a.w, b.w), cmp.Compare(a.n, b.n), cmp.Compare(a.rank, b.rank))
 	})
+	sorted := make([]candidate, len(cands))
+	for i, k := range keys {
+		sorted[i] = cands[k.at]
+	}
+	copy(cands, sorted)
+}
+
+// orderKey is a candidate's place in the strategy's order; at is its
+// index in the candidates.
+type orderKey struct {
+	w, n     int64
+	rank, at int32
 }
 
 // byName puts cands in natural order of name, so random draws from the
