@@ -34,12 +34,7 @@ func TestRmOfAContainerWithoutThePolicyOnADownNode(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			db := running("db", false)
 			src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, db), simNode("b", 4, 8<<30, nil)})
-			state := &MemoryState{}
-			first, stopFirst := startReplica(t, src, state)
-			second, _ := startReplica(t, src, state)
-			first.SetRole(true, "first:3376")
-			second.SetRole(false, "first:3376")
-			waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+			first, stopFirst, second, state := primaryAndReplica(t, src, 2)
 			src.Sim("a:2375").Crash()
 			waitFor(t, 3*time.Second, "a down", func() bool { return health(first, "a:2375") == model.Unhealthy })
 			ctx := context.Background()

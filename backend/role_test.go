@@ -98,6 +98,20 @@ func startReplica(t *testing.T, src *Source, state StateStore) (c *Cluster, stop
 	return c, stop
 }
 
+// primaryAndReplica runs two managers of src sharing one state, first
+// the primary and second its replica, and waits until both see every
+// node of src (n of them) Healthy.
+func primaryAndReplica(t *testing.T, src *Source, n int) (first *Cluster, stopFirst func(), second *Cluster, state *MemoryState) {
+	t.Helper()
+	state = &MemoryState{} // the cluster's shared state (Consul, etcd, ZooKeeper or a file in real use)
+	first, stopFirst = startReplica(t, src, state)
+	second, _ = startReplica(t, src, state)
+	first.SetRole(true, "first:3376")
+	second.SetRole(false, "first:3376")
+	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, n)() && allHealthy(second, n)() })
+	return first, stopFirst, second, state
+}
+
 // TestRemovedWhileWaitingStaysRemovedAfterATakeover: a container removed
 // while it waits to be rescheduled (its node dead, no room elsewhere) must
 // not be moved by the manager that takes over before the node comes back.
@@ -107,12 +121,7 @@ func TestRemovedWhileWaitingStaysRemovedAfterATakeover(t *testing.T) {
 	filler := running("filler", false)
 	filler.Memory = 4 << 30
 	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil, filler)})
-	state := &MemoryState{} // the cluster's shared state (Consul, etcd, ZooKeeper or a file in real use)
-	first, stopFirst := startReplica(t, src, state)
-	second, _ := startReplica(t, src, state)
-	first.SetRole(true, "first:3376")
-	second.SetRole(false, "first:3376")
-	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+	first, stopFirst, second, _ := primaryAndReplica(t, src, 2)
 
 	src.Sim("a:2375").Crash()
 	waitFor(t, 3*time.Second, "web waits for room", func() bool {
@@ -213,12 +222,7 @@ func webMovedOffHungA(t *testing.T) (src *Source, web *model.Container, first *C
 	t.Helper()
 	web = running("web", true)
 	src = SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
-	state := &MemoryState{}
-	first, stopFirst = startReplica(t, src, state)
-	second, _ = startReplica(t, src, state)
-	first.SetRole(true, "first:3376")
-	second.SetRole(false, "first:3376")
-	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+	first, stopFirst, second, _ = primaryAndReplica(t, src, 2)
 	src.Sim("a:2375").Hang()
 	waitFor(t, 3*time.Second, "web moved to b, and the move done", func() bool {
 		n, where := copies(first, web.SwarmID)
@@ -237,12 +241,7 @@ func webMovedOffHungA(t *testing.T) (src *Source, web *model.Container, first *C
 // once it is primary again it must not recreate web on a.
 func TestAFormerPrimaryForgetsWhatItQueuedOnceAnotherDecides(t *testing.T) {
 	src := SimSource("test", []*model.Node{simNode("a", 2, 8<<30, nil), simNode("b", 2, 8<<30, nil)})
-	state := &MemoryState{}
-	first, _ := startReplica(t, src, state)
-	second, _ := startReplica(t, src, state)
-	first.SetRole(true, "first:3376")
-	second.SetRole(false, "first:3376")
-	waitFor(t, 2*time.Second, "nodes healthy", func() bool { return allHealthy(first, 2)() && allHealthy(second, 2)() })
+	first, _, second, _ := primaryAndReplica(t, src, 2)
 	ctx := context.Background()
 	web, err := first.Create(ctx, model.Config{Name: "web", Image: "busybox", CPUs: 1000,
 		Env: []string{"reschedule:on-node-failure", "constraint:node==a"}})
