@@ -153,11 +153,17 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]psItem, 0, min(total, 1<<20))
 	s.ps.mu.Lock()
+	onDown := map[string]bool{} // listed under a down node: not again as waiting (notIn)
 	for _, n := range nodes {
 		if n.Health == model.Pending {
 			continue
 		}
 		down := n.Health != model.Healthy
+		if down {
+			for _, c := range n.Containers {
+				onDown[c.ID] = true
+			}
+		}
 		if f.Contains("node") && !f.ExactMatch("node", n.Name) {
 			continue
 		}
@@ -180,7 +186,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	s.ps.mu.Unlock()
 	if all {
 		for _, q := range s.c.Queued() {
-			if f.Contains("node") && !f.ExactMatch("node", q.From) || !matches(f, q.Container, true) {
+			if onDown[q.Container.ID] || f.Contains("node") && !f.ExactMatch("node", q.From) || !matches(f, q.Container, true) {
 				continue
 			}
 			sm := summarizeWaiting(q, now)

@@ -71,10 +71,12 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	k.Total = len(queued) // those whose node left the pool; the others with their node
 	for i, n := range nodes {
 		if w := waiting[n.Addr]; len(w) > 0 {
-			nv := *n
-			nv.Containers = append(slices.Clip(n.Containers), w...)
-			parts[i] = nodeInfo(&nv, o)
 			k.Total -= len(w)
+			if w = notIn(n, w); len(w) > 0 {
+				nv := *n
+				nv.Containers = append(slices.Clip(n.Containers), w...)
+				parts[i] = nodeInfo(&nv, o)
+			}
 		}
 	}
 	var ncpu, images int
@@ -392,4 +394,16 @@ func hostOf(addr string) string {
 		return addr[:i]
 	}
 	return addr
+}
+
+// notIn is the waiting containers that the node's view does not list.
+// The view and the queue are read one after the other, without a lock
+// between them: a node evacuated in between still lists the containers
+// it has just queued, and counting both would show it reserving more
+// than it has (seen by the fault soak in a new primary's first docker
+// info).
+func notIn(n *model.Node, waiting []*model.Container) []*model.Container {
+	return slices.DeleteFunc(slices.Clone(waiting), func(w *model.Container) bool {
+		return slices.ContainsFunc(n.Containers, func(c *model.Container) bool { return c.ID == w.ID })
+	})
 }

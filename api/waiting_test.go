@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -237,5 +238,35 @@ func TestRmOfAContainerOnADownRealNodeThroughTheCLI(t *testing.T) {
 			t.Fatalf("node-1's engine still holds, 20 s after its revive: %s (%v)", out, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestAContainerJustQueuedIsCountedOnce: docker info and ps -a read the
+// nodes' views, then the queue, without a lock between; a node evacuated
+// in between lists in its view the containers it has just queued. Each is
+// counted once (the fault soak saw a new primary's first docker info with
+// a node reserving 28 of its 24.7 GiB).
+func TestAContainerJustQueuedIsCountedOnce(t *testing.T) {
+	x := &model.Container{ID: "x", Config: model.Config{Name: "x", Memory: 8 << 30}}
+	y := &model.Container{ID: "y", Config: model.Config{Name: "y", Memory: 8 << 30}}
+	for _, tc := range []struct {
+		name    string
+		view    []*model.Container
+		waiting []*model.Container
+		want    []string
+	}{
+		{"evacuated before the view was read", nil, []*model.Container{x, y}, []string{"x", "y"}},
+		{"evacuated between the two reads", []*model.Container{x, y}, []*model.Container{x, y}, nil},
+		{"one of two", []*model.Container{x}, []*model.Container{x, y}, []string{"y"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range notIn(&model.Node{Containers: tc.view}, tc.waiting) {
+				got = append(got, c.ID)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("added to the node's count: %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
