@@ -60,6 +60,15 @@ func TestRmOfAContainerWithoutThePolicyOnADownNode(t *testing.T) {
 				stopFirst()
 				second.SetRole(true, "second:3376")
 				primary = second
+				// the new primary reads the record: db is gone from its
+				// view too, not listed again as lost with a
+				waitFor(t, 2*time.Second, "db gone from the new primary's view", func() bool {
+					n, _ := copies(second, db.SwarmID)
+					return n == 0
+				})
+				if slices.ContainsFunc(second.RecentEvents(), func(e model.Event) bool { return e.Action == "lost" && e.Container == "db" }) {
+					t.Fatal("the new primary reports the removed db lost")
+				}
 			}
 			src.Sim("a:2375").Heal()
 			waitFor(t, 3*time.Second, "a back, and the removed db gone from it", func() bool {

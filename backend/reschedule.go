@@ -101,6 +101,13 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 			c.evacuated[ct.SwarmID] = n.entry.Addr
 			continue
 		}
+		if !hasPolicy(ct) && c.abandoned[removalKey(ct)] != "" {
+			// removed while its node was down (rm -f, maybe through an
+			// earlier primary): not lost, gone; its copy goes when the
+			// node comes back
+			c.dropContainer(n, ct.ID)
+			continue
+		}
 		if !hasPolicy(ct) {
 			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "lost",
 				Message: fmt.Sprintf("%s is lost with %s: it has no reschedule policy", ct.Name, n.name())})
