@@ -144,7 +144,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	all := boolParam(r, "all") || q.Get("limit") != "" || q.Get("before") != "" || (f.Contains("status") && f.ExactMatch("status", "exited"))
+	all := boolParam(r, "all") || q.Get("limit") != "" || q.Get("before") != "" || f.Contains("status") // any status filter shows all, as dockerd
 	now := time.Now()
 	nodes := s.c.Nodes()
 	total := 0
