@@ -19,7 +19,12 @@
 # DURATION go to `soak run` (go run ./internal/soak/cmd/soak run -h).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${1:?usage: scripts/soak.sh DURATION [soak run flags]}
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+case "${1:-}" in # before anything is started or built
+  -h|--help) usage; exit 0 ;;
+  ""|-*) usage >&2; echo "soak.sh: the first argument is the DURATION (e.g. 100s, 20m), not ${1:-nothing}" >&2; exit 2 ;;
+esac
+DURATION=$1
 shift
 
 work=$(mktemp -d /tmp/swarmdeck-soak-XXXXXX)
