@@ -216,6 +216,18 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if f.replication && src.Elector == nil {
 		return nil, errors.New("Leader election is only supported with consul, etcd and zookeeper discovery.")
 	}
+	if f.replication && src.Registry != nil {
+		// the lead is a session (Consul), a lease (etcd) or a session
+		// timeout (ZooKeeper) of that TTL: outside the store's bounds the
+		// election never succeeds, and nothing would say why
+		scheme, _, _ := strings.Cut(discovery, "://")
+		if min := src.Registry.ShortestTTL(); f.replicationTTL < min {
+			return nil, fmt.Errorf("--replication-ttl %s is below the shortest TTL %s:// keeps (%s)", f.replicationTTL, scheme, min)
+		}
+		if max := src.Registry.LongestTTL(); f.replicationTTL > max {
+			return nil, fmt.Errorf("--replication-ttl %s is above the longest TTL %s:// accepts (%s)", f.replicationTTL, scheme, max)
+		}
+	}
 	if cfg.opts.Sched, err = mergeSched(src.File, f.strategy, f.filters, fs.Changed("filter"), f.clusterOpts); err != nil {
 		return nil, err
 	}
