@@ -58,12 +58,13 @@ func startOverlayBed(t *testing.T) overlayBed {
 	return bed
 }
 
-// TestOverlayNetworks runs the overlay tests on one bed of two namespaced
-// engines.
+// TestOverlayNetworks runs the overlay tests, each on a bed of two
+// namespaced engines of its own when it starts them: dockerd 20.10's
+// overlay grows unreliable on engines that have run many containers
+// (docs/networks.md, "Known limits").
 func TestOverlayNetworks(t *testing.T) {
-	bed := startOverlayBed(t)
-	t.Run("SpanTwoNamespacedEngines", func(t *testing.T) { testOverlaySpansTwoEngines(t, bed) })
-	t.Run("ContainerIsReattachedWhenRescheduled", func(t *testing.T) { testOverlayReattachOnReschedule(t, bed) })
+	t.Run("SpanTwoNamespacedEngines", func(t *testing.T) { testOverlaySpansTwoEngines(t, startOverlayBed(t)) })
+	t.Run("ContainerIsReattachedWhenRescheduled", func(t *testing.T) { testOverlayReattachOnReschedule(t, startOverlayBed(t)) })
 }
 
 // testOverlaySpansTwoEngines is the talk's networking
@@ -176,11 +177,13 @@ func assertNetworkLsShape(t *testing.T, rc *realCluster, cli, overlay string, no
 }
 
 // ping has container from reach to (a name or an address) through `docker
-// exec` on the manager; the overlay's peers may need a moment to learn a
-// new endpoint, so it tries for 15 s.
+// exec` on the manager. It tries for 40 s: the engines learn each other's
+// endpoints through their gossip (serf), which retries a failed exchange
+// only every 30 s, and dockerd 20.10 fails one now and then with "network
+// is unreachable" (docs/networks.md, "Known limits").
 func ping(t *testing.T, rc *realCluster, from, to string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(40 * time.Second)
 	for {
 		out, errOut, err := rc.docker(clis[0], "exec", from, "ping", "-c", "1", "-W", "2", to)
 		if err == nil && strings.Contains(out, "1 packets received") {
@@ -198,7 +201,8 @@ func ping(t *testing.T, rc *realCluster, from, to string) {
 // following Swarm's steps for global-scope networks: its old endpoints are
 // removed by name through a healthy engine, the create attaches its
 // network-mode network, the other one is reconnected (with its alias)
-// before the start; a peer then reaches it by name again.
+// before the start; a peer then reaches it by name again. When the dead
+// host is back with the old copy, the manager removes that copy.
 func testOverlayReattachOnReschedule(t *testing.T, bed overlayBed) {
 	addrs, dir := bed.addrs, bed.dir
 	if dir == "" {
@@ -229,7 +233,12 @@ func testOverlayReattachOnReschedule(t *testing.T, bed overlayBed) {
 		}
 	}
 	overlay("kill", "1")
-	t.Cleanup(func() { overlay("revive", "1") })
+	revived := false
+	t.Cleanup(func() {
+		if !revived {
+			overlay("revive", "1")
+		}
+	})
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -249,9 +258,32 @@ func testOverlayReattachOnReschedule(t *testing.T, bed overlayBed) {
 	if !strings.Contains(got, net+":") || !strings.Contains(got, extra+":") || !strings.Contains(got, "sdov-extra,") {
 		t.Fatalf("the rescheduled %s is attached as %q; want %s, and %s with its alias sdov-extra", moved, got, net, extra)
 	}
-	// The network shows the moved container once, on its new engine.
-	got = rc.must(t, clis[0], "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", net)
-	if f := strings.Fields(got); len(f) != 2 || !slices.Contains(f, moved) || !slices.Contains(f, peer) {
-		t.Fatalf("network inspect %s shows %q; want %s and %s once each", net, got, moved, peer)
+	onceOnNet := func() {
+		t.Helper()
+		got := rc.must(t, clis[0], "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", net)
+		if f := strings.Fields(got); len(f) != 2 || !slices.Contains(f, moved) || !slices.Contains(f, peer) {
+			t.Fatalf("network inspect %s shows %q; want %s and %s once each", net, got, moved, peer)
+		}
 	}
+	onceOnNet()
+
+	// The dead host comes back with the old copy: the manager removes it,
+	// and the moved one stays, once on the network. (A peer's traffic to it
+	// is not checked past this point: Docker 20.10's classic overlay keeps
+	// the dead host's entry for the reused address and sends to it once
+	// that host is back; docs/networks.md, "Known limits".)
+	overlay("revive", "1")
+	revived = true
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, _, _ := rc.docker(clis[0], "ps", "-a", "--filter", "name="+moved, "--format", "{{.Names}} {{.Status}}")
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 1 && strings.HasPrefix(lines[0], second+"/"+moved+" Up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after %s came back, ps -a shows for %s:\n%s", first, moved, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	onceOnNet()
 }

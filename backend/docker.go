@@ -505,6 +505,15 @@ func (d *DockerEngine) DisconnectNetwork(ctx context.Context, netID, ctr string,
 	return err
 }
 
+// NetworkScope implements Networker.
+func (d *DockerEngine) NetworkScope(ctx context.Context, netID string) (string, error) {
+	nw, err := d.cli.NetworkInspect(ctx, netID, network.InspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return "", fmt.Errorf("%w: %v", ErrNotFound, err)
+	}
+	return nw.Scope, err
+}
+
 // endpointSettings asks Docker for an attachment like ep: its aliases and
 // the address its user asked for.
 func endpointSettings(ep model.Endpoint) *network.EndpointSettings {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
@@ -26,7 +27,17 @@ import (
 // create, which attaches one network only (moby#17750).
 func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.Config, []model.Endpoint, error) {
 	cfg := ct.Config
+	if len(ct.Endpoints) == 0 {
+		return cfg, nil, nil
+	}
 	c.mu.Lock()
+	var via Networker
+	for _, n := range c.nodes { // a random healthy engine, as Swarm took one
+		if nw, ok := n.eng.(Networker); ok && n.health == model.Healthy && n.entry.Addr != ct.Node {
+			via = nw
+			break
+		}
+	}
 	shared := map[string]bool{}
 	for _, n := range c.nodes {
 		for _, nw := range n.networks {
@@ -35,25 +46,22 @@ func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.
 			}
 		}
 	}
+	c.mu.Unlock()
+	if via == nil {
+		return cfg, nil, nil // no other engine: nothing can take the container either
+	}
+	// The scope comes from that engine, not from the node lists: a network
+	// created a moment ago may be missing from a list a refresh read just
+	// before. A local network of the failed node is unknown to it. Only if
+	// it cannot say do the lists decide.
 	var eps []model.Endpoint
 	for _, ep := range ct.Endpoints {
-		if shared[ep.NetworkID] {
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		scope, err := via.NetworkScope(sctx, ep.NetworkID)
+		cancel()
+		if err == nil && scope != "local" || err != nil && !errors.Is(err, ErrNotFound) && shared[ep.NetworkID] {
 			eps = append(eps, ep)
 		}
-	}
-	var via Networker
-	for _, n := range c.nodes { // a random healthy engine, as Swarm took one
-		if nw, ok := n.eng.(Networker); ok && n.health == model.Healthy && n.entry.Addr != ct.Node {
-			via = nw
-			break
-		}
-	}
-	c.mu.Unlock()
-	if len(eps) == 0 {
-		return cfg, nil, nil
-	}
-	if via == nil {
-		return cfg, nil, fmt.Errorf("no healthy engine to remove the old endpoints of %s from its networks", describe(ct))
 	}
 	var rest []model.Endpoint
 	for _, ep := range eps {
@@ -76,16 +84,26 @@ func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.
 
 // reattach is step 7 of Swarm's rescheduling: the new copy joins the
 // remembered cluster-wide networks one by one, before it starts. A
-// network that refuses is reported and the others still join.
+// network that refuses (after a few tries) is reported as a
+// reschedule_network failure, and the others still join.
 func (c *Cluster) reattach(ctx context.Context, to *node, ct *model.Container, eps []model.Endpoint) {
 	nw, ok := to.eng.(Networker)
 	if !ok {
 		return
 	}
 	for _, ep := range eps {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		err := nw.ConnectNetwork(cctx, ep.NetworkID, ct.ID, ep)
-		cancel()
+		var err error
+		for try := range connectTries { // dockerd 20.10 fails a store update now and then ("network is unreachable")
+			if try > 0 && !sleep(ctx, connectRetry) {
+				break
+			}
+			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			err = nw.ConnectNetwork(cctx, ep.NetworkID, ct.ID, ep)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
 		if err != nil {
 			c.emit(model.Event{Kind: model.EventFailure, Node: to.name(), Container: ct.Name, Action: "reschedule_network",
 				Message: fmt.Sprintf("Failed to reconnect rescheduled container %s to network %s: %v", ct.Name, ep.Network, err)})
@@ -95,6 +113,12 @@ func (c *Cluster) reattach(ctx context.Context, to *node, ct *model.Container, e
 		c.reread(ctx, to, ct.ID)
 	}
 }
+
+// A reconnect is tried connectTries times, connectRetry apart.
+const (
+	connectTries = 3
+	connectRetry = 500 * time.Millisecond
+)
 
 // withEndpoint is a create body that attaches the container to ep's
 // network like ep (aliases, the asked address). A body that does not

@@ -60,6 +60,9 @@ type Networker interface {
 	// DisconnectNetwork detaches ctr (a name or ID); ErrNotFound when the
 	// network has no such endpoint.
 	DisconnectNetwork(ctx context.Context, netID, ctr string, force bool) error
+	// NetworkScope is the scope of a network this engine knows (local,
+	// global, swarm); ErrNotFound when it knows none of that ID.
+	NetworkScope(ctx context.Context, netID string) (string, error)
 }
 
 // Proxied is an engine whose Docker API the manager can pass requests
