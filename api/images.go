@@ -20,15 +20,15 @@ import (
 // healthy node, one row per image ID (an image pulled on three nodes is
 // one row; busybox imported on each node is one row per node, each its
 // own ID), tags and digests merged, newest first. The filter node=NAME
-// (or engine ID) keeps one node's images; reference= and dangling= are
-// Docker's own.
+// (or engine ID) keeps one node's images; reference=, dangling= and
+// label= are Docker's own.
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	f, err := queryFilters(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if err := f.Validate(map[string]bool{"node": true, "reference": true, "dangling": true}); err != nil {
+	if err := f.Validate(map[string]bool{"node": true, "reference": true, "dangling": true, "label": true}); err != nil {
 		writeError(w, fmt.Errorf("%w: %v", errBadRequest, err))
 		return
 	}
@@ -60,7 +60,10 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 			row := byID[im.ID]
 			if row == nil {
 				row = &imageJSON{ID: im.ID, RepoTags: []string{}, RepoDigests: []string{}, Created: im.Created,
-					Size: im.Size, VirtualSize: im.Size, SharedSize: -1, Labels: map[string]string{}, Containers: -1}
+					Size: im.Size, VirtualSize: im.Size, SharedSize: -1, Labels: im.Labels, Containers: -1}
+				if row.Labels == nil {
+					row.Labels = map[string]string{}
+				}
 				byID[im.ID] = row
 				out = append(out, row)
 			}
@@ -83,11 +86,14 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// imageFiltered reports whether an image passes docker images' reference
-// and dangling filters.
+// imageFiltered reports whether an image passes docker images' reference,
+// dangling and label filters.
 func imageFiltered(f filters.Args, im model.Image) bool {
 	dangling := len(im.RepoTags) == 0 || (len(im.RepoTags) == 1 && im.RepoTags[0] == "<none>:<none>")
 	if f.Contains("dangling") && (f.ExactMatch("dangling", "true") || f.ExactMatch("dangling", "1")) != dangling {
+		return false
+	}
+	if !f.MatchKVList("label", im.Labels) {
 		return false
 	}
 	if !f.Contains("reference") {

@@ -41,7 +41,7 @@ func TestPullRefReadsFromImageAndTagAsDockerDoes(t *testing.T) {
 }
 
 func TestImageFiltersAsDockerImagesTakesThem(t *testing.T) {
-	tagged := model.Image{ID: "sha256:1", RepoTags: []string{"127.0.0.1:5000/team/app:v1", "busybox:latest"}}
+	tagged := model.Image{ID: "sha256:1", RepoTags: []string{"127.0.0.1:5000/team/app:v1", "busybox:latest"}, Labels: map[string]string{"team": "web"}}
 	dangling := model.Image{ID: "sha256:2", RepoTags: []string{"<none>:<none>"}}
 	for _, tt := range []struct {
 		args []string // key=value
@@ -57,6 +57,10 @@ func TestImageFiltersAsDockerImagesTakesThem(t *testing.T) {
 		{[]string{"dangling=true"}, tagged, false},
 		{[]string{"dangling=true"}, dangling, true},
 		{[]string{"dangling=false"}, dangling, false},
+		{[]string{"label=team"}, tagged, true},
+		{[]string{"label=team=web"}, tagged, true},
+		{[]string{"label=team=db"}, tagged, false},
+		{[]string{"label=team"}, dangling, false},
 	} {
 		f := filters.NewArgs()
 		for _, a := range tt.args {

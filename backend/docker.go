@@ -295,7 +295,7 @@ func (d *DockerEngine) Images(ctx context.Context) ([]model.Image, error) {
 	}
 	out := make([]model.Image, len(list))
 	for i, im := range list {
-		out[i] = model.Image{ID: im.ID, RepoTags: im.RepoTags, RepoDigests: im.RepoDigests, Created: im.Created, Size: im.Size}
+		out[i] = model.Image{ID: im.ID, RepoTags: im.RepoTags, RepoDigests: im.RepoDigests, Created: im.Created, Size: im.Size, Labels: im.Labels}
 	}
 	return out, nil
 }

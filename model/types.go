@@ -177,6 +177,7 @@ type Image struct {
 	RepoDigests []string
 	Created     int64 // Unix seconds, as docker images gives it
 	Size        int64 // bytes
+	Labels      map[string]string
 }
 
 // PortBinding is one published port: HostIP:HostPort → ContainerPort/Proto.
