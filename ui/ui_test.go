@@ -332,12 +332,18 @@ func TestAKilledNodeTurnsUnhealthyAndItsContainersMove(t *testing.T) {
 	if !strings.Contains(h.lineWith("eu-1/cache-eu"), "Host Down") {
 		t.Fatalf("cache-eu:\n%s", s)
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(settle)
 	for !strings.Contains(h.text(), "/db ") || strings.Contains(h.text(), "eu-1/db") {
 		if time.Now().After(deadline) {
 			t.Fatalf("db did not move:\n%s", h.text())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// eu-1's row counts cache-eu, Host Down, as not running.
+	h.typeText("1")
+	h.wait(settle, "Nodes [6]")
+	if eu1 := h.lineWith("10.0.1.11:2375"); !strings.Contains(eu1, " 0/1 ") {
+		t.Fatalf("eu-1 with cache-eu Host Down: %s; want 0/1", eu1)
 	}
 	h.typeText(":events")
 	h.key(tcell.KeyEnter)
@@ -426,4 +432,38 @@ func TestASmallTerminalStillShowsTheCounts(t *testing.T) {
 	if lines := strings.Split(strings.TrimRight(s, "\n"), "\n"); len(lines) != 24 || !strings.Contains(lines[23], "quit") {
 		t.Fatalf("the key hints are not on the last of 24 lines:\n%s", s)
 	}
+}
+
+// TestTheHeaderAndTheHintsSayWhatTheyMean: the header says its capacity
+// counts the healthy nodes only and includes the overcommit, in full on
+// a wide terminal and short at 80 columns; the hint line shows the keys
+// of the page in front.
+func TestTheHeaderAndTheHintsSayWhatTheyMean(t *testing.T) {
+	h := start(t, demoSource(t), 200, 40)
+	h.wait(settle, "Nodes: 5/6 healthy", "Reserved CPUs: 5 / 40", "(capacity of the healthy nodes only; 5% overcommit included (40 CPUs, 80 GiB))")
+	last := func() string {
+		lines := strings.Split(strings.TrimRight(h.text(), "\n"), "\n")
+		return lines[len(lines)-1]
+	}
+	for _, v := range []struct {
+		key       string
+		want, not []string
+	}{
+		{"1", []string{"⏎containers", "ddrain", "Kkill"}, []string{"llogs"}},
+		{"2", []string{"⏎details", "llogs", "Sstart", "␣mark"}, []string{"ddrain", "Kkill"}},
+		{"3", []string{"ccreate", "Dremove"}, []string{"llogs", "ddrain"}},
+		{"n", []string{"Tab next field", "PgUp PgDn scroll the preview", "Esc cancel"}, []string{"qquit"}},
+	} {
+		h.typeText(v.key)
+		h.wait(settle, v.want...)
+		for _, x := range v.not {
+			if l := last(); strings.Contains(l, x) {
+				t.Errorf("after %s the hints show %q: %s", v.key, x, l)
+			}
+		}
+	}
+	h.key(tcell.KeyEscape)
+	h.screen.SetSize(80, 24)
+	h.screen.PostEvent(tcell.NewEventResize(80, 24)) // as a terminal says it
+	h.wait(settle, "(healthy only, +5% overcommit)")
 }
