@@ -143,49 +143,20 @@ func BenchmarkInstall(b *testing.B) {
 // screen of a running console (the containers view, filtered so the row
 // is visible). The metric is the median over the iterations.
 func BenchmarkEventToScreen(b *testing.B) {
-	c, stop := bigCluster(b)
-	defer stop()
-	a := New(c)
-	screen := tcell.NewSimulationScreen("UTF-8")
-	a.Application().SetScreen(screen)
-	screen.SetSize(200, 60)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	onScreen := func(s string) bool {
-		found := false
-		a.Application().QueueUpdate(func() {
-			cells, w, _ := screen.GetContents()
-			var sb strings.Builder
-			for i, cl := range cells {
-				if len(cl.Runes) > 0 {
-					sb.WriteRune(cl.Runes[0])
-				}
-				if (i+1)%w == 0 {
-					sb.WriteByte('\n')
-				}
-			}
-			found = strings.Contains(sb.String(), s)
-		})
-		return found
-	}
-	for !onScreen("Nodes [1000]") {
-		time.Sleep(10 * time.Millisecond)
-	}
-	a.Application().QueueUpdate(func() {
-		a.show(viewContainers)
-		a.filterBy("probe-")
+	bc := runConsole(b, func(*App) {})
+	bc.a.Application().QueueUpdate(func() {
+		bc.a.show(viewContainers)
+		bc.a.filterBy("probe-")
 	})
 	var took []time.Duration
 	for i := 0; b.Loop(); i++ {
 		name := fmt.Sprintf("probe-%d", i)
 		time.Sleep(300 * time.Millisecond) // a quiet spell, as between real events
 		start := time.Now()
-		if _, err := c.Create(context.Background(), model.Config{Name: name, Image: "busybox"}); err != nil {
+		if _, err := bc.c.Create(context.Background(), model.Config{Name: name, Image: "busybox"}); err != nil {
 			b.Fatal(err)
 		}
-		for !onScreen(name + " ") {
+		for !strings.Contains(bc.text(), name+" ") {
 			time.Sleep(time.Millisecond)
 		}
 		took = append(took, time.Since(start))
