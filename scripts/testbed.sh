@@ -62,6 +62,11 @@ start_node() {
   if [ -n "${CERTS:-}" ]; then
     tlsflags="--tlsverify --tlscacert '$CERTS/ca.pem' --tlscert '$CERTS/server-cert.pem' --tlskey '$CERTS/server-key.pem'"
   fi
+  # A port another engine holds would answer our /_ping for it (a bed of
+  # another slot, or one a killed run left): say whose it is instead.
+  if command -v ss >/dev/null && ss -Hltnp "sport = :$port" | grep -q .; then
+    die "port $port for node-$i is taken: $(ss -Hltnp "sport = :$port" | grep -o 'users:.*' | head -1) (a bed left running? stop it with DIR=… scripts/testbed.sh stop)"
+  fi
   mkdir -p "$d/data" "$d/exec" "$d/etc"
   if ! ip link show "$br" >/dev/null 2>&1; then
     ip link add "$br" type bridge
@@ -148,8 +153,13 @@ cmd_stop() {
   rm -rf "$DIR"
 }
 
+# no_bed refuses kill and revive where no bed was started: without its env
+# (TESTBED_SLOT, DIR) a revive would start a stray engine in slot 0.
+no_bed() { [ -d "$DIR/node-$1" ] || die "no test bed node-$1 in $DIR: load the bed's env first (set -a; . /tmp/swarmdeck-bed-S.env; set +a)"; }
+
 cmd_kill() {
   local i=${1:?usage: testbed.sh kill I}
+  no_bed "$i"
   kill -KILL "$(cat "$DIR/node-$i/pid")"
 }
 
@@ -163,6 +173,7 @@ running() {
 cmd_revive() {
   local i=${1:?usage: testbed.sh revive I}
   local d="$DIR/node-$i" pid
+  no_bed "$i"
   pid=$(cat "$d/pid" 2>/dev/null || true)
   if running "$pid"; then die "node-$i is running (pid $pid): kill it first"; fi
   kill_leftovers "$i"
