@@ -369,4 +369,25 @@ func TestSpaceMarksRowsForABulkStop(t *testing.T) {
 	if l := h.wait(settle, "eu-1/db"); !strings.Contains(h.lineWith("eu-1/db"), "running") {
 		t.Errorf("an unmarked container was stopped:\n%s", l)
 	}
+	// The same marks start both again (no question), then remove both
+	// (after one).
+	h.typeText("/web-")
+	h.key(tcell.KeyEnter)
+	h.typeText("  ")
+	h.wait(settle, "2 marked")
+	h.typeText("S")
+	h.wait(settle, "start 2 containers: done")
+	for deadline := time.Now().Add(settle); !strings.Contains(h.lineWith("eu-2/web-1"), "running") || !strings.Contains(h.lineWith("us-1/web-2"), "running"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the marked containers were not both started:\n%s", h.text())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.key(tcell.KeyHome)
+	h.typeText("  ")
+	h.wait(settle, "2 marked")
+	h.typeText("D")
+	h.wait(settle, "Remove 2 containers? A running one is killed first.")
+	h.typeText("y")
+	h.wait(settle, "remove 2 containers: done", "Containers [0/4]")
 }
