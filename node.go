@@ -151,6 +151,10 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	verb, name := fs.Arg(0), fs.Arg(1)
+	if *wait < 0 {
+		fmt.Fprintf(stderr, "swarmdeck node: --wait must be 0 or more, got %s\n", *wait)
+		return exitUsage
+	}
 	if strings.TrimSpace(name) == "" {
 		fmt.Fprintln(stderr, "swarmdeck node: the node name is empty (give its name, address or engine ID)")
 		return exitUsage

@@ -118,6 +118,7 @@ type Cluster struct {
 	initial     map[string]bool               // addresses of the first discovery listing
 	goneGlobals map[string]bool               // global IDs being removed: no new copies
 	newGlobals  map[string]bool               // global IDs whose docker run is creating the copies: reconcile waits
+	globalDefs  map[string]*model.Container   // global ID → a copy, as its definition: it outlives its last copy (every node drained)
 	globalFails map[string]time.Time          // "global ID@address" → when its copy there last failed: retried after globalRetry
 	rmGlobals   map[string]map[string]bool    // global ID → addresses of down nodes whose copy goes when they return
 	takenBack   map[string]bool               // IDs of failed moves' new copies on down nodes: stale when they return
@@ -216,7 +217,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{},  newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
 		connecting: make(chan struct{}, connectSlots),
 	}
 	if c.state == nil {

@@ -199,14 +199,26 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 	for gid := range c.goneGlobals {
 		if len(groups[gid]) == 0 {
 			delete(c.goneGlobals, gid) // every copy is gone
+			delete(c.globalDefs, gid)
+		}
+	}
+	// A global container outlives its last copy (every node it ran on was
+	// drained, or left): its definition is kept, and a node that suits
+	// it again gets a copy.
+	for gid, cs := range groups {
+		for _, ct := range cs {
+			if ct.ID != "" && !c.goneGlobals[gid] {
+				c.globalDefs[gid] = ct
+				break
+			}
 		}
 	}
 	var work []globalWork
-	for _, gid := range slices.Sorted(maps.Keys(groups)) {
+	for _, gid := range slices.Sorted(maps.Keys(c.globalDefs)) {
 		if c.goneGlobals[gid] || c.rmGlobals[gid] != nil || c.newGlobals[gid] {
 			continue
 		}
-		if w, ok := c.globalDiff(groups[gid]); ok {
+		if w, ok := c.globalDiff(c.globalDefs[gid], groups[gid]); ok {
 			work = append(work, w)
 		}
 	}
@@ -247,11 +259,14 @@ func (c *Cluster) globalCopies() map[string][]*model.Container {
 
 // globalDiff compares one global container's copies with the nodes that
 // should have one. c.mu is held.
-func (c *Cluster) globalDiff(copies []*model.Container) (globalWork, bool) {
+func (c *Cluster) globalDiff(def *model.Container, copies []*model.Container) (globalWork, bool) {
 	slices.SortFunc(copies, func(a, b *model.Container) int { return cmp.Compare(b.ID, a.ID) }) // a created copy before a pending one
-	tmpl := copies[0]
-	if tmpl.ID == "" {
-		return globalWork{}, false // still being created
+	tmpl := def
+	if len(copies) > 0 {
+		if copies[0].ID == "" {
+			return globalWork{}, false // still being created
+		}
+		tmpl = copies[0]
 	}
 	req, err := sched.NewRequest(tmpl.Config)
 	if err != nil {
@@ -325,6 +340,7 @@ func (c *Cluster) removeGlobal(ctx context.Context, gid string, force bool) erro
 	var copies []globalCopy
 	c.mu.Lock()
 	c.goneGlobals[gid] = true // no copy comes back while the others go
+	delete(c.globalDefs, gid)
 	for _, n := range c.nodes {
 		for _, ct := range n.containers {
 			if ct.Labels[LabelGlobalID] == gid {

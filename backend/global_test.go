@@ -176,3 +176,38 @@ func TestTheReconcilerLeavesAGlobalAloneWhileItsRunCreatesTheCopies(t *testing.T
 		}
 	}
 }
+
+// TestAGlobalContainerOutlivesDrainingEveryNodeItRunsOn drains both nodes
+// a global container runs on: it has no copy left, yet once a node is
+// active again it gets its copy back (the outside trial lost it for good).
+func TestAGlobalContainerOutlivesDrainingEveryNodeItRunsOn(t *testing.T) {
+	eu := map[string]string{"zone": "eu"}
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, eu), simNode("b", 4, 8<<30, eu), simNode("c", 4, 8<<30, map[string]string{"zone": "us"})})
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "three healthy", allHealthy(c, 3))
+	ctx := context.Background()
+	if _, err := c.Create(ctx, model.Config{Name: "agent", Image: "busybox", Env: []string{"mode:global", "constraint:zone==eu"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b"} {
+		if _, err := c.SetAvailability(ctx, n, model.Drain, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "no copy left", func() bool { return len(globalNodes(c, "agent")) == 0 })
+	if _, err := c.SetAvailability(ctx, "b", model.Active, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "b gets its copy back", func() bool { return strings.Join(globalNodes(c, "agent"), ",") == "b" })
+	// Removed by the user, it stays removed.
+	if err := c.Remove(ctx, "agent", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetAvailability(ctx, "a", model.Active, false); err != nil {
+		t.Fatal(err)
+	}
+	c.reconcileGlobals(ctx)
+	if got := globalNodes(c, "agent"); len(got) != 0 {
+		t.Fatalf("agent on %v after rm and a's activation; want it gone", got)
+	}
+}
