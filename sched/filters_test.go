@@ -73,7 +73,7 @@ func TestHealthFilter(t *testing.T) {
 			want:  "b"},
 		{name: "every node paused or drained: no healthy node to use, and the refusal says why",
 			nodes:   []*model.Node{node("a", avail(model.Pause)), node("b", avail(model.Drain))},
-			wantErr: "No healthy node available in the cluster\na fits, but node is paused\nb fits, but node is draining"},
+			wantErr: "No active node available in the cluster: every node that could take it is paused or draining\na fits, but node is paused\nb fits, but node is draining"},
 		{name: "a constraint aimed at a drained node says it is draining",
 			nodes:   []*model.Node{node("node-1", avail(model.Drain)), node("node-2")},
 			run:     []runOpt{env("constraint:node==node-1")},

@@ -25,6 +25,7 @@ const (
 	msgUnable      = "Unable to find a node that satisfies the following conditions "
 	msgNoResources = "no resources available to schedule container"
 	msgNoNodes     = "No nodes available in the cluster"
+	msgNoActive    = "No active node available in the cluster: every node that could take it is paused or draining"
 )
 
 // Config chooses a scheduler's strategy, filter chain and accounting.
@@ -418,6 +419,10 @@ func (s *Scheduler) pass(snap *Snapshot, r *Request, soft bool, m mode) (*Placem
 		}
 	}
 	if msg := s.chainError(ev, eligible, firstFail); msg != "" {
+		if eligible == 0 && len(aside) > 0 && msg == msgNoHealthy {
+			// Swarm never paused a node: say why none is used.
+			msg = msgNoActive
+		}
 		return nil, refusal(msg+s.asideNote(ev, active, aside), reports, len(snap.nodes))
 	}
 	if len(cands) == 0 && best.ns == nil {

@@ -21,7 +21,7 @@ func planText(p *sched.Plan, th theme, width int) string {
 		if note == "" {
 			note = "The cluster is balanced: no move would gain."
 		}
-		fmt.Fprintf(&sb, "%s\n\n%d containers tried, %d pinned (no reschedule policy or rebalance label, or global).", note, p.Considered, p.Pinned)
+		fmt.Fprintf(&sb, "%s\n\n%d movable containers tried; %d others left alone (no reschedule policy or rebalance label, or global).", note, p.Considered, p.Pinned)
 		if b := p.BoundText(); b != "" {
 			fmt.Fprintf(&sb, "\n%s%s.%s", th.tag(th.warn), tview.Escape(capitalize(b)), th.reset())
 		}
