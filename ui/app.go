@@ -57,31 +57,34 @@ type App struct {
 	ran    bool // the application's Run has returned: nothing to stop
 
 	// Owned by the UI goroutine:
-	st        *state
-	tables    map[string]*tview.Table
-	contents  map[string]*content
-	current   string
-	pages     *tview.Pages
-	root      *tview.Flex
-	header    *tview.TextView
-	status    *tview.TextView
-	prompt    *tview.InputField
-	hints     *tview.TextView
-	bottom    *tview.Pages
-	alert     string // the last failure or reschedule, kept in the status line
-	flash     string // the last action's result
-	width     int    // the screen's, at the last draw
-	height    int
-	msgs      []message         // what the status line said, oldest first
-	onClose   map[string]func() // by page: what closing it stops
-	launch    *launchForm
-	kept      launchValues // the launch form's values when it last closed
-	keptMsg   string       // how the last launch failed, shown when the form reopens
-	launching *launchOp    // the launch running, if any
-	back      string       // the view a drill came from (Enter on a node), for Esc
-	drawn     func()       // test hook: called after each install
-	drewAllAt time.Time    // when the whole screen was last drawn
-	screen    tcell.Screen // the screen of the last draw
+	st       *state
+	tables   map[string]*tview.Table
+	contents map[string]*content
+	current  string
+	pages    *tview.Pages
+	root     *tview.Flex
+	header   *tview.TextView
+	status   *tview.TextView
+	prompt   *tview.InputField
+	hints    *tview.TextView
+	bottom   *tview.Pages
+	alert    string // the last failure or reschedule, kept in the status line
+	flash    string // the last action's result
+	// When each last changed: the newer leads the status line.
+	alertAt, flashAt time.Time
+	shownFlash       string
+	width            int // the screen's, at the last draw
+	height           int
+	msgs             []message         // what the status line said, oldest first
+	onClose          map[string]func() // by page: what closing it stops
+	launch           *launchForm
+	kept             launchValues // the launch form's values when it last closed
+	keptMsg          string       // how the last launch failed, shown when the form reopens
+	launching        *launchOp    // the launch running, if any
+	back             string       // the view a drill came from (Enter on a node), for Esc
+	drawn            func()       // test hook: called after each install
+	drewAllAt        time.Time    // when the whole screen was last drawn
+	screen           tcell.Screen // the screen of the last draw
 	// The header and status line as the last full draw showed them: a
 	// change to either needs one.
 	drawnHeader, drawnStatus string
@@ -389,7 +392,7 @@ func sameSlice(a, b []row) bool {
 func (a *App) install(st *state) redraw {
 	a.st = st
 	for _, m := range st.alerts {
-		a.alert = fmt.Sprintf("%s %s", m.at.Format("15:04:05"), m.text)
+		a.alert, a.alertAt = fmt.Sprintf("%s %s", m.at.Format("15:04:05"), m.text), time.Now()
 		a.remember(m.at, m.text, true)
 	}
 	a.layoutHeader()
@@ -532,13 +535,19 @@ func (a *App) say(msg string, bad bool) {
 }
 
 func (a *App) showStatus() {
+	if a.flash != a.shownFlash {
+		a.shownFlash, a.flashAt = a.flash, time.Now()
+	}
 	text := a.flash
 	if a.alert != "" {
 		alert := a.th.tag(a.th.bad) + "⚠ " + tview.Escape(a.alert) + a.th.reset()
-		if text != "" {
-			text = alert + "   " + text
-		} else {
+		switch {
+		case text == "":
 			text = alert
+		case a.flashAt.After(a.alertAt): // the newer first: an old warning never hides a new result
+			text = text + "   " + alert
+		default:
+			text = alert + "   " + text
 		}
 	}
 	a.status.SetText(text)

@@ -467,3 +467,30 @@ func TestTheHeaderAndTheHintsSayWhatTheyMean(t *testing.T) {
 	h.screen.PostEvent(tcell.NewEventResize(80, 24)) // as a terminal says it
 	h.wait(settle, "(healthy only, +5% overcommit)")
 }
+
+// TestANewResultLeadsTheStatusLineOverAnOldWarning: after a node's
+// failure warning, an action's result comes first on the status line, so
+// that an 80-column line shows it (the warning follows, and is kept).
+func TestANewResultLeadsTheStatusLineOverAnOldWarning(t *testing.T) {
+	h := start(t, demoSource(t), 80, 24)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("/eu-1")
+	h.key(tcell.KeyEnter)
+	h.typeText("K")
+	h.wait(settle, "Kill the engine of eu-1?")
+	h.key(tcell.KeyTab)
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "⚠")
+	h.typeText(":frobnicate")
+	h.key(tcell.KeyEnter)
+	for deadline := time.Now().Add(settle); ; time.Sleep(10 * time.Millisecond) {
+		lines := strings.Split(strings.TrimRight(h.text(), "\n"), "\n")
+		status := lines[len(lines)-2]
+		if strings.HasPrefix(status, "unknown command :frobnicate") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the status line does not lead with the newest result: %q", status)
+		}
+	}
+}
