@@ -140,6 +140,21 @@ func blockReason(ct *model.Container) string {
 	}
 }
 
+// stuck says why no other node can take ct (its rules pin it to its
+// node, or no node has room), or "" when one can: a drain lists it as
+// blocking and does not try it on every pass. c.mu is held.
+func (c *Cluster) stuck(ct *model.Container) string {
+	req, err := sched.NewRequest(ct.Config)
+	if err != nil {
+		return ""
+	}
+	var pe *sched.PlacementError
+	if _, err := c.sch.Place(c.snap, req); errors.As(err, &pe) {
+		return "no other node can take it: " + strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(pe.Msg), " \n", "\n"), "\n", "; ")
+	}
+	return ""
+}
+
 // resolveNode finds a node by name, address or engine ID. c.mu is held.
 func (c *Cluster) resolveNode(ref string) (*node, error) {
 	var found []*node
@@ -194,6 +209,8 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 				if !c.globalRunsElsewhere(ct, addr) {
 					res.Warnings = append(res.Warnings, fmt.Sprintf("global %s has no running copy left once %s's goes", describe(ct), n.name()))
 				}
+			case ct.ID != "" && (movable(ct) || force) && c.stuck(ct) != "":
+				res.Blocking = append(res.Blocking, Blocker{ct, c.stuck(ct)})
 			case ct.ID != "" && (movable(ct) || force):
 				delete(c.moveErrs, ct.ID) // the outcome of this drain, not of an earlier one
 				if force && !movable(ct) {
@@ -354,7 +371,7 @@ func (c *Cluster) drainPending() []relocation {
 			continue
 		}
 		for _, ct := range n.containers {
-			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) {
+			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) || c.stuck(ct) != "" {
 				continue
 			}
 			out = append(out, relocation{ct: ct, from: n, why: n.name() + " is draining"})
