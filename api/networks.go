@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/docker/docker/api/types/network"
+
 	"swarmdeck/backend"
 	"swarmdeck/model"
 )
@@ -141,7 +143,7 @@ func (s *Server) inspectShared(r *http.Request, id string) (map[string]any, erro
 // createNetwork creates a network on one node (node/name) or on every
 // healthy node.
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
-	var req struct{ Name, Driver string }
+	var req network.CreateRequest
 	body, err := readBody(w, r)
 	if err != nil {
 		writeError(w, err)
@@ -151,7 +153,7 @@ func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: a network create names the network", errBadRequest))
 		return
 	}
-	ids, err := s.c.CreateNetwork(r.Context(), req.Name, req.Driver)
+	ids, err := s.c.CreateNetworkWith(r.Context(), req.Name, req.CreateOptions) // every option, as given
 	if len(ids) == 0 {
 		if err == nil {
 			err = fmt.Errorf("no healthy node to create network %s on", req.Name)

@@ -79,6 +79,12 @@ func pullRef(r *http.Request) (string, bool, error) {
 		return "", false, fmt.Errorf("%w: POST /images/create needs fromImage (a pull) or fromSrc (an import)", errBadRequest)
 	}
 	if tag := q.Get("tag"); tag != "" {
+		// As dockerd: a tag given apart overrides one in the name.
+		if named, err := reference.ParseNormalizedNamed(ref); err == nil {
+			if _, tagged := named.(reference.Tagged); tagged {
+				ref = reference.FamiliarName(named)
+			}
+		}
 		if strings.Contains(tag, ":") { // a digest: algorithm:hex
 			ref += "@" + tag
 		} else {

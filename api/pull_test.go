@@ -23,8 +23,10 @@ func TestPullRefReadsFromImageAndTagAsDockerDoes(t *testing.T) {
 		{"fromImage=busybox&tag=latest", "busybox:latest", false, ""},
 		{"fromImage=127.0.0.1:5000/team/app&tag=v1", "127.0.0.1:5000/team/app:v1", false, ""},
 		{"fromImage=busybox&tag=sha256:" + strings.Repeat("a", 64), "busybox@sha256:" + strings.Repeat("a", 64), false, ""},
-		{"fromImage=busybox", "busybox", true, ""},            // docker pull -a: every tag
-		{"fromImage=busybox:1.36", "busybox:1.36", false, ""}, // a tag in the name
+		{"fromImage=busybox", "busybox", true, ""},                   // docker pull -a: every tag
+		{"fromImage=busybox:1.36", "busybox:1.36", false, ""},        // a tag in the name
+		{"fromImage=busybox:latest&tag=v1", "busybox:v1", false, ""}, // the tag apart overrides it, as dockerd
+		{"fromImage=127.0.0.1:5000/app:v1&tag=v2", "127.0.0.1:5000/app:v2", false, ""},
 		{"fromImage=Busybox&tag=1", "", false, `"Busybox:1"`},
 		{"fromImage=busybox&tag=a%20b", "", false, `"busybox:a b"`},
 		{"tag=1", "", false, "fromImage"},

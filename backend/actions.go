@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/network"
+
 	"swarmdeck/model"
 	"swarmdeck/sched"
 )
@@ -597,6 +599,14 @@ func (c *Cluster) Logs(ctx context.Context, ref string, follow bool) (io.ReadClo
 // (their lists are read again at once), as Swarm created it. A cluster-wide
 // network of that name anywhere is a conflict.
 func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]string, error) {
+	return c.CreateNetworkWith(ctx, name, network.CreateOptions{Driver: driver})
+}
+
+// CreateNetworkWith is CreateNetwork with every option of docker network
+// create (subnet, gateway, labels, internal, attachable, driver options…),
+// passed to the engines as given.
+func (c *Cluster) CreateNetworkWith(ctx context.Context, name string, opts network.CreateOptions) ([]string, error) {
+	driver := opts.Driver
 	var targets []*node
 	c.mu.Lock()
 	nodeName, netName, pinned := strings.Cut(name, "/")
@@ -647,8 +657,10 @@ func (c *Cluster) CreateNetwork(ctx context.Context, name, driver string) ([]str
 	var errs []error
 	var ids []string
 	for _, n := range targets {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		id, err := n.eng.CreateNetwork(cctx, name, driver)
+		// A user's call: it gets the time the engine takes (an unknown
+		// driver takes dockerd 15 s to refuse, in its own words).
+		cctx, cancel := context.WithTimeout(ctx, userCallTimeout)
+		id, err := n.eng.CreateNetwork(cctx, name, opts)
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", n.name(), err))

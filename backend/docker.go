@@ -486,9 +486,12 @@ func (d *DockerEngine) Logs(ctx context.Context, id string, follow bool) (io.Rea
 }
 
 // CreateNetwork implements Engine.
-func (d *DockerEngine) CreateNetwork(ctx context.Context, name, driver string) (string, error) {
-	resp, err := d.cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: driver})
-	return resp.ID, err
+func (d *DockerEngine) CreateNetwork(ctx context.Context, name string, opts network.CreateOptions) (string, error) {
+	resp, err := d.cli.NetworkCreate(ctx, name, opts)
+	if err != nil {
+		return "", daemonError(err) // the engine's words, once: the caller names the node
+	}
+	return resp.ID, nil
 }
 
 // ConnectNetwork implements Networker.

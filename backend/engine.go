@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
@@ -46,7 +47,7 @@ type Engine interface {
 	// accepted the pull; an error before it is the engine's refusal.
 	Pull(ctx context.Context, ref string, opts image.PullOptions, progress func(jsonmessage.JSONMessage)) error
 
-	CreateNetwork(ctx context.Context, name, driver string) (id string, err error)
+	CreateNetwork(ctx context.Context, name string, opts network.CreateOptions) (id string, err error)
 	RemoveNetwork(ctx context.Context, id string) error
 
 	Close() error

@@ -16,6 +16,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"swarmdeck/model"
@@ -487,7 +488,8 @@ func (s *SimEngine) Logs(ctx context.Context, id string, follow bool) (io.ReadCl
 }
 
 // CreateNetwork implements Engine.
-func (s *SimEngine) CreateNetwork(ctx context.Context, name, driver string) (string, error) {
+func (s *SimEngine) CreateNetwork(ctx context.Context, name string, opts network.CreateOptions) (string, error) {
+	driver := opts.Driver
 	if err := s.enter(ctx); err != nil {
 		return "", err
 	}

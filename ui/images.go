@@ -177,7 +177,15 @@ func (p *pullProgress) render(th theme, res map[string]error, err error) (text, 
 			names = append(names, n)
 		}
 	}
-	slices.Sort(names)
+	slices.SortFunc(names, func(a, b string) int {
+		if model.NaturalLess(a, b) {
+			return -1
+		}
+		if model.NaturalLess(b, a) {
+			return 1
+		}
+		return 0
+	})
 	failed := 0
 	for _, name := range names {
 		np := p.nodes[name]
@@ -207,9 +215,9 @@ func (p *pullProgress) render(th theme, res map[string]error, err error) (text, 
 	case res == nil:
 		fmt.Fprintf(&sb, "\n%spulling for %s%s\n", dim, took, rs)
 	case failed > 0:
-		summary, bad = fmt.Sprintf("failed on %d of %d nodes", failed, len(res)), true
+		summary, bad = fmt.Sprintf("failed on %d of %s", failed, nodesText(len(res))), true
 	default:
-		summary = fmt.Sprintf("pulled onto %d nodes in %s", len(res), took)
+		summary = fmt.Sprintf("pulled onto %s in %s", nodesText(len(res)), took)
 	}
 	if summary != "" {
 		fmt.Fprintf(&sb, "\n%s\n", tview.Escape(summary))
@@ -220,4 +228,12 @@ func (p *pullProgress) render(th theme, res map[string]error, err error) (text, 
 // hasImage reports whether a node has the image a container names.
 func hasImage(n *model.Node, ref string) bool {
 	return slices.ContainsFunc(n.Images, func(im model.Image) bool { return backend.ImageMatches(im, ref, false) })
+}
+
+// nodesText is "1 node", "3 nodes".
+func nodesText(n int) string {
+	if n == 1 {
+		return "1 node"
+	}
+	return fmt.Sprintf("%d nodes", n)
 }

@@ -196,7 +196,7 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 			soft = dim + " (soft expressions dropped)" + rs
 		}
 		fmt.Fprintf(&sb, "%s✓ %s → %s%s%s\n", ok, label, p.Node.Name, rs, soft)
-		if !hasImage(p.Node, cfg.Image) {
+		if cfg.Image != "(image)" && !hasImage(p.Node, cfg.Image) { // "(image)": none typed yet
 			fmt.Fprintf(&sb, "   %s⇣ %s is not on %s: it is pulled there first%s\n", th.tag(th.accent), tview.Escape(cfg.Image), p.Node.Name, rs)
 		}
 		if i == 0 {
