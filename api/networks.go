@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,7 +208,9 @@ func (s *Server) connectNetwork(w http.ResponseWriter, r *http.Request) {
 	r, done := s.whileHealthy(r, n.Addr)
 	defer done()
 	proxy(w, r, p, "/networks/"+netRef+action, nil)
-	s.c.Refresh(r.Context(), ct.ID)
+	// The client may hang up as soon as it has the answer: the re-read
+	// must outlive the request, or the record keeps the old endpoints
+	s.c.Refresh(context.WithoutCancel(r.Context()), ct.ID)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -332,7 +332,8 @@ func (d *DockerEngine) Events(ctx context.Context) (<-chan EngineEvent, <-chan e
 		for {
 			select {
 			case m := <-msgs:
-				ev := EngineEvent{Type: string(m.Type), Action: string(m.Action), ID: m.Actor.ID, Time: time.Unix(0, m.TimeNano)}
+				ev := EngineEvent{Type: string(m.Type), Action: string(m.Action), ID: m.Actor.ID, Time: time.Unix(0, m.TimeNano),
+					Container: m.Actor.Attributes["container"]}
 				select {
 				case out <- ev:
 				case <-ctx.Done():

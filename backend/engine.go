@@ -92,6 +92,9 @@ type EngineEvent struct {
 	Action string // create, start, die, destroy…
 	ID     string
 	Time   time.Time
+	// Container is, for a network's connect or disconnect, the container
+	// that joined or left it.
+	Container string
 }
 
 // CreateSpec is a container as the manager asks an engine to create it:

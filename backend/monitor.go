@@ -566,10 +566,17 @@ func (c *Cluster) refreshDelay() time.Duration {
 }
 
 // handle applies one engine event: a container event re-reads that
-// container, an image event the node's images.
+// container, an image event the node's images, a network's connect or
+// disconnect the container that joined or left it.
 func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	if ev.Type == "image" { // pulled, tagged, untagged, loaded, deleted: docker images shows it at once
 		c.refreshImages(ctx, n)
+		return nil
+	}
+	if ev.Type == "network" && ev.Container != "" && (ev.Action == "connect" || ev.Action == "disconnect") {
+		// Docker emits no container event for these; the record's
+		// endpoints (which a reschedule reattaches) must follow them
+		c.reread(ctx, n, ev.Container)
 		return nil
 	}
 	if ev.Type != "container" || ev.ID == "" {
