@@ -33,7 +33,7 @@ type SimEngine struct {
 	mu         sync.Mutex
 	info       EngineInfo
 	containers map[string]*model.Container // by ID
-	names      map[string]string           // container name (no slash) → ID
+	names      map[string]string           // container name (no slash) → ID; built at the first create or lookup by name (nameIndex)
 	refs       map[string]bool             // image references already found valid
 	images     []model.Image
 	networks   map[string]model.Network // by ID
@@ -81,7 +81,7 @@ func NewSimEngine(n *model.Node) *SimEngine {
 	s := &SimEngine{
 		addr:       n.Addr,
 		info:       EngineInfo{ID: n.ID, Name: n.Name, Version: n.Version, CPUs: n.CPUs, Memory: n.Memory, Labels: maps.Clone(n.Labels)},
-		containers: map[string]*model.Container{}, names: map[string]string{}, refs: map[string]bool{}, networks: map[string]model.Network{},
+		containers: map[string]*model.Container{}, refs: map[string]bool{}, networks: map[string]model.Network{},
 		subs: map[*simSub]struct{}{}, now: time.Now,
 	}
 	if s.info.Version == "" {
@@ -101,7 +101,6 @@ func NewSimEngine(n *model.Node) *SimEngine {
 		// (GenerateNodes' 300,000 containers were 134 MiB of copies): the
 		// caller must not change it afterwards, as with NewSnapshot.
 		s.containers[c.ID] = c
-		s.names[strings.TrimPrefix(c.Name, "/")] = c.ID
 	}
 	switch n.Health {
 	case model.Unhealthy:
@@ -237,12 +236,25 @@ func (s *SimEngine) Inspect(ctx context.Context, id string) (*model.Container, e
 	return s.lookup(id)
 }
 
+// nameIndex is the engine's containers by name, built when first needed:
+// 10,000 engines that are only listed (a manager's start) keep none
+// (12 MiB for 300,000 containers). s.mu is held.
+func (s *SimEngine) nameIndex() map[string]string {
+	if s.names == nil {
+		s.names = make(map[string]string, len(s.containers))
+		for id, c := range s.containers {
+			s.names[strings.TrimPrefix(c.Name, "/")] = id
+		}
+	}
+	return s.names
+}
+
 // lookup finds a container by ID, ID prefix or name; s.mu is held.
 func (s *SimEngine) lookup(id string) (*model.Container, error) {
 	if c, ok := s.containers[id]; ok {
 		return c, nil
 	}
-	if cid, ok := s.names[strings.TrimPrefix(id, "/")]; ok {
+	if cid, ok := s.nameIndex()[strings.TrimPrefix(id, "/")]; ok {
 		return s.containers[cid], nil
 	}
 	for _, c := range s.containers {
@@ -388,7 +400,7 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	if cfg.Name == "" {
 		cfg.Name = "sim_" + id[:8]
 	}
-	if other, ok := s.names[cfg.Name]; ok {
+	if other, ok := s.nameIndex()[cfg.Name]; ok {
 		return "", fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q", cfg.Name, other)
 	}
 	// The labels are the caller's: the manager makes a map for each
@@ -464,7 +476,9 @@ func (s *SimEngine) Remove(ctx context.Context, id string, force bool) error {
 		return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	delete(s.containers, c.ID)
-	delete(s.names, strings.TrimPrefix(c.Name, "/"))
+	if s.names != nil {
+		delete(s.names, strings.TrimPrefix(c.Name, "/"))
+	}
 	s.emit("destroy", c.ID)
 	return nil
 }

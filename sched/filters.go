@@ -387,6 +387,14 @@ func (a *active) matchAffinity(ev *eval, ns *nodeState) bool {
 			}
 		}
 		return false
+	case unindexedLabel:
+		// Each container's value, "" for one without the label (Swarm's rule).
+		for _, c := range ns.containers {
+			if a.e.match(c.Labels[a.e.Key]) {
+				return true
+			}
+		}
+		return false
 	default:
 		// Each distinct value of the label on the node, once; a container
 		// without the label counts as "" (Swarm's rule).
