@@ -240,7 +240,11 @@ type psCache struct {
 	mu     sync.Mutex
 	by     map[*model.Container]*psEncoded
 	byNode map[*model.Node][]*psEncoded // aligned with the view's Containers; nil: not yet needed
+	tails  map[string][]byte            // entries' tails, shared: most containers' are the same bytes
 }
+
+// maxTails bounds the distinct tails kept for sharing.
+const maxTails = 1024
 
 // node returns the entries of n's containers, filled as they are needed.
 // mu is held.
@@ -264,8 +268,27 @@ func (pc *psCache) get(c *model.Container, n *model.Node) *psEncoded {
 	if pc.by == nil {
 		pc.by = map[*model.Container]*psEncoded{}
 	}
-	e := encodeSummary(summarize(c, n, false, time.Time{}))
-	e.name, e.addr = n.Name, n.Addr
+	sm := summarize(c, n, false, time.Time{})
+	scratch := summaryScratch.Get().(*[]byte)
+	b := appendSummaryHead((*scratch)[:0], &sm)
+	cut := len(b)
+	b = appendSummaryTail(b, &sm)
+	// The tail (HostConfig onwards) is the same for every container of a
+	// network mode: shared, it is not kept 300,000 times (24 MiB).
+	e := &psEncoded{name: n.Name, addr: n.Addr, head: slices.Clone(b[:cut])}
+	if t, ok := pc.tails[string(b[cut:])]; ok {
+		e.tail = t
+	} else {
+		e.tail = slices.Clone(b[cut:])
+		if len(pc.tails) < maxTails {
+			if pc.tails == nil {
+				pc.tails = map[string][]byte{}
+			}
+			pc.tails[string(e.tail)] = e.tail
+		}
+	}
+	*scratch = b
+	summaryScratch.Put(scratch)
 	pc.by[c] = e
 	return e
 }
