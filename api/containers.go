@@ -155,6 +155,9 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	var upSince statusMemo
 	s.ps.mu.Lock()
 	onDown := map[string]bool{} // listed under a down node: not again as waiting (notIn)
+	if s.ps.by == nil {
+		s.ps.by = make(map[*model.Container]*psEncoded, total) // the first call fills it: no growth on the way
+	}
 	for _, n := range nodes {
 		if n.Health == model.Pending {
 			continue
