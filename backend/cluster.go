@@ -173,6 +173,7 @@ type node struct {
 	containers map[string]*model.Container // by ID
 	sorted     []*model.Container          // the same, by name then ID
 	changes    uint64                      // bumped whenever containers changes
+	viewAt     uint64                      // changes when view was last built
 	reads      uint64                      // tickets handed to reads of the engine, in order
 	readAt     map[string]uint64           // by container ID: the ticket of the read applied last
 	images     []model.Image
@@ -453,14 +454,14 @@ func (c *Cluster) rebuild(n *node) {
 	for sid, g := range c.ghosts {
 		switch {
 		case g.c.Node != n.entry.Addr:
-		case seen(sid): // the engine did create it: the container itself counts now
+		case c.swarmIDs[sid] > 0 && seen(sid): // the engine did create it: the container itself counts now
 			delete(c.ghosts, sid)
 		default:
 			i, _ := slices.BinarySearchFunc(mn.Containers, g.c, byNameAndID)
 			mn.Containers = slices.Insert(mn.Containers, i, g.c)
 		}
 	}
-	n.view = mn
+	n.view, n.viewAt = mn, n.changes
 	c.viewMu.Lock()
 	old := c.views[n.entry.Addr]
 	if old == nil || old.Name != mn.Name {

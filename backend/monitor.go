@@ -612,8 +612,8 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 		c.nudge() // capacity appeared
 		return nil
 	}
-	if before := n.changes; c.applyRead(n, t, ct.ID, ct) && n.changes != before {
-		c.rebuild(n) // a re-read that says nothing new (the create event of a container just recorded) rebuilds nothing
+	if c.applyRead(n, t, ct.ID, ct) && n.changes != n.viewAt {
+		c.rebuild(n) // a view that shows the records already (the create event of a container just recorded) is not rebuilt
 	}
 	if !strings.HasPrefix(ev.Action, "exec_") { // every container event, as docker events shows them
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: ev.Action,
