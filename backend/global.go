@@ -234,8 +234,8 @@ func (c *Cluster) reconcileGlobals(ctx context.Context) {
 }
 
 // globalCopies groups the copies of every global container by global ID,
-// creates in flight included (as the nodes' views show them: a pending
-// copy until its engine's copy is recorded). It reads the index of global
+// creates in flight and given up included (as the nodes' views show them:
+// a pending copy or ghost until its engine's copy is recorded). It reads the index of global
 // records, not every container. c.mu is held.
 func (c *Cluster) globalCopies() map[string][]*model.Container {
 	groups := map[string][]*model.Container{}
@@ -252,6 +252,11 @@ func (c *Cluster) globalCopies() map[string][]*model.Container {
 	for sid, p := range c.pending {
 		if isGlobal(p) && c.nodes[p.Node] != nil && !recorded[[2]string{p.Node, sid}] {
 			add(p)
+		}
+	}
+	for sid, g := range c.ghosts { // creates given up without an answer: shown (and reserved) as the views show them
+		if isGlobal(g.c) && c.nodes[g.c.Node] != nil && !recorded[[2]string{g.c.Node, sid}] {
+			add(g.c)
 		}
 	}
 	return groups
