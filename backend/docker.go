@@ -530,5 +530,8 @@ func endpointSettings(ep model.Endpoint) *network.EndpointSettings {
 
 // RemoveNetwork implements Engine.
 func (d *DockerEngine) RemoveNetwork(ctx context.Context, id string) error {
-	return d.cli.NetworkRemove(ctx, id)
+	if err := d.cli.NetworkRemove(ctx, id); err != nil {
+		return daemonError(err) // the engine's words, once: the caller names the node
+	}
+	return nil
 }
