@@ -753,10 +753,12 @@ func (s *Server) renameContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if s.c.NameInUse(name) {
-		writeError(w, model.NameConflict(name))
+	release, err := s.c.ReserveName(name) // held until the engine renamed it and the manager re-read it
+	if err != nil {
+		writeError(w, err)
 		return
 	}
+	defer release()
 	s.proxyContainer(w, r)
 }
 

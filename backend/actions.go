@@ -111,7 +111,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	}
 	c.mu.Lock()
 	live := moving != nil && moving.live // the old copy holds the name until it goes
-	if cfg.Name != "" && (!live && c.snap.NameInUse(cfg.Name) || c.queuedName(cfg.Name, moving)) {
+	if cfg.Name != "" && (!live && c.snap.NameInUse(cfg.Name) || c.queuedName(cfg.Name, moving) || c.renaming[cfg.Name]) {
 		c.mu.Unlock()
 		return nil, nil, model.NameConflict(cfg.Name)
 	}
@@ -164,9 +164,10 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	defer c.mu.Unlock()
 	delete(c.pending, swarmID)
 	if err != nil {
-		if IsConnectionError(err) {
-			// The engine may still create it; when it shows up, it goes.
-			// Whether the engine is down is the probe's to say.
+		if IsConnectionError(err) || errors.Is(err, ErrNodeDown) {
+			// The engine may still create it; the user was told it
+			// failed, so when it shows up, it goes. Whether the engine is
+			// down is the probe's to say.
 			c.abandoned[swarmID] = "its create got no answer and was given up"
 			c.probeSoon(n)
 		}
@@ -703,7 +704,33 @@ func (c *Cluster) healthyNodes() []*node {
 func (c *Cluster) NameInUse(name string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.snap.NameInUse(name) || c.queuedName(strings.TrimPrefix(name, "/"), nil)
+	return c.nameTaken(name, nil)
+}
+
+// nameTaken reports whether a container, a queued one other than except,
+// or a rename under way holds name. c.mu is held.
+func (c *Cluster) nameTaken(name string, except *queued) bool {
+	name = strings.TrimPrefix(name, "/")
+	return c.snap.NameInUse(name) || c.queuedName(name, except) || c.renaming[name]
+}
+
+// ReserveName holds name for a rename under way, so that two renames (or
+// a rename and a create) cannot both take it: it fails with Swarm's name
+// conflict if the name is taken or held. release frees it once the
+// rename is done and re-read.
+func (c *Cluster) ReserveName(name string) (release func(), err error) {
+	name = strings.TrimPrefix(name, "/")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nameTaken(name, nil) {
+		return nil, model.NameConflict(name)
+	}
+	c.renaming[name] = true
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.renaming, name)
+	}, nil
 }
 
 // CheckUpdate reports whether a container's reservations can change to

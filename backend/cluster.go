@@ -123,6 +123,7 @@ type Cluster struct {
 	rmGlobals   map[string]map[string]bool    // global ID → addresses of down nodes whose copy goes when they return
 	takenBack   map[string]bool               // IDs of failed moves' new copies on down nodes: stale when they return
 	buriedAt    map[string]time.Time          // removal records (Tombstones) by ID → when recorded, for their expiry
+	renaming    map[string]bool               // names held by renames under way
 	rebalancing atomic.Bool                   // a rebalance on recovery is running
 	gen         atomic.Uint64                 // bumped on every change (under mu, read without it)
 
@@ -218,7 +219,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{},
 		connecting: make(chan struct{}, connectSlots),
 	}
 	if c.state == nil {

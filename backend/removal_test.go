@@ -200,3 +200,31 @@ func TestTheRemovalOfAMovedContainerIsRecordedBeforeTheEngineRemovesIt(t *testin
 		return health(c, "a:2375") == model.Healthy && len(cs) == 0 && len(recorded(t, state)) == 0
 	})
 }
+
+// TestARenameHoldsItsName (outside trial: two concurrent `docker rename
+// … tgt` both succeeded, leaving two containers named tgt): a name held
+// by a rename under way is taken for every other rename and create until
+// released.
+func TestARenameHoldsItsName(t *testing.T) {
+	c := startSim(t, SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, running("ra", false), running("rb", false))}), fast())
+	waitFor(t, 2*time.Second, "a healthy", allHealthy(c, 1))
+	release, err := c.ReserveName("tgt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReserveName("/tgt"); !model.IsConflict(err) {
+		t.Fatalf("a second rename to tgt: %v; want Swarm's name conflict", err)
+	}
+	if _, err := c.Create(context.Background(), model.Config{Name: "tgt", Image: "busybox"}); !model.IsConflict(err) {
+		t.Fatalf("a create named tgt during the rename: %v; want Swarm's name conflict", err)
+	}
+	if _, err := c.ReserveName("ra"); !model.IsConflict(err) {
+		t.Fatalf("a rename to ra, which a container has: %v; want Swarm's name conflict", err)
+	}
+	release()
+	if again, err := c.ReserveName("tgt"); err != nil {
+		t.Fatalf("tgt after the rename ended: %v", err)
+	} else {
+		again()
+	}
+}
