@@ -232,6 +232,16 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 		return nil, err
 	}
 	cfg.opts.State = stateStore(src, f.stateFile)
+	if st, ok := cfg.opts.State.(*backend.FileState); ok {
+		// A state file that cannot be read would make every drained or
+		// paused node take containers again: refuse to start instead.
+		if _, err := st.Load(context.Background()); err != nil {
+			return nil, fmt.Errorf("node availability cannot be read (fix the file, or move it away to start with every node active): %w", err)
+		}
+		if _, err := st.Removed(context.Background()); err != nil {
+			return nil, fmt.Errorf("removal records cannot be read (fix the file, or move it away): %w", err)
+		}
+	}
 	cfg.opts.RebalanceOnRecovery = f.rebalance
 	cfg.source = src
 	return cfg, nil
