@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,9 @@ func TestJoinDeregistersOnSIGTERMAndSaysSoOnlyWhenItDid(t *testing.T) {
 		{"Consul hangs (kill -STOP): stops anyway, within 5 s, and says it could not deregister", true, 5 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := cb.nodes[0]
+			// An address of its own: an earlier test's join may still hold
+			// cb.nodes[0] in the prefix until its TTL runs out.
+			addr := fmt.Sprintf("127.0.0.1:%d", 40000+rand.IntN(20000))
 			var out, errOut bytes.Buffer
 			cmd := exec.Command(cb.bin, "join", "--advertise", addr, "--heartbeat", "1s", "--ttl", "10s", cb.url())
 			cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -255,13 +255,22 @@ func (c *Consul) Register(ctx context.Context, addr, name string, heartbeat, ttl
 		r.done(ctx, err)
 		sleep(ctx, heartbeat)
 	}
+	// Deregister within deregisterTimeout, whatever Consul does: join
+	// stops within 5 s of SIGTERM even while Consul hangs.
+	q, w, cancel := consulCall(context.WithoutCancel(ctx), deregisterTimeout)
+	defer cancel()
+	if !registered && session != "" {
+		// A stop can cut off the answer to an acquire Consul applied:
+		// whether the key is this session's says if it was registered.
+		if pair, _, err := kv.Get(key, q); err == nil && pair != nil && pair.Session == session {
+			registered = true
+		} else {
+			sessions.Destroy(session, w) // ends any key it took, never another's
+		}
+	}
 	if !registered {
 		return ErrNeverRegistered
 	}
-	// Deregister within deregisterTimeout, whatever Consul does: join
-	// stops within 5 s of SIGTERM even while Consul hangs.
-	_, w, cancel := consulCall(context.WithoutCancel(ctx), deregisterTimeout)
-	defer cancel()
 	if session != "" {
 		if _, err := sessions.Destroy(session, w); err != nil { // its behaviour deletes the key
 			return fmt.Errorf("cannot deregister %s from Consul at %s: %w", addr, c.URL, err)
