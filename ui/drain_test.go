@@ -30,7 +30,7 @@ func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
 	h.wait(settle, "Drain eu-1?")
 	h.key(tcell.KeyTab) // Cancel → Drain
 	h.key(tcell.KeyEnter)
-	h.wait(settle, "Healthy · draining", "Out of service: 1 draining, 0 paused", "eu-1 is now draining: 1 moving, 1 blocking")
+	h.wait(settle, "draining · Healthy", "Out of service: 1 draining, 0 paused", "eu-1 is now draining: 1 moving, 1 blocking")
 	// db left: eu-1 keeps cache-eu alone.
 	deadline := time.Now().Add(3 * time.Second)
 	for !strings.Contains(h.lineWith("10.0.1.11"), " 1/1 ") {
@@ -51,7 +51,7 @@ func TestDrainKeysAskThenMoveTheMovableContainers(t *testing.T) {
 	h.wait(settle, "Pause eu-3?")
 	h.key(tcell.KeyTab)
 	h.key(tcell.KeyEnter)
-	h.wait(settle, "Healthy · paused", "1 draining, 1 paused")
+	h.wait(settle, "paused · Healthy", "1 draining, 1 paused")
 	h.typeText("a")
 	h.wait(settle, "eu-3 is now active", "1 draining, 0 paused")
 }

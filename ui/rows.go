@@ -121,7 +121,8 @@ func nodeRow(n *model.Node, o model.Overcommit, waiting int) row {
 		}
 	}
 	if n.Availability != model.Active {
-		status.text += " · " + n.Availability.Doing()
+		// First, so a narrow STATUS column cut still says it.
+		status.text = n.Availability.Doing() + " · " + status.text
 		if status.level == levelOK {
 			status.level = levelWarn
 		}
