@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"swarmdeck/backend"
+	"swarmdeck/internal/cputime"
 	"swarmdeck/model"
 )
 
@@ -37,7 +38,7 @@ func BenchmarkList10000Nodes300000Containers(b *testing.B) {
 			// The first call encodes what later ones copy; it is left
 			// out (swarmdeck bench --way start prints it).
 			h.ServeHTTP(&discard{header: http.Header{}}, httptest.NewRequest(http.MethodGet, path, nil))
-			cpu := cpuTime()
+			cpu := cputime.Process()
 			for b.Loop() {
 				rec := &discard{header: http.Header{}}
 				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
@@ -47,7 +48,7 @@ func BenchmarkList10000Nodes300000Containers(b *testing.B) {
 				b.SetBytes(int64(rec.n))
 			}
 			// The whole process's: the manager's heartbeats included.
-			b.ReportMetric(float64(cpuTime()-cpu)/1e6/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64(cputime.Process()-cpu)/1e6/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

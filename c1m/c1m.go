@@ -22,6 +22,7 @@ import (
 
 	"swarmdeck/api"
 	"swarmdeck/backend"
+	"swarmdeck/internal/cputime"
 	"swarmdeck/model"
 	"swarmdeck/sched"
 )
@@ -130,7 +131,7 @@ func viaSched(nodes []*model.Node, opts Options, res *Result) error {
 	if err != nil {
 		return err
 	}
-	start, cpu := time.Now(), cpuTime()
+	start, cpu := time.Now(), cputime.Process()
 	for i := range opts.Containers {
 		p, err := s.Place(snap, r)
 		if err != nil {
@@ -139,7 +140,7 @@ func viaSched(nodes []*model.Node, opts Options, res *Result) error {
 		snap.AddContainer(p.Node.Addr, &model.Container{Config: r.Config, Node: p.Node.Addr, State: model.Created})
 		res.Placed++
 	}
-	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpu
+	res.Elapsed, res.CPU = time.Since(start), cputime.Process()-cpu
 	err = res.measure(opts.HeapProfile)
 	runtime.KeepAlive(snap)
 	return err
@@ -185,7 +186,7 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, opts.Clients)
-	start, cpu := time.Now(), cpuTime()
+	start, cpu := time.Now(), cputime.Process()
 	for range opts.Clients {
 		wg.Add(1)
 		go func() {
@@ -200,7 +201,7 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		}()
 	}
 	wg.Wait()
-	res.Elapsed, res.CPU = time.Since(start), cpuTime()-cpu
+	res.Elapsed, res.CPU = time.Since(start), cputime.Process()-cpu
 	close(errs)
 	if err := <-errs; err != nil {
 		return fmt.Errorf("creating: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"swarmdeck/api"
 	"swarmdeck/backend"
+	"swarmdeck/internal/cputime"
 	"swarmdeck/model"
 )
 
@@ -71,12 +72,12 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 	h := api.New(c)
 	get := func(path string) (took, cpu time.Duration, n int, err error) {
 		rec := &counter{header: http.Header{}}
-		t, c := time.Now(), cpuTime()
+		t, c := time.Now(), cputime.Process()
 		h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil))
 		if rec.code != http.StatusOK {
 			return 0, 0, 0, fmt.Errorf("GET %s: %d %s", path, rec.code, rec.head)
 		}
-		return time.Since(t), cpuTime() - c, rec.n, nil
+		return time.Since(t), cputime.Process() - c, rec.n, nil
 	}
 	start := time.Now()
 	done := make(chan error, 1)
