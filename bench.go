@@ -74,26 +74,7 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		defer pprof.StopCPUProfile()
 	}
 	for _, w := range ways {
-		if w == wayStart {
-			var prof io.Writer
-			if heapProfile != "" {
-				f, err := os.Create(heapProfile)
-				if err != nil {
-					fmt.Fprintf(stderr, "swarmdeck bench: %v\n", err)
-					return exitRefused
-				}
-				defer f.Close()
-				prof = f
-			}
-			res, err := c1m.Start(ctx, opts.Nodes, perNode, prof)
-			if err != nil {
-				fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
-				return exitRefused
-			}
-			fmt.Fprintln(stdout, res)
-			continue
-		}
-		opts.Way = w
+		var heap io.Writer // each way's heap profile, when asked for
 		if heapProfile != "" {
 			f, err := os.Create(heapProfile)
 			if err != nil {
@@ -101,8 +82,18 @@ func bench(args []string, stdout, stderr io.Writer) int {
 				return exitRefused
 			}
 			defer f.Close()
-			opts.HeapProfile = f
+			heap = f
 		}
+		if w == wayStart {
+			res, err := c1m.Start(ctx, opts.Nodes, perNode, heap)
+			if err != nil {
+				fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
+				return exitRefused
+			}
+			fmt.Fprintln(stdout, res)
+			continue
+		}
+		opts.Way, opts.HeapProfile = w, heap
 		res, err := c1m.Run(ctx, opts)
 		if err != nil {
 			fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
