@@ -65,6 +65,12 @@ type Summary struct {
 	Events      int
 	Moves       []time.Duration // dead engine → container running on another
 	NotMoved    int             // containers of a dead engine not seen elsewhere in time
+	// NoPrimary is how long no manager was seen primary: from the first
+	// /info sample on, the time during which no manager's latest sample
+	// said primary (a killed manager or a failed sample counts as not).
+	NoPrimary time.Duration
+	// NoPrimaryLongest is the longest such stretch.
+	NoPrimaryLongest time.Duration
 }
 
 // Report is what Check found.
@@ -114,7 +120,9 @@ func (c *checker) violate(v Violation) { c.rep.Violations = append(c.rep.Violati
 func summarize(recs []Record) Summary {
 	s := Summary{Ops: map[string]map[string]int{}, Faults: map[string]int{}}
 	keys, policy := map[string]bool{}, map[string]bool{}
+	var primaries noPrimary
 	for _, r := range recs {
+		primaries.see(r)
 		if s.Start.IsZero() {
 			s.Start = r.T
 		}
@@ -154,7 +162,70 @@ func summarize(recs []Record) Summary {
 		}
 	}
 	slices.Sort(s.Moves)
+	primaries.end(s.End)
+	s.NoPrimary, s.NoPrimaryLongest = primaries.total, primaries.longest
 	return s
+}
+
+// noPrimary measures the time during which no manager was seen primary,
+// from time-ordered records.
+type noPrimary struct {
+	role           map[string]bool // manager → its latest sample said primary
+	since          time.Time       // start of the current stretch without one
+	total, longest time.Duration
+}
+
+func (p *noPrimary) see(r Record) {
+	switch {
+	case r.Kind == KindInfo:
+		if p.role == nil {
+			p.role = map[string]bool{}
+			p.since = r.T
+		}
+		p.role[r.Manager] = r.Role == "primary"
+	case p.role == nil || r.Manager == "" && r.Target == "":
+		return
+	case r.Kind == KindNote && r.Manager != "":
+		p.role[r.Manager] = false // its /info failed
+	case r.Kind == KindFault && (r.Fault == FaultKillPrimary || r.Fault == FaultKillReplica):
+		p.role[r.Target] = false
+	default:
+		return
+	}
+	p.update(r.T)
+}
+
+func (p *noPrimary) update(t time.Time) {
+	has := false
+	for _, primary := range p.role {
+		has = has || primary
+	}
+	switch {
+	case has && !p.since.IsZero():
+		p.add(t.Sub(p.since))
+		p.since = time.Time{}
+	case !has && p.since.IsZero():
+		p.since = t
+	}
+}
+
+func (p *noPrimary) add(d time.Duration) {
+	p.total += d
+	p.longest = max(p.longest, d)
+}
+
+func (p *noPrimary) end(t time.Time) {
+	if p.role != nil && !p.since.IsZero() && t.After(p.since) {
+		p.add(t.Sub(p.since))
+	}
+}
+
+// plural is n and its noun, in the plural unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // expectations replays the operations: each acknowledged one fixes a
@@ -455,8 +526,8 @@ func short(id string) string {
 // around it.
 func (rep *Report) Print(w io.Writer, recs []Record) {
 	s := rep.Summary
-	fmt.Fprintf(w, "soak: %s of history, %d operations, %d faults injected, %d violations\n",
-		s.End.Sub(s.Start).Round(time.Second), s.OpCount(), s.FaultCount(), len(rep.Violations))
+	fmt.Fprintf(w, "soak: %s of history, %s, %s injected, %s\n",
+		s.End.Sub(s.Start).Round(time.Second), plural(s.OpCount(), "operation"), plural(s.FaultCount(), "fault"), plural(len(rep.Violations), "violation"))
 	for _, op := range []string{OpCreate, OpStart, OpStop, OpRemove} {
 		o := s.Ops[op]
 		fmt.Fprintf(w, "  %-7s %5d: %d ok, %d refused, %d unknown outcome\n", op, o[OutcomeOK]+o[OutcomeRefused]+o[OutcomeUnknown],
@@ -469,10 +540,17 @@ func (rep *Report) Print(w io.Writer, recs []Record) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  containers: %d created or tried (%d with the reschedule policy), %d on the engines at the end\n",
 		s.Keys, s.KeysPolicy, s.FinalCopies)
-	fmt.Fprintf(w, "  observations: %d /info samples, %d probes, %d manager events\n", s.Infos, s.Probes, s.Events)
+	fmt.Fprintf(w, "  observations: %s, %s, %s\n", plural(s.Infos, "/info sample"), plural(s.Probes, "probe"), plural(s.Events, "manager event"))
+	switch {
+	case s.Infos > 0 && s.NoPrimary == 0:
+		fmt.Fprintln(w, "  a manager was primary at every sample")
+	case s.Infos > 0:
+		fmt.Fprintf(w, "  no manager primary for %s in all (longest %s): operations then are refused or of unknown outcome\n",
+			s.NoPrimary.Round(100*time.Millisecond), s.NoPrimaryLongest.Round(100*time.Millisecond))
+	}
 	if len(s.Moves) > 0 {
-		fmt.Fprintf(w, "  dead engine → its containers running elsewhere: %d moves, median %s, max %s (%d not seen moved in time)\n",
-			len(s.Moves), s.Moves[len(s.Moves)/2].Round(10*time.Millisecond), s.Moves[len(s.Moves)-1].Round(10*time.Millisecond), s.NotMoved)
+		fmt.Fprintf(w, "  dead engine → its containers running elsewhere: %s, median %s, max %s (%d not seen moved in time)\n",
+			plural(len(s.Moves), "move"), s.Moves[len(s.Moves)/2].Round(10*time.Millisecond), s.Moves[len(s.Moves)-1].Round(10*time.Millisecond), s.NotMoved)
 	}
 	sorted := slices.Clone(recs)
 	slices.SortStableFunc(sorted, func(a, b Record) int { return a.T.Compare(b.T) })

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readFixture(t *testing.T, name string) []Record {
@@ -95,7 +96,7 @@ func TestPrintShowsHistoryAroundAViolation(t *testing.T) {
 	var out bytes.Buffer
 	Check(recs).Print(&out, recs)
 	for _, want := range []string{
-		"1 violations",
+		"fault injected, 1 violation\n",
 		"[exactly-once] k1 has 2 copies",
 		"op create k1 via 127.0.0.1:3376: ok",
 		"fault kill_engine 127.0.0.1:23752",
@@ -164,5 +165,46 @@ func TestOutcome(t *testing.T) {
 		if got := outcome(tc.err); got != tc.want {
 			t.Errorf("outcome(%v) = %s, want %s", tc.err, got, tc.want)
 		}
+	}
+}
+
+// The summary says how long no manager was primary: a killed primary
+// stops counting at its kill, a failed /info sample counts as not
+// primary, and a stretch still open at the end runs to the end.
+func TestSummaryMeasuresTimeWithoutAPrimary(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	info := func(s float64, m, role string) Record {
+		return Record{T: at(s), Kind: KindInfo, Manager: m, Role: role}
+	}
+	for _, tc := range []struct {
+		name           string
+		recs           []Record
+		total, longest time.Duration
+	}{
+		{"always a primary", []Record{info(0, "a", "primary"), info(0, "b", "replica"), info(10, "a", "primary")}, 0, 0},
+		{"primary killed, the replica takes over", []Record{
+			info(0, "a", "primary"), info(0.5, "b", "replica"),
+			{T: at(2), Kind: KindFault, Fault: FaultKillPrimary, Target: "a"},
+			info(3, "b", "replica"), info(5, "b", "primary"), info(9, "b", "primary"),
+		}, 3 * time.Second, 3 * time.Second},
+		{"failed samples, and no primary at the end", []Record{
+			info(0, "a", "primary"),
+			{T: at(1), Kind: KindNote, Manager: "a", Message: "/info failed"},
+			info(2, "a", "primary"),
+			info(4, "a", "replica"), info(7, "a", "replica"),
+		}, 4 * time.Second, 3 * time.Second},
+		{"engine notes change nothing", []Record{
+			info(0, "a", "primary"),
+			{T: at(1), Kind: KindNote, Engine: "127.0.0.1:1", Message: "kill failed"},
+			info(2, "a", "primary"),
+		}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Check(tc.recs).Summary
+			if s.NoPrimary != tc.total || s.NoPrimaryLongest != tc.longest {
+				t.Errorf("no primary for %s (longest %s), want %s (%s)", s.NoPrimary, s.NoPrimaryLongest, tc.total, tc.longest)
+			}
+		})
 	}
 }
