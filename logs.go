@@ -46,5 +46,26 @@ func (lo logOptions) logger(w io.Writer) *slog.Logger {
 	if lo.json {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
+	opts.ReplaceAttr = oneLine
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// oneLine keeps a text record on one line without escapes: Swarm's
+// refusals span lines ("…the following conditions \n[port 8080…]"),
+// which the text format would print as a literal \n. Line breaks and the
+// spaces around them become one space. JSON keeps the text as it is.
+func oneLine(_ []string, a slog.Attr) slog.Attr {
+	var s string
+	switch v := a.Value.Any().(type) {
+	case string:
+		s = v
+	case error:
+		s = v.Error()
+	default:
+		return a
+	}
+	if !strings.ContainsAny(s, "\r\n") {
+		return a
+	}
+	return slog.String(a.Key, strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", "\n")), " "))
 }
