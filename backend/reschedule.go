@@ -110,7 +110,7 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		}
 		if !hasPolicy(ct) {
 			c.emit(model.Event{Kind: model.EventFailure, Node: n.name(), Container: ct.Name, Action: "lost",
-				Message: fmt.Sprintf("%s is lost with %s: it has no reschedule policy", ct.Name, n.name())})
+				Message: fmt.Sprintf("%s is down with %s and not moved: it has no reschedule policy", ct.Name, n.name())})
 			continue
 		}
 		c.enqueue(n, ct, since, why)

@@ -347,7 +347,7 @@ func TestAKilledNodeTurnsUnhealthyAndItsContainersMove(t *testing.T) {
 	}
 	h.typeText(":events")
 	h.key(tcell.KeyEnter)
-	h.wait(settle, "Rescheduled container db from eu-1 to", "cache-eu is lost with eu-1", "Flagging engine as unhealthy")
+	h.wait(settle, "Rescheduled container db from eu-1 to", "cache-eu is down with eu-1 and not moved", "Flagging engine as unhealthy")
 	// Heal: eu-1 comes back.
 	h.typeText("1")
 	h.typeText("E")
