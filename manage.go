@@ -102,7 +102,7 @@ func (f *manageFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.heartbeat, "heartbeat", 60*time.Second, "how often discovery is polled or retried")
 	fs.StringArrayVar(&f.discoveryOpts, "discovery-opt", nil, "discovery option: kv.path=…, kv.cacertfile=…, kv.certfile=…, kv.keyfile=…")
 	fs.BoolVar(&f.rebalance, "rebalance-on-recovery", false, "rebalance when a node comes back or joins (off by default)")
-	fs.StringVar(&f.stateFile, "state-file", "", "where node availability (pause, drain) is kept without a KV discovery (default "+backend.DefaultStatePath()+")")
+	fs.StringVar(&f.stateFile, "state-file", "", "where node availability (pause, drain) is kept without a KV discovery (default "+filepath.Join(filepath.Dir(backend.DefaultStatePath("")), "state-HASH.json")+", HASH from the discovery URL)")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off); use 127.0.0.1:PORT")
 }
 
@@ -231,7 +231,7 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 	if cfg.opts.Sched, err = mergeSched(src.File, f.strategy, f.filters, fs.Changed("filter"), f.clusterOpts); err != nil {
 		return nil, err
 	}
-	cfg.opts.State = stateStore(src, f.stateFile)
+	cfg.opts.State = stateStore(src, discovery, f.stateFile)
 	if st, ok := cfg.opts.State.(*backend.FileState); ok {
 		// A state file that cannot be read would make every drained or
 		// paused node take containers again: refuse to start instead.
@@ -251,7 +251,7 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 // store when there is one (so replicated managers share it), else in a
 // file beside the manager; a simulated cluster keeps it in memory unless
 // a file is named.
-func stateStore(src *backend.Source, file string) backend.StateStore {
+func stateStore(src *backend.Source, discovery, file string) backend.StateStore {
 	store, inStore := src.Registry.(backend.Store)
 	switch {
 	case inStore:
@@ -261,7 +261,7 @@ func stateStore(src *backend.Source, file string) backend.StateStore {
 	case src.Simulated:
 		return &backend.MemoryState{}
 	}
-	return &backend.FileState{Path: backend.DefaultStatePath()}
+	return &backend.FileState{Path: backend.DefaultStatePath(discovery)}
 }
 
 // mergeSched is the one place the scheduler's settings are merged, with

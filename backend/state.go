@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,13 +110,16 @@ func (f stateFile) removedAt() map[string]time.Time {
 }
 
 // DefaultStatePath is where a manager without a KV store keeps its state:
-// swarmdeck/state.json in the user's configuration directory.
-func DefaultStatePath() string {
+// swarmdeck/state-HASH.json in the user's configuration directory, HASH
+// from the discovery URL, so that managers of different clusters run by
+// one user never share a file (each writes the whole file).
+func DefaultStatePath(discovery string) string {
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		dir = os.TempDir()
 	}
-	return filepath.Join(dir, "swarmdeck", "state.json")
+	sum := sha256.Sum256([]byte(discovery))
+	return filepath.Join(dir, "swarmdeck", "state-"+hex.EncodeToString(sum[:6])+".json")
 }
 
 // Load implements StateStore; a missing file is an empty state.
