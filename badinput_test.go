@@ -196,20 +196,7 @@ func TestClusterOptOnTheCommandLineWinsOverTheFile(t *testing.T) {
 		{"--cluster-opt with --strategy", []string{"--strategy", "random", "--cluster-opt", "swarm.overcommit=0"}, []string{`"Strategy","random"`, `"  └ Reserved Memory","5 GiB / 16 GiB"`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := parseManage(append([]string{"--cluster", demo}, tt.args...), io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cluster, err := backend.New(cfg.source, cfg.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { cluster.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			srv := httptest.NewServer(api.New(cluster))
-			defer srv.Close()
+			srv := serveManage(t, append([]string{"--cluster", demo}, tt.args...)...)
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 				resp, err := http.Get(srv.URL + "/info")
 				if err != nil {
@@ -234,26 +221,34 @@ func TestClusterOptOnTheCommandLineWinsOverTheFile(t *testing.T) {
 	}
 }
 
+// serveManage runs the manager `swarmdeck manage ARGS` would run, in
+// process, behind a test server of its Docker endpoint, until the test
+// ends.
+func serveManage(t *testing.T, args ...string) *httptest.Server {
+	t.Helper()
+	cfg, err := parseManage(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := backend.New(cfg.source, cfg.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cluster.Run(ctx); close(done) }()
+	srv := httptest.NewServer(api.New(cluster))
+	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	return srv
+}
+
 // TestSimulatedReservationsFitTheirNodes: a generated simulated cluster
 // with many containers per node never shows a node reserved past its
 // capacity in `docker info`, however many containers it holds.
 func TestSimulatedReservationsFitTheirNodes(t *testing.T) {
 	for _, url := range []string{"sim://5?containers=1000", "sim://7?containers=40", "sim://3?containers=1"} {
 		t.Run(url, func(t *testing.T) {
-			cfg, err := parseManage([]string{url}, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cluster, err := backend.New(cfg.source, cfg.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { cluster.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			srv := httptest.NewServer(api.New(cluster))
-			defer srv.Close()
+			srv := serveManage(t, url)
 			var info struct {
 				Containers   int
 				SystemStatus [][2]string

@@ -39,6 +39,20 @@ func requireRealBed(t *testing.T) *realBed {
 }
 
 // start runs the binary; stop ends it with SIGTERM (SIGKILL after 5s).
+// manageHealthy starts a headless manager of the bed's engines (1 s
+// heartbeat, a state file of the test's own) and returns its address once
+// docker info shows the three engines healthy.
+func (rb *realBed) manageHealthy(t *testing.T) (api string) {
+	t.Helper()
+	api = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--heartbeat", "1s", "--state-file", filepath.Join(t.TempDir(), "state.json"), "nodes://"+strings.Join(rb.nodes, ","))
+	eventually(t, 20*time.Second, "three healthy engines", func() bool {
+		out, _ := docker(api, "info")
+		return strings.Count(out, "└ Status: Healthy") == 3
+	})
+	return api
+}
+
 func (rb *realBed) start(t *testing.T, args ...string) (stop func()) {
 	t.Helper()
 	cmd := exec.Command(rb.bin, args...)
@@ -299,12 +313,7 @@ func (rb *realBed) testbedCtl(t *testing.T, args ...string) {
 // back each container runs exactly once.
 func TestADrainWhoseDestinationDiesLosesNothing(t *testing.T) {
 	rb := requireRealBed(t)
-	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--heartbeat", "1s", "--state-file", filepath.Join(t.TempDir(), "state.json"), "nodes://"+strings.Join(rb.nodes, ","))
-	eventually(t, 20*time.Second, "three healthy engines", func() bool {
-		out, _ := docker(api, "info")
-		return strings.Count(out, "└ Status: Healthy") == 3
-	})
+	api := rb.manageHealthy(t)
 	t.Cleanup(func() { exec.Command("scripts/testbed.sh", "revive", "1").Run() })
 	var names []string
 	for i := range 6 {
@@ -385,12 +394,7 @@ func TestADrainWhoseDestinationDiesLosesNothing(t *testing.T) {
 // down removes the others at once and its copy when it returns.
 func TestAGlobalContainerFollowsItsNodesThroughAFailure(t *testing.T) {
 	rb := requireRealBed(t)
-	api := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	rb.start(t, "manage", "--headless", "-H", "tcp://"+api, "--heartbeat", "1s", "--state-file", filepath.Join(t.TempDir(), "state.json"), "nodes://"+strings.Join(rb.nodes, ","))
-	eventually(t, 20*time.Second, "three healthy engines", func() bool {
-		out, _ := docker(api, "info")
-		return strings.Count(out, "└ Status: Healthy") == 3
-	})
+	api := rb.manageHealthy(t)
 	t.Cleanup(func() { exec.Command("scripts/testbed.sh", "revive", "3").Run() })
 	if out, err := docker(api, append([]string{"run", "-d", "--name", "ga", "-e", "mode:global"}, loopCmd...)...); err != nil {
 		t.Fatalf("run ga: %v\n%s", err, out)

@@ -136,6 +136,27 @@ func startReal(t *testing.T, tb *testbed, opts Options) *Cluster {
 	return c
 }
 
+// startRealToStop starts a manager of the test bed's engines that the
+// test stops (stop returns once it has ended), with the source to start
+// the next one from.
+func startRealToStop(t *testing.T, tb *testbed) (c *Cluster, src *Source, stop func()) {
+	t.Helper()
+	src, err := Open("nodes://"+strings.Join(tb.addrs, ","), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = New(src, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	waitFor(t, 20*time.Second, "healthy", allHealthy(c, 3))
+	return c, src, stop
+}
+
 // runningOn reports whether the engine of node i runs a container with
 // this swarm ID, counting its running copies.
 func runningOn(t *testing.T, tb *testbed, i int, swarmID string) int {
@@ -288,18 +309,7 @@ func TestRealHangThatHealsEndsWithOneCopy(t *testing.T) {
 
 func TestRealManagerRestartKeepsThePromise(t *testing.T) {
 	tb := requireTestbed(t)
-	src, err := Open("nodes://"+strings.Join(tb.addrs, ","), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := New(src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { first.Run(ctx); close(done) }()
-	waitFor(t, 20*time.Second, "healthy", allHealthy(first, 3))
+	first, src, stop := startRealToStop(t, tb)
 	ct, err := first.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Cmd: loop,
 		Env: []string{"constraint:node==~node-3", "reschedule:on-node-failure"}})
 	if err != nil {
@@ -323,8 +333,7 @@ func TestRealManagerRestartKeepsThePromise(t *testing.T) {
 			before[x.SwarmID] = n.Name
 		}
 	}
-	cancel()
-	<-done
+	stop()
 
 	// A new manager, while node-3 still hangs with its stale copy.
 	second := startSim(t, src, Options{ProbeInterval: time.Second, Heartbeat: time.Second})
@@ -697,26 +706,14 @@ func runWebOnNode2(t *testing.T, c *Cluster) *model.Container {
 // one, not remove both.
 func TestRealNewPrimaryKeepsTheNewerOfTwoCopies(t *testing.T) {
 	tb := requireTestbed(t)
-	src, err := Open("nodes://"+strings.Join(tb.addrs, ","), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := New(src, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { first.Run(ctx); close(done) }()
-	waitFor(t, 20*time.Second, "healthy", allHealthy(first, 3))
+	first, src, stop := startRealToStop(t, tb)
 	ct := runWebOnNode2(t, first)
 	tb.signal(t, 2, syscall.SIGSTOP)
 	t.Cleanup(func() { syscall.Kill(tb.pid(t, 2), syscall.SIGCONT) })
 	waitFor(t, 15*time.Second, "web moved off the hung node-2", func() bool {
 		return runningOn(t, tb, 1, ct.SwarmID)+runningOn(t, tb, 3, ct.SwarmID) == 1
 	})
-	cancel()
-	<-done
+	stop()
 	tb.signal(t, 2, syscall.SIGCONT)
 	waitFor(t, 10*time.Second, "node-2 answers with its old copy running", func() bool {
 		return runningOn(t, tb, 2, ct.SwarmID) == 1

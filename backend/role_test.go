@@ -43,15 +43,7 @@ func TestTakingOverReturnsAtOnceAndReconcilesBeforeMoving(t *testing.T) {
 		slow.Engine = eng
 		return slow, err
 	}
-	c, err := New(src, fast())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Replicated()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	c, _ := startReplica(t, src, nil)
 	waitFor(t, 2*time.Second, "a healthy", allHealthy(c, 1))
 
 	returned := make(chan struct{})
@@ -86,14 +78,7 @@ func startReplica(t *testing.T, src *Source, state StateStore) (c *Cluster, stop
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); c.Run(ctx) }()
-	var once bool
-	stop = func() {
-		if !once {
-			once = true
-			cancel()
-			<-done
-		}
-	}
+	stop = func() { cancel(); <-done } // twice is fine: done stays closed
 	t.Cleanup(stop)
 	return c, stop
 }
