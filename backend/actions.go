@@ -841,7 +841,7 @@ func (c *Cluster) refreshNetworks(ctx context.Context, n *node) {
 		return
 	}
 	c.mu.Lock()
-	n.networks = nets
+	c.setNetworks(n, nets)
 	c.gen.Add(1)
 	c.mu.Unlock()
 }

@@ -170,7 +170,8 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 	}
 	c.applyList(n, t, cs)
 	c.buryGhosts(n, began)
-	n.images, n.networks = ims, nets
+	n.images = ims
+	c.setNetworks(n, nets)
 	n.updated = time.Now()
 	c.rebuild(n)
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -664,5 +665,37 @@ func TestMaxCPUsFollowsTheNodes(t *testing.T) {
 			entries <- step.entries
 		}
 		waitFor(t, 2*time.Second, fmt.Sprintf("MaxCPUs %d", step.want), func() bool { return c.MaxCPUs() == step.want })
+	}
+}
+
+// TestNetworksFollowEveryChange: Networks answers from what it last
+// collected while no node's networks changed; a network created or
+// removed through the manager is listed, or not, at once.
+func TestNetworksFollowEveryChange(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil), simNode("b", 4, 8<<30, nil)})
+	c := startSim(t, src, Options{})
+	waitFor(t, 2*time.Second, "a and b healthy", allHealthy(c, 2))
+	names := func() []string {
+		var out []string
+		for _, nw := range c.Networks() {
+			out = append(out, nw.Node+"/"+nw.Name)
+		}
+		return out
+	}
+	before := names()
+	if !slices.Contains(before, "a:2375/bridge") || !slices.Contains(before, "b:2375/bridge") {
+		t.Fatalf("networks %v lack the bridges", before)
+	}
+	if _, err := c.CreateNetwork(context.Background(), "a/front", "bridge"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Contains(got, "a:2375/front") || len(got) != len(before)+1 {
+		t.Fatalf("after creating a/front: %v (before: %v)", got, before)
+	}
+	if err := c.RemoveNetwork(context.Background(), "a/front"); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); !slices.Equal(got, before) {
+		t.Fatalf("after removing a/front: %v, want %v", got, before)
 	}
 }

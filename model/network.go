@@ -102,6 +102,13 @@ func uniq(nets []Network, match func(Network) bool) []Network {
 	return out
 }
 
+// Equal reports whether two networks say the same: every field, and the
+// same containers in the same order.
+func (nw Network) Equal(o Network) bool {
+	return nw.ID == o.ID && nw.Name == o.Name && nw.Node == o.Node && nw.Driver == o.Driver && nw.Scope == o.Scope &&
+		nw.Subnet == o.Subnet && slices.Equal(nw.Containers, o.Containers)
+}
+
 // Local reports whether a network exists on its node only.
 func Local(nw Network) bool { return nw.Scope == "local" || nw.Scope == "" }
 

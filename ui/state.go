@@ -162,7 +162,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	cache.order, cache.waiting = st.nodes, st.waiting
 	st.ctrRows = cache.ctrRows
 	nets := b.Networks()
-	if !slices.EqualFunc(nets, cache.nets, sameNetwork) || cache.netRows == nil {
+	if !sameNetworks(nets, cache.nets) || cache.netRows == nil {
 		cache.nets, cache.netRows = nets, networkRows(nets, st)
 	}
 	st.netRows = cache.netRows
@@ -217,9 +217,11 @@ func sameQueued(a, b []backend.Queued) bool {
 	})
 }
 
-func sameNetwork(a, b model.Network) bool {
-	return a.ID == b.ID && a.Name == b.Name && a.Node == b.Node && a.Driver == b.Driver && a.Scope == b.Scope &&
-		a.Subnet == b.Subnet && slices.Equal(a.Containers, b.Containers)
+// sameNetworks reports whether two lists of networks say the same: the
+// same slice (the manager answers the one it keeps while nothing
+// changed), or equal.
+func sameNetworks(a, b []model.Network) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0] || slices.EqualFunc(a, b, model.Network.Equal))
 }
 
 // networkRows lists networks, folding a network that every healthy node
