@@ -33,7 +33,7 @@ func TestNetworkRowsNameAsDockerNetworkLs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
 			for _, r := range networkRows(tt.nets, st) {
-				got = append(got, r.cells[0].text)
+				got = append(got, r.cell(0).text)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("rows %q; want %q", got, tt.want)

@@ -28,12 +28,15 @@ const (
 
 // cell is one formatted table cell. A cell with a time shows how long
 // ago it was, formatted when drawn, so rows do not go stale. A cell with
-// a bar shows it before its figures when the table has room.
+// a bar shows it before its figures when the table has room. key, when
+// set, is what sorting compares instead of the text made to sort
+// naturally (a figure, a time).
 type cell struct {
 	text  string
 	bar   string
 	level level
 	at    time.Time
+	key   string
 }
 
 // display is the cell's text at now.
@@ -52,25 +55,65 @@ func (c cell) withBar(now time.Time) string {
 	return c.display(now)
 }
 
-// row is one table row: its key (to keep the selection across updates),
-// its cells, and what sorting compares.
+// sortKey is what sorting compares for the cell.
+func (c cell) sortKey() string {
+	if c.key != "" {
+		return c.key
+	}
+	return naturalKey(c.text)
+}
+
+// row is one table row: its key (to keep the selection across updates)
+// and its cells. A container's row keeps only the container, its node's
+// name and whether the node is down: its cells are formatted when they
+// are drawn (a screenful) or when a filter or a sort reads them (off the
+// UI goroutine), so 300,000 containers do not keep 300,000 rows of cells,
+// sort keys and filter text. Every other row keeps its cells.
 type row struct {
-	key    string
+	key   string
+	fixed *fixedRow
+	ctr   *model.Container
+	node  string // the container's node
+	down  bool   // its node is not healthy: Host Down
+}
+
+// fixedRow is a row's formatted cells, and more to show in its details
+// (a network's containers).
+type fixedRow struct {
 	cells  []cell
-	sort   []string // per column, the text sorting compares
-	text   string   // every cell joined, lower-case, for the filter
-	detail []string // more to show in the row's details (a network's containers)
+	detail []string
 }
 
 func newRow(key string, cells []cell) row {
-	r := row{key: key, cells: cells, sort: make([]string, len(cells))}
-	parts := make([]string, len(cells))
-	for i, c := range cells {
-		r.sort[i] = naturalKey(c.text)
-		parts[i] = c.text
+	return row{key: key, fixed: &fixedRow{cells: cells}}
+}
+
+// cells is the row's cells, formatted now for a container's row.
+func (r *row) cells() []cell {
+	if r.fixed != nil {
+		return r.fixed.cells
 	}
-	r.text = strings.ToLower(strings.Join(parts, " "))
-	return r
+	cs := make([]cell, len(containerColumns))
+	for i := range cs {
+		cs[i] = containerCell(r.ctr, r.node, r.down, i)
+	}
+	return cs
+}
+
+// cell is the row's cell in column i.
+func (r *row) cell(i int) cell {
+	if r.fixed != nil {
+		return r.fixed.cells[i]
+	}
+	return containerCell(r.ctr, r.node, r.down, i)
+}
+
+// detail is more to show in the row's details: a network's containers.
+func (r *row) detail() []string {
+	if r.fixed != nil {
+		return r.fixed.detail
+	}
+	return nil
 }
 
 // bar draws a usage bar of width w: "[████░░░░]".
@@ -145,21 +188,20 @@ func nodeRow(n *model.Node, o model.Overcommit, waiting int) row {
 	totCPU, totMem := n.TotalCPUs(o), n.TotalMemory(o)
 	cpu := fmt.Sprintf("%s / %s", usedCPU, totCPU)
 	mem := fmt.Sprintf("%s / %s", model.FormatBytes(usedMem), model.FormatBytes(totMem))
-	r := newRow(n.Addr, []cell{
+	count.key = fmt.Sprintf("%09d", k.Total+waiting)
+	return newRow(n.Addr, []cell{
 		{text: n.Name}, {text: n.Addr, level: levelDim}, status,
 		count,
-		{text: cpu, bar: bar(int64(usedCPU), int64(totCPU), 8), level: usageLevel(int64(usedCPU), int64(totCPU))},
-		{text: mem, bar: bar(usedMem, totMem, 8), level: usageLevel(usedMem, totMem)},
+		{text: cpu, bar: bar(int64(usedCPU), int64(totCPU), 8), level: usageLevel(int64(usedCPU), int64(totCPU)), key: numKey(int64(usedCPU))},
+		{text: mem, bar: bar(usedMem, totMem, 8), level: usageLevel(usedMem, totMem), key: numKey(usedMem)},
 		{text: labelText(n.Labels, true), level: levelDim},
 		{text: n.Version, level: levelDim},
-		{text: "-", at: n.Updated, level: levelDim},
+		{text: "-", at: n.Updated, level: levelDim, key: ageKey(n.Updated)},
 	})
-	r.sort[8] = ageKey(n.Updated)
-	r.sort[3] = fmt.Sprintf("%09d", k.Total+waiting)
-	r.sort[4] = fmt.Sprintf("%018d", int64(usedCPU))
-	r.sort[5] = fmt.Sprintf("%018d", usedMem)
-	return r
 }
+
+// numKey sorts a figure that is not negative.
+func numKey(n int64) string { return fmt.Sprintf("%018d", n) }
 
 // labelText prints labels sorted as k=v; builtins leaves out Docker's
 // built-in labels, which say little in a table.
@@ -180,64 +222,81 @@ func labelText(labels map[string]string, skipBuiltins bool) string {
 
 var containerColumns = []string{"NODE/NAME", "IMAGE", "STATE", "CPUS", "MEMORY", "RULES", "RESCHEDULE", "PORTS", "AGE"}
 
-// containerRow formats a container of a node: Host Down when its node is
-// unhealthy, the placement rules it was created with, its policy and
-// ports.
+// containerRow is the row of a container of node n (nil: of no node):
+// the container and what its cells need of its node, formatted when
+// drawn, filtered or sorted.
 func containerRow(c *model.Container, n *model.Node) row {
-	name := c.Name
-	if name == "" {
-		name = model.ShortID(c.ID)
+	r := row{key: c.ID, ctr: c}
+	if c.ID == "" {
+		r.key = "pending/" + c.SwarmID
 	}
-	state := cell{text: c.State.String(), level: levelNormal}
-	switch {
-	case n != nil && n.Health != model.Healthy:
-		state = cell{text: "Host Down", level: levelBad}
-	case c.ID == "":
-		state = cell{text: "creating", level: levelInfo}
-	case c.State == model.Running:
-		state.level = levelOK
-	case c.State == model.Exited:
-		state.level = levelDim
-	case c.State == model.Paused:
-		state.level = levelWarn
-	}
-	rules := append(append([]string{}, c.Constraints...), affinityText(c.Affinities)...)
-	resched := strings.Join(c.Reschedule, ",")
-	if resched == "" {
-		resched = "off"
-	}
-	ports := make([]string, len(c.Ports))
-	for i, p := range c.Ports {
-		ports[i] = p.String()
-	}
-	nodeName := ""
 	if n != nil {
-		nodeName = n.Name
+		r.node, r.down = n.Name, n.Health != model.Healthy
 	}
-	cpus := "-"
-	if c.CPUs > 0 {
-		cpus = c.CPUs.String()
-	}
-	mem := "-"
-	if c.Memory > 0 {
-		mem = model.FormatBytes(c.Memory)
-	}
-	key := c.ID
-	if key == "" {
-		key = "pending/" + c.SwarmID
-	}
-	r := newRow(key, []cell{
-		{text: nodeName + "/" + name}, {text: c.Image, level: levelDim}, state,
-		{text: cpus}, {text: mem},
-		{text: strings.Join(rules, " "), level: levelInfo},
-		{text: resched, level: map[bool]level{true: levelOK, false: levelDim}[resched != "off"]},
-		{text: strings.Join(ports, " "), level: levelDim},
-		{text: "-", at: c.Created, level: levelDim},
-	})
-	r.sort[3] = fmt.Sprintf("%018d", int64(c.CPUs))
-	r.sort[4] = fmt.Sprintf("%018d", c.Memory)
-	r.sort[8] = ageKey(c.Created)
 	return r
+}
+
+// containerCell formats column col of a container's row (containerColumns):
+// Host Down when its node is down, the placement rules it was created
+// with, its policy and ports.
+func containerCell(c *model.Container, node string, down bool, col int) cell {
+	switch col {
+	case 0:
+		name := c.Name
+		if name == "" {
+			name = model.ShortID(c.ID)
+		}
+		return cell{text: node + "/" + name}
+	case 1:
+		return cell{text: c.Image, level: levelDim}
+	case 2:
+		state := cell{text: c.State.String(), level: levelNormal}
+		switch {
+		case down:
+			state = cell{text: "Host Down", level: levelBad}
+		case c.ID == "":
+			state = cell{text: "creating", level: levelInfo}
+		case c.State == model.Running:
+			state.level = levelOK
+		case c.State == model.Exited:
+			state.level = levelDim
+		case c.State == model.Paused:
+			state.level = levelWarn
+		}
+		return state
+	case 3:
+		cpus := "-"
+		if c.CPUs > 0 {
+			cpus = c.CPUs.String()
+		}
+		return cell{text: cpus, key: numKey(int64(c.CPUs))}
+	case 4:
+		mem := "-"
+		if c.Memory > 0 {
+			mem = model.FormatBytes(c.Memory)
+		}
+		return cell{text: mem, key: numKey(c.Memory)}
+	case 5:
+		if len(c.Constraints) == 0 && len(c.Affinities) == 0 {
+			return cell{level: levelInfo}
+		}
+		rules := append(append([]string{}, c.Constraints...), affinityText(c.Affinities)...)
+		return cell{text: strings.Join(rules, " "), level: levelInfo}
+	case 6:
+		if len(c.Reschedule) == 0 {
+			return cell{text: "off", level: levelDim}
+		}
+		return cell{text: strings.Join(c.Reschedule, ","), level: levelOK}
+	case 7:
+		ports := make([]string, len(c.Ports))
+		for i, p := range c.Ports {
+			ports[i] = p.String()
+		}
+		return cell{text: strings.Join(ports, " "), level: levelDim}
+	case 8:
+		return cell{text: "-", at: c.Created, level: levelDim, key: ageKey(c.Created)}
+	}
+	return cell{}
 }
 
 // ageKey sorts by age, youngest first: the later the time, the smaller
@@ -253,17 +312,14 @@ const stateWaiting = "waiting"
 // node: it keeps its row, under that node, with why it is not placed yet.
 func waitingRow(q backend.Queued) row {
 	r := containerRow(q.Container, nil)
+	cells := r.cells()
 	state := stateWaiting
 	if q.Reason != "" {
 		state += ": " + q.Reason
 	}
-	w := newRow(waitingKey(q.Container), r.cells)
-	w.cells[0].text = q.From + r.cells[0].text
-	w.cells[2] = cell{text: state, level: levelWarn}
-	w.sort = r.sort
-	w.sort[0], w.sort[2] = naturalKey(w.cells[0].text), naturalKey(state)
-	w.text = strings.ToLower(w.text + " " + q.From + " " + state)
-	return w
+	cells[0].text = q.From + cells[0].text
+	cells[2] = cell{text: state, level: levelWarn}
+	return newRow(waitingKey(q.Container), cells)
 }
 
 // waitingKey is the row key of a waiting container.
@@ -290,7 +346,7 @@ func networkRow(nw model.Network, nodeName string, shared bool) row {
 		{text: name}, {text: nw.Driver, level: levelDim}, {text: nw.Scope, level: levelDim},
 		{text: nw.Subnet, level: levelDim}, {text: fmt.Sprint(len(nw.Containers))},
 	})
-	r.detail = nw.Containers
+	r.fixed.detail = nw.Containers
 	return r
 }
 
@@ -324,12 +380,10 @@ func eventRow(e model.Event, seq int) row {
 	if e.Duration > 0 && !strings.Contains(msg, e.Duration.String()) {
 		msg += " (" + e.Duration.String() + ")"
 	}
-	r := newRow(fmt.Sprint(seq), []cell{
-		{text: e.Time.Format("15:04:05.000"), level: levelDim}, {text: e.Kind.String(), level: lv},
+	return newRow(fmt.Sprint(seq), []cell{
+		{text: e.Time.Format("15:04:05.000"), level: levelDim, key: fmt.Sprintf("%020d", e.Time.UnixNano())}, {text: e.Kind.String(), level: lv},
 		{text: e.Node}, {text: e.Container}, {text: msg, level: lv},
 	})
-	r.sort[0] = fmt.Sprintf("%020d", e.Time.UnixNano())
-	return r
 }
 
 // ago prints a duration the way ps does: 5s, 3m, 2h, 4d.

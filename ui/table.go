@@ -1,11 +1,13 @@
 package ui
 
 import (
+	"bytes"
 	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -73,7 +75,7 @@ func (c *content) fit(width, first, last int) {
 	}
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
 		row := &c.rows[c.view[r]]
-		for i, cl := range row.cells {
+		for i, cl := range row.cells() {
 			w := len([]rune(cl.display(now)))
 			if m := maxWidth(c.columns[i]); m > 0 {
 				w = min(w, m)
@@ -140,18 +142,24 @@ type arranged struct {
 }
 
 // arrange filters and sorts rows: the indexes of the rows shown, in
-// order. It is pure.
+// order. It is pure. A container's row is formatted here for the filter
+// and the sorted column only, and nothing of it is kept.
 func arrange(rows []row, columns []string, ar arrangement) []int {
 	view := make([]int, 0, len(rows))
 	m := compileFilter(ar.filter, columns)
+	var scratch matchScratch
 	for i := range rows {
-		if m.match(&rows[i]) {
+		if m.match(&rows[i], &scratch) {
 			view = append(view, i)
 		}
 	}
 	if ar.sortCol >= 0 {
+		keys := make([]string, len(rows))
+		for _, i := range view {
+			keys[i] = rows[i].cell(ar.sortCol).sortKey()
+		}
 		slices.SortStableFunc(view, func(a, b int) int {
-			x := strings.Compare(rows[a].sort[ar.sortCol], rows[b].sort[ar.sortCol])
+			x := strings.Compare(keys[a], keys[b])
 			if ar.desc {
 				return -x
 			}
@@ -182,7 +190,8 @@ func (c *content) publishedArrangement() arrangement {
 func (c *content) ages(first, last int, now time.Time) string {
 	var sb strings.Builder
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
-		for _, cl := range c.rows[c.view[r]].cells {
+		row := &c.rows[c.view[r]]
+		for _, cl := range row.cells() {
 			if !cl.at.IsZero() {
 				sb.WriteString(ago(cl.at, now))
 				sb.WriteByte(' ')
@@ -260,7 +269,7 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 		return nil
 	}
 	row := &c.rows[c.view[r-1]]
-	cl := row.cells[col]
+	cl := row.cell(col)
 	text := cl.display(time.Now())
 	if c.bars {
 		text = cl.withBar(time.Now())
@@ -388,22 +397,54 @@ func compileFilter(f string, columns []string) filterMatch {
 	return m
 }
 
-func (m *filterMatch) match(r *row) bool {
+// matchScratch is memory a filter reuses from row to row.
+type matchScratch struct{ text []byte }
+
+// match reports whether the filter keeps row r. The row's text is every
+// cell joined by a space, lower-case (a regexp ignores case anyway).
+func (m *filterMatch) match(r *row, sc *matchScratch) bool {
 	if m.empty {
 		return true
 	}
 	var ok bool
 	switch {
 	case m.col >= 0 && m.re != nil:
-		ok = m.re.MatchString(r.cells[m.col].text)
+		ok = m.re.MatchString(r.cell(m.col).text)
 	case m.col >= 0:
-		ok = strings.Contains(strings.ToLower(r.cells[m.col].text), m.text)
-	case m.re != nil:
-		ok = m.re.MatchString(r.text)
+		ok = strings.Contains(strings.ToLower(r.cell(m.col).text), m.text)
 	default:
-		ok = strings.Contains(r.text, m.text)
+		b := sc.text[:0]
+		for i, cl := range r.cells() {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = appendLower(b, cl.text)
+		}
+		sc.text = b
+		if m.re != nil {
+			ok = m.re.Match(b)
+		} else {
+			ok = bytes.Contains(b, []byte(m.text))
+		}
 	}
 	return ok != m.not
+}
+
+// appendLower appends s lower-cased, as strings.ToLower does.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // naturalKey is text made to sort naturally as a plain string: each run

@@ -391,21 +391,21 @@ func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
 		Containers: []*model.Container{{Config: model.Config{Name: "db", CPUs: model.CPUs(2), Memory: 1 << 30}, ID: "abc", State: model.Running, Created: now.Add(-3 * time.Minute)}}}
 	r := nodeRow(n, model.DefaultOvercommit, 0)
 	got := []string{}
-	for _, c := range r.cells {
+	for _, c := range r.cells() {
 		got = append(got, c.withBar(now))
 	}
 	want := []string{"eu-1", "10.0.0.1:2375", "Healthy (1 failures)", "1/1", "██░░░░░░ 2 / 8", "███░░░░░ 1 GiB / 2.1 GiB", "zone=eu", "20.10.24", "5s"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("node row\n got %q\nwant %q", got, want)
 	}
-	if r.cells[2].level != levelWarn {
+	if r.cell(2).level != levelWarn {
 		t.Fatal("a node with failures is not flagged")
 	}
 	down := *n
 	down.Health = model.Unhealthy
 	c := containerRow(n.Containers[0], &down)
-	if c.cells[0].text != "eu-1/db" || c.cells[2].text != "Host Down" || c.cells[8].display(now) != "3m" || c.cells[6].text != "off" {
-		t.Fatalf("container row %+v", c.cells)
+	if c.cell(0).text != "eu-1/db" || c.cell(2).text != "Host Down" || c.cell(8).display(now) != "3m" || c.cell(6).text != "off" {
+		t.Fatalf("container row %+v", c.cells())
 	}
 	if bar(0, 10, 4) != "░░░░" || bar(1, 1000, 4) != "█░░░" || bar(10, 10, 4) != "████" || bar(20, 10, 4) != "████" {
 		t.Fatal("bars")

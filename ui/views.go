@@ -78,8 +78,8 @@ func (a *App) nodeDetail(addr string) {
 	a.field(&sb, "ServerVersion", n.Version)
 	fmt.Fprintf(&sb, "\n%sContainers%s\n", a.th.tag(a.th.header), a.th.reset())
 	line := func(r row) {
-		fmt.Fprintf(&sb, "  %-30s %-20s %-10s %s\n", tview.Escape(r.cells[0].text), tview.Escape(r.cells[1].text),
-			tview.Escape(r.cells[2].text), tview.Escape(r.cells[5].text))
+		fmt.Fprintf(&sb, "  %-30s %-20s %-10s %s\n", tview.Escape(r.cell(0).text), tview.Escape(r.cell(1).text),
+			tview.Escape(r.cell(2).text), tview.Escape(r.cell(5).text))
 	}
 	for _, c := range n.Containers {
 		line(containerRow(c, n))
@@ -149,7 +149,7 @@ func (a *App) containerDetail(key string) {
 		r = waitingRow(*q)
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s%s%s\n", a.th.tag(a.th.title), tview.Escape(r.cells[0].text), a.th.reset())
+	fmt.Fprintf(&sb, "%s%s%s\n", a.th.tag(a.th.title), tview.Escape(r.cell(0).text), a.th.reset())
 	a.field(&sb, "ID", c.ID)
 	a.field(&sb, "Image", c.Image)
 	if q != nil {
@@ -160,15 +160,15 @@ func (a *App) containerDetail(key string) {
 		}
 		a.field(&sb, "Reason", reason)
 	} else {
-		a.field(&sb, "State", r.cells[2].text)
+		a.field(&sb, "State", r.cell(2).text)
 		a.field(&sb, "Node", n.Name+" ("+n.Addr+")")
 	}
 	a.field(&sb, "Command", strings.Join(c.Cmd, " "))
-	a.field(&sb, "CPUs", r.cells[3].text)
-	a.field(&sb, "Memory", r.cells[4].text)
-	a.field(&sb, "Rules", r.cells[5].text)
-	a.field(&sb, "Reschedule", r.cells[6].text)
-	a.field(&sb, "Ports", r.cells[7].text)
+	a.field(&sb, "CPUs", r.cell(3).text)
+	a.field(&sb, "Memory", r.cell(4).text)
+	a.field(&sb, "Rules", r.cell(5).text)
+	a.field(&sb, "Reschedule", r.cell(6).text)
+	a.field(&sb, "Ports", r.cell(7).text)
 	a.field(&sb, "Network", c.NetworkMode)
 	a.field(&sb, "Labels", labelText(c.Labels, false))
 	a.field(&sb, "Env", strings.Join(c.Env, " "))
@@ -179,7 +179,7 @@ func (a *App) containerDetail(key string) {
 	if q == nil && c.ID != "" {
 		keys = []pageKey{{'i', "inspect", func() { a.inspect(key) }}, {'l', "logs", func() { a.logs(key) }}}
 	}
-	a.page("detail", "Container "+r.cells[0].text+" (Esc back)", sb.String(), keys...)
+	a.page("detail", "Container "+r.cell(0).text+" (Esc back)", sb.String(), keys...)
 }
 
 // networkDetail shows a network row in full, with its containers.
@@ -188,15 +188,15 @@ func (a *App) networkDetail(row int) {
 	r := c.rows[c.view[row-1]]
 	var sb strings.Builder
 	for i, col := range c.columns {
-		a.field(&sb, col, r.cells[i].text)
+		a.field(&sb, col, r.cell(i).text)
 	}
-	if len(r.detail) > 0 {
+	if len(r.detail()) > 0 {
 		fmt.Fprintf(&sb, "\n%sContainers%s\n", a.th.tag(a.th.header), a.th.reset())
-		for _, x := range r.detail {
+		for _, x := range r.detail() {
 			sb.WriteString("  " + tview.Escape(x) + "\n")
 		}
 	}
-	a.page("detail", "Network "+r.cells[0].text+" (Esc back)", sb.String())
+	a.page("detail", "Network "+r.cell(0).text+" (Esc back)", sb.String())
 }
 
 // eventDetail shows an event with its whole message.
@@ -205,7 +205,7 @@ func (a *App) eventDetail(row int) {
 	r := c.rows[c.view[row-1]]
 	var sb strings.Builder
 	for i, col := range c.columns {
-		a.field(&sb, col, r.cells[i].text)
+		a.field(&sb, col, r.cell(i).text)
 	}
 	a.page("detail", "Event (Esc back)", sb.String())
 }
