@@ -89,13 +89,14 @@ type App struct {
 	// change to either needs one.
 	drawnHeader, drawnStatus string
 	quiet                    time.Duration // quietEvery; tests make it longer
+	kick                     chan struct{} // asks the refresher to arrange a view again (a filter or sort on many rows)
 	follow                   time.Duration // followFor; tests make it longer
 }
 
 // New makes a console over b. Run starts it.
 func New(b Backend) *App {
 	a := &App{b: b, app: tview.NewApplication(), th: newTheme(), tables: map[string]*tview.Table{}, contents: map[string]*content{},
-		onClose: map[string]func(){}, quiet: quietEvery, follow: followFor}
+		onClose: map[string]func(){}, quiet: quietEvery, follow: followFor, kick: make(chan struct{}, 1)}
 	a.layout()
 	return a
 }
@@ -115,6 +116,7 @@ func (a *App) layout() {
 	columns := map[string][]string{viewNodes: nodeColumns, viewContainers: containerColumns, viewNetworks: networkColumns, viewEvents: eventColumns}
 	for _, v := range viewOrder {
 		c := newContent(columns[v], th)
+		c.wake = a.wake
 		if v == viewEvents {
 			c.sortCol, c.desc = 0, true // newest first
 		}
@@ -200,6 +202,15 @@ func (a *App) quit() {
 	}()
 }
 
+// wake asks the refresher to prepare the views again without waiting
+// for a change: the operator changed a filter or a sort.
+func (a *App) wake() {
+	select {
+	case a.kick <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
 // goRun runs f as one of the console's goroutines.
 func (a *App) goRun(f func(ctx context.Context)) {
 	if a.ctx.Err() != nil {
@@ -281,6 +292,7 @@ func (a *App) refresher(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-a.kick: // a filter or sort to arrange: at once
 		case e := <-sub:
 			fresh = append(fresh, e)
 			if time.Since(built) < refreshEvery {
@@ -448,6 +460,9 @@ func (a *App) title(view string) {
 	t := fmt.Sprintf(" %s [%d] ", strings.ToUpper(view[:1])+view[1:], len(c.view))
 	if c.filter != "" {
 		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), len(c.rows), tview.Escape(c.filter))
+	}
+	if c.pending {
+		t += "… "
 	}
 	if len(c.marked) > 0 {
 		t += fmt.Sprintf("· %d marked (Space marks, Esc clears) ", len(c.marked))

@@ -33,6 +33,12 @@ type content struct {
 
 	drawnAges string // the ages on screen at the last draw (see ages)
 
+	// wake asks the refresher to arrange the rows again (nil: arrange on
+	// the UI goroutine). pending says the filter or sort shown is not yet
+	// the one asked for.
+	wake    func()
+	pending bool
+
 	// The layout for the screen's width, set by fit before each draw:
 	vis  []int // the columns shown, in order (nil: all)
 	caps []int // per column, the most it may take (0: no cap)
@@ -201,34 +207,54 @@ func (c *content) ages(first, last int, now time.Time) string {
 	return sb.String()
 }
 
+// syncRows is the most rows the UI goroutine filters and sorts itself
+// when the operator changes the filter or the sort; more are arranged by
+// the refresher, and the view shows the last arrangement meanwhile.
+const syncRows = 5000
+
 // set installs new rows and reapplies the filter and the sort.
 func (c *content) set(rows []row) {
 	c.rows = rows
 	c.apply()
 }
 
-// swap installs rows arranged off the UI goroutine: a pointer swap,
-// unless the operator changed the filter or the sort since, when they
-// are arranged again here.
+// swap installs rows arranged off the UI goroutine: a pointer swap. Rows
+// arranged for a filter or sort the operator has changed since are
+// arranged again here when they are few; many are shown as they are until
+// the refresher has arranged them as asked.
 func (c *content) swap(p arranged) {
-	if p.ar != c.arrangement() {
-		c.set(p.rows)
+	if p.ar == c.arrangement() {
+		c.rows, c.view, c.pending = p.rows, p.view, false
 		return
 	}
-	c.rows, c.view = p.rows, p.view
+	if c.async(len(p.rows)) {
+		c.rows, c.view = p.rows, p.view
+		c.pending = true
+		c.wake()
+		return
+	}
+	c.set(p.rows)
 }
+
+// async reports whether n rows are arranged by the refresher.
+func (c *content) async(n int) bool { return c.wake != nil && n > syncRows }
 
 func (c *content) arrangement() arrangement {
 	return arrangement{filter: c.filter, sortCol: c.sortCol, desc: c.desc}
 }
 
-// apply arranges the rows for a new filter or sort, on the UI goroutine
-// (the operator's key), and publishes the arrangement for the next
-// prepare.
+// apply arranges the rows for a new filter or sort (the operator's key)
+// and publishes the arrangement for the next prepare: on the UI
+// goroutine when the rows are few, else by the refresher, woken for it.
 func (c *content) apply() {
 	ar := c.arrangement()
 	c.published.Store(&ar)
-	c.view = arrange(c.rows, c.columns, ar)
+	if c.async(len(c.rows)) {
+		c.pending = true
+		c.wake()
+		return
+	}
+	c.view, c.pending = arrange(c.rows, c.columns, ar), false
 }
 
 // GetRowCount implements tview.TableContent: a header row and the rows.

@@ -1,0 +1,148 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// At 10,000 nodes the containers view has 300,000 rows: a row that kept
+// its cells, a sort key per column and its filter text took about 1.5 KiB
+// (0.8 GB of the console's 1.9 GB). A container's row now keeps the
+// container and what it needs of its node, and making one allocates
+// nothing; its cells are formatted when drawn, filtered or sorted.
+func TestAContainerRowKeepsOnlyTheContainer(t *testing.T) {
+	n := &model.Node{Name: "eu-1", Addr: "10.0.0.1:2375", Health: model.Healthy}
+	c := &model.Container{Config: model.Config{Name: "db", Image: "redis", CPUs: model.CPUs(2), Memory: 1 << 30},
+		Constraints: []string{"zone==eu"}, Reschedule: []string{"on-node-failure"}, ID: "abc", State: model.Running, Created: time.Now().Add(-3 * time.Minute)}
+	n.Containers = []*model.Container{c}
+	if size := unsafe.Sizeof(row{}); size > 64 {
+		t.Errorf("a row takes %d bytes; want at most 64", size)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { containerRow(c, n) }); allocs != 0 {
+		t.Errorf("a container's row allocates %v times; want none", allocs)
+	}
+	r := containerRow(c, n)
+	var got []string
+	for _, cl := range r.cells() {
+		got = append(got, cl.display(time.Now()))
+	}
+	want := []string{"eu-1/db", "redis", "running", "2", "1 GiB", "zone==eu", "on-node-failure", "", "3m"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the row's cells %q; want %q", got, want)
+	}
+}
+
+// manyRows is the containers view's rows of nodes × per containers.
+func manyRows(nodes, per int) []row {
+	var rows []row
+	for i := range nodes {
+		n := &model.Node{Name: fmt.Sprintf("node-%d", i+1), Health: model.Healthy}
+		for j := range per {
+			c := &model.Container{Config: model.Config{Name: fmt.Sprintf("app-%d", j+1), Image: "busybox"}, ID: fmt.Sprintf("%d-%d", i, j), State: model.Running}
+			rows = append(rows, containerRow(c, n))
+		}
+	}
+	return rows
+}
+
+// A filter or sort over more than syncRows rows is arranged by the
+// refresher, not on the UI goroutine (formatting 300,000 rows there took
+// the keys' time): the operator's key publishes it and wakes the
+// refresher; the view shows the last arrangement, marked pending, until
+// the arranged rows are swapped in. Few rows are arranged at once.
+func TestAFilterOnManyRowsIsArrangedOffTheUIGoroutine(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		nodes      int
+		async      bool
+		wantFilter int
+	}{
+		{"many rows: by the refresher", 200, true, 30},
+		{"few rows: at once", 10, false, 30},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := manyRows(tt.nodes, 30)
+			c := newContent(containerColumns, newTheme())
+			woken := 0
+			c.wake = func() { woken++ }
+			c.swap(c.prepare(rows)) // the rows as the refresher installs them
+			c.filter = "node-7/"
+			c.apply()
+			if tt.async {
+				if len(c.view) != len(rows) || !c.pending || woken == 0 {
+					t.Fatalf("the UI goroutine arranged %d rows itself (view %d, pending %v, woken %d)", len(rows), len(c.view), c.pending, woken)
+				}
+				c.swap(c.prepare(rows)) // as the refresher does
+			}
+			if len(c.view) != tt.wantFilter || c.pending {
+				t.Fatalf("after the filter: %d rows shown (pending %v); want %d", len(c.view), c.pending, tt.wantFilter)
+			}
+			for _, i := range c.view {
+				if !strings.HasPrefix(c.rows[i].cell(0).text, "node-7/") {
+					t.Fatalf("the filter kept %q", c.rows[i].cell(0).text)
+				}
+			}
+			// Sorted by name, descending: app-30 … app-1, naturally.
+			c.sortCol, c.desc = 0, true
+			c.apply()
+			if tt.async {
+				c.swap(c.prepare(rows))
+			}
+			var names []string
+			for _, i := range c.view[:3] {
+				names = append(names, c.rows[i].cell(0).text)
+			}
+			if want := []string{"node-7/app-30", "node-7/app-29", "node-7/app-28"}; !slices.Equal(names, want) {
+				t.Fatalf("sorted: %q; want %q", names, want)
+			}
+		})
+	}
+}
+
+// On a console of 6,000 containers a filter typed in the containers view
+// shows its rows, with the first one selected, once the refresher has
+// arranged them.
+func TestFilteringManyContainersSelectsTheFirstMatch(t *testing.T) {
+	src, err := backend.Open("sim://200?containers=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, src, 160, 40)
+	h.wait(settle, "Nodes [200]", "Nodes: 200/200 healthy")
+	h.typeText("2")
+	h.wait(settle, "Containers [6000]")
+	// The cursor on a row the filter keeps, not its first: the filter
+	// still starts at its first row.
+	h.app.Application().QueueUpdate(func() {
+		c := h.app.contents[viewContainers]
+		for i := range c.view {
+			if c.rows[c.view[i]].cell(0).text == "node-17/app-17-5" {
+				h.app.tables[viewContainers].Select(i+1, 0)
+			}
+		}
+	})
+	h.typeText("/node-17/")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [30/6000] /node-17/")
+	var sel int
+	var first string
+	h.app.Application().QueueUpdate(func() {
+		sel, _ = h.app.tables[viewContainers].GetSelection()
+		c := h.app.contents[viewContainers]
+		if sel >= 1 && sel <= len(c.view) {
+			first = c.rows[c.view[sel-1]].cell(0).text
+		}
+	})
+	if sel != 1 || !strings.HasPrefix(first, "node-17/") {
+		t.Fatalf("after the filter row %d (%s) is selected; want the first", sel, first)
+	}
+}
