@@ -260,7 +260,7 @@ func (a *App) logs(ref string) {
 	}
 	name := a.containerName(ref)
 	tv := a.page("logs", "Logs "+name+" (following; Esc back)", "")
-	tv.SetDynamicColors(false).SetMaxLines(5000).SetChangedFunc(func() { tv.ScrollToEnd() })
+	tv.SetDynamicColors(false).SetMaxLines(5000) // flush follows the end: tview calls a changed func on a goroutine of its own
 	ctx, stop := context.WithCancel(a.ctx)
 	a.onClose["logs"] = stop // Esc or q: the follow ends
 	a.goRun(func(context.Context) {
@@ -318,7 +318,10 @@ func flush(a *App, tv *tview.TextView, lines []string) {
 		return
 	}
 	text := strings.Join(lines, "\n") + "\n"
-	a.update(func() { fmt.Fprint(tv, text) })
+	a.update(func() {
+		fmt.Fprint(tv, text)
+		tv.ScrollToEnd()
+	})
 }
 
 // networkForm asks for a network to create on one node or every node.
