@@ -133,7 +133,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		pc.Reschedule = []string{req.Reschedule}
 	}
 	c.pending[swarmID] = pc
-	c.rebuild(n)
+	c.showChange(n, nil, pc, 0)
 	nodeCPUs := n.info.CPUs
 	ctx, stop := c.whileHealthyLocked(ctx, n) // a hung engine ends the create when flagged
 	defer stop()
@@ -180,8 +180,14 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		c.rebuild(n)
 		return nil, nil, fmt.Errorf("creating %s on %s: %w", describe(pc), n.name(), err)
 	}
-	c.applyRead(n, t, ct.ID, ct)
-	c.rebuild(n)
+	// The usual outcome: the engine's record replaces the create in
+	// flight, and nothing else changed on the node meanwhile.
+	before, known := n.changes, n.containers[ct.ID] != nil
+	if c.applyRead(n, t, ct.ID, ct) && !known && n.changes == before+1 {
+		c.showChange(n, pc, ct, 1)
+	} else {
+		c.rebuild(n)
+	}
 	return ct, n, nil
 }
 

@@ -447,30 +447,46 @@ func (c *Cluster) rebuild(n *node) {
 	if n.dupWarning != "" {
 		mn.Warning = strings.Trim(n.info.Warning+"; "+n.dupWarning, "; ")
 	}
+	mn.Containers = c.viewContainers(n, true)
+	c.publish(n, mn)
+	c.snap.SetNode(mn)
+}
+
+// viewContainers is what a view of the node lists: its records, and the
+// creates in flight and given up on it whose container the engine has not
+// shown yet (bury drops the ghosts it finds shown). c.mu is held.
+func (c *Cluster) viewContainers(n *node, bury bool) []*model.Container {
 	// The node's containers are kept in this order as they change, so a
 	// rebuild copies them rather than sorting every time. A pending
 	// create shows until the engine's copy does; no container anywhere
 	// carrying its swarm ID (the usual case) says so without a scan.
-	mn.Containers = slices.Clone(n.sorted)
+	cs := slices.Clone(n.sorted)
 	seen := func(sid string) bool {
 		return slices.ContainsFunc(n.sorted, func(ct *model.Container) bool { return ct.SwarmID == sid })
 	}
 	for sid, p := range c.pending {
 		if p.Node == n.entry.Addr && (c.swarmIDs[sid] == 0 || !seen(sid)) {
-			i, _ := slices.BinarySearchFunc(mn.Containers, p, byNameAndID)
-			mn.Containers = slices.Insert(mn.Containers, i, p)
+			i, _ := slices.BinarySearchFunc(cs, p, byNameAndID)
+			cs = slices.Insert(cs, i, p)
 		}
 	}
 	for sid, g := range c.ghosts {
 		switch {
 		case g.c.Node != n.entry.Addr:
 		case c.swarmIDs[sid] > 0 && seen(sid): // the engine did create it: the container itself counts now
-			delete(c.ghosts, sid)
+			if bury {
+				delete(c.ghosts, sid)
+			}
 		default:
-			i, _ := slices.BinarySearchFunc(mn.Containers, g.c, byNameAndID)
-			mn.Containers = slices.Insert(mn.Containers, i, g.c)
+			i, _ := slices.BinarySearchFunc(cs, g.c, byNameAndID)
+			cs = slices.Insert(cs, i, g.c)
 		}
 	}
+	return cs
+}
+
+// publish makes mn the node's view for readers. c.mu is held.
+func (c *Cluster) publish(n *node, mn *model.Node) {
 	n.view, n.viewAt = mn, n.changes
 	c.viewMu.Lock()
 	old := c.views[n.entry.Addr]
@@ -482,9 +498,136 @@ func (c *Cluster) rebuild(n *node) {
 	}
 	c.views[n.entry.Addr] = mn
 	c.viewMu.Unlock()
-	c.snap.SetNode(mn)
 	c.gen.Add(1)
 }
+
+// showChange publishes the node's view with went (when not nil) taken out
+// and came (when not nil) put in, and applies just that to the scheduler's
+// snapshot: the usual create or remove, without copying the records into
+// a new list and comparing it with the old one. The caller has changed
+// the records (records changes of them, through putContainer or
+// dropContainer) or the creates in flight by exactly that since the view
+// was built. When the view is not as that implies, or a create in flight
+// or given up could show or hide with the change, it rebuilds. c.mu is
+// held.
+func (c *Cluster) showChange(n *node, went, came *model.Container, records uint64) {
+	old := n.view
+	if old == nil || n.changes != n.viewAt+records || len(c.ghosts) > 0 || c.hides(n, went) || c.hides(n, came) {
+		c.rebuild(n)
+		return
+	}
+	cs := old.Containers
+	at, in := -1, -1
+	if went != nil {
+		if at = slices.Index(cs, went); at < 0 {
+			c.rebuild(n)
+			return
+		}
+	}
+	if came != nil {
+		if slices.Contains(cs, came) {
+			c.rebuild(n)
+			return
+		}
+		in, _ = slices.BinarySearchFunc(cs, came, byNameAndID)
+	}
+	// One new list: cs less at, plus came at in.
+	out := make([]*model.Container, 0, len(cs)+1)
+	for i, ct := range cs {
+		if i == in {
+			out = append(out, came)
+		}
+		if i != at {
+			out = append(out, ct)
+		}
+	}
+	if in == len(cs) {
+		out = append(out, came)
+	}
+	mn := *old
+	mn.Containers = out
+	if checkViews {
+		if want := c.viewContainers(n, false); !sameView(want, out) {
+			panic(fmt.Sprintf("showChange on %s: the view lists %s, a rebuild %s", n.entry.Addr, describeAll(out), describeAll(want)))
+		}
+	}
+	if checkViews {
+		directViews.Add(1)
+	}
+	c.publish(n, &mn)
+	if !c.snap.SwapContainer(old, &mn, went, came) {
+		c.snap.SetNode(&mn)
+	}
+}
+
+// showRead publishes what a read of container id applied since the
+// node's records were at change before: old, its record then, gave way to
+// its record now (either may be nil). A read that changed nothing
+// rebuilds only a view that is behind the records (a view that shows
+// them already, as at the create event of a container its create just
+// recorded, is kept). c.mu is held.
+func (c *Cluster) showRead(n *node, id string, old *model.Container, before uint64) {
+	now := n.containers[id]
+	switch {
+	case n.changes == before:
+		if n.viewAt != n.changes {
+			c.rebuild(n)
+		}
+	case n.changes == before+1 && now != old:
+		c.showChange(n, old, now, 1)
+	default:
+		c.rebuild(n)
+	}
+}
+
+// hides reports whether ct coming or going on n could change whether a
+// create in flight with its swarm ID shows (it shows until a record on
+// its node carries that ID), or ct is such a create that a record
+// already hides. c.mu is held.
+func (c *Cluster) hides(n *node, ct *model.Container) bool {
+	if ct == nil || ct.SwarmID == "" {
+		return false
+	}
+	p, ok := c.pending[ct.SwarmID]
+	if !ok {
+		return false
+	}
+	if p == ct {
+		return c.swarmIDs[ct.SwarmID] > 0
+	}
+	return p.Node == n.entry.Addr
+}
+
+// sameView reports whether two lists of a view hold the same containers in
+// the same order, up to the order of equal keys (creates in flight without
+// a name are inserted among themselves in no set order).
+func sameView(a, b []*model.Container) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if byNameAndID(a[i], b[i]) != 0 || !slices.Contains(b, a[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func describeAll(cs []*model.Container) string {
+	var b strings.Builder
+	for _, ct := range cs {
+		fmt.Fprintf(&b, "[%q %.12s %p] ", ct.Name, ct.ID, ct)
+	}
+	return b.String()
+}
+
+// checkViews makes showChange compare every view it makes with a rebuild
+// (tests set it).
+var checkViews bool
+
+// directViews counts the views showChange published without a rebuild,
+// while checkViews is set.
+var directViews atomic.Int64
 
 // putContainer records a container on a node, keeping the swarm ID
 // counts. c.mu is held; every change to a node's containers goes through

@@ -600,6 +600,7 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := n.containers[ev.ID]
+	before := n.changes
 	if ct == nil {
 		if old == nil {
 			return nil
@@ -607,14 +608,14 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 		if !c.applyRead(n, t, ev.ID, nil) {
 			return nil
 		}
-		c.rebuild(n)
+		c.showRead(n, ev.ID, old, before)
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, ContainerID: old.ID, Action: "destroy",
 			Message: fmt.Sprintf("%s removed from %s", old.Name, n.name())})
 		c.nudge() // capacity appeared
 		return nil
 	}
-	if c.applyRead(n, t, ct.ID, ct) && n.changes != n.viewAt {
-		c.rebuild(n) // a view that shows the records already (the create event of a container just recorded) is not rebuilt
+	if c.applyRead(n, t, ct.ID, ct) {
+		c.showRead(n, ct.ID, old, before)
 	}
 	if !strings.HasPrefix(ev.Action, "exec_") { // every container event, as docker events shows them
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: ev.Action,

@@ -285,6 +285,7 @@ func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	old, before := n.containers[id], n.changes
 	switch {
 	case err == nil:
 		c.applyRead(n, t, id, ct)
@@ -293,7 +294,11 @@ func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	case IsConnectionError(err):
 		c.probeSoon(n) // the probe, not this read, says whether the engine is down
 	}
-	c.rebuild(n)
+	if n.changes == before {
+		c.rebuild(n)
+		return
+	}
+	c.showRead(n, id, old, before)
 }
 
 // runCtx is the context Run was given, for goroutines started later.

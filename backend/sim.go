@@ -35,6 +35,7 @@ type SimEngine struct {
 	containers map[string]*model.Container // by ID
 	names      map[string]string           // container name (no slash) → ID; built at the first create or lookup by name (nameIndex)
 	refs       map[string]bool             // image references already found valid
+	present    map[string]bool             // image references already found among images (which only grow)
 	images     []model.Image
 	networks   map[string]model.Network // by ID
 	subs       map[*simSub]struct{}
@@ -81,7 +82,7 @@ func NewSimEngine(n *model.Node) *SimEngine {
 	s := &SimEngine{
 		addr:       n.Addr,
 		info:       EngineInfo{ID: n.ID, Name: n.Name, Version: n.Version, CPUs: n.CPUs, Memory: n.Memory, Labels: maps.Clone(n.Labels)},
-		containers: map[string]*model.Container{}, refs: map[string]bool{}, networks: map[string]model.Network{},
+		containers: map[string]*model.Container{}, refs: map[string]bool{}, present: map[string]bool{}, networks: map[string]model.Network{},
 		subs: map[*simSub]struct{}{}, now: time.Now,
 	}
 	if s.info.Version == "" {
@@ -391,9 +392,12 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 		}
 		s.refs[cfg.Image] = true
 	}
-	if !slices.ContainsFunc(s.images, func(im model.Image) bool { return ImageMatches(im, cfg.Image, false) }) {
-		// As dockerd: the manager pulls it, then creates again.
-		return "", &noImage{&EngineError{Code: http.StatusNotFound, Message: "No such image: " + cfg.Image}}
+	if !s.present[cfg.Image] {
+		if !slices.ContainsFunc(s.images, func(im model.Image) bool { return ImageMatches(im, cfg.Image, false) }) {
+			// As dockerd: the manager pulls it, then creates again.
+			return "", &noImage{&EngineError{Code: http.StatusNotFound, Message: "No such image: " + cfg.Image}}
+		}
+		s.present[cfg.Image] = true // matching parses every tag: once per reference, not per create
 	}
 	cfg.Name = strings.TrimPrefix(cfg.Name, "/")
 	id := newID()

@@ -80,6 +80,37 @@ func (w *world) setNode(i int, change func(*model.Node)) {
 	w.slow.SetNode(&cp)
 }
 
+// swapOne replaces node i by a copy with one container taken out, one
+// put in, or both, as the manager publishes a create or a remove: the
+// fast snapshot takes it through SwapContainer, the slow one through
+// SetNode. A stale previous node must be refused.
+func (w *world) swapOne(i int) {
+	prev := w.nodes[i]
+	cp := *prev
+	cp.Containers = slices.Clone(prev.Containers)
+	var went, came *model.Container
+	if len(cp.Containers) > 0 && w.rng.IntN(2) == 0 {
+		j := w.rng.IntN(len(cp.Containers))
+		went = cp.Containers[j]
+		cp.Containers = slices.Delete(cp.Containers, j, j+1)
+	}
+	if went == nil || w.rng.IntN(2) == 0 {
+		w.nextID++
+		came = &model.Container{Config: model.Config{Name: fmt.Sprintf("web-%d", w.rng.IntN(6)), CPUs: 250, Memory: 128 * mib,
+			Labels: map[string]string{"app": "web"}, Ports: []model.PortBinding{{HostIP: "127.0.0.1", HostPort: "9000", ContainerPort: "90", Proto: "tcp"}}},
+			ID: fmt.Sprintf("%064x", w.nextID), Node: cp.Addr, State: model.Running}
+		cp.Containers = slices.Insert(cp.Containers, w.rng.IntN(len(cp.Containers)+1), came)
+	}
+	if w.fast.SwapContainer(&cp, &cp, went, came) {
+		w.t.Fatalf("SwapContainer on %s took a node the snapshot does not hold as the previous one", cp.Addr)
+	}
+	w.nodes[i] = &cp
+	if !w.fast.SwapContainer(prev, &cp, went, came) {
+		w.t.Fatalf("SwapContainer on %s refused", cp.Addr)
+	}
+	w.slow.SetNode(&cp)
+}
+
 var diffRequests = [][]runOpt{
 	nil,
 	{want(500, 256*mib)},
@@ -173,6 +204,8 @@ func (w *world) step(schs []*sched.Scheduler) {
 		if !w.fast.RemoveContainer(n.Addr, c) || !w.slow.RemoveContainer(n.Addr, c) {
 			w.t.Fatalf("removing %s from %s refused", c.Name, n.Addr)
 		}
+	case k < 81: // the manager's create or remove: one container in or out, swapped directly
+		w.swapOne(i)
 	case k < 83: // the manager rebuilds a node: one container went, one came
 		w.setNode(i, func(n *model.Node) {
 			if len(n.Containers) > 0 {

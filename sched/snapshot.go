@@ -201,6 +201,34 @@ func (s *Snapshot) SetNode(n *model.Node) {
 	}
 }
 
+// SwapContainer moves the node at n.Addr from prev to n, where n is prev
+// with went (when not nil) taken out of its Containers and came (when not
+// nil) put in, and nothing else changed: the manager's usual change, a
+// create or a remove. Only those two are indexed or unindexed, without
+// comparing the two lists as SetNode does. It reports false, changing
+// nothing, when the snapshot's node is not prev or went is not on it; the
+// caller then uses SetNode.
+func (s *Snapshot) SwapContainer(prev, n *model.Node, went, came *model.Container) bool {
+	i, ok := s.byAddr[n.Addr]
+	if !ok || s.nodes[i].n != prev {
+		return false
+	}
+	ns := s.nodes[i]
+	if went != nil {
+		if !slices.Contains(ns.containers, went) {
+			return false
+		}
+		s.unindexContainer(ns, went)
+	}
+	if came != nil {
+		s.indexNew(ns, came)
+	}
+	ns.n = n
+	ns.containers = append(ns.containers[:0], n.Containers...)
+	s.changed(i)
+	return true
+}
+
 // sameIndexedFields reports whether b differs from a at most in what the
 // snapshot reads live (resources, health) and in its containers.
 // The manager republishes a node with the same labels map and images

@@ -1,0 +1,135 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"swarmdeck/model"
+	"swarmdeck/sched"
+)
+
+// TestMain makes every test of the package check each view published
+// without a rebuild (showChange) against a rebuild.
+func TestMain(m *testing.M) {
+	checkViews = true
+	os.Exit(m.Run())
+}
+
+// TestCreatesAndRemovesShowAsARebuildWould creates and removes containers
+// from many goroutines at once, named and unnamed, some refused, and
+// requires that most views were published without a rebuild, that every
+// one of them listed what a rebuild would (showChange panics otherwise),
+// and that at the end each node's view, its reservations and the names in
+// use are what its engine holds.
+func TestCreatesAndRemovesShowAsARebuildWould(t *testing.T) {
+	var nodes []*model.Node
+	for i := range 4 {
+		nodes = append(nodes, simNode(fmt.Sprintf("node-%d", i), 64, 256<<30, nil, running(fmt.Sprintf("old-%d", i), false)))
+	}
+	src := SimSource("views", nodes)
+	c := startSim(t, src, fast())
+	waitFor(t, 10*time.Second, "every node healthy", allHealthy(c, len(nodes)))
+	direct := directViews.Load()
+
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var made []string
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				cfg := model.Config{Image: "busybox", NetworkMode: "bridge", CPUs: 100, Memory: 32 << 20, Labels: map[string]string{"app": "web"}}
+				if i%3 == 0 {
+					cfg.Name = fmt.Sprintf("web-%d-%d", g, i)
+				}
+				if i%7 == 0 {
+					cfg.Name = "old-1" // taken: refused, nothing left behind
+				}
+				ct, err := c.Create(ctx, cfg)
+				if err != nil {
+					if !model.IsConflict(err) {
+						t.Errorf("create %d/%d: %v", g, i, err)
+					}
+					continue
+				}
+				if i%4 == 1 {
+					if err := c.Remove(ctx, ct.ID, true); err != nil {
+						t.Errorf("remove %s: %v", ct.ID, err)
+					}
+					continue
+				}
+				mu.Lock()
+				made = append(made, ct.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	n := directViews.Load() - direct
+	t.Logf("%d containers made, %d views published without a rebuild", len(made), n)
+	if n < int64(len(made)) {
+		t.Errorf("%d views of %d creates were published without a rebuild: the direct path was barely taken", n, len(made))
+	}
+	waitFor(t, 10*time.Second, "every created container in the views", func() bool { return len(c.Containers()) == len(made)+len(nodes) })
+	for _, v := range c.Nodes() {
+		engine, err := src.Sim(v.Addr).Containers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got []string
+		for _, ct := range engine {
+			want = append(want, ct.ID)
+		}
+		for _, ct := range v.Containers {
+			got = append(got, ct.ID)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(want, got) {
+			t.Errorf("%s lists %d containers, its engine holds %d", v.Name, len(got), len(want))
+		}
+		if !slices.IsSortedFunc(v.Containers, byNameAndID) {
+			t.Errorf("%s lists its containers out of order", v.Name)
+		}
+		c.mu.Lock()
+		used := c.snap.Node(v.Addr)
+		c.mu.Unlock()
+		if used != v {
+			t.Errorf("the scheduler's node %s is not the published view", v.Name)
+		}
+	}
+	// The kept snapshot places as one built afresh from the views.
+	fresh := sched.NewSnapshot(c.Nodes())
+	for _, mem := range []int64{32 << 20, 40 << 30, 200 << 30} {
+		req, err := sched.NewRequest(model.Config{Image: "busybox", Memory: mem, Labels: map[string]string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		kept, kerr := c.sch.Place(c.snap, req)
+		c.mu.Unlock()
+		want, werr := c.sch.Place(fresh, req)
+		if fmt.Sprint(kerr) != fmt.Sprint(werr) || (kerr == nil && kept.Node.Addr != want.Node.Addr) {
+			t.Errorf("%d MiB: the kept snapshot places on %v (%v), a fresh one on %v (%v)", mem>>20, kept, kerr, want, werr)
+		}
+	}
+	for _, id := range made {
+		ct, _, err := c.Inspect(id)
+		if err != nil {
+			t.Fatalf("inspect %s: %v", id, err)
+		}
+		if !c.NameInUse(ct.Name) {
+			t.Errorf("%s is not in use", ct.Name)
+		}
+	}
+}
