@@ -583,6 +583,9 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	if ev.Type != "container" || ev.ID == "" {
 		return nil
 	}
+	if ev.Action == "create" && c.createdHere(n, ev.ID) {
+		return nil
+	}
 	var ct *model.Container
 	var err error
 	t := c.ticket(n)
@@ -622,6 +625,23 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 			Message: fmt.Sprintf("%s on %s: %s (%s)", ct.Name, n.name(), ev.Action, ct.State)})
 	}
 	return nil
+}
+
+// createdHere tells of the create event of a container already recorded
+// (a create through this manager records the engine's answer): reading it
+// again would say nothing newer, as any later change comes with an event
+// of its own. It reports false, doing nothing, for a container not yet
+// recorded.
+func (c *Cluster) createdHere(n *node, id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ct := n.containers[id]
+	if ct == nil {
+		return false
+	}
+	c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: "create",
+		Message: fmt.Sprintf("%s on %s: create (%s)", ct.Name, n.name(), ct.State)})
+	return true
 }
 
 // noteError records why the node's last call or stream failed, for the

@@ -78,7 +78,7 @@ var exprSources = [...]exprSource{
 // cfg is not modified; the returned config has fresh Env and Labels.
 func ExtractExpressions(cfg model.Config) (model.Config, [4][]string) {
 	var lists [4][]string
-	labels := make(map[string]string, len(cfg.Labels)+4)
+	labels := make(map[string]string, len(cfg.Labels)) // grown only if expressions come from the environment
 	for k, v := range cfg.Labels {
 		labels[k] = v
 	}
