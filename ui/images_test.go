@@ -44,7 +44,7 @@ func TestAPullOntoTheMarkedNodesShowsEachNodesProgress(t *testing.T) {
 	h.typeText("1")
 	h.key(tcell.KeyDown) // eu-1
 	h.key(tcell.KeyDown) // eu-2
-	h.typeText("  ")     // marks eu-2, then eu-3
+	h.typeText(" j ")    // marks eu-2, then eu-3
 	h.wait(settle, "2 marked")
 	h.typeText("P")
 	h.wait(settle, "pull onto eu-2, eu-3:")

@@ -44,6 +44,12 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 	if a.overlay() {
 		return ev
 	}
+	if len(a.contents[a.current].view) == 0 && movesSelection(ev) {
+		// tview's Table looks for a selectable row forever when there is
+		// none: the console froze for good on ↓ or j over a filter that
+		// shows no row (after the rows it showed were removed).
+		return nil
+	}
 	switch ev.Key() {
 	case tcell.KeyEscape:
 		if c := a.contents[a.current]; c.filter != "" {
@@ -152,6 +158,18 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		return ev
 	}
 	return nil
+}
+
+// movesSelection reports whether a key moves a table's selection up or
+// down (tview's Table, and j/k here).
+func movesSelection(ev *tcell.EventKey) bool {
+	switch ev.Key() {
+	case tcell.KeyUp, tcell.KeyDown, tcell.KeyPgUp, tcell.KeyPgDn, tcell.KeyCtrlF, tcell.KeyCtrlB, tcell.KeyHome, tcell.KeyEnd:
+		return true
+	case tcell.KeyRune:
+		return strings.ContainsRune("jkgG", ev.Rune())
+	}
+	return false
 }
 
 func indexOf(s []string, v string) int {
@@ -309,14 +327,14 @@ func (a *App) help() {
 			[2]string{"i", "the node in full: status, resources, labels, containers, images"},
 			[2]string{"d", "drain: no new containers, and the movable ones leave (asks first)"},
 			[2]string{"p", "pause: no new containers (asks first)"}, [2]string{"a", "activate: take containers again"},
-			[2]string{"Space", "mark the node (Esc clears the marks)"},
+			[2]string{"Space", "mark or unmark the node; the cursor stays (j moves on; Esc clears the marks)"},
 			[2]string{"P", "pull an image onto the marked nodes, or every healthy node; its progress, node by node"})
 		if a.b.Source().Simulated {
 			keys = append(keys, [2]string{"K", "kill the node's engine (simulated; asks first)"},
 				[2]string{"H", "hang the node's engine (simulated; asks first)"}, [2]string{"E", "heal the node's engine (simulated)"})
 		}
 	case viewContainers:
-		keys = append(keys, [2]string{"i", "docker inspect (the engine's document)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"}, [2]string{"Space", "mark for a bulk start, stop, restart or remove (Esc clears the marks)"},
+		keys = append(keys, [2]string{"i", "docker inspect (the engine's document)"}, [2]string{"l", "logs, followed"}, [2]string{"S", "start"}, [2]string{"Space", "mark or unmark for a bulk start, stop, restart or remove; the cursor stays (j moves on; the title counts the marks; Esc clears them)"},
 			[2]string{"s", "stop (asks first)"}, [2]string{"r", "restart (asks first)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
 	case viewNetworks:
 		keys = append(keys, [2]string{"c", "create a network (on one node or every node)"}, [2]string{"D, Ctrl-D", "remove (asks first)"})
@@ -418,9 +436,10 @@ func (a *App) targets() []string {
 	return keys
 }
 
-// toggleMark marks or unmarks the selected container (Space) and moves
-// down, for bulk start, stop, restart and remove; on the nodes view, the
-// selected node, for a pull onto the marked nodes.
+// toggleMark marks or unmarks the selected container (Space), for bulk
+// start, stop, restart and remove; on the nodes view, the selected node,
+// for a pull onto the marked nodes. The cursor stays, as in k9s: j or ↓
+// moves on. The view's title counts the marks.
 func (a *App) toggleMark() {
 	if a.current != viewContainers && a.current != viewNodes {
 		return
@@ -434,9 +453,6 @@ func (a *App) toggleMark() {
 		delete(c.marked, key)
 	} else {
 		c.marked[key] = true
-	}
-	if r, _ := a.tables[a.current].GetSelection(); r < len(c.view) {
-		a.tables[a.current].Select(r+1, 0)
 	}
 	a.title(a.current)
 }

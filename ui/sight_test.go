@@ -349,7 +349,7 @@ func TestSpaceMarksRowsForABulkStop(t *testing.T) {
 	h.typeText("2/web-")
 	h.key(tcell.KeyEnter)
 	h.wait(settle, "Containers [2/6]")
-	h.typeText("  ")
+	h.typeText(" j ")
 	h.wait(settle, "2 marked", "✓ eu-2/web-1", "✓ us-1/web-2")
 	h.typeText("s")
 	h.wait(settle, "Stop 2 containers?")
@@ -373,7 +373,7 @@ func TestSpaceMarksRowsForABulkStop(t *testing.T) {
 	// (after one).
 	h.typeText("/web-")
 	h.key(tcell.KeyEnter)
-	h.typeText("  ")
+	h.typeText(" j ")
 	h.wait(settle, "2 marked")
 	h.typeText("S")
 	h.wait(settle, "start 2 containers: done")
@@ -384,7 +384,7 @@ func TestSpaceMarksRowsForABulkStop(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	h.key(tcell.KeyHome)
-	h.typeText("  ")
+	h.typeText(" j ")
 	h.wait(settle, "2 marked")
 	h.typeText("D")
 	h.wait(settle, "Remove 2 containers? A running one is killed first.")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -83,9 +82,9 @@ type nodeRows struct {
 	node    *model.Node
 	waiting int                // containers waiting to move off it
 	row     row                // the nodes view's row
-	cs      []*model.Container // the node's containers, as formatted
+	cs      []*model.Container // the node's containers, as formatted, by name (naturalOrder)
 	down    bool               // formatted as Host Down
-	ctrs    []row              // their rows, in the node's order
+	ctrs    []row              // their rows
 	running int                // containers running (0 when the node is down)
 	usedCPU model.MilliCPU
 	usedMem int64
@@ -177,8 +176,8 @@ func build(b Backend, th theme, cache *rowCache) *state {
 func refreshNode(old *nodeRows, n *model.Node, o model.Overcommit, waiting int) *nodeRows {
 	e := &nodeRows{node: n, waiting: waiting, row: nodeRow(n, o, waiting), cs: n.Containers, down: n.Health != model.Healthy}
 	e.usedCPU, e.usedMem = n.Reserved()
-	if old != nil && old.down == e.down && old.node.Name == n.Name && slices.Equal(old.cs, n.Containers) {
-		e.ctrs = old.ctrs // a refresh that changed no container
+	if old != nil && old.down == e.down && old.node.Name == n.Name && slices.Equal(old.node.Containers, n.Containers) {
+		e.cs, e.ctrs = old.cs, old.ctrs // a refresh that changed no container
 	} else {
 		var before map[*model.Container]row
 		if old != nil && old.down == e.down && old.node.Name == n.Name {
@@ -187,8 +186,9 @@ func refreshNode(old *nodeRows, n *model.Node, o model.Overcommit, waiting int) 
 				before[c] = old.ctrs[i]
 			}
 		}
-		e.ctrs = make([]row, len(n.Containers))
-		for i, c := range n.Containers {
+		e.cs = naturalOrder(n.Containers)
+		e.ctrs = make([]row, len(e.cs))
+		for i, c := range e.cs {
 			r, ok := before[c]
 			if !ok {
 				r = containerRow(c, n)
@@ -204,6 +204,29 @@ func refreshNode(old *nodeRows, n *model.Node, o model.Overcommit, waiting int) 
 		}
 	}
 	return e
+}
+
+// naturalOrder is a node's containers in the natural order of their
+// names (app-1-2 before app-1-10; the manager keeps them in plain string
+// order), the containers view's order before any o: cs itself when they
+// are, else a sorted copy.
+func naturalOrder(cs []*model.Container) []*model.Container {
+	byName := func(a, b *model.Container) int { return naturalCompare(a.Name, b.Name) }
+	if slices.IsSortedFunc(cs, byName) {
+		return cs
+	}
+	return slices.SortedStableFunc(slices.Values(cs), byName)
+}
+
+// naturalCompare compares names in natural order (node-2 before node-10).
+func naturalCompare(a, b string) int {
+	switch {
+	case model.NaturalLess(a, b):
+		return -1
+	case model.NaturalLess(b, a):
+		return 1
+	}
+	return strings.Compare(a, b)
 }
 
 // sameRows reports whether two nodes' container rows are the same slice.
@@ -244,10 +267,17 @@ func networkRows(nets []model.Network, st *state) []row {
 		}
 		groups[k].nets = append(groups[k].nets, nw)
 	}
-	sort.Strings(order)
+	slices.SortFunc(order, naturalCompare) // net-2 before net-10
+	nodeName := func(nw model.Network) string {
+		if n := st.byAddr[nw.Node]; n != nil {
+			return n.Name
+		}
+		return nw.Node
+	}
 	var rows []row
 	for _, k := range order {
 		g := groups[k].nets
+		slices.SortStableFunc(g, func(a, b model.Network) int { return naturalCompare(nodeName(a), nodeName(b)) })
 		if len(g) == healthy && healthy > 1 {
 			all := g[0]
 			all.Containers = nil
@@ -262,11 +292,7 @@ func networkRows(nets []model.Network, st *state) []row {
 				rows = append(rows, networkRow(nw, "", true))
 				continue
 			}
-			name := nw.Node
-			if n := st.byAddr[nw.Node]; n != nil {
-				name = n.Name
-			}
-			rows = append(rows, networkRow(nw, name, false))
+			rows = append(rows, networkRow(nw, nodeName(nw), false))
 		}
 	}
 	return rows

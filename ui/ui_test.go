@@ -75,15 +75,26 @@ func startWith(t *testing.T, src *backend.Source, w, h int, wrap func(*backend.C
 
 // onScreen runs f with the screen's cells on the UI goroutine: the
 // simulation screen's buffer is the one the UI draws into.
+// A UI goroutine that does not get to it within settle fails the test
+// (it answers no key either): the console froze.
 func (h *harness) onScreen(f func(cells []tcell.SimCell, w int)) {
-	h.app.Application().QueueUpdate(func() {
+	h.t.Helper()
+	ran := make(chan struct{})
+	go h.app.Application().QueueUpdate(func() {
 		cells, w, _ := h.screen.GetContents()
 		f(cells, w)
+		close(ran)
 	})
+	select {
+	case <-ran:
+	case <-time.After(settle):
+		h.t.Fatalf("the console froze: its UI goroutine ran nothing for %s", settle)
+	}
 }
 
 // text is the screen as lines of text.
 func (h *harness) text() string {
+	h.t.Helper()
 	var sb strings.Builder
 	h.onScreen(func(cells []tcell.SimCell, w int) {
 		for i, c := range cells {

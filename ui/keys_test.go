@@ -1,0 +1,127 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
+)
+
+// TestMovingOverAViewLeftEmptyAnswersTheNextKey is the outside trial's
+// freeze: marks across a filter, D, y removed every row the filter
+// showed, and the next ↓ or j never returned (tview's Table looks for a
+// selectable row forever when there is none); the console answered no
+// key again.
+func TestMovingOverAViewLeftEmptyAnswersTheNextKey(t *testing.T) {
+	moves := []struct {
+		name string
+		key  func(h *harness)
+	}{
+		{"j", func(h *harness) { h.typeText("j") }},
+		{"k", func(h *harness) { h.typeText("k") }},
+		{"down", func(h *harness) { h.key(tcell.KeyDown) }},
+		{"up", func(h *harness) { h.key(tcell.KeyUp) }},
+		{"pgdn", func(h *harness) { h.key(tcell.KeyPgDn) }},
+		{"pgup", func(h *harness) { h.key(tcell.KeyPgUp) }},
+	}
+	h := start(t, demoSource(t), 160, 30)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("2/!eu-")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [2/6] /!eu-", "us-1/web-2", "us-1/cache-us")
+	h.typeText(" j ")
+	h.wait(settle, "2 marked")
+	h.typeText("D")
+	h.wait(settle, "Remove 2 containers?")
+	h.typeText("y")
+	h.wait(settle, "remove 2 containers: done", "Containers [0/4] /!eu-")
+	for _, m := range moves {
+		m.key(h)
+		h.typeText("?")
+		h.wait(settle, "Keys: containers")
+		h.typeText("q")
+		h.gone(settle, "Keys: containers")
+	}
+	// A filter that matches nothing from the start, too.
+	h.key(tcell.KeyEscape)
+	h.typeText("/nothing-is-called-this")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [0/4]")
+	for _, m := range moves {
+		m.key(h)
+	}
+	h.typeText("?")
+	h.wait(settle, "Keys: containers")
+}
+
+// lineOf is the index of the first screen line holding s, or -1.
+func lineOf(screen, s string) int {
+	for i, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestTheDefaultOrderIsNatural: without o, nodes, containers and
+// networks are by name in natural order (n2 before n10, svc-1-2 before
+// svc-1-10).
+func TestTheDefaultOrderIsNatural(t *testing.T) {
+	// The engines come in the order of their names as plain strings (n1,
+	// n10, n11, n2…), and each one's containers too.
+	var nodes []*model.Node
+	for _, i := range lexical(11) {
+		n := &model.Node{Name: fmt.Sprintf("n%d", i), ID: fmt.Sprintf("ID%d", i), Addr: fmt.Sprintf("10.0.0.%d:2375", i),
+			CPUs: 16, Memory: 32 << 30, Health: model.Healthy, Labels: map[string]string{}}
+		for _, j := range lexical(11) {
+			n.Containers = append(n.Containers, &model.Container{
+				Config: model.Config{Name: fmt.Sprintf("svc-%d-%d", i, j), Image: "busybox", CPUs: 1000, Memory: 1 << 30, NetworkMode: "bridge"},
+				ID:     fmt.Sprintf("%064d", len(nodes)*100+len(n.Containers)), Node: n.Addr, State: model.Running,
+			})
+		}
+		nodes = append(nodes, n)
+	}
+	src := backend.SimSource("sim://natural", nodes)
+	h := start(t, src, 160, 60)
+	h.wait(settle, "Nodes: 11/11 healthy")
+	for _, name := range []string{"net-10", "net-2"} {
+		if _, err := h.cluster.CreateNetwork(context.Background(), name, "bridge"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []struct {
+		key, title string
+		before     [][2]string
+	}{
+		{"1", "Nodes [11]", [][2]string{{"║n1 ", "║n2 "}, {"║n2 ", "║n10 "}, {"║n9 ", "║n10 "}}},
+		{"2", "Containers [121]", [][2]string{{"n1/svc-1-1 ", "n1/svc-1-2 "}, {"n1/svc-1-2 ", "n1/svc-1-10 "}, {"n1/svc-1-9 ", "n1/svc-1-10 "}}},
+		{"3", "Networks [5]", [][2]string{{"║net-2 ", "║net-10 "}}},
+	} {
+		h.typeText(v.key)
+		s := h.wait(settle, v.title, v.before[0][1])
+		for _, b := range v.before {
+			i, j := lineOf(s, b[0]), lineOf(s, b[1])
+			if i < 0 || j < 0 || i > j {
+				t.Errorf("view %s: %q (line %d) must come before %q (line %d):\n%s", v.key, b[0], i, b[1], j, s)
+			}
+		}
+	}
+}
+
+// lexical is 1..n in the order of their decimal text (1, 10, 11, 2…).
+func lexical(n int) []int {
+	var out []int
+	for i := 1; i <= n; i++ {
+		out = append(out, i)
+	}
+	slices.SortFunc(out, func(a, b int) int { return strings.Compare(strconv.Itoa(a), strconv.Itoa(b)) })
+	return out
+}
