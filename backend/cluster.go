@@ -151,6 +151,7 @@ type Cluster struct {
 
 	events     *broker
 	connecting chan struct{} // a slot per engine being connected (connectSlots)
+	wheel      heartbeats    // every engine's heartbeat and refresh timer
 	wake       chan struct{} // capacity may have appeared: look at the queue
 	takeover   chan struct{} // this manager became primary: reconcile first
 	wg         sync.WaitGroup
@@ -189,6 +190,8 @@ type node struct {
 	view       *model.Node // the model built from all this
 	cancel     context.CancelFunc
 	probe      chan struct{}          // a user's call failed to connect: probe now
+	beat       beatState              // heartbeats and refreshes, from the wheel
+	slot       int                    // the node's slot on the wheel; c.wheel.mu
 	down       chan struct{}          // closed when the node stops being Healthy; ends users' calls
 	shown      atomic.Pointer[string] // name(), published by rebuild for use without the lock
 }
@@ -229,6 +232,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{},
 		connecting: make(chan struct{}, connectSlots),
 	}
+	c.wheel.slots = make([][]*node, beatSlots(opts.Heartbeat))
 	if c.state == nil {
 		c.state = &MemoryState{}
 	}
@@ -333,10 +337,14 @@ func (c *Cluster) Run(ctx context.Context) error {
 	c.ctx.Store(&ctx)
 	entries, errs := c.src.Discovery.Watch(ctx)
 	discoveryDown := false
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go func() {
 		defer c.wg.Done()
 		c.rescheduler(ctx)
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.beats(ctx)
 	}()
 	go func() {
 		defer c.wg.Done()
@@ -391,9 +399,10 @@ func (c *Cluster) apply(ctx context.Context, entries []Entry) {
 		}
 		mctx, cancel := context.WithCancel(ctx)
 		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, readAt: map[string]uint64{}, cancel: cancel,
-			probe: make(chan struct{}, 1), down: make(chan struct{})}
+			probe: make(chan struct{}, 1), down: make(chan struct{}), beat: newBeatState()}
 		c.nodes[e.Addr] = n
 		c.netsVer++
+		c.wheel.add(n)
 		c.rebuild(n)
 		c.wg.Add(1)
 		go func() {
@@ -422,6 +431,7 @@ func (c *Cluster) disconnect(n *node) {
 	}
 	delete(c.nodes, n.entry.Addr)
 	c.netsVer++
+	c.wheel.remove(n)
 	c.viewMu.Lock()
 	delete(c.views, n.entry.Addr)
 	c.orderVer++

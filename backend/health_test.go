@@ -253,3 +253,96 @@ func TestAChangeBetweenListingAndEventsIsNotMissed(t *testing.T) {
 		return cpus == model.CPUs(1) && len(n.Containers) == 1 && n.Containers[0].Name == "keep"
 	})
 }
+
+// stuckPing is an engine whose pings, once stuck, answer nothing until
+// their context ends (a real engine stopped by kill -STOP). It has no
+// PingNow, so the wheel cannot ping it in place.
+type stuckPing struct {
+	Engine
+	stuck atomic.Bool
+}
+
+func (s *stuckPing) Ping(ctx context.Context) error {
+	if s.stuck.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return s.Engine.Ping(ctx)
+}
+
+// refusing is a simulated engine whose pings, once down, are refused
+// while its event stream stays open: only heartbeats can notice. It
+// keeps the simulated engine's PingNow (pinged in place by the wheel).
+type refusing struct {
+	*SimEngine
+	down atomic.Bool
+}
+
+func (r *refusing) Ping(ctx context.Context) error {
+	if r.down.Load() {
+		return fmt.Errorf("ping: %w", syscall.ECONNREFUSED)
+	}
+	return r.SimEngine.Ping(ctx)
+}
+
+func (r *refusing) PingNow() (bool, error) {
+	if r.down.Load() {
+		return true, fmt.Errorf("ping: %w", syscall.ECONNREFUSED)
+	}
+	return r.SimEngine.PingNow()
+}
+
+// TestAHungEngineNeverDelaysTheOthersHeartbeats: the heartbeats of every
+// engine come from one timer; an engine whose ping hangs (for an hour
+// here: the probe timeout) must not hold it. Another node that stops
+// answering pings meanwhile (its event stream stays open, so only its
+// heartbeats can tell) is still flagged, and the healthy ones stay
+// Healthy with no failure counted.
+func TestAHungEngineNeverDelaysTheOthersHeartbeats(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hang func(src *Source, stuck *stuckPing)
+	}{
+		{"a simulated engine that hangs", func(src *Source, _ *stuckPing) { src.Sim("hung:2375").Hang() }},
+		{"an engine pinged by its monitor whose ping hangs", func(_ *Source, stuck *stuckPing) { stuck.stuck.Store(true) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var nodes []*model.Node
+			for _, name := range []string{"a", "b", "hung", "dies", "c", "d"} {
+				nodes = append(nodes, simNode(name, 4, 8<<30, nil, running(name+"-web", false)))
+			}
+			src := SimSource("test", nodes)
+			sim := src.NewEngine
+			stuck, dies := &stuckPing{}, &refusing{}
+			src.NewEngine = func(e Entry) (Engine, error) {
+				eng, err := sim(e)
+				switch {
+				case err != nil:
+				case e.Addr == "dies:2375":
+					dies.SimEngine = eng.(*SimEngine)
+					return dies, nil
+				case e.Addr == "hung:2375" && tt.name != "a simulated engine that hangs":
+					stuck.Engine = eng
+					return stuck, nil
+				}
+				return eng, err
+			}
+			opts := fast()
+			opts.Heartbeat = 100 * time.Millisecond // five slots on the wheel
+			opts.ProbeTimeout = time.Hour
+			c := startSim(t, src, opts)
+			waitFor(t, 5*time.Second, "nodes healthy", allHealthy(c, len(nodes)))
+			tt.hang(src, stuck)
+			time.Sleep(3 * opts.Heartbeat) // the hung engine's ping is under way
+			dies.down.Store(true)
+			waitFor(t, 10*time.Second, "the node whose pings are refused flagged while another engine hangs", func() bool {
+				return health(c, "dies:2375") == model.Unhealthy
+			})
+			for _, addr := range []string{"a:2375", "b:2375", "c:2375", "d:2375"} {
+				if n := c.Node(addr); n.Health != model.Healthy || n.Failures != 0 {
+					t.Errorf("%s is %v with %d failures; its engine answers", addr, n.Health, n.Failures)
+				}
+			}
+		})
+	}
+}

@@ -471,15 +471,14 @@ func (c *Cluster) removeStale(ctx context.Context, n *node, stale []*model.Conta
 }
 
 // follow applies the engine's events until the stream breaks, a
-// heartbeat fails, or ctx ends. A full refresh backs it up every
-// RefreshMin–RefreshMax.
+// heartbeat fails, or ctx ends. The wheel (beats) heartbeats the engine
+// meanwhile and asks for a full refresh every RefreshMin–RefreshMax; it
+// wakes this goroutine only for a ping it cannot make in place and for a
+// refresh.
 func (c *Cluster) follow(ctx context.Context, n *node, st *stream) error {
 	defer st.stop()
+	defer c.following(n)()
 	evs, errs := st.evs, st.errs
-	hb := time.NewTicker(c.opts.Heartbeat)
-	defer hb.Stop()
-	refresh := time.NewTimer(c.refreshDelay())
-	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -493,7 +492,7 @@ func (c *Cluster) follow(ctx context.Context, n *node, st *stream) error {
 			if err := c.handle(ctx, n, ev); err != nil {
 				return err
 			}
-		case <-hb.C:
+		case <-n.beat.ping:
 			if err := c.probe(ctx, n); err != nil {
 				return fmt.Errorf("heartbeat: %w", err)
 			}
@@ -501,11 +500,10 @@ func (c *Cluster) follow(ctx context.Context, n *node, st *stream) error {
 			if err := c.probe(ctx, n); err != nil {
 				return fmt.Errorf("probe: %w", err)
 			}
-		case <-refresh.C:
+		case <-n.beat.refresh:
 			if err := c.refresh(ctx, n, nil); err != nil && IsConnectionError(err) {
 				return err
 			}
-			refresh.Reset(c.refreshDelay())
 		}
 	}
 }

@@ -203,6 +203,20 @@ func (s *SimEngine) Ping(ctx context.Context) error {
 	return nil
 }
 
+// PingNow answers a ping without waiting, as the manager's heartbeat
+// wheel asks: answered is false when the engine hangs (a ping would wait).
+func (s *SimEngine) PingNow() (answered bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.fault {
+	case simDown:
+		return true, ErrEngineDown
+	case simHung:
+		return false, nil
+	}
+	return true, nil
+}
+
 // Info implements Engine.
 func (s *SimEngine) Info(ctx context.Context) (EngineInfo, error) {
 	if err := s.enter(ctx); err != nil {

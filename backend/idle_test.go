@@ -1,0 +1,76 @@
+package backend
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"swarmdeck/internal/cputime"
+	"swarmdeck/model"
+)
+
+var (
+	idleNodes   = flag.Int("idle-nodes", 1000, "simulated nodes of BenchmarkIdleManager")
+	idleWarmup  = flag.Duration("idle-warmup", 65*time.Second, "BenchmarkIdleManager: idle time before the measure, once every node is healthy (the first periodic refreshes come 30-60 s after the start)")
+	idleProfile = flag.String("idle-cpuprofile", "", "BenchmarkIdleManager: write a CPU profile of the measured idle time (not the start) to this file")
+)
+
+// BenchmarkIdleManager is the CPU a manager spends on an idle cluster of
+// simulated engines (-idle-nodes, 30 containers each) with the default
+// heartbeat and refresh: each iteration is one second of idle time, and
+// cpu-% is the process's CPU time over the wall time, in % of a core.
+// The measure starts -idle-warmup after every node is healthy, so the
+// periodic refreshes are under way. To see where the time goes:
+//
+//	go test ./backend -run '^$' -bench IdleManager -benchtime 20x -idle-nodes 10000 -idle-cpuprofile idle.prof
+func BenchmarkIdleManager(b *testing.B) {
+	src, err := Open(fmt.Sprintf("sim://%d?containers=30", *idleNodes), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := New(src, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for healthy := 0; healthy < *idleNodes; {
+		time.Sleep(100 * time.Millisecond)
+		healthy = 0
+		for _, n := range c.Nodes() {
+			if n.Health == model.Healthy {
+				healthy++
+			}
+		}
+	}
+	time.Sleep(*idleWarmup)
+	if *idleProfile != "" {
+		f, err := os.Create(*idleProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	b.ResetTimer()
+	cpu, wall := cputime.Process(), time.Now()
+	for range b.N {
+		time.Sleep(time.Second)
+	}
+	b.ReportMetric(100*float64(cputime.Process()-cpu)/float64(time.Since(wall)), "cpu-%")
+}
