@@ -546,6 +546,7 @@ func (a *App) say(msg string, bad bool) {
 	if bad {
 		a.flash = a.th.tag(a.th.bad) + tview.Escape(msg) + a.th.reset()
 	}
+	a.shownFlash, a.flashAt = a.flash, time.Now() // said again, it is new again: it leads an older warning
 	a.showStatus()
 }
 

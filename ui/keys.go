@@ -96,8 +96,13 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		})
 	case '/':
 		c := a.contents[a.current]
-		a.ask("/", c.filter, func(text string) { a.filterBy(text) })
-		a.prompt.SetChangedFunc(func(text string) { a.filterBy(text) })
+		before := c.filter
+		a.ask("/", c.filter, func(text string) { a.setFilter(text, before) })
+		a.prompt.SetChangedFunc(func(text string) {
+			if compileFilter(text, c.columns).err == nil { // a regexp being typed ("[0-9") keeps the last good one
+				a.filterBy(text)
+			}
+		})
 	case '?':
 		a.help()
 	case 'q':
@@ -203,6 +208,22 @@ func (a *App) ask(label, text string, done func(string)) {
 	})
 	a.bottom.SwitchToPage("prompt")
 	a.app.SetFocus(a.prompt)
+}
+
+// setFilter is Enter on the filter prompt: text filters the view, or,
+// when it is not a valid regexp, the status line says why and the view
+// keeps the filter it had before (before).
+func (a *App) setFilter(text, before string) {
+	if err := compileFilter(text, a.contents[a.current].columns).err; err != nil {
+		a.filterBy(before)
+		kept := "no filter"
+		if before != "" {
+			kept = "the filter stays /" + before
+		}
+		a.say(fmt.Sprintf("filter /%s: %v; %s", text, err, kept), true)
+		return
+	}
+	a.filterBy(text)
 }
 
 func (a *App) filterBy(text string) {
@@ -311,7 +332,7 @@ func completeCommand(text string) string {
 func (a *App) help() {
 	keys := [][2]string{
 		{":", "command, by any unique prefix (Tab completes): :" + strings.Join(commands, " :")},
-		{"/", "filter: text or a regexp; !term excludes; column:term (state:waiting) looks in one column; Esc clears"},
+		{"/", "filter: text, or a regexp matched cell by cell (^ and $ are a cell's start and end: /web-[0-9]+$); !term excludes; column:term (state:waiting) looks in one column; Esc clears"},
 		{"Enter", "details of the row, in full (wrapped, scrollable)"},
 		{"m", "the status line's messages, in full"}, {"?", "this help"},
 		{"1 2 3 4, Tab", "nodes, containers, networks, events"},

@@ -125,3 +125,75 @@ func lexical(n int) []int {
 	slices.SortFunc(out, func(a, b int) int { return strings.Compare(strconv.Itoa(a), strconv.Itoa(b)) })
 	return out
 }
+
+// TestCommandsAnswerOnTheStatusLineAtOnce: an unknown :command and an
+// ambiguous prefix answer on the status line, ahead of an older warning,
+// the ambiguous one naming its candidates; the same answer again after a
+// newer warning leads again.
+func TestCommandsAnswerOnTheStatusLineAtOnce(t *testing.T) {
+	src := demoSource(t)
+	h := start(t, src, 80, 24)
+	h.wait(settle, "Nodes [6]")
+	src.Sim("10.0.2.22:2375").Crash() // us-2: a warning, and no result of ours
+	h.waitStatus(func(s string) bool { return strings.HasPrefix(s, "⚠") && strings.Contains(s, "us-2") })
+	for _, c := range []struct{ typed, answer string }{
+		{":xyz", "unknown command :xyz"},
+		{":r", ":r is ambiguous: :run :rebalance"},
+		{":xyz", "unknown command :xyz"},
+	} {
+		h.typeText(c.typed)
+		h.key(tcell.KeyEnter)
+		h.waitStatus(func(s string) bool { return strings.HasPrefix(s, c.answer) })
+	}
+	src.Sim("10.0.1.13:2375").Crash() // eu-3: a newer warning leads…
+	h.waitStatus(func(s string) bool { return strings.HasPrefix(s, "⚠") && strings.Contains(s, "eu-3") })
+	h.typeText(":xyz") // …until the same answer comes again
+	h.key(tcell.KeyEnter)
+	h.waitStatus(func(s string) bool { return strings.HasPrefix(s, "unknown command :xyz") })
+}
+
+// TestFilterRegexpsMatchCellByCell: in a / filter's regexp ^ and $ are a
+// cell's start and end (the outside trial's /job5-99[0-9]$ found
+// nothing: it was matched against the row's cells joined); a regexp that
+// is not valid says so on the status line and the view keeps its filter.
+func TestFilterRegexpsMatchCellByCell(t *testing.T) {
+	h := start(t, demoSource(t), 200, 30)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("2")
+	h.wait(settle, "Containers [6]")
+	for _, c := range []struct {
+		filter, title string
+		shown, hidden []string
+	}{
+		{"web-[0-9]$", "Containers [2/6]", []string{"eu-2/web-1", "us-1/web-2"}, []string{"eu-1/db"}},
+		{"db$", "Containers [1/6]", []string{"eu-1/db"}, []string{"eu-2/web-1", "eu-1/cache-eu"}},
+		{"^eu-1/", "Containers [2/6]", []string{"eu-1/db", "eu-1/cache-eu"}, []string{"eu-2/web-1"}},
+		{"!^eu-", "Containers [2/6]", []string{"us-1/web-2", "us-1/cache-us"}, []string{"eu-1/db"}},
+		{"name:^us-1/.*-us$", "Containers [1/6]", []string{"us-1/cache-us"}, []string{"us-1/web-2"}},
+	} {
+		h.typeText("/" + c.filter)
+		h.key(tcell.KeyEnter)
+		h.wait(settle, c.title+" /"+c.filter)
+		h.wait(settle, c.shown...)
+		h.gone(settle, c.hidden...)
+		h.key(tcell.KeyEscape)
+		h.wait(settle, "Containers [6]")
+	}
+
+	h.typeText("/db$")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [1/6] /db$")
+	h.typeText("/") // the prompt holds db$: type over it
+	for range 3 {
+		h.key(tcell.KeyBackspace2)
+	}
+	h.typeText("web-[0-9")
+	h.key(tcell.KeyEnter)
+	h.waitStatus(func(s string) bool {
+		return strings.HasPrefix(s, "filter /web-[0-9: not a valid regexp: missing closing ]: `[0-9`; the filter stays /db$")
+	})
+	h.wait(settle, "Containers [1/6] /db$", "eu-1/db")
+
+	h.typeText("?")
+	h.wait(settle, "a regexp matched cell by cell (^ and $ are a cell's start and end: /web-[0-9]+$)")
+}

@@ -2,7 +2,10 @@ package ui
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -383,15 +386,17 @@ func (c *content) reverse() {
 }
 
 // filterMatch is a compiled filter. The filter is text to find in a row,
-// or a regular expression (case-insensitive either way); "!" in front
-// keeps the rows that do not match; "column:" in front (STATE:waiting)
-// looks in that column only.
+// or a regular expression (case-insensitive either way) matched against
+// each cell, so ^ and $ mean a cell's start and end; "!" in front keeps
+// the rows that do not match; "column:" in front (STATE:waiting) looks in
+// that column only.
 type filterMatch struct {
 	empty bool
 	not   bool
 	col   int // -1: the whole row
 	text  string
 	re    *regexp.Regexp
+	err   error // the filter reads as a regexp, and is not a valid one
 }
 
 func compileFilter(f string, columns []string) filterMatch {
@@ -418,9 +423,21 @@ func compileFilter(f string, columns []string) filterMatch {
 	if strings.ContainsAny(f, `.*+?()[]{}|^$\`) {
 		if re, err := regexp.Compile("(?i)" + f); err == nil {
 			m.re = re
+		} else {
+			m.err = regexpError(err)
 		}
 	}
 	return m
+}
+
+// regexpError says what is wrong with a regexp, without Go's "error
+// parsing regexp" and the (?i) the filter adds.
+func regexpError(err error) error {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("not a valid regexp: %s: `%s`", se.Code, strings.TrimPrefix(se.Expr, "(?i)"))
+	}
+	return fmt.Errorf("not a valid regexp: %w", err)
 }
 
 // matchScratch is memory a filter reuses from row to row.
@@ -438,6 +455,12 @@ func (m *filterMatch) match(r *row, sc *matchScratch) bool {
 		ok = m.re.MatchString(r.cell(m.col).text)
 	case m.col >= 0:
 		ok = strings.Contains(strings.ToLower(r.cell(m.col).text), m.text)
+	case m.re != nil: // cell by cell: ^ and $ are a cell's ends
+		for _, cl := range r.cells() {
+			if ok = m.re.MatchString(cl.text); ok {
+				break
+			}
+		}
 	default:
 		b := sc.text[:0]
 		for i, cl := range r.cells() {
@@ -447,11 +470,7 @@ func (m *filterMatch) match(r *row, sc *matchScratch) bool {
 			b = appendLower(b, cl.text)
 		}
 		sc.text = b
-		if m.re != nil {
-			ok = m.re.Match(b)
-		} else {
-			ok = bytes.Contains(b, []byte(m.text))
-		}
+		ok = bytes.Contains(b, []byte(m.text))
 	}
 	return ok != m.not
 }
