@@ -734,11 +734,23 @@ func (c *Cluster) applyRead(n *node, t uint64, id string, ct *model.Container) b
 // applyList records a listing of every container begun with ticket t: a
 // container read since then keeps what that newer read said. c.mu is
 // held.
+//
+// The usual listing (the periodic refresh) names every record and nothing
+// else: that is found by counting, without a set of the listed IDs.
 func (c *Cluster) applyList(n *node, t uint64, cs []*model.Container) {
+	kept := 0 // listed containers recorded after their read
+	for _, ct := range cs {
+		c.applyRead(n, t, ct.ID, ct)
+		if n.containers[ct.ID] != nil {
+			kept++
+		}
+	}
+	if kept == len(cs) && len(n.containers) == kept && len(n.readAt) == kept {
+		return // the records are the listed containers, each read at t at the latest
+	}
 	listed := make(map[string]bool, len(cs))
 	for _, ct := range cs {
 		listed[ct.ID] = true
-		c.applyRead(n, t, ct.ID, ct)
 	}
 	for id := range n.containers {
 		if !listed[id] {
@@ -903,12 +915,15 @@ func (c *Cluster) Networks() []model.Network {
 	return out
 }
 
-// setNetworks replaces a node's networks, when they changed; c.mu is held.
-func (c *Cluster) setNetworks(n *node, nets []model.Network) {
-	if !slices.EqualFunc(n.networks, nets, model.Network.Equal) {
-		n.networks = nets
-		c.netsVer++
+// setNetworks replaces a node's networks, when they changed, and reports
+// whether they did; c.mu is held.
+func (c *Cluster) setNetworks(n *node, nets []model.Network) bool {
+	if slices.EqualFunc(n.networks, nets, model.Network.Equal) {
+		return false
 	}
+	n.networks = nets
+	c.netsVer++
+	return true
 }
 
 // setQueue replaces the queue; every change to it goes through here, so

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -345,4 +346,42 @@ func TestAHungEngineNeverDelaysTheOthersHeartbeats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deaf is an engine whose event stream stays open and says nothing: only
+// the periodic full refresh can tell the manager what changed.
+type deaf struct{ Engine }
+
+func (deaf) Events(context.Context) (<-chan EngineEvent, <-chan error) {
+	return make(chan EngineEvent), make(chan error)
+}
+
+// TestThePeriodicRefreshFindsWhatTheEventsMissed: the wheel starts every
+// engine's full refresh. One that finds nothing new still moves the
+// node's UpdatedAt on (docker info shows it) and keeps its containers;
+// one that finds a container the events never told of shows it.
+func TestThePeriodicRefreshFindsWhatTheEventsMissed(t *testing.T) {
+	a := simNode("a", 4, 8<<30, nil, running("web", false), running("db", false))
+	a.Images = []model.Image{{ID: "sha256:busybox", RepoTags: []string{"busybox:latest"}}}
+	src := SimSource("test", []*model.Node{a})
+	sim := src.NewEngine
+	src.NewEngine = func(e Entry) (Engine, error) {
+		eng, err := sim(e)
+		return deaf{eng}, err
+	}
+	opts := fast()
+	opts.RefreshMin, opts.RefreshMax = 100*time.Millisecond, 200*time.Millisecond
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "a healthy", allHealthy(c, 1))
+	first := c.Node("a:2375")
+	waitFor(t, 5*time.Second, "UpdatedAt moved on by a refresh", func() bool { return c.Node("a:2375").Updated.After(first.Updated) })
+	if now := c.Node("a:2375"); !slices.Equal(now.Containers, first.Containers) {
+		t.Fatalf("a refresh that found nothing new changed the containers: %v, was %v", describeAll(now.Containers), describeAll(first.Containers))
+	}
+	if _, err := src.Sim("a:2375").Create(context.Background(), CreateSpec{Config: model.Config{Name: "late", Image: "busybox"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the container created behind the manager's back shown", func() bool {
+		return slices.ContainsFunc(c.Node("a:2375").Containers, func(ct *model.Container) bool { return ct.Name == "late" })
+	})
 }

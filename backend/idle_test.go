@@ -74,3 +74,44 @@ func BenchmarkIdleManager(b *testing.B) {
 	}
 	b.ReportMetric(100*float64(cputime.Process()-cpu)/float64(time.Since(wall)), "cpu-%")
 }
+
+// BenchmarkRefreshUnchanged is one periodic full refresh of a simulated
+// engine (30 containers) that has nothing new to say, in a manager of
+// 1,000 such nodes: what 10,000 nodes pay about 220 times a second.
+func BenchmarkRefreshUnchanged(b *testing.B) {
+	src, err := Open("sim://1000?containers=30", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{RefreshMin: time.Hour} // only the benchmark's refreshes
+	c, err := New(src, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for !allHealthy(c, 1000)() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.mu.Lock()
+	var nodes []*node
+	for _, n := range c.nodes {
+		nodes = append(nodes, n)
+	}
+	c.mu.Unlock()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := c.refresh(ctx, nodes[i%len(nodes)], nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -39,6 +39,9 @@ type SimEngine struct {
 	images     []model.Image
 	networks   map[string]model.Network // by ID
 	subs       map[*simSub]struct{}
+	changes    uint64          // bumped whenever containers or networks change
+	nets       []model.Network // what Networks answered last, while netsAt == changes
+	netsAt     uint64
 	fault      simFault
 	healed     chan struct{} // closed by Heal while hung
 	now        func() time.Time
@@ -289,12 +292,18 @@ func (s *SimEngine) Images(ctx context.Context) ([]model.Image, error) {
 	return slices.Clone(s.images), nil
 }
 
-// Networks implements Engine.
+// Networks implements Engine. The networks' container lists are shared
+// by every answer until a container or a network changes: read them,
+// never change them (a periodic refresh of an unchanged engine then costs
+// no scan).
 func (s *SimEngine) Networks(ctx context.Context) ([]model.Network, error) {
 	if err := s.enter(ctx); err != nil {
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	if s.nets != nil && s.netsAt == s.changes {
+		return slices.Clone(s.nets), nil
+	}
 	out := slices.Collect(maps.Values(s.networks))
 	slices.SortFunc(out, func(a, b model.Network) int { return strings.Compare(a.Name, b.Name) })
 	// As dockerd: a network lists the running containers attached to it.
@@ -311,7 +320,8 @@ func (s *SimEngine) Networks(ctx context.Context) ([]model.Network, error) {
 		}
 		slices.Sort(out[i].Containers)
 	}
-	return out, nil
+	s.nets, s.netsAt = out, s.changes
+	return slices.Clone(out), nil
 }
 
 // Events implements Engine.
@@ -433,6 +443,7 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 		c.CPUs = model.CPUsForShares(spec.CPUShares, s.info.CPUs)
 	}
 	s.containers[id] = c
+	s.changes++
 	s.names[cfg.Name] = id
 	s.emit("create", id)
 	return id, nil
@@ -456,6 +467,7 @@ func (s *SimEngine) setState(ctx context.Context, id string, st model.State, act
 		cp.Finished = s.now()
 	}
 	s.containers[c.ID] = &cp
+	s.changes++
 	s.emit(action, c.ID)
 	return nil
 }
@@ -494,6 +506,7 @@ func (s *SimEngine) Remove(ctx context.Context, id string, force bool) error {
 		return fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
 	}
 	delete(s.containers, c.ID)
+	s.changes++
 	if s.names != nil {
 		delete(s.names, strings.TrimPrefix(c.Name, "/"))
 	}
@@ -536,6 +549,7 @@ func (s *SimEngine) CreateNetwork(ctx context.Context, name string, opts network
 	}
 	id := newID()
 	s.networks[id] = model.Network{ID: id, Name: name, Node: s.addr, Driver: driver, Scope: "local"}
+	s.changes++
 	return id, nil
 }
 
@@ -548,6 +562,7 @@ func (s *SimEngine) RemoveNetwork(ctx context.Context, id string) error {
 	for k, n := range s.networks {
 		if n.ID == id || n.Name == id {
 			delete(s.networks, k)
+			s.changes++
 			return nil
 		}
 	}
