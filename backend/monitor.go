@@ -195,8 +195,8 @@ func sameImage(a, b model.Image) bool {
 
 // touch publishes the node's view with only its refresh time moved on:
 // a periodic refresh that found nothing new (10,000 nodes make over 200 a
-// second) copies the view, not the node's containers, and leaves the
-// scheduler's snapshot alone, which reads nothing of that time. It
+// second) copies the view, not the node's containers, and the scheduler's
+// snapshot only points at the new view (it indexes nothing new). It
 // reports false, changing nothing, when the view is behind the node's
 // records or shows a create in flight (a rebuild decides those). c.mu is
 // held.
@@ -218,6 +218,9 @@ func (c *Cluster) touch(n *node) bool {
 		}
 	}
 	c.publish(n, &mn)
+	if !c.snap.SwapContainer(old, &mn, nil, nil) { // the snapshot follows the view, as showChange expects
+		c.snap.SetNode(&mn)
+	}
 	return true
 }
 
