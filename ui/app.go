@@ -381,20 +381,15 @@ func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool)
 		feed.last = map[string]arranged{}
 	}
 	st.prepared = map[string]arranged{}
-	for v, rows := range map[string][]row{viewNodes: st.nodeRows, viewContainers: st.ctrRows, viewNetworks: st.netRows,
-		viewEvents: feed.rows[:len(feed.rows):len(feed.rows)]} {
+	for v, rows := range map[string]*rowSet{viewNodes: st.nodeRows, viewContainers: st.ctrRows, viewNetworks: st.netRows,
+		viewEvents: rowsOf(feed.rows[:len(feed.rows):len(feed.rows)])} {
 		c := a.contents[v]
-		if p, ok := feed.last[v]; ok && !first && p.ar == c.publishedArrangement() && sameSlice(p.rows, rows) {
+		if p, ok := feed.last[v]; ok && !first && p.ar == c.publishedArrangement() && p.rows.same(rows) {
 			continue
 		}
 		p := c.prepare(rows)
 		feed.last[v], st.prepared[v] = p, p
 	}
-}
-
-// sameSlice reports whether two row slices are the same one.
-func sameSlice(a, b []row) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // install puts a new state in place, on the UI goroutine: pointer swaps
@@ -459,7 +454,7 @@ func (a *App) title(view string) {
 	c := a.contents[view]
 	t := fmt.Sprintf(" %s [%d] ", strings.ToUpper(view[:1])+view[1:], len(c.view))
 	if c.filter != "" {
-		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), len(c.rows), tview.Escape(c.filter))
+		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), c.rows.len(), tview.Escape(c.filter))
 	}
 	if c.pending {
 		t += "… "

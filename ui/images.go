@@ -34,7 +34,7 @@ func (a *App) askPull() {
 	c := a.contents[viewNodes]
 	var addrs, names []string
 	for _, i := range c.view {
-		if k := c.rows[i].key; c.marked[k] {
+		if k := c.rows.at(i).key; c.marked[k] {
 			if n := a.st.byAddr[k]; n != nil {
 				addrs, names = append(addrs, k), append(names, n.Name)
 			}

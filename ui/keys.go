@@ -447,7 +447,7 @@ func (a *App) targets() []string {
 	c := a.contents[viewContainers]
 	var keys []string
 	for _, i := range c.view {
-		if k := c.rows[i].key; c.marked[k] && actionable(k) {
+		if k := c.rows.at(i).key; c.marked[k] && actionable(k) {
 			keys = append(keys, k)
 		}
 	}
@@ -551,7 +551,7 @@ func (a *App) done(what string, err error) {
 func (a *App) containerName(key string) string {
 	c := a.contents[viewContainers]
 	if r := c.find(key); r > 0 {
-		return c.rows[c.view[r-1]].cell(0).text
+		return c.rows.at(c.view[r-1]).cell(0).text
 	}
 	return key
 }
@@ -568,7 +568,7 @@ func (a *App) remove() {
 	case viewNetworks:
 		c := a.contents[viewNetworks]
 		r, _ := a.tables[viewNetworks].GetSelection()
-		name := c.rows[c.view[r-1]].cell(0).text
+		name := c.rows.at(c.view[r-1]).cell(0).text
 		a.confirm(fmt.Sprintf("Remove network %s?", name), func() {
 			a.goRun(func(ctx context.Context) {
 				err := a.b.RemoveNetwork(ctx, name)

@@ -279,10 +279,10 @@ func TestNaturalSortAndAge(t *testing.T) {
 	}
 	c := newContent([]string{"NAME"}, newTheme())
 	c.sortCol = 0
-	c.set(rows)
+	c.set(rowsOf(rows))
 	var got []string
 	for _, i := range c.view {
-		got = append(got, c.rows[i].key)
+		got = append(got, c.rows.at(i).key)
 	}
 	if strings.Join(got, " ") != "node-1 node-2 node-10 node-100" {
 		t.Fatalf("natural sort: %v", got)

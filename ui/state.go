@@ -53,9 +53,9 @@ type state struct {
 	gen        uint64
 	nodes      []*model.Node
 	byAddr     map[string]*model.Node
-	nodeRows   []row
-	ctrRows    []row
-	netRows    []row
+	nodeRows   *rowSet
+	ctrRows    *rowSet
+	netRows    *rowSet
 	header     header
 	containers int
 	waiting    []backend.Queued // containers waiting to be rescheduled
@@ -71,10 +71,10 @@ type state struct {
 type rowCache struct {
 	nodes   map[string]*nodeRows // by address
 	order   []*model.Node        // the nodes of the last build, in order
-	ctrRows []row                // the containers view's rows of the last build
+	ctrRows *rowSet              // the containers view's rows of the last build
 	waiting []backend.Queued     // and the waiting containers they include
 	nets    []model.Network      // the networks of the last build
-	netRows []row
+	netRows *rowSet
 }
 
 // nodeRows is what the last build made of one node.
@@ -111,7 +111,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	f := figures{nodes: len(st.nodes), waiting: len(st.waiting), overcommit: o}
 	ctrsSame := len(st.nodes) == len(cache.order) && sameQueued(st.waiting, cache.waiting)
 	seen := make(map[string]bool, len(st.nodes))
-	st.nodeRows = make([]row, 0, len(st.nodes))
+	nodeRows := make([]row, 0, len(st.nodes))
 	for i, n := range st.nodes {
 		st.byAddr[n.Addr] = n
 		seen[n.Addr] = true
@@ -124,7 +124,7 @@ func build(b Backend, th theme, cache *rowCache) *state {
 		if ctrsSame && (cache.order[i].Addr != n.Addr || !sameRows(prev, e)) {
 			ctrsSame = false
 		}
-		st.nodeRows = append(st.nodeRows, e.row)
+		nodeRows = append(nodeRows, e.row)
 		st.containers += len(n.Containers)
 		f.running += e.running
 		switch n.Availability {
@@ -148,21 +148,23 @@ func build(b Backend, th theme, cache *rowCache) *state {
 			}
 		}
 	}
+	st.nodeRows = rowsOf(nodeRows)
 	if !ctrsSame || cache.ctrRows == nil {
-		rows := make([]row, 0, st.containers+len(st.waiting))
+		segs := make([][]row, 0, len(st.nodes)+1)
 		for _, n := range st.nodes {
-			rows = append(rows, cache.nodes[n.Addr].ctrs...)
+			segs = append(segs, cache.nodes[n.Addr].ctrs)
 		}
-		for _, q := range st.waiting {
-			rows = append(rows, waitingRow(q))
+		waiting := make([]row, len(st.waiting))
+		for i, q := range st.waiting {
+			waiting[i] = waitingRow(q)
 		}
-		cache.ctrRows = rows
+		cache.ctrRows = segments(append(segs, waiting))
 	}
 	cache.order, cache.waiting = st.nodes, st.waiting
 	st.ctrRows = cache.ctrRows
 	nets := b.Networks()
 	if !sameNetworks(nets, cache.nets) || cache.netRows == nil {
-		cache.nets, cache.netRows = nets, networkRows(nets, st)
+		cache.nets, cache.netRows = nets, rowsOf(networkRows(nets, st))
 	}
 	st.netRows = cache.netRows
 	f.containers = st.containers + len(st.waiting)

@@ -8,6 +8,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -22,8 +23,8 @@ import (
 type content struct {
 	tview.TableContentReadOnly
 	columns []string
-	rows    []row // as the state gave them
-	view    []int // indexes into rows: filtered, then sorted
+	rows    *rowSet // as the state gave them
+	view    []int   // indexes into rows: filtered, then sorted
 	filter  string
 	marked  map[string]bool // row keys marked for a bulk action
 	sortCol int
@@ -49,7 +50,7 @@ type content struct {
 }
 
 func newContent(columns []string, th theme) *content {
-	return &content{columns: columns, sortCol: -1, th: th, bars: true, marked: map[string]bool{}}
+	return &content{columns: columns, rows: rowsOf(nil), sortCol: -1, th: th, bars: true, marked: map[string]bool{}}
 }
 
 // colSpec says how a column gives way on a narrow screen: shrink orders
@@ -83,7 +84,7 @@ func (c *content) fit(width, first, last int) {
 		nat[i] = tview.TaggedStringWidth(name) + 1 // the sort arrow
 	}
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
-		row := &c.rows[c.view[r]]
+		row := c.rows.at(c.view[r])
 		for i, cl := range row.cells() {
 			w := len([]rune(cl.display(now)))
 			if m := maxWidth(c.columns[i]); m > 0 {
@@ -146,26 +147,31 @@ type arrangement struct {
 // UI goroutine.
 type arranged struct {
 	ar   arrangement
-	rows []row
+	rows *rowSet
 	view []int
 }
 
 // arrange filters and sorts rows: the indexes of the rows shown, in
 // order. It is pure. A container's row is formatted here for the filter
 // and the sorted column only, and nothing of it is kept.
-func arrange(rows []row, columns []string, ar arrangement) []int {
-	view := make([]int, 0, len(rows))
+func arrange(rows *rowSet, columns []string, ar arrangement) []int {
+	if ar.filter == "" && ar.sortCol < 0 {
+		return identity(rows.len())
+	}
+	view := make([]int, 0, rows.len())
 	m := compileFilter(ar.filter, columns)
 	var scratch matchScratch
-	for i := range rows {
-		if m.match(&rows[i], &scratch) {
-			view = append(view, i)
+	for k, sg := range rows.segs {
+		for j := range sg {
+			if m.match(&sg[j], &scratch) {
+				view = append(view, rows.start[k]+j)
+			}
 		}
 	}
 	if ar.sortCol >= 0 {
-		keys := make([]string, len(rows))
+		keys := make([]string, rows.len())
 		for _, i := range view {
-			keys[i] = rows[i].cell(ar.sortCol).sortKey()
+			keys[i] = rows.at(i).cell(ar.sortCol).sortKey()
 		}
 		slices.SortStableFunc(view, func(a, b int) int {
 			x := strings.Compare(keys[a], keys[b])
@@ -178,9 +184,29 @@ func arrange(rows []row, columns []string, ar arrangement) []int {
 	return view
 }
 
+// identities is 0, 1, 2…, shared by every view shown unfiltered and
+// unsorted (never changed: a longer one replaces it).
+var identities struct {
+	sync.Mutex
+	ints []int
+}
+
+// identity is the view of n rows as they come.
+func identity(n int) []int {
+	identities.Lock()
+	defer identities.Unlock()
+	if len(identities.ints) < n {
+		identities.ints = make([]int, n+n/4)
+		for i := range identities.ints {
+			identities.ints[i] = i
+		}
+	}
+	return identities.ints[:n:n]
+}
+
 // prepare arranges rows as the view was last arranged; it runs off the
 // UI goroutine.
-func (c *content) prepare(rows []row) arranged {
+func (c *content) prepare(rows *rowSet) arranged {
 	ar := c.publishedArrangement()
 	return arranged{ar: ar, rows: rows, view: arrange(rows, c.columns, ar)}
 }
@@ -199,7 +225,7 @@ func (c *content) publishedArrangement() arrangement {
 func (c *content) ages(first, last int, now time.Time) string {
 	var sb strings.Builder
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
-		row := &c.rows[c.view[r]]
+		row := c.rows.at(c.view[r])
 		for _, cl := range row.cells() {
 			if !cl.at.IsZero() {
 				sb.WriteString(ago(cl.at, now))
@@ -216,7 +242,7 @@ func (c *content) ages(first, last int, now time.Time) string {
 const syncRows = 5000
 
 // set installs new rows and reapplies the filter and the sort.
-func (c *content) set(rows []row) {
+func (c *content) set(rows *rowSet) {
 	c.rows = rows
 	c.apply()
 }
@@ -230,7 +256,7 @@ func (c *content) swap(p arranged) {
 		c.rows, c.view, c.pending = p.rows, p.view, false
 		return
 	}
-	if c.async(len(p.rows)) {
+	if c.async(p.rows.len()) {
 		c.rows, c.view = p.rows, p.view
 		c.pending = true
 		c.wake()
@@ -252,7 +278,7 @@ func (c *content) arrangement() arrangement {
 func (c *content) apply() {
 	ar := c.arrangement()
 	c.published.Store(&ar)
-	if c.async(len(c.rows)) {
+	if c.async(c.rows.len()) {
 		c.pending = true
 		c.wake()
 		return
@@ -297,7 +323,7 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 	if r-1 >= len(c.view) {
 		return nil
 	}
-	row := &c.rows[c.view[r-1]]
+	row := c.rows.at(c.view[r-1])
 	cl := row.cell(col)
 	text := cl.display(time.Now())
 	if c.bars {
@@ -357,14 +383,21 @@ func (c *content) key(r int) string {
 	if r < 1 || r-1 >= len(c.view) {
 		return ""
 	}
-	return c.rows[c.view[r-1]].key
+	return c.rows.at(c.view[r-1]).key
 }
 
 // find returns the table row showing key, or 0.
 func (c *content) find(key string) int {
-	for i, idx := range c.view {
-		if c.rows[idx].key == key {
-			return i + 1
+	i := c.rows.index(key)
+	if i < 0 {
+		return 0
+	}
+	if i < len(c.view) && c.view[i] == i { // shown as it comes
+		return i + 1
+	}
+	for r, idx := range c.view {
+		if idx == i {
+			return r + 1
 		}
 	}
 	return 0

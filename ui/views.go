@@ -185,7 +185,7 @@ func (a *App) containerDetail(key string) {
 // networkDetail shows a network row in full, with its containers.
 func (a *App) networkDetail(row int) {
 	c := a.contents[viewNetworks]
-	r := c.rows[c.view[row-1]]
+	r := c.rows.at(c.view[row-1])
 	var sb strings.Builder
 	for i, col := range c.columns {
 		a.field(&sb, col, r.cell(i).text)
@@ -202,7 +202,7 @@ func (a *App) networkDetail(row int) {
 // eventDetail shows an event with its whole message.
 func (a *App) eventDetail(row int) {
 	c := a.contents[viewEvents]
-	r := c.rows[c.view[row-1]]
+	r := c.rows.at(c.view[row-1])
 	var sb strings.Builder
 	for i, col := range c.columns {
 		a.field(&sb, col, r.cell(i).text)
