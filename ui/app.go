@@ -28,6 +28,27 @@ var viewOrder = []string{viewNodes, viewContainers, viewNetworks, viewEvents}
 // faster are coalesced.
 const refreshEvery = 100 * time.Millisecond
 
+// busyEvery is the most often the views are rebuilt while events come
+// in bursts (a launch of hundreds of containers: a thousand events a
+// second): the UI goroutine draws a frame per rebuild, and keys wait
+// behind frames and for the CPU that the launch, the manager and the
+// rebuilds share.
+const busyEvery = 300 * time.Millisecond
+
+// burstEvents is how many events one rebuild takes in to count as a burst.
+const burstEvents = 50
+
+// nextGap is how long after a rebuild the next may start: refreshEvery,
+// busyEvery after a burst, and never less than four times what the
+// rebuild took, so rebuilds take at most a fifth of a core.
+func nextGap(took time.Duration, events int) time.Duration {
+	gap := max(refreshEvery, 4*took)
+	if events >= burstEvents {
+		gap = max(gap, busyEvery)
+	}
+	return gap
+}
+
 // quietEvery is how often the views are rebuilt for changes that come
 // with no event (an engine's periodic refresh moves its UPDATED time;
 // at 1,000 nodes that is dozens a second). Events (containers, engines,
@@ -287,7 +308,7 @@ func (a *App) refresher(ctx context.Context) {
 	var last uint64
 	var built, checked, follow time.Time
 	var fresh []model.Event
-	first := true
+	first, gap := true, refreshEvery
 	for {
 		select {
 		case <-ctx.Done():
@@ -295,7 +316,7 @@ func (a *App) refresher(ctx context.Context) {
 		case <-a.kick: // a filter or sort to arrange: at once
 		case e := <-sub:
 			fresh = append(fresh, e)
-			if time.Since(built) < refreshEvery {
+			if time.Since(built) < gap {
 				continue // coalesce: the tick will pick it up
 			}
 			for len(sub) > 0 {
@@ -304,7 +325,7 @@ func (a *App) refresher(ctx context.Context) {
 		case <-tick.C:
 			now := time.Now()
 			gen := a.b.Generation()
-			if !first && len(fresh) == 0 && (gen == last || now.Before(built.Add(a.quiet)) && now.After(follow)) {
+			if !first && (now.Sub(built) < gap || len(fresh) == 0 && (gen == last || now.Before(built.Add(a.quiet)) && now.After(follow))) {
 				if now.Sub(checked) >= agesEvery {
 					checked = now
 					a.redrawAges()
@@ -315,6 +336,7 @@ func (a *App) refresher(ctx context.Context) {
 		if len(fresh) > 0 {
 			follow = time.Now().Add(a.follow)
 		}
+		began := time.Now()
 		gen := a.b.Generation()
 		st := build(a.b, a.th, cache)
 		evs := fresh
@@ -322,6 +344,9 @@ func (a *App) refresher(ctx context.Context) {
 			evs = append(history, fresh...)
 		}
 		a.prepare(st, feed, evs, first)
+		if gap = refreshEvery; !first { // the first formats every row: no measure of the rest
+			gap = nextGap(time.Since(began), len(fresh))
+		}
 		fresh, first, last, built, checked = nil, false, gen, time.Now(), time.Now()
 		a.updateIf(func() redraw { return a.install(st) })
 	}

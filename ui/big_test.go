@@ -217,3 +217,23 @@ func TestAChangeToOneNodeCopiesNoOtherNodesRows(t *testing.T) {
 		t.Fatalf("%d of %d nodes' rows were kept; want %d (all but the node of the new container)", shared, len(after.ctrRows.segs), want)
 	}
 }
+
+// Rebuilds are spaced by what they cost and by bursts of events, so the
+// UI goroutine gets the CPU during a launch.
+func TestRebuildsAreSpacedByTheirCostAndBursts(t *testing.T) {
+	for _, tt := range []struct {
+		took   time.Duration
+		events int
+		want   time.Duration
+	}{
+		{time.Millisecond, 1, refreshEvery},
+		{time.Millisecond, burstEvents - 1, refreshEvery},
+		{time.Millisecond, burstEvents, busyEvery},
+		{100 * time.Millisecond, 0, 400 * time.Millisecond},
+		{100 * time.Millisecond, 1000, 400 * time.Millisecond},
+	} {
+		if got := nextGap(tt.took, tt.events); got != tt.want {
+			t.Errorf("after a rebuild of %s taking in %d events: next in %s; want %s", tt.took, tt.events, got, tt.want)
+		}
+	}
+}

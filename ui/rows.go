@@ -108,6 +108,22 @@ func (r *row) cell(i int) cell {
 	return containerCell(r.ctr, r.node, r.down, i)
 }
 
+// sortKey is what sorting by column i compares.
+func (r *row) sortKey(i int) string {
+	if r.fixed != nil {
+		return r.fixed.cells[i].sortKey()
+	}
+	switch i {
+	case 3:
+		return numKey(int64(r.ctr.CPUs))
+	case 4:
+		return numKey(r.ctr.Memory)
+	case 8:
+		return ageKey(r.ctr.Created)
+	}
+	return naturalKey(r.cell(i).text)
+}
+
 // detail is more to show in the row's details: a network's containers.
 func (r *row) detail() []string {
 	if r.fixed != nil {
@@ -269,13 +285,13 @@ func containerCell(c *model.Container, node string, down bool, col int) cell {
 		if c.CPUs > 0 {
 			cpus = c.CPUs.String()
 		}
-		return cell{text: cpus, key: numKey(int64(c.CPUs))}
+		return cell{text: cpus}
 	case 4:
 		mem := "-"
 		if c.Memory > 0 {
 			mem = model.FormatBytes(c.Memory)
 		}
-		return cell{text: mem, key: numKey(c.Memory)}
+		return cell{text: mem}
 	case 5:
 		if len(c.Constraints) == 0 && len(c.Affinities) == 0 {
 			return cell{level: levelInfo}
@@ -294,7 +310,7 @@ func containerCell(c *model.Container, node string, down bool, col int) cell {
 		}
 		return cell{text: strings.Join(ports, " "), level: levelDim}
 	case 8:
-		return cell{text: "-", at: c.Created, level: levelDim, key: ageKey(c.Created)}
+		return cell{text: "-", at: c.Created, level: levelDim}
 	}
 	return cell{}
 }
@@ -316,6 +332,9 @@ func waitingRow(q backend.Queued) row {
 	state := stateWaiting
 	if q.Reason != "" {
 		state += ": " + q.Reason
+	}
+	for _, i := range []int{3, 4, 8} {
+		cells[i].key = r.sortKey(i)
 	}
 	cells[0].text = q.From + cells[0].text
 	cells[2] = cell{text: state, level: levelWarn}

@@ -37,6 +37,11 @@ type content struct {
 
 	drawnAges string // the ages on screen at the last draw (see ages)
 
+	// drawing is the cells of the container rows laid out by the last fit:
+	// a row formats the same cells for as long as it lives, so the draw
+	// that follows reads them here instead of formatting each again.
+	drawing map[*row][]cell
+
 	// wake asks the refresher to arrange the rows again (nil: arrange on
 	// the UI goroutine). pending says the filter or sort shown is not yet
 	// the one asked for.
@@ -83,9 +88,17 @@ func (c *content) fit(width, first, last int) {
 	for i, name := range c.columns {
 		nat[i] = tview.TaggedStringWidth(name) + 1 // the sort arrow
 	}
+	clear(c.drawing)
+	if c.drawing == nil {
+		c.drawing = map[*row][]cell{}
+	}
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
 		row := c.rows.at(c.view[r])
-		for i, cl := range row.cells() {
+		cells := row.cells()
+		if row.fixed == nil {
+			c.drawing[row] = cells
+		}
+		for i, cl := range cells {
 			w := len([]rune(cl.display(now)))
 			if m := maxWidth(c.columns[i]); m > 0 {
 				w = min(w, m)
@@ -171,7 +184,7 @@ func arrange(rows *rowSet, columns []string, ar arrangement) []int {
 	if ar.sortCol >= 0 {
 		keys := make([]string, rows.len())
 		for _, i := range view {
-			keys[i] = rows.at(i).cell(ar.sortCol).sortKey()
+			keys[i] = rows.at(i).sortKey(ar.sortCol)
 		}
 		slices.SortStableFunc(view, func(a, b int) int {
 			x := strings.Compare(keys[a], keys[b])
@@ -226,7 +239,11 @@ func (c *content) ages(first, last int, now time.Time) string {
 	var sb strings.Builder
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
 		row := c.rows.at(c.view[r])
-		for _, cl := range row.cells() {
+		cells := c.drawing[row]
+		if cells == nil {
+			cells = row.cells()
+		}
+		for _, cl := range cells {
 			if !cl.at.IsZero() {
 				sb.WriteString(ago(cl.at, now))
 				sb.WriteByte(' ')
@@ -324,7 +341,12 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 		return nil
 	}
 	row := c.rows.at(c.view[r-1])
-	cl := row.cell(col)
+	var cl cell
+	if cells := c.drawing[row]; cells != nil {
+		cl = cells[col]
+	} else {
+		cl = row.cell(col)
+	}
 	text := cl.display(time.Now())
 	if c.bars {
 		text = cl.withBar(time.Now())
