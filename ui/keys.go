@@ -578,14 +578,25 @@ func (a *App) remove() {
 	}
 }
 
-// askStopLaunch asks whether to stop the running launch; y stops it
-// after the container in flight, n lets it go on.
+// askStopLaunch asks whether to stop the running launch, and pauses it
+// while it asks: the container in flight finishes, no other starts until
+// the answer. y stops it and the status line sums it up; n (or Esc) lets
+// it go on.
 func (a *App) askStopLaunch() {
 	op := a.launching
-	a.showModal(fmt.Sprintf("Stop launching %s?", op.what), []string{"Go on", "Stop"}, func(label string) {
+	op.pause()
+	a.flash = op.progress("")
+	a.showStatus()
+	a.showModal(fmt.Sprintf("Stop launching %s? It is paused until you answer.", op.what), []string{"Go on", "Stop"}, func(label string) {
 		if label == "Stop" && a.launching == op {
 			op.cancel()
 			a.say("stopping the launch of "+op.what+"…", false)
+			return
+		}
+		op.resume()
+		if a.launching == op {
+			a.flash = op.progress("")
+			a.showStatus()
 		}
 	})
 }

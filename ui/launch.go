@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -264,6 +265,59 @@ type launchOp struct {
 	what   string // the name (or image) launched
 	count  int
 	cancel context.CancelFunc
+	done   atomic.Int64 // containers done
+
+	mu     sync.Mutex
+	paused chan struct{} // set while "Stop launching?" is open; closed to go on
+}
+
+// pause holds the launch before its next container (the one in flight
+// finishes), until resume or the launch's end.
+func (op *launchOp) pause() {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.paused == nil {
+		op.paused = make(chan struct{})
+	}
+}
+
+// resume lets a paused launch go on.
+func (op *launchOp) resume() {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	if op.paused != nil {
+		close(op.paused)
+		op.paused = nil
+	}
+}
+
+// progress is the status line's word on the launch: how far it got,
+// whether it is paused, and the latest step of a pull it waits for.
+func (op *launchOp) progress(pulling string) string {
+	op.mu.Lock()
+	paused := op.paused != nil
+	op.mu.Unlock()
+	if paused {
+		return fmt.Sprintf("launching %s: paused at %d/%d (y stops, n goes on)%s", tview.Escape(op.what), op.done.Load(), op.count, tview.Escape(pulling))
+	}
+	return fmt.Sprintf("launching %s: %d/%d…%s (Esc stops)", tview.Escape(op.what), op.done.Load(), op.count, tview.Escape(pulling))
+}
+
+// wait returns when the launch may start its next container: at once
+// unless it is paused; ctx's error if it ends meanwhile.
+func (op *launchOp) wait(ctx context.Context) error {
+	op.mu.Lock()
+	ch := op.paused
+	op.mu.Unlock()
+	if ch == nil {
+		return ctx.Err()
+	}
+	select {
+	case <-ch:
+		return ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // narrowLaunch is the width under which the preview goes below the form
@@ -654,7 +708,7 @@ func (a *App) submitLaunch() {
 		defer cancel()
 		// Progress is drawn every progressEvery, not per container: a
 		// redraw per container would keep the UI goroutine from keys.
-		var done atomic.Int64
+		done := &op.done
 		ticking := make(chan struct{})
 		began := time.Now()
 		go func() {
@@ -678,7 +732,7 @@ func (a *App) submitLaunch() {
 							if a.launching != op {
 								return redrawNone
 							}
-							a.flash = fmt.Sprintf("launching %s: %d/%d…%s (Esc stops)", tview.Escape(what), n, count, tview.Escape(pulling))
+							a.flash = op.progress(pulling)
 							a.showStatus()
 							// The containers coming in redraw the screen
 							// anyway: a frame of its own only when none came.
@@ -691,7 +745,7 @@ func (a *App) submitLaunch() {
 				}
 			}
 		}()
-		r := launchAll(ctx, a.b, cfg, count, goOn, func(n int) { done.Store(int64(n)) })
+		r := launchAll(ctx, a.b, cfg, count, goOn, op.wait, func(n int) { done.Store(int64(n)) })
 		close(ticking)
 		a.update(func() {
 			a.launching = nil
@@ -759,12 +813,12 @@ func (r launchResult) summary(what string, count int) (string, bool) {
 
 // launchAll creates and starts count containers of cfg one after the
 // other, off the UI goroutine, until ctx ends; it stops at the first
-// that fails unless goOn. progress is told how many are done after each
-// container.
-func launchAll(ctx context.Context, b Backend, cfg model.Config, count int, goOn bool, progress func(done int)) launchResult {
+// that fails unless goOn. Before each container it waits for next (a
+// paused launch); progress is told how many are done after each.
+func launchAll(ctx context.Context, b Backend, cfg model.Config, count int, goOn bool, next func(context.Context) error, progress func(done int)) launchResult {
 	var r launchResult
 	for i, name := range names(cfg.Name, count) {
-		if ctx.Err() != nil {
+		if next(ctx) != nil {
 			r.cancelled = true
 			return r
 		}

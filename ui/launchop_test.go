@@ -4,7 +4,9 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 
@@ -16,10 +18,12 @@ import (
 // test holds a launch where it wants it.
 type gated struct {
 	*backend.Cluster
-	gate chan struct{}
+	gate  chan struct{}
+	calls atomic.Int64 // creates asked for
 }
 
 func (g *gated) Create(ctx context.Context, cfg model.Config) (*model.Container, error) {
+	g.calls.Add(1)
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
@@ -112,6 +116,43 @@ func TestALaunchShowsProgressAndStopsWhenAsked(t *testing.T) {
 	h.wait(settle, "launch of api cancelled after 121 of 1000 launched")
 	if n := countNamed(h.cluster, "api-"); n != 121 {
 		t.Fatalf("%d api containers after the launch ended at 121", n)
+	}
+}
+
+// TestALaunchPausesWhileItAsksToStop: while "Stop launching?" is open
+// the launch starts no container (the one in flight finishes), and the
+// status line says it is paused; n goes on, y stops it and sums it up.
+func TestALaunchPausesWhileItAsksToStop(t *testing.T) {
+	g := &gated{gate: make(chan struct{}, 1000)}
+	h := startWith(t, demoSource(t), 160, 45, func(c *backend.Cluster) Backend { g.Cluster = c; return g })
+	h.wait(settle, "Nodes: 5/6 healthy")
+	h.fillLaunch("nginx", "api", "", "1000")
+	h.key(tcell.KeyEnter)
+	for range 20 {
+		g.gate <- struct{}{}
+	}
+	h.wait(settle, "launching api: 20/1000… (Esc stops)")
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "Stop launching api? It is paused until you answer.", "launching api: paused at 20/1000 (y stops, n goes on)")
+	// #21 was asked for before the question: it finishes, and no other
+	// is asked for, with tokens to spare, until the answer.
+	for range 10 {
+		g.gate <- struct{}{}
+	}
+	h.wait(settle, "launching api: paused at 21/1000")
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n := g.calls.Load(); n > 21 {
+			t.Fatalf("%d creates asked for while the launch was paused at 21", n)
+		}
+	}
+	h.typeText("n") // go on: the 9 tokens left are used
+	h.wait(settle, "launching api: 30/1000… (Esc stops)")
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "launching api: paused at 30/1000")
+	h.typeText("y")
+	h.wait(settle, "launch of api cancelled after 30 of 1000 launched")
+	if n := countNamed(h.cluster, "api-"); n != 30 {
+		t.Fatalf("%d api containers after stopping at 30", n)
 	}
 }
 
