@@ -12,6 +12,7 @@ import (
 	"github.com/rivo/tview"
 
 	"swarmdeck/model"
+	"swarmdeck/sched"
 )
 
 // View names, as the command line takes them (:nodes, :containers…).
@@ -112,12 +113,18 @@ type App struct {
 	quiet                    time.Duration // quietEvery; tests make it longer
 	kick                     chan struct{} // asks the refresher to arrange a view again (a filter or sort on many rows)
 	follow                   time.Duration // followFor; tests make it longer
+
+	// The launch preview's computation (previewText; tests hold it), and
+	// a test hook called when a preview is shown.
+	previewText func(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v launchValues, th theme) (string, error)
+	previewed   func(launchValues)
 }
 
 // New makes a console over b. Run starts it.
 func New(b Backend) *App {
 	a := &App{b: b, app: tview.NewApplication(), th: newTheme(), tables: map[string]*tview.Table{}, contents: map[string]*content{},
-		onClose: map[string]func(){}, quiet: quietEvery, follow: followFor, kick: make(chan struct{}, 1)}
+		onClose: map[string]func(){}, quiet: quietEvery, follow: followFor, kick: make(chan struct{}, 1),
+		previewText: previewText}
 	a.layout()
 	return a
 }

@@ -313,3 +313,43 @@ func BenchmarkLaunch(b *testing.B) {
 		bc.waitFor("launched 1000 of 1000: busybox")
 	}
 }
+
+// BenchmarkPreviewNewestValue opens the launch form over 1,000 nodes and
+// 30,000 containers, types Ports 80:80 and a Count of 1,000 (a preview
+// of seconds: 1,000 placements over every node), and while that one computes, a Count of 2
+// (or 3): it times from the last key until the preview shows the newest
+// value.
+func BenchmarkPreviewNewestValue(b *testing.B) {
+	bc := runConsole(b, func(*App) {})
+	keys := func(s string) {
+		for _, r := range s {
+			bc.screen.InjectKey(tcell.KeyRune, r, tcell.ModNone)
+		}
+	}
+	keys("n")
+	bc.waitFor("Where it would go")
+	keys("busybox")
+	bc.waitFor("1 of 1 placeable")
+	for range tabsToPorts {
+		bc.screen.InjectKey(tcell.KeyTab, 0, tcell.ModNone)
+	}
+	keys("80:80") // one a node: each placement reads every node's ports
+	for range tabsToCount - tabsToPorts {
+		bc.screen.InjectKey(tcell.KeyTab, 0, tcell.ModNone)
+	}
+	var took []time.Duration
+	for i := 0; b.Loop(); i++ {
+		bc.screen.InjectKey(tcell.KeyCtrlU, 0, tcell.ModNone)
+		keys("1000")
+		time.Sleep(300 * time.Millisecond) // the big preview is under way
+		bc.screen.InjectKey(tcell.KeyCtrlU, 0, tcell.ModNone)
+		n := 2 + i%2 // not the count the screen shows from the last round
+		start := time.Now()
+		keys(fmt.Sprint(n))
+		bc.waitFor(fmt.Sprintf("%d of %d placeable", n, n))
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "ms-p50")
+	b.ReportMetric(float64(took[len(took)-1].Microseconds())/1000, "ms-max")
+}

@@ -238,14 +238,22 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
 // above the other on a wide terminal and side by side on a narrow one,
 // so that every field is on screen at 80x24; Tab goes through both.
 type launchForm struct {
-	forms    [2]*tview.Form            // the first fields; the others and the buttons
-	items    map[string]tview.FormItem // by field name (labels carry marks)
-	preview  *tview.TextView
-	errLine  *tview.TextView
-	reqs     chan launchValues // latest values for the preview worker
-	stop     context.CancelFunc
-	maxCPUs  int      // the largest node's CPUs, as the preview worker last saw them
-	networks []string // the cluster's networks, as the preview worker last saw them
+	forms   [2]*tview.Form            // the first fields; the others and the buttons
+	items   map[string]tview.FormItem // by field name (labels carry marks)
+	preview *tview.TextView
+	errLine *tview.TextView
+	reqs    chan launchValues // latest values for the preview worker
+	stop    context.CancelFunc
+
+	// The preview in the works: a new value cancels it (it is stale),
+	// and after recomputingAfter the summary says it is being recomputed.
+	curMu     sync.Mutex
+	cur       context.CancelFunc
+	seq       atomic.Uint64 // previews started
+	installed uint64        // the last preview shown (UI goroutine)
+	shown     string        // its text (UI goroutine)
+	maxCPUs   int           // the largest node's CPUs, as the preview worker last saw them
+	networks  []string      // the cluster's networks, as the preview worker last saw them
 
 	body, left, page *tview.Flex
 	fields           *tview.Flex // the two forms, in a border
@@ -575,6 +583,26 @@ func (a *App) previewLater() {
 	default:
 	}
 	lf.reqs <- v
+	lf.curMu.Lock()
+	if lf.cur != nil {
+		lf.cur() // the preview in the works is for older values: drop it
+	}
+	lf.curMu.Unlock()
+}
+
+// recomputingAfter is how long a preview computes before its summary
+// says it is being recomputed (at 1,000 nodes a big Count takes seconds).
+const recomputingAfter = 150 * time.Millisecond
+
+// showRecomputing marks the preview as being recomputed for preview
+// number seq, unless a preview as new was shown since: the summary line
+// leads with "recomputing…", the rest is the last preview's.
+func (a *App) showRecomputing(lf *launchForm, seq uint64) {
+	if a.launch != lf || lf.installed >= seq {
+		return
+	}
+	summary, rest, _ := strings.Cut(lf.shown, "\n")
+	lf.preview.SetText(a.th.tag(a.th.warn) + "⟳ recomputing…" + a.th.reset() + " " + summary + "\n" + rest)
 }
 
 // previewWorker computes previews off the UI goroutine, always for the
@@ -599,6 +627,12 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			}
 		}
 		gen = a.b.Generation()
+		seq := lf.seq.Add(1)
+		cctx, cancel := context.WithCancel(ctx)
+		lf.curMu.Lock()
+		lf.cur = cancel
+		lf.curMu.Unlock()
+		sign := time.AfterFunc(recomputingAfter, func() { a.update(func() { a.showRecomputing(lf, seq) }) })
 		v := last
 		if v.Image == "" {
 			v.Image = "(image)"
@@ -609,9 +643,15 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			v.MaxCPUs = max(v.MaxCPUs, n.CPUs)
 		}
 		v.Networks = networkNames(a.b.Networks())
-		text, err := previewText(ctx, nodes, a.b.Scheduler(), v, a.th)
+		text, err := a.previewText(cctx, nodes, a.b.Scheduler(), v, a.th)
+		sign.Stop()
+		stale := cctx.Err() != nil
+		cancel()
 		if ctx.Err() != nil {
 			return // the form closed: no preview to show
+		}
+		if stale {
+			continue // newer values came meanwhile: they are waiting in reqs
 		}
 		a.update(func() {
 			if a.launch != lf {
@@ -622,7 +662,11 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			if err != nil {
 				text = a.th.tag(a.th.bad) + "✗ " + tview.Escape(err.Error()) + a.th.reset()
 			}
+			lf.installed, lf.shown = seq, text
 			lf.preview.SetText(text)
+			if a.previewed != nil {
+				a.previewed(v)
+			}
 		})
 	}
 }

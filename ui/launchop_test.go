@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"swarmdeck/backend"
 	"swarmdeck/model"
+	"swarmdeck/sched"
 )
 
 // gated is the real cluster whose creates each wait for a token, so a
@@ -332,5 +334,50 @@ func TestEveryLaunchFieldIsOnScreenAt80x24(t *testing.T) {
 		if c.Image == "busybox" && (c.Labels["tier"] != "web" || !slices.Contains(c.Env, "A=1")) {
 			t.Fatalf("launched %s with labels %v, env %v; want tier=web and A=1", c.Name, c.Labels, c.Env)
 		}
+	}
+}
+
+// TestThePreviewSaysItIsRecomputingAndTheNewestValuesWin: a preview that
+// takes long (seconds at 1,000 nodes with a big Count) says so in its
+// summary line, and a new value drops it: the newest values are
+// previewed at once, and the dropped preview is never shown.
+func TestThePreviewSaysItIsRecomputingAndTheNewestValuesWin(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var shownMu sync.Mutex
+	var shown []string
+	h := startWith(t, demoSource(t), 160, 45, func(c *backend.Cluster) Backend { return c }, func(a *App) {
+		a.previewText = func(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v launchValues, th theme) (string, error) {
+			if v.Name == "slow" { // held until the test ends, or dropped
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return "", ctx.Err()
+				}
+			}
+			return previewText(ctx, nodes, s, v, th)
+		}
+		a.previewed = func(v launchValues) {
+			shownMu.Lock()
+			defer shownMu.Unlock()
+			shown = append(shown, v.Name)
+		}
+	})
+	h.wait(settle, "Nodes: 5/6 healthy")
+	h.typeText("n")
+	h.wait(settle, "Where it would go")
+	h.typeText("nginx")
+	h.key(tcell.KeyTab)
+	h.typeText("slo")
+	h.wait(settle, "✓ slo → ", "1 of 1 placeable")
+	h.typeText("w")
+	h.wait(settle, "⟳ recomputing… 1 of 1 placeable", "✓ slo → ")
+	h.typeText("er")
+	h.wait(settle, "✓ slower → ")
+	h.gone(settle, "recomputing")
+	shownMu.Lock()
+	defer shownMu.Unlock()
+	if slices.Contains(shown, "slow") {
+		t.Fatalf("the dropped preview was shown: previews shown for %q", shown)
 	}
 }
