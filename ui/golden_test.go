@@ -38,14 +38,33 @@ func steadySource(t *testing.T) *backend.Source {
 // the test runs, so they are masked (the test takes seconds: one digit).
 var ages = regexp.MustCompile(`\b\d[smhd]\b`)
 
+// Times and IDs differ on every run too: they are masked, each as long
+// as it was, so the layout stays.
+var (
+	stamps = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	hexIDs = regexp.MustCompile(`[0-9a-f]{6,}`) // at least a digit and a letter: an ID, or the end of one wrapped
+)
+
+// masked is a screen with its ages, times and IDs masked.
+func masked(s string) string {
+	s = ages.ReplaceAllString(s, "0s")
+	s = stamps.ReplaceAllString(s, "2006-01-02T15:04:05Z")
+	return hexIDs.ReplaceAllStringFunc(s, func(id string) string {
+		if !strings.ContainsAny(id, "0123456789") || !strings.ContainsAny(id, "abcdef") {
+			return id
+		}
+		return strings.Repeat("x", len(id))
+	})
+}
+
 // steady waits until the screen shows every want and stops changing, and
-// returns it with the ages masked.
+// returns it masked.
 func (h *harness) steady(want ...string) string {
 	h.t.Helper()
 	h.wait(settle, want...)
 	prev := ""
 	for deadline := time.Now().Add(settle); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		s := ages.ReplaceAllString(h.text(), "0s")
+		s := masked(h.text())
 		if s == prev {
 			return s
 		}
@@ -102,8 +121,16 @@ func TestGoldenScreens(t *testing.T) {
 			suffix := fmt.Sprintf("-%dx%d", w, hgt)
 			h := start(t, steadySource(t), w, hgt)
 			golden(t, "nodes"+suffix, h.steady("Nodes [5]", "5/5", "eu-1", "us-2"))
+			h.typeText("i") // eu-1, the first row
+			golden(t, "node-page"+suffix, h.steady("Node eu-1", "Containers"))
+			h.key(tcell.KeyEscape)
 			h.typeText("2")
 			golden(t, "containers"+suffix, h.steady("Containers [6]", "batch-old"))
+			h.typeText("j") // eu-1/db
+			h.key(tcell.KeyEnter)
+			golden(t, "detail"+suffix, h.steady("Container eu-1/db", "Reschedule: on-node-failure"))
+			h.key(tcell.KeyEscape)
+			h.wait(settle, "Containers [6]")
 			h.typeText("n")
 			h.typeText("nginx")
 			h.key(tcell.KeyTab)

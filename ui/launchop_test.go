@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 
 	"swarmdeck/backend"
 	"swarmdeck/model"
@@ -270,7 +272,11 @@ func TestTheLaunchFormKeepsItsValuesMarksTheFieldAndTakesANetwork(t *testing.T) 
 // TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError: both set a
 // policy; the form names both and marks the Reschedule field.
 func TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError(t *testing.T) {
-	h := start(t, demoSource(t), 200, 50)
+	const label = `com.docker.swarm.reschedule-policies=["on-node-failure"]`
+	var previewed atomic.Pointer[launchValues] // the values of the last preview shown
+	h := startWith(t, demoSource(t), 200, 50, func(c *backend.Cluster) Backend { return c }, func(a *App) {
+		a.previewed = func(v launchValues) { previewed.Store(&v) }
+	})
 	h.wait(settle, "Nodes: 5/6 healthy")
 	h.typeText("n")
 	h.wait(settle, "Where it would go")
@@ -278,7 +284,16 @@ func TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError(t *testing.T) {
 	for range tabsToLabels {
 		h.key(tcell.KeyTab)
 	}
-	h.typeText(`com.docker.swarm.reschedule-policies=["on-node-failure"]`)
+	h.typeText(label)
+	// A real wait: "1 of 1 placeable" was on screen before the label.
+	for deadline := time.Now().Add(settle); ; time.Sleep(10 * time.Millisecond) {
+		if v := previewed.Load(); v != nil && v.Labels == label && v.Reschedule == sched.RescheduleOff {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no preview of the label within %s (last: %+v); %s\n%s", settle, previewed.Load(), h.launchFocus(), h.text())
+		}
+	}
 	h.wait(settle, "1 of 1 placeable")
 	for range tabsToReschedule - tabsToLabels {
 		h.key(tcell.KeyTab)
@@ -287,11 +302,43 @@ func TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError(t *testing.T) {
 	h.key(tcell.KeyDown)
 	h.key(tcell.KeyEnter)
 	// The message wraps in the preview: its parts.
-	h.wait(settle, "✗ Reschedule: the Reschedule field (on-node-failure) and the label", `com.docker.swarm.reschedule-policies=["on-node-failure"]`,
-		"both set a policy", "one of them", "✗ Reschedule  on-node-failure")
+	for _, want := range []string{"✗ Reschedule: the Reschedule field (on-node-failure) and the label", label,
+		"both set a policy", "one of them", "✗ Reschedule  on-node-failure"} {
+		deadline := time.Now().Add(settle)
+		for !strings.Contains(h.text(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %s the screen lacks %q; %s (last preview: %+v):\n%s", settle, want, h.launchFocus(), previewed.Load(), h.text())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	if strings.Contains(h.flat(), "too many reschedule policies") {
 		t.Fatalf("the old error is still shown:\n%s", h.text())
 	}
+}
+
+// launchFocus says, for a failing test, where the launch form's focus
+// is and what its Reschedule drop-down shows.
+func (h *harness) launchFocus() string {
+	h.t.Helper()
+	var out string
+	h.onScreen(func([]tcell.SimCell, int) {
+		lf := h.app.launch
+		if lf == nil {
+			out = "no launch form"
+			return
+		}
+		focus := fmt.Sprintf("%T", h.app.app.GetFocus())
+		for name, it := range lf.items {
+			if it.HasFocus() {
+				focus = name
+			}
+		}
+		dd := lf.items["Reschedule"].(*tview.DropDown)
+		_, opt := dd.GetCurrentOption()
+		out = fmt.Sprintf("focus on %s; Reschedule drop-down open %v, showing %q", focus, dd.IsOpen(), opt)
+	})
+	return out
 }
 
 // TestEveryLaunchFieldIsOnScreenAt80x24 opens the launch form on an 80x24
