@@ -138,9 +138,27 @@ func TestConsoleEndToEndOnRealEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(15*time.Second, "Waiting to reschedule: 1")
+	// Its row stays in the containers view, under the node it left,
+	// waiting, with the start of its reason.
+	keys("2")
+	rowOf := func(s, name string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, name) {
+				return l
+			}
+		}
+		return ""
+	}
+	s = wait(5*time.Second, "Containers [", "node-3/e2e-pinned")
+	if row := rowOf(s, "node-3/e2e-pinned"); !strings.Contains(row, "waiting: Unable") {
+		t.Fatalf("the waiting container's row does not say it waits, and why: %q\n%s", row, s)
+	}
 	text(":waiting")
 	keys("Enter")
-	wait(5*time.Second, "Containers [1/", "node-3/e2e-pinned", "waiting")
+	s = wait(5*time.Second, "Containers [1/", "node-3/e2e-pinned", "waiting")
+	if row := rowOf(s, "node-3/e2e-pinned"); !strings.Contains(row, "waiting: Unable") {
+		t.Fatalf(":waiting lists the container without its reason: %q\n%s", row, s)
+	}
 	keys("Enter")
 	s = wait(15*time.Second, "Container node-3/e2e-pinned", "waiting to be rescheduled off node-3", "Reason: Unable to find a node that satisfies")
 	if !strings.Contains(strings.Join(strings.Fields(s), " "), "node==node-3") {
