@@ -447,7 +447,7 @@ func sortedKeys(keys []string, m map[string]string) []string {
 
 func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summary {
 	sm := summary{ID: c.ID, Names: []string{"/" + n.Name + "/" + c.Name}, Image: c.Image, Command: strings.Join(c.Cmd, " "),
-		Created: c.Created.Unix(), Labels: c.Labels, State: stateText(c, down), Status: statusText(c, down, now),
+		Created: c.Created.Unix(), Labels: c.DockerLabels(), State: stateText(c, down), Status: statusText(c, down, now),
 		HostConfig: summaryHostConfig{NetworkMode: c.NetworkMode}, Mounts: []struct{}{}, Ports: []portJSON{}}
 	ip := hostOf(n.Addr)
 	for _, p := range c.Ports {
@@ -578,7 +578,7 @@ func matches(f filters.Args, c *model.Container, down bool) bool {
 	}
 	for _, l := range f.Get("label") {
 		k, v, hasV := strings.Cut(l, "=")
-		got, ok := c.Labels[k]
+		got, ok := c.Label(k)
 		if !ok || (hasV && got != v) {
 			return false
 		}
@@ -654,7 +654,7 @@ func modelDoc(ct *model.Container) map[string]any {
 	json.Unmarshal(b, &doc)
 	doc["Id"], doc["Name"] = ct.ID, "/"+ct.Name
 	doc["State"] = map[string]any{"Status": ct.State.String(), "Running": ct.State == model.Running}
-	doc["Config"] = map[string]any{"Image": ct.Image, "Cmd": ct.Cmd, "Env": ct.Env, "Labels": ct.Labels}
+	doc["Config"] = map[string]any{"Image": ct.Image, "Cmd": ct.Cmd, "Env": ct.Env, "Labels": ct.DockerLabels()}
 	return doc
 }
 

@@ -98,16 +98,27 @@ func (c *Cluster) imageOnSomeNode(image string) bool {
 // moving is the queued container being rescheduled, if any. ctx bounds
 // the engine's calls: the caller gives it a deadline.
 func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string, moving *queued) (*model.Container, *node, error) {
+	// The swarm ID is the record's SwarmID and goes to the engine as a
+	// label (CreateSpec.SwarmID), but is not put in the record's labels:
+	// the usual create keeps the request's labels map (NewRequest makes
+	// one per request and nothing changes it) instead of a copy of its
+	// own, 300 MiB at a million containers.
 	cfg := req.Config
-	cfg.Labels = maps.Clone(cfg.Labels)
-	cfg.Labels[model.LabelSwarmID] = swarmID
-	delete(cfg.Labels, model.LabelStartAfterReschedule)
-	delete(cfg.Labels, model.LabelRescheduledFrom)
-	if moving != nil && moving.wasRunning {
-		cfg.Labels[model.LabelStartAfterReschedule] = "true"
-	}
-	if moving != nil && !moving.live {
-		cfg.Labels[model.LabelRescheduledFrom] = moving.from
+	if cfg.Labels == nil || hasAnyLabel(cfg.Labels, model.LabelSwarmID, model.LabelStartAfterReschedule, model.LabelRescheduledFrom) ||
+		moving != nil && (moving.wasRunning || !moving.live) {
+		cfg.Labels = maps.Clone(cfg.Labels)
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		delete(cfg.Labels, model.LabelSwarmID)
+		delete(cfg.Labels, model.LabelStartAfterReschedule)
+		delete(cfg.Labels, model.LabelRescheduledFrom)
+		if moving != nil && moving.wasRunning {
+			cfg.Labels[model.LabelStartAfterReschedule] = "true"
+		}
+		if moving != nil && !moving.live {
+			cfg.Labels[model.LabelRescheduledFrom] = moving.from
+		}
 	}
 	c.mu.Lock()
 	live := moving != nil && moving.live // the old copy holds the name until it goes
@@ -139,7 +150,7 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	defer stop()
 	c.mu.Unlock()
 
-	spec := CreateSpec{Config: cfg}
+	spec := CreateSpec{Config: cfg, SwarmID: swarmID}
 	if cfg.CPUs%1000 == 0 {
 		spec.CPUShares = model.SharesForCPUs(cfg.CPUs, nodeCPUs)
 	} else {
@@ -189,6 +200,16 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		c.rebuild(n)
 	}
 	return ct, n, nil
+}
+
+// hasAnyLabel reports whether labels has one of keys.
+func hasAnyLabel(labels map[string]string, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := labels[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // createOn creates a container on the engine chosen for it. An engine

@@ -282,6 +282,8 @@ func GenerateNodes(n, perNode int) []*model.Node {
 	images := []string{"nginx:1.25", "redis:7", "postgres:16", "busybox:latest"}
 	nodes := make([]*model.Node, n)
 	created := time.Now() // set here, so a simulated engine shares the containers instead of copying them to set it
+	var labelSets [][2]map[string]string // by app: with the reschedule policy, without; shared by the containers
+	onFailure := []string{"on-node-failure"}
 	for i := range nodes {
 		sz := sizes[i%len(sizes)]
 		nd := &model.Node{
@@ -298,6 +300,13 @@ func GenerateNodes(n, perNode int) []*model.Node {
 			nd.Images = append(nd.Images, model.Image{ID: fmt.Sprintf("sha256:%064x", k+1), RepoTags: []string{im}})
 		}
 		freeCPUs, freeMem := model.CPUs(nd.CPUs), nd.Memory
+		if labelSets == nil {
+			labelSets = make([][2]map[string]string, 10)
+			for k := range labelSets {
+				app := fmt.Sprintf("app-%d", k)
+				labelSets[k] = [2]map[string]string{{"app": app, model.LabelReschedulePolicies: `["on-node-failure"]`}, {"app": app}}
+			}
+		}
 		for j := range perNode {
 			im := images[j%len(images)]
 			cpus, mem := model.MilliCPU(100*(j%4+1)), int64(64<<20)*int64(j%4+1)
@@ -310,14 +319,14 @@ func GenerateNodes(n, perNode int) []*model.Node {
 			freeCPUs, freeMem = freeCPUs-cpus, freeMem-mem
 			c := &model.Container{
 				Config: model.Config{Name: fmt.Sprintf("app-%d-%d", i+1, j+1), Image: im, NetworkMode: "bridge",
-					CPUs: cpus, Memory: mem, Labels: map[string]string{"app": fmt.Sprintf("app-%d", j%10)}},
+					CPUs: cpus, Memory: mem, Labels: labelSets[j%10][min(j%3, 1)]},
 				ID: fmt.Sprintf("%016x%016x%032x", i+1, j+1, 0), Node: nd.Addr, State: model.Running, Created: created,
 			}
+			// The swarm ID is the record's, not in its labels (Docker's
+			// shape adds it): containers with the same labels share a map.
 			c.SwarmID = fmt.Sprintf("%032x%032x", i+1, j+1)
-			c.Labels[model.LabelSwarmID] = c.SwarmID
 			if j%3 == 0 {
-				c.Labels[model.LabelReschedulePolicies] = `["on-node-failure"]`
-				c.Reschedule = []string{"on-node-failure"}
+				c.Reschedule = onFailure
 			}
 			nd.Containers = append(nd.Containers, c)
 		}

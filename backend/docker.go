@@ -381,7 +381,8 @@ func (d *DockerEngine) Create(ctx context.Context, spec CreateSpec) (string, err
 	// What the manager decided wins: the image, command, env without the
 	// placement rules, labels with them, ports, network and reservations.
 	c, hc := req.Config, req.HostConfig
-	c.Image, c.Env, c.Labels, c.ExposedPorts = cfg.Image, cfg.Env, cfg.Labels, exposed
+	labels := (&model.Container{Config: cfg, SwarmID: spec.SwarmID}).DockerLabels()
+	c.Image, c.Env, c.Labels, c.ExposedPorts = cfg.Image, cfg.Env, labels, exposed
 	if len(cfg.Cmd) > 0 || cfg.Raw == nil {
 		c.Cmd = cfg.Cmd
 	}

@@ -101,7 +101,10 @@ type EngineEvent struct {
 // the config with Swarm's labels already in place, and the CPU shares
 // computed for that engine.
 type CreateSpec struct {
-	Config    model.Config
+	Config model.Config
+	// SwarmID goes to the engine as the com.docker.swarm.id label; the
+	// config's labels need not hold it.
+	SwarmID   string
 	CPUShares int64 // Swarm's ceil(cpus × 1024 / node CPUs), for whole CPUs
 	NanoCPUs  int64 // for fractional reservations (--cpus)
 }

@@ -105,7 +105,7 @@ func DockerInspect(ct *model.Container) container.InspectResponse {
 	hc := &container.HostConfig{NetworkMode: container.NetworkMode(ct.NetworkMode), PortBindings: pm,
 		VolumesFrom: ct.VolumesFrom, Links: ct.Links}
 	hc.Memory, hc.NanoCPUs = ct.Memory, int64(ct.CPUs)*1e6
-	labels := ct.Labels
+	labels := ct.DockerLabels()
 	if labels == nil {
 		labels = map[string]string{}
 	}

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -435,7 +436,7 @@ func (s *SimEngine) Create(ctx context.Context, spec CreateSpec) (string, error)
 	// create and never changes it afterwards, so it is shared, not copied
 	// (a million containers' worth of copies was 300 MiB).
 	c := &model.Container{Config: cfg, ID: id, Node: s.addr, State: model.Created, Created: s.now()}
-	c.SwarmID = c.Labels[model.LabelSwarmID]
+	c.SwarmID = cmp.Or(spec.SwarmID, c.Labels[model.LabelSwarmID])
 	readRules(c)
 	if spec.NanoCPUs > 0 {
 		c.CPUs = model.MilliCPU(spec.NanoCPUs / 1e6)

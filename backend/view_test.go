@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -131,5 +132,33 @@ func TestCreatesAndRemovesShowAsARebuildWould(t *testing.T) {
 		if !c.NameInUse(ct.Name) {
 			t.Errorf("%s is not in use", ct.Name)
 		}
+	}
+}
+
+// TestInspectDocumentShowsTheSwarmIDLabel: a container created through
+// the manager keeps its swarm ID out of its labels map, and the inspect
+// document (the console's inspect page, swarmdeck inspect) still shows it
+// among the labels, as Docker's would.
+func TestInspectDocumentShowsTheSwarmIDLabel(t *testing.T) {
+	c := startSim(t, SimSource("inspect", []*model.Node{simNode("node-1", 4, 8<<30, nil)}), fast())
+	waitFor(t, 10*time.Second, "the node healthy", allHealthy(c, 1))
+	ct, err := c.Create(context.Background(), model.Config{Name: "web", Image: "busybox", Labels: map[string]string{"team": "blue"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ct.Labels[model.LabelSwarmID]; ok || len(ct.SwarmID) != 64 {
+		t.Fatalf("the record's labels are %v and its swarm ID %q: want the ID in SwarmID alone", ct.Labels, ct.SwarmID)
+	}
+	doc, err := c.InspectDocument(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in struct{ Config struct{ Labels map[string]string } }
+	if err := json.Unmarshal(doc, &in); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"team": "blue", model.LabelSwarmID: ct.SwarmID}
+	if fmt.Sprint(in.Config.Labels) != fmt.Sprint(want) {
+		t.Errorf("inspect shows labels %v, want %v", in.Config.Labels, want)
 	}
 }

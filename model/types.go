@@ -245,6 +245,34 @@ type Container struct {
 	Endpoints []Endpoint
 }
 
+// DockerLabels is the container's labels as Docker shows them: Labels
+// with the swarm ID label. A record keeps its swarm ID in SwarmID and its
+// Labels may lack the label (the manager's own creates leave it out, so
+// that containers created alike share one labels map); Labels itself is
+// returned when it holds the label already or there is no swarm ID, else
+// a new map. Callers must not change the result.
+func (c *Container) DockerLabels() map[string]string {
+	if c.SwarmID == "" || c.Labels[LabelSwarmID] == c.SwarmID {
+		return c.Labels
+	}
+	out := make(map[string]string, len(c.Labels)+1)
+	for k, v := range c.Labels {
+		out[k] = v
+	}
+	out[LabelSwarmID] = c.SwarmID
+	return out
+}
+
+// Label is one of the container's labels as Docker shows them (see
+// DockerLabels), without making a map.
+func (c *Container) Label(key string) (string, bool) {
+	if key == LabelSwarmID && c.SwarmID != "" {
+		return c.SwarmID, true
+	}
+	v, ok := c.Labels[key]
+	return v, ok
+}
+
 // Endpoint is a container's attachment to one network.
 type Endpoint struct {
 	Network   string // the network's name

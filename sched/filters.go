@@ -390,7 +390,7 @@ func (a *active) matchAffinity(ev *eval, ns *nodeState) bool {
 	case unindexedLabel:
 		// Each container's value, "" for one without the label (Swarm's rule).
 		for _, c := range ns.containers {
-			if a.e.match(c.Labels[a.e.Key]) {
+			if v, _ := c.Label(a.e.Key); a.e.match(v) {
 				return true
 			}
 		}

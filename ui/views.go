@@ -170,7 +170,7 @@ func (a *App) containerDetail(key string) {
 	a.field(&sb, "Reschedule", r.cell(6).text)
 	a.field(&sb, "Ports", r.cell(7).text)
 	a.field(&sb, "Network", c.NetworkMode)
-	a.field(&sb, "Labels", labelText(c.Labels, false))
+	a.field(&sb, "Labels", labelText(c.DockerLabels(), false))
 	a.field(&sb, "Env", strings.Join(c.Env, " "))
 	if !c.Created.IsZero() {
 		a.field(&sb, "Created", c.Created.UTC().Format(time.RFC3339))
