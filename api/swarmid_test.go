@@ -52,7 +52,9 @@ func TestTheSwarmIDLabelIsShownThoughTheRecordKeepsItApart(t *testing.T) {
 	}
 
 	code, body, _ = call(t, srv, "GET", "/containers/"+ids[0]+"/json", "")
-	var in struct{ Config struct{ Labels map[string]string } }
+	var in struct {
+		Config struct{ Labels map[string]string }
+	}
 	if err := json.Unmarshal([]byte(body), &in); err != nil || code != 200 {
 		t.Fatalf("docker inspect: %d %s", code, body)
 	}

@@ -281,7 +281,7 @@ func GenerateNodes(n, perNode int) []*model.Node {
 	}{{4, 8 << 30}, {8, 16 << 30}, {16, 32 << 30}, {2, 4 << 30}, {32, 128 << 30}}
 	images := []string{"nginx:1.25", "redis:7", "postgres:16", "busybox:latest"}
 	nodes := make([]*model.Node, n)
-	created := time.Now() // set here, so a simulated engine shares the containers instead of copying them to set it
+	created := time.Now()                // set here, so a simulated engine shares the containers instead of copying them to set it
 	var labelSets [][2]map[string]string // by app: with the reschedule policy, without; shared by the containers
 	onFailure := []string{"on-node-failure"}
 	for i := range nodes {

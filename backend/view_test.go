@@ -153,7 +153,9 @@ func TestInspectDocumentShowsTheSwarmIDLabel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var in struct{ Config struct{ Labels map[string]string } }
+	var in struct {
+		Config struct{ Labels map[string]string }
+	}
 	if err := json.Unmarshal(doc, &in); err != nil {
 		t.Fatal(err)
 	}
