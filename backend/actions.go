@@ -434,18 +434,26 @@ func (c *Cluster) userCtx(ctx context.Context, n *node, work time.Duration) (con
 // caller knew. c.mu is held.
 func (c *Cluster) whileHealthyLocked(ctx context.Context, n *node) (context.Context, context.CancelFunc) {
 	uctx, cancel := context.WithCancelCause(ctx)
-	down := n.down
 	if n.health != model.Healthy {
-		down = nil
+		return uctx, func() { cancel(nil) }
 	}
-	go func() {
-		select {
-		case <-down:
-			cancel(ErrNodeDown)
-		case <-uctx.Done():
-		}
-	}()
-	return uctx, func() { cancel(nil) }
+	// Registered with the node rather than watched by a goroutine per
+	// call (a million creates were a million goroutines): setHealth ends
+	// them all when the node stops being Healthy.
+	n.callsMu.Lock()
+	if n.calls == nil {
+		n.calls = map[uint64]context.CancelCauseFunc{}
+	}
+	n.callSeq++
+	id := n.callSeq
+	n.calls[id] = cancel
+	n.callsMu.Unlock()
+	return uctx, func() {
+		n.callsMu.Lock()
+		delete(n.calls, id)
+		n.callsMu.Unlock()
+		cancel(nil)
+	}
 }
 
 // WhileHealthy is ctx for a call passed through to the engine of the

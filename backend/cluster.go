@@ -189,11 +189,13 @@ type node struct {
 	networks   []model.Network
 	view       *model.Node // the model built from all this
 	cancel     context.CancelFunc
-	probe      chan struct{}          // a user's call failed to connect: probe now
-	beat       beatState              // heartbeats and refreshes, from the wheel
-	slot       int                    // the node's slot on the wheel; c.wheel.mu
-	down       chan struct{}          // closed when the node stops being Healthy; ends users' calls
-	shown      atomic.Pointer[string] // name(), published by rebuild for use without the lock
+	probe      chan struct{}                      // a user's call failed to connect: probe now
+	beat       beatState                          // heartbeats and refreshes, from the wheel
+	slot       int                                // the node's slot on the wheel; c.wheel.mu
+	callsMu    sync.Mutex                         // guards calls and callSeq
+	calls      map[uint64]context.CancelCauseFunc // users' calls on the node, ended when it stops being Healthy (whileHealthyLocked)
+	callSeq    uint64                             // numbers them
+	shown      atomic.Pointer[string]             // name(), published by rebuild for use without the lock
 }
 
 // nameLocked is the node's name: the operator's, else the engine's, else
@@ -399,7 +401,7 @@ func (c *Cluster) apply(ctx context.Context, entries []Entry) {
 		}
 		mctx, cancel := context.WithCancel(ctx)
 		n := &node{entry: e, eng: eng, health: model.Pending, containers: map[string]*model.Container{}, readAt: map[string]uint64{}, cancel: cancel,
-			probe: make(chan struct{}, 1), down: make(chan struct{}), beat: newBeatState()}
+			probe: make(chan struct{}, 1), beat: newBeatState()}
 		c.nodes[e.Addr] = n
 		c.netsVer++
 		c.wheel.add(n)

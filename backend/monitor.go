@@ -745,10 +745,14 @@ func (c *Cluster) setHealth(n *node, h model.Health) {
 	}
 	switch {
 	case h == model.Healthy:
-		n.down = make(chan struct{})
 		n.healthyAt = time.Now()
 	case n.health == model.Healthy:
-		close(n.down)
+		n.callsMu.Lock()
+		for id, cancel := range n.calls {
+			cancel(ErrNodeDown)
+			delete(n.calls, id)
+		}
+		n.callsMu.Unlock()
 		n.healthyAt = time.Time{}
 	}
 	n.health = h
