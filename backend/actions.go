@@ -102,9 +102,12 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	// label (CreateSpec.SwarmID), but is not put in the record's labels:
 	// the usual create keeps the request's labels map (NewRequest makes
 	// one per request and nothing changes it) instead of a copy of its
-	// own, 300 MiB at a million containers.
+	// own, 300 MiB at a million containers; none at all when it is empty.
 	cfg := req.Config
-	if cfg.Labels == nil || hasAnyLabel(cfg.Labels, model.LabelSwarmID, model.LabelStartAfterReschedule, model.LabelRescheduledFrom) ||
+	if len(cfg.Labels) == 0 {
+		cfg.Labels = nil
+	}
+	if hasAnyLabel(cfg.Labels, model.LabelSwarmID, model.LabelStartAfterReschedule, model.LabelRescheduledFrom) ||
 		moving != nil && (moving.wasRunning || !moving.live) {
 		cfg.Labels = maps.Clone(cfg.Labels)
 		if cfg.Labels == nil {

@@ -163,4 +163,24 @@ func TestInspectDocumentShowsTheSwarmIDLabel(t *testing.T) {
 	if fmt.Sprint(in.Config.Labels) != fmt.Sprint(want) {
 		t.Errorf("inspect shows labels %v, want %v", in.Config.Labels, want)
 	}
+	// Without labels of its own, the record keeps no map at all.
+	bare, err := c.Create(context.Background(), model.Config{Name: "bare", Image: "busybox", Labels: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.Labels != nil {
+		t.Errorf("a container without labels keeps the map %v", bare.Labels)
+	}
+	if doc, err = c.InspectDocument(context.Background(), "bare"); err != nil {
+		t.Fatal(err)
+	}
+	var bin struct {
+		Config struct{ Labels map[string]string }
+	}
+	if err := json.Unmarshal(doc, &bin); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprint(map[string]string{model.LabelSwarmID: bare.SwarmID}); fmt.Sprint(bin.Config.Labels) != want {
+		t.Errorf("inspect of a container without labels shows %v, want %v", bin.Config.Labels, want)
+	}
 }
