@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -15,9 +16,11 @@ import (
 )
 
 // TestMain makes every test of the package check each view published
-// without a rebuild (showChange) against a rebuild.
+// without a rebuild (showChange) against a rebuild; benchmarks measure
+// without the check.
 func TestMain(m *testing.M) {
-	checkViews = true
+	flag.Parse()
+	checkViews = flag.Lookup("test.bench").Value.String() == ""
 	os.Exit(m.Run())
 }
 
