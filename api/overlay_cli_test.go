@@ -2,6 +2,8 @@ package api
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 // overlayBed is a test bed of scripts/overlay.sh: engines that are each
@@ -65,6 +68,7 @@ func startOverlayBed(t *testing.T) overlayBed {
 func TestOverlayNetworks(t *testing.T) {
 	t.Run("SpanTwoNamespacedEngines", func(t *testing.T) { testOverlaySpansTwoEngines(t, startOverlayBed(t)) })
 	t.Run("ContainerIsReattachedWhenRescheduled", func(t *testing.T) { testOverlayReattachOnReschedule(t, startOverlayBed(t)) })
+	t.Run("ContainerMovesOffADrainedNode", func(t *testing.T) { testOverlayMoveOnDrain(t, startOverlayBed(t)) })
 }
 
 // testOverlaySpansTwoEngines is the talk's networking
@@ -286,4 +290,106 @@ func testOverlayReattachOnReschedule(t *testing.T, bed overlayBed) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	onceOnNet()
+}
+
+// testOverlayMoveOnDrain: draining the node of a container on two overlay
+// networks moves it to the other engine, attached as before (its alias
+// on the second network kept), reachable by name from a peer, and on each
+// network once. Its old copy has to leave the networks before the new
+// copy starts (else: "endpoint with name … already exists"), so a move
+// that fails from there puts the old copy back as it was.
+func testOverlayMoveOnDrain(t *testing.T, bed overlayBed) {
+	rc := startOnNodes(t, strings.Join(bed.addrs, ","), backend.Options{})
+	names := map[string]string{}
+	for _, n := range rc.c.Nodes() {
+		names[n.Addr] = n.Name
+	}
+	first, second := names[bed.addrs[0]], names[bed.addrs[1]]
+	const net, extra = "sdnet-dr", "sdnet-dr2"
+	rc.must(t, clis[0], "network", "create", "-d", "overlay", net)
+	rc.must(t, clis[0], "network", "create", "-d", "overlay", extra)
+	moved, peer := "sdov-drained", "sdov-drainpeer"
+	// It publishes a port, and handles SIGTERM (a stop is quick).
+	rc.must(t, clis[0], "run", "-d", "--name", moved, "--net", net, "-p", "18089:80", "-e", "constraint:node==~"+first, "-e", "reschedule:on-node-failure",
+		"busybox", "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")
+	rc.must(t, clis[1], "network", "connect", "--alias", "sdov-extra", extra, moved)
+	rc.must(t, clis[0], "run", "-d", "--name", peer, "--net", net, "-e", "constraint:node=="+second, "busybox", "sleep", "600")
+	ping(t, rc, peer, moved)
+
+	attachedOnce := func(where string) {
+		t.Helper()
+		got := strings.TrimSpace(rc.must(t, clis[1], "inspect", "-f",
+			`{{range $k, $v := .NetworkSettings.Networks}}{{$k}}:{{range $v.Aliases}}{{.}},{{end}} {{end}}`, moved))
+		if !strings.Contains(got, net+":") || !strings.Contains(got, extra+":") || !strings.Contains(got, "sdov-extra,") {
+			t.Fatalf("%s: %s is attached as %q; want %s, and %s with its alias sdov-extra", where, moved, got, net, extra)
+		}
+		for _, nw := range []string{net, extra} {
+			got := rc.must(t, clis[0], "network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", nw)
+			if f := strings.Fields(got); len(slices.DeleteFunc(f, func(n string) bool { return n != moved })) != 1 {
+				t.Fatalf("%s: network inspect %s shows %q; want %s once", where, nw, got, moved)
+			}
+		}
+	}
+	runsOnceOn := func(node string, within time.Duration) {
+		t.Helper()
+		var out string
+		for deadline := time.Now().Add(within); ; time.Sleep(200 * time.Millisecond) {
+			out, _, _ = rc.docker(clis[0], "ps", "-a", "--filter", "name="+moved, "--format", "{{.Names}} {{.Status}}")
+			if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 1 && strings.HasPrefix(lines[0], node+"/"+moved+" Up") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ps -a shows for %s:\n%s\nwant it running on %s, once", moved, out, node)
+			}
+		}
+	}
+
+	// Something that is not a container holds the port on the second
+	// engine's host, so the new copy is created there but cannot start,
+	// after the old copy left its networks: the old copy is put back,
+	// attached and running.
+	netns := "--net=/run/netns/sd" + cmp.Or(os.Getenv("TESTBED_SLOT"), "0") + "-n2"
+	holder := exec.Command("nsenter", netns, "busybox", "nc", "-l", "-p", "18089")
+	if err := holder.Start(); err != nil {
+		t.Fatalf("holding port 18089 on the second engine's host: %v", err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ss, _ := exec.Command("nsenter", netns, "ss", "-ltn").Output()
+		if strings.Contains(string(ss), ":18089 ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on port 18089 on the second engine's host:\n%s", ss)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	res, err := rc.c.SetAvailability(ctx, first, model.Drain, false)
+	if err != nil {
+		t.Fatalf("drain %s: %v", first, err)
+	}
+	out := rc.c.WaitDrain(ctx, res)
+	if len(out) != 1 || !strings.Contains(out[0].Err, "starting the new copy on "+second) {
+		var evs strings.Builder
+		for _, e := range rc.c.RecentEvents() {
+			fmt.Fprintf(&evs, "  %s %s %s: %s\n", e.Action, e.Node, e.Container, e.Message)
+		}
+		ss, _ := exec.Command("nsenter", netns, "ss", "-ltnp").Output()
+		t.Fatalf("drain %s with port 18089 taken on %s: %+v; want the new copy's start to fail\nevents:\n%s\nlistening on %s:\n%s", first, second, out, evs.String(), second, ss)
+	}
+	t.Logf("the move failed after %s: %s", time.Since(began).Round(time.Millisecond), out[0].Err)
+	runsOnceOn(first, 10*time.Second)
+	ping(t, rc, peer, moved)
+	attachedOnce("after a move that failed")
+
+	// Once the port is free, the drain (retried every few seconds) moves it.
+	holder.Process.Kill()
+	holder.Wait()
+	began = time.Now()
+	runsOnceOn(second, 60*time.Second) // a move that stopped its container is tried again 30 s later
+	t.Logf("moved %s after the port was free", time.Since(began).Round(time.Millisecond))
+	ping(t, rc, peer, moved)
+	attachedOnce("after the drain")
 }

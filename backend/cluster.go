@@ -97,35 +97,42 @@ type Cluster struct {
 	sch  *sched.Scheduler
 	log  *slog.Logger
 
-	mu          sync.Mutex
-	nodes       map[string]*node   // by address
-	byEngineID  map[string][]*node // by engine ID: who shares an ID, without a scan
-	snap        *sched.Snapshot
-	pending     map[string]*model.Container // creates in flight, by swarm ID
-	ghosts      map[string]*ghost           // creates given up without an answer, by swarm ID: their room stays reserved
-	abandoned   map[string]string           // swarm IDs of creates that failed half-way, or removed while waiting → why their copies go
-	evacuated   map[string]string           // swarm ID → the failed node its container was taken off
-	swarmIDs    map[string]int              // swarm ID → containers carrying it, on every node
-	globals     map[*model.Container]bool   // the records of global containers, on every node (pending ones are not records)
-	queue       []*queued                   // containers waiting to be rescheduled
-	queueLen    atomic.Int64                // len(queue), stored with every change: Queued answers an empty queue without the lock
-	state       StateStore
-	avail       map[string]model.Availability // by node address; absent: active
-	forced      map[string]bool               // container IDs a forced drain moves despite no policy
-	relocating  map[string]bool               // container IDs being moved by a drain or rebalance
-	landing     map[string]*landing           // moves whose old copy is going, by swarm ID
-	moveErrs    map[string]string             // container ID → the last failed move's error, said once
-	initial     map[string]bool               // addresses of the first discovery listing
-	goneGlobals map[string]bool               // global IDs being removed: no new copies
-	newGlobals  map[string]bool               // global IDs whose docker run is creating the copies: reconcile waits
-	globalDefs  map[string]*model.Container   // global ID → a copy, as its definition: it outlives its last copy (every node drained)
-	globalFails map[string]time.Time          // "global ID@address" → when its copy there last failed: retried after globalRetry
-	rmGlobals   map[string]map[string]bool    // global ID → addresses of down nodes whose copy goes when they return
-	takenBack   map[string]bool               // IDs of failed moves' new copies on down nodes: stale when they return
-	buriedAt    map[string]time.Time          // removal records (Tombstones) by ID → when recorded, for their expiry
-	renaming    map[string]bool               // names held by renames under way
-	rebalancing atomic.Bool                   // a rebalance on recovery is running
-	gen         atomic.Uint64                 // bumped on every change (under mu, read without it)
+	mu         sync.Mutex
+	nodes      map[string]*node   // by address
+	byEngineID map[string][]*node // by engine ID: who shares an ID, without a scan
+	snap       *sched.Snapshot
+	pending    map[string]*model.Container // creates in flight, by swarm ID
+	ghosts     map[string]*ghost           // creates given up without an answer, by swarm ID: their room stays reserved
+	abandoned  map[string]string           // swarm IDs of creates that failed half-way, or removed while waiting → why their copies go
+	evacuated  map[string]string           // swarm ID → the failed node its container was taken off
+	swarmIDs   map[string]int              // swarm ID → containers carrying it, on every node
+	globals    map[*model.Container]bool   // the records of global containers, on every node (pending ones are not records)
+	queue      []*queued                   // containers waiting to be rescheduled
+	queueLen   atomic.Int64                // len(queue), stored with every change: Queued answers an empty queue without the lock
+	state      StateStore
+	avail      map[string]model.Availability // by node address; absent: active
+	forced     map[string]bool               // container IDs a forced drain moves despite no policy
+	relocating map[string]bool               // container IDs being moved by a drain or rebalance
+	landing    map[string]*landing           // moves whose old copy is going, by swarm ID
+	moveErrs   map[string]string             // container ID → the last failed move's error, said once
+	// stoppedToMove are running containers a move stopped to free their
+	// name on a cluster-wide network and could not start again: the next
+	// try still moves them as running containers. moveRetryAt holds back
+	// the next try of such a move that failed (each try stops the
+	// container for a moment).
+	stoppedToMove map[string]bool
+	moveRetryAt   map[string]time.Time
+	initial       map[string]bool             // addresses of the first discovery listing
+	goneGlobals   map[string]bool             // global IDs being removed: no new copies
+	newGlobals    map[string]bool             // global IDs whose docker run is creating the copies: reconcile waits
+	globalDefs    map[string]*model.Container // global ID → a copy, as its definition: it outlives its last copy (every node drained)
+	globalFails   map[string]time.Time        // "global ID@address" → when its copy there last failed: retried after globalRetry
+	rmGlobals     map[string]map[string]bool  // global ID → addresses of down nodes whose copy goes when they return
+	takenBack     map[string]bool             // IDs of failed moves' new copies on down nodes: stale when they return
+	buriedAt      map[string]time.Time        // removal records (Tombstones) by ID → when recorded, for their expiry
+	renaming      map[string]bool             // names held by renames under way
+	rebalancing   atomic.Bool                 // a rebalance on recovery is running
+	gen           atomic.Uint64               // bumped on every change (under mu, read without it)
 
 	// views are the nodes' published models by address, kept apart from
 	// mu so that readers (docker info, docker ps, the console) never wait
@@ -231,7 +238,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetryAt: map[string]time.Time{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{},
 		connecting: make(chan struct{}, connectSlots),
 	}
 	c.wheel.slots = make([][]*node, beatSlots(opts.Heartbeat))

@@ -371,7 +371,7 @@ func (c *Cluster) drainPending() []relocation {
 			continue
 		}
 		for _, ct := range n.containers {
-			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) || c.stuck(ct) != "" {
+			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) || c.stuck(ct) != "" || time.Now().Before(c.moveRetryAt[ct.ID]) {
 				continue
 			}
 			out = append(out, relocation{ct: ct, from: n, why: n.name() + " is draining"})
@@ -491,27 +491,43 @@ func IsNotTried(err error) bool { return errors.Is(err, errNotTried) }
 // relocate moves one container: the new copy is created (same name and
 // swarm ID) and started first, then the old one is stopped and removed,
 // so a failure at any step leaves the old copy running.
+//
+// A running container on cluster-wide (overlay) networks is the
+// exception: its name there is held by one endpoint at a time, so once
+// the new copy is created the old one stops and leaves those networks
+// before the new one starts, and is put back as it was if the move fails
+// from there.
 func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	old := m.ct
-	req, err := sched.NewRequest(old.Config)
+	c.mu.Lock()
+	running := old.State == model.Running || c.stoppedToMove[old.ID]
+	c.mu.Unlock()
+	cfg, shared, rest := c.sharedOf(ctx, m, running)
+	req, err := sched.NewRequest(cfg)
 	if err != nil {
 		return "", c.moveFailed(m, err)
 	}
 	sid := cmp.Or(old.SwarmID, newID())
 	q := &queued{c: old, from: m.from.entry.Addr, fromName: m.from.name(), since: time.Now(),
-		wasRunning: old.State == model.Running, live: true, pin: m.to}
+		wasRunning: running, live: true, pin: m.to}
 	pctx, cancel := context.WithTimeout(ctx, 2*callTimeout) // a create and an inspect
 	ct, to, err := c.place(pctx, req, sid, q)
 	cancel()
 	if err != nil {
 		return "", c.moveFailed(m, err)
 	}
+	restore := func(why error) error { return why } // the old copy still runs
+	stoppedFirst := len(shared) > 0
+	if stoppedFirst {
+		if restore, err = c.leave(ctx, m, to, shared); err != nil {
+			return to.name(), c.moveFailed(m, c.takeBack(ctx, to, ct, err))
+		}
+		c.reattach(ctx, to, ct, rest)
+	}
 	if q.wasRunning {
-		sctx, cancel := context.WithTimeout(ctx, callTimeout)
-		err := to.eng.Start(sctx, ct.ID)
-		cancel()
+		err := c.startNewCopy(ctx, to, ct.ID, stoppedFirst)
 		if err != nil {
-			// The old copy still runs: take the new one back.
+			// The old copy still runs (or is put back): take the new one back.
 			rctx, cancel := context.WithTimeout(ctx, callTimeout)
 			to.eng.Remove(rctx, ct.ID, true)
 			cancel()
@@ -520,7 +536,7 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 				c.probeSoon(to) // the probe says whether the engine is down
 				err = fmt.Errorf("%s stopped answering: %w", to.name(), err)
 			}
-			return to.name(), c.moveFailed(m, fmt.Errorf("starting the new copy on %s: %w", to.name(), err))
+			return to.name(), c.moveFailed(m, restore(fmt.Errorf("starting the new copy on %s: %w", to.name(), err)))
 		}
 		c.reread(ctx, to, ct.ID)
 	} else {
@@ -537,14 +553,14 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	}
 	c.mu.Unlock()
 	if err != nil {
-		return to.name(), c.moveFailed(m, c.takeBack(ctx, to, ct, err))
+		return to.name(), c.moveFailed(m, restore(c.takeBack(ctx, to, ct, err)))
 	}
 	defer func() {
 		c.mu.Lock()
 		delete(c.landing, sid)
 		c.mu.Unlock()
 	}()
-	if q.wasRunning {
+	if q.wasRunning && !stoppedFirst {
 		// The context outlasts the stop timeout: a start of the old copy
 		// must never race an engine still stopping it.
 		sctx, cancel := context.WithTimeout(ctx, stopTimeout+callTimeout)
@@ -557,6 +573,9 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	if err != nil {
 		// The new copy's node failed while the old copy stopped: the old
 		// copy runs again and stays; the move failed.
+		if stoppedFirst {
+			return to.name(), c.moveFailed(m, restore(c.takeBack(ctx, to, ct, err)))
+		}
 		if q.wasRunning {
 			sctx, cancel := context.WithTimeout(ctx, callTimeout)
 			if serr := m.from.eng.Start(sctx, old.ID); serr != nil {
@@ -581,6 +600,8 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	c.applyRead(m.from, m.from.reads, old.ID, nil)
 	delete(c.forced, old.ID)
 	delete(c.moveErrs, old.ID)
+	delete(c.stoppedToMove, old.ID)
+	delete(c.moveRetryAt, old.ID)
 	c.rebuild(m.from)
 	var failed *node
 	if l := c.landing[sid]; l.failed {
@@ -603,6 +624,27 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	c.emit(model.Event{Kind: model.EventMove, Node: to.name(), Container: describe(ct), ContainerID: ct.ID, Action: "move",
 		Message: fmt.Sprintf("moved %s from %s to %s: %s", describe(ct), m.from.name(), to.name(), m.why)})
 	return to.name(), nil
+}
+
+// startNewCopy starts a move's new copy; right after the old one left its
+// cluster-wide networks (stoppedFirst) a refusal is tried again a few
+// times, as the cluster store can take a moment to forget the old
+// endpoint ("endpoint with name … already exists").
+func (c *Cluster) startNewCopy(ctx context.Context, to *node, id string, stoppedFirst bool) error {
+	var first error // the cause; later tries can fail on what the first left
+	for try := range connectTries {
+		if try > 0 && (!stoppedFirst || IsConnectionError(first) || !sleep(ctx, connectRetry)) {
+			break
+		}
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := to.eng.Start(sctx, id)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		first = cmp.Or(first, err)
+	}
+	return first
 }
 
 // landing is a move whose old copy is going: evacuate leaves its new copy

@@ -50,21 +50,8 @@ func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.
 	if via == nil {
 		return cfg, nil, nil // no other engine: nothing can take the container either
 	}
-	// The scope comes from that engine, not from the node lists: a network
-	// created a moment ago may be missing from a list a refresh read just
-	// before. A local network of the failed node is unknown to it. Only if
-	// it cannot say do the lists decide.
-	var eps []model.Endpoint
-	for _, ep := range ct.Endpoints {
-		sctx, cancel := context.WithTimeout(ctx, callTimeout)
-		scope, err := via.NetworkScope(sctx, ep.NetworkID)
-		cancel()
-		if err == nil && scope != "local" || err != nil && !errors.Is(err, ErrNotFound) && shared[ep.NetworkID] {
-			eps = append(eps, ep)
-		}
-	}
 	var rest []model.Endpoint
-	for _, ep := range eps {
+	for _, ep := range clusterWide(ctx, via, ct, shared) {
 		dctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err := via.DisconnectNetwork(dctx, ep.NetworkID, ct.Name, true)
 		cancel()
@@ -80,6 +67,131 @@ func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.
 		rest = append(rest, ep)
 	}
 	return cfg, rest, nil
+}
+
+// clusterWide are ct's endpoints on cluster-wide networks (global or
+// swarm scope). The scope comes from the engine via, not from the node
+// lists: a network created a moment ago may be missing from a list a
+// refresh read just before. A local network of another node is unknown to
+// it. Only if it cannot say does shared (IDs of networks the lists say
+// are not local) decide.
+func clusterWide(ctx context.Context, via Networker, ct *model.Container, shared map[string]bool) []model.Endpoint {
+	var eps []model.Endpoint
+	for _, ep := range ct.Endpoints {
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		scope, err := via.NetworkScope(sctx, ep.NetworkID)
+		cancel()
+		if err == nil && scope != "local" || err != nil && !errors.Is(err, ErrNotFound) && shared[ep.NetworkID] {
+			eps = append(eps, ep)
+		}
+	}
+	return eps
+}
+
+// sharedOf is what a live move (drain, rebalance) of a running container
+// on cluster-wide networks needs: the config to create the new copy from
+// (attached to its network mode's network like the old copy), the old
+// copy's endpoints on those networks, and the ones to reconnect after the
+// create. A name or an address on such a network is held by one endpoint
+// at a time: the new copy can be created, but starts only once the old
+// one has left (leave). With no cluster-wide network, shared is empty.
+func (c *Cluster) sharedOf(ctx context.Context, m relocation, running bool) (cfg model.Config, shared, rest []model.Endpoint) {
+	old := m.ct
+	cfg = old.Config
+	nw, ok := m.from.eng.(Networker)
+	if !ok || len(old.Endpoints) == 0 || !running {
+		return cfg, nil, nil // a stopped copy holds no endpoint
+	}
+	shared = clusterWide(ctx, nw, old, nil)
+	for _, ep := range shared {
+		if ep.Network == cfg.NetworkMode || ep.NetworkID == cfg.NetworkMode {
+			cfg.Raw = withEndpoint(cfg.Raw, ep)
+			continue
+		}
+		rest = append(rest, ep)
+	}
+	return cfg, shared, rest
+}
+
+// leave stops the old copy of a live move and detaches it from the
+// cluster-wide networks it shares with the new copy, on its own (healthy)
+// engine, so that the new copy can start. It returns restore, which puts
+// the old copy back as it was (attached and running) if the move fails
+// after this, and returns why, with what failed in putting it back. When
+// leave itself fails it has put the old copy back already.
+func (c *Cluster) leave(ctx context.Context, m relocation, to *node, shared []model.Endpoint) (restore func(error) error, err error) {
+	old := m.ct
+	nw := m.from.eng.(Networker) // sharedOf found shared through it
+	// An endpoint a failed start of the new copy left in the cluster
+	// store is removed by name through its engine, as Swarm removed a dead
+	// node's, before the old copy joins again (else: "endpoint with name
+	// … already exists"). Not done otherwise: it also removes the name
+	// from the service records of that engine's containers.
+	clear := func() {
+		tnw, ok := to.eng.(Networker)
+		if !ok {
+			return
+		}
+		for _, ep := range shared {
+			dctx, cancel := context.WithTimeout(ctx, callTimeout)
+			tnw.DisconnectNetwork(dctx, ep.NetworkID, old.Name, true) // not found: nothing left
+			cancel()
+		}
+	}
+	var left []model.Endpoint
+	restore = func(why error) error {
+		var errs []error
+		if len(left) > 0 {
+			clear() // the new copy's endpoint, if its start left one
+		}
+		for _, ep := range left {
+			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			err := nw.ConnectNetwork(cctx, ep.NetworkID, old.ID, ep)
+			cancel()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reconnecting the old copy to %s: %w", ep.Network, err))
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := m.from.eng.Start(sctx, old.ID)
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restarting the old copy on %s: %w", m.from.name(), err))
+		}
+		c.mu.Lock()
+		if err == nil {
+			delete(c.stoppedToMove, old.ID)
+		}
+		c.moveRetryAt[old.ID] = time.Now().Add(stopFirstRetry)
+		c.mu.Unlock()
+		c.reread(ctx, m.from, old.ID)
+		if len(errs) > 0 {
+			return fmt.Errorf("%w; %w", why, errors.Join(errs...))
+		}
+		return why
+	}
+	c.mu.Lock()
+	c.stoppedToMove[old.ID] = true
+	c.mu.Unlock()
+	// The context outlasts the stop timeout: a start of the old copy must
+	// never race an engine still stopping it.
+	sctx, cancel := context.WithTimeout(ctx, stopTimeout+callTimeout)
+	err = m.from.eng.Stop(sctx, old.ID, stopTimeout)
+	cancel()
+	if err != nil {
+		return nil, restore(fmt.Errorf("stopping the old copy on %s to free its name on %s: %w", m.from.name(), shared[0].Network, err))
+	}
+	for _, ep := range shared {
+		dctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := nw.DisconnectNetwork(dctx, ep.NetworkID, old.ID, true)
+		cancel()
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, restore(fmt.Errorf("detaching the old copy on %s from %s: %w", m.from.name(), ep.Network, err))
+		}
+		left = append(left, ep)
+	}
+	c.reread(ctx, m.from, old.ID)
+	return restore, nil
 }
 
 // reattach is step 7 of Swarm's rescheduling: the new copy joins the
@@ -114,7 +226,14 @@ func (c *Cluster) reattach(ctx context.Context, to *node, ct *model.Container, e
 	}
 }
 
-// A reconnect is tried connectTries times, connectRetry apart.
+// A move that stopped its container to free its name on a cluster-wide
+// network and failed is tried again stopFirstRetry later, not at the
+// drain's usual pace.
+const stopFirstRetry = 30 * time.Second
+
+// A reconnect is tried connectTries times, connectRetry apart; so is the
+// start of a move's new copy right after the old one left its networks
+// (the cluster store can take a moment to forget the old endpoint).
 const (
 	connectTries = 3
 	connectRetry = 500 * time.Millisecond
