@@ -103,6 +103,17 @@ func TestAGlobalContainerThroughTheDockerCLI(t *testing.T) {
 	if failed != 2 {
 		t.Errorf("%d failure events for part's copies after a reconcile pass; want 2 (node-2, node-3, once)", failed)
 	}
+	// --rm would make the reconciler create each copy again as it exits:
+	// refused with a 400 that says so, and nothing is created.
+	_, errOut, err = rc.docker(cli, "run", "-d", "--rm", "--name", "gone", "-e", "mode:global", "busybox", "true")
+	if err == nil || !strings.Contains(errOut, "a global container cannot be run with --rm") {
+		t.Fatalf("docker run --rm of a global: %v\n%s", err, errOut)
+	}
+	for _, a := range rc.addrs {
+		if got := engineNames(t, a); slices.ContainsFunc(got, func(n string) bool { return strings.HasPrefix(n, "gone ") }) {
+			t.Fatalf("%s holds %v after a refused global run --rm", a, got)
+		}
+	}
 	// A command that starts nowhere: the run fails, no copy is left.
 	_, errOut, err = rc.docker(cli, "run", "-d", "--name", "broken", "-e", "mode:global", "busybox", "/no/such/command")
 	if err == nil || !strings.Contains(errOut, "global broken: no copy runs, and none is left") {

@@ -3,6 +3,7 @@ package backend
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -40,6 +41,15 @@ func globalShorthand(cfg model.Config) model.Config {
 	return cfg
 }
 
+// autoRemove reports whether a create body asks for --rm.
+func autoRemove(raw []byte) bool {
+	if len(raw) == 0 {
+		return false
+	}
+	var body struct{ HostConfig struct{ AutoRemove bool } }
+	return json.Unmarshal(raw, &body) == nil && body.HostConfig.AutoRemove
+}
+
 // globalWork is what reconciling one global container changes: the nodes
 // that get a copy and the copies that go, each with why.
 type globalWork struct {
@@ -64,6 +74,11 @@ type globalCopy struct {
 // The reconciler leaves the container alone until this returns.
 func (c *Cluster) createGlobal(ctx context.Context, req *sched.Request) (*model.Container, []string, error) {
 	cfg := req.Config
+	if autoRemove(cfg.Raw) {
+		// Each copy would be removed as it exits and made again by the
+		// reconciler, for ever.
+		return nil, nil, &model.InvalidError{Msg: "a global container cannot be run with --rm (AutoRemove): its copies are kept on every node, so one that exits would be removed and created again"}
+	}
 	if cfg.Name != "" && c.NameInUse(cfg.Name) {
 		return nil, nil, model.NameConflict(cfg.Name)
 	}
