@@ -213,7 +213,20 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if len(res.Blocking) > 0 {
-			fmt.Fprintf(stdout, "blocking the drain: %d (drain again with --force to move them)\n", len(res.Blocking))
+			forcible := 0
+			for _, b := range res.Blocking {
+				if b.Forcible {
+					forcible++
+				}
+			}
+			hint := ""
+			switch {
+			case forcible == len(res.Blocking):
+				hint = " (drain again with --force to move them)"
+			case forcible > 0:
+				hint = fmt.Sprintf(" (drain again with --force to move the %d without a reschedule policy)", forcible)
+			}
+			fmt.Fprintf(stdout, "blocking the drain: %d%s\n", len(res.Blocking), hint)
 			for _, b := range res.Blocking {
 				fmt.Fprintf(stdout, "  %s: %s\n", b.Container, b.Reason)
 			}

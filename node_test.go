@@ -117,3 +117,29 @@ dry run: nothing moved
 		}
 	}
 }
+
+// A drain's blockers say whether --force would move them: only the ones
+// without a reschedule policy; a container pinned to its node stays
+// whatever the flag.
+func TestTheDrainSuggestsForceOnlyForWhatForceMoves(t *testing.T) {
+	c, host := simManager(t)
+	create := func(name string, env ...string) {
+		t.Helper()
+		if _, err := c.Create(context.Background(), model.Config{Name: name, Image: "busybox", Env: env}); err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+	}
+	create("loose", "constraint:node==~n2")                                // no policy, a soft rule: force moves it
+	create("pinned", "constraint:node==n2", "reschedule:on-node-failure")  // its rule keeps it on n2
+	create("pinned3", "constraint:node==n3", "reschedule:on-node-failure") // alone on n3 but for the policy's three
+	for _, tc := range []struct{ node, want, not string }{
+		{"n2", "blocking the drain: 2 (drain again with --force to move the 1 without a reschedule policy)\n", ""},
+		{"n3", "blocking the drain: 1\n", "--force"},
+	} {
+		var out, errb bytes.Buffer
+		code := run([]string{"node", "drain", tc.node, "--host", host}, &out, &errb) // n3's own containers find no room left: exit 2
+		if code == exitUsage || !strings.Contains(out.String(), tc.want) || tc.not != "" && strings.Contains(out.String(), tc.not) {
+			t.Errorf("node drain %s: exit %d\n%s%s\nwant %q", tc.node, code, out.String(), errb.String(), tc.want)
+		}
+	}
+}

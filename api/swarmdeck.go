@@ -34,6 +34,8 @@ type Outcome struct {
 type Blocker struct {
 	Container string `json:"container"`
 	Reason    string `json:"reason"`
+	// Forcible: a drain with force would move it.
+	Forcible bool `json:"forcible,omitempty"`
 }
 
 // AvailabilityResponse says what a change of availability did.
@@ -145,7 +147,7 @@ func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {
 		out.Moving = append(out.Moving, ct.Name)
 	}
 	for _, b := range res.Blocking {
-		out.Blocking = append(out.Blocking, Blocker{Container: b.Container.Name, Reason: b.Reason})
+		out.Blocking = append(out.Blocking, Blocker{Container: b.Container.Name, Reason: b.Reason, Forcible: b.Forcible})
 	}
 	for _, ct := range res.Global {
 		out.Global = append(out.Global, ct.Name)

@@ -35,6 +35,9 @@ func (e noSuchNode) Is(target error) bool { return target == ErrNotFound }
 type Blocker struct {
 	Container *model.Container
 	Reason    string
+	// Forcible says a drain with force would move it: it only lacks a
+	// reschedule policy (not pinned, not without room, not being created).
+	Forcible bool
 }
 
 // AvailabilityResult is what SetAvailability did: the node as it is now,
@@ -210,7 +213,7 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 					res.Warnings = append(res.Warnings, fmt.Sprintf("global %s has no running copy left once %s's goes", describe(ct), n.name()))
 				}
 			case ct.ID != "" && (movable(ct) || force) && c.stuck(ct) != "":
-				res.Blocking = append(res.Blocking, Blocker{ct, c.stuck(ct)})
+				res.Blocking = append(res.Blocking, Blocker{Container: ct, Reason: c.stuck(ct)})
 			case ct.ID != "" && (movable(ct) || force):
 				delete(c.moveErrs, ct.ID) // the outcome of this drain, not of an earlier one
 				if force && !movable(ct) {
@@ -218,7 +221,7 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 				}
 				res.Moving = append(res.Moving, ct)
 			default:
-				res.Blocking = append(res.Blocking, Blocker{ct, blockReason(ct)})
+				res.Blocking = append(res.Blocking, Blocker{Container: ct, Reason: blockReason(ct), Forcible: ct.ID != "" && c.stuck(ct) == ""})
 			}
 		}
 	} else {
