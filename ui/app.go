@@ -155,6 +155,10 @@ func (a *App) layout() {
 			t.SetSelectedStyle(tcell.StyleDefault.Reverse(true))
 		}
 		t.SetSelectedFunc(func(row, _ int) { a.enter(row) })
+		t.SetSelectionChangedFunc(func(row, _ int) {
+			k := c.key(row)
+			c.selected.Store(&k) // for the refresher: where the row lands
+		})
 		t.SetDrawFunc(func(_ tcell.Screen, x, y, w, h int) (int, int, int, int) {
 			// Lay the columns out for this width, from the rows drawn.
 			off, _ := t.GetOffset()
@@ -471,8 +475,11 @@ func (a *App) setRows(view string, p arranged) {
 	t, c := a.tables[view], a.contents[view]
 	sel, _ := t.GetSelection()
 	key := c.key(sel)
-	c.swap(p)
-	if r := c.find(key); r > 0 {
+	r := p.selAt // found by the refresher: no search here
+	if !c.swap(p) || p.sel != key {
+		r = c.find(key) // the view was arranged here, or the selection moved since
+	}
+	if r > 0 {
 		t.Select(r, 0)
 	} else if sel > len(c.view) {
 		t.Select(max(1, len(c.view)), 0)

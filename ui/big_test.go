@@ -237,3 +237,36 @@ func TestRebuildsAreSpacedByTheirCostAndBursts(t *testing.T) {
 		}
 	}
 }
+
+// The refresher finds where the selected row lands in what it prepared,
+// so an install at 300,000 rows searches nothing on the UI goroutine.
+func TestTheRefresherFindsWhereTheSelectedRowLands(t *testing.T) {
+	rows := rowsOf(manyRows(200, 30))
+	for _, tt := range []struct {
+		name    string
+		filter  string
+		sortCol int
+		desc    bool
+		want    int
+	}{
+		{"as they come", "", -1, false, 16*30 + 5},
+		{"filtered", "node-17/", -1, false, 5},
+		{"sorted by name, descending", "node-17/", 0, true, 26},
+		{"filtered out", "node-18/", -1, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newContent(containerColumns, newTheme())
+			c.filter, c.sortCol, c.desc = tt.filter, tt.sortCol, tt.desc
+			c.apply()
+			key := "16-4" // node-17/app-5
+			c.selected.Store(&key)
+			p := c.prepare(rows)
+			if p.sel != key || p.selAt != tt.want {
+				t.Fatalf("the selected row %q lands at %d (for %q); want %d", key, p.selAt, p.sel, tt.want)
+			}
+			if got := findIn(p.rows, p.view, key); got != tt.want {
+				t.Fatalf("findIn says %d; want %d", got, tt.want)
+			}
+		})
+	}
+}

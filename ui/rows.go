@@ -93,11 +93,19 @@ func (r *row) cells() []cell {
 	if r.fixed != nil {
 		return r.fixed.cells
 	}
-	cs := make([]cell, len(containerColumns))
-	for i := range cs {
-		cs[i] = containerCell(r.ctr, r.node, r.down, i)
+	return r.appendCells(make([]cell, 0, len(containerColumns)))
+}
+
+// appendCells appends the row's cells to dst: a filter reuses dst from
+// row to row.
+func (r *row) appendCells(dst []cell) []cell {
+	if r.fixed != nil {
+		return append(dst, r.fixed.cells...)
 	}
-	return cs
+	for i := range containerColumns {
+		dst = append(dst, containerCell(r.ctr, r.node, r.down, i))
+	}
+	return dst
 }
 
 // cell is the row's cell in column i.

@@ -32,8 +32,10 @@ type content struct {
 	th      theme
 
 	// published is the filter and sort as the UI last set them, for the
-	// goroutine that prepares rows in their order.
+	// goroutine that prepares rows in their order; selected is the key
+	// of the selected row, so that it finds where that row lands.
 	published atomic.Pointer[arrangement]
+	selected  atomic.Pointer[string]
 
 	drawnAges string // the ages on screen at the last draw (see ages)
 
@@ -162,6 +164,10 @@ type arranged struct {
 	ar   arrangement
 	rows *rowSet
 	view []int
+	// sel is the key of the row selected when it was prepared, and selAt
+	// where view shows it (1-based; 0: not shown).
+	sel   string
+	selAt int
 }
 
 // arrange filters and sorts rows: the indexes of the rows shown, in
@@ -221,7 +227,11 @@ func identity(n int) []int {
 // UI goroutine.
 func (c *content) prepare(rows *rowSet) arranged {
 	ar := c.publishedArrangement()
-	return arranged{ar: ar, rows: rows, view: arrange(rows, c.columns, ar)}
+	p := arranged{ar: ar, rows: rows, view: arrange(rows, c.columns, ar)}
+	if k := c.selected.Load(); k != nil {
+		p.sel, p.selAt = *k, findIn(rows, p.view, *k)
+	}
+	return p
 }
 
 // publishedArrangement is the filter and sort the UI last set.
@@ -268,18 +278,21 @@ func (c *content) set(rows *rowSet) {
 // arranged for a filter or sort the operator has changed since are
 // arranged again here when they are few; many are shown as they are until
 // the refresher has arranged them as asked.
-func (c *content) swap(p arranged) {
+//
+// It reports whether p's view is the one shown.
+func (c *content) swap(p arranged) bool {
 	if p.ar == c.arrangement() {
 		c.rows, c.view, c.pending = p.rows, p.view, false
-		return
+		return true
 	}
 	if c.async(p.rows.len()) {
 		c.rows, c.view = p.rows, p.view
 		c.pending = true
 		c.wake()
-		return
+		return true
 	}
 	c.set(p.rows)
+	return false
 }
 
 // async reports whether n rows are arranged by the refresher.
@@ -409,15 +422,30 @@ func (c *content) key(r int) string {
 }
 
 // find returns the table row showing key, or 0.
-func (c *content) find(key string) int {
-	i := c.rows.index(key)
+func (c *content) find(key string) int { return findIn(c.rows, c.view, key) }
+
+// findIn returns the table row (1-based) where view shows the row of
+// rows with key, or 0.
+func findIn(rows *rowSet, view []int, key string) int {
+	if key == "" {
+		return 0
+	}
+	if len(view) < rows.len()/4 { // few shown: look among them
+		for r, idx := range view {
+			if rows.at(idx).key == key {
+				return r + 1
+			}
+		}
+		return 0
+	}
+	i := rows.index(key)
 	if i < 0 {
 		return 0
 	}
-	if i < len(c.view) && c.view[i] == i { // shown as it comes
+	if i < len(view) && view[i] == i { // shown as it comes
 		return i + 1
 	}
-	for r, idx := range c.view {
+	for r, idx := range view {
 		if idx == i {
 			return r + 1
 		}
@@ -496,7 +524,19 @@ func regexpError(err error) error {
 }
 
 // matchScratch is memory a filter reuses from row to row.
-type matchScratch struct{ text []byte }
+type matchScratch struct {
+	text  []byte
+	cells []cell
+}
+
+// cells is r's cells, in memory reused from row to row.
+func (sc *matchScratch) rowCells(r *row) []cell {
+	if r.fixed != nil {
+		return r.fixed.cells
+	}
+	sc.cells = r.appendCells(sc.cells[:0])
+	return sc.cells
+}
 
 // match reports whether the filter keeps row r. The row's text is every
 // cell joined by a space, lower-case (a regexp ignores case anyway).
@@ -511,14 +551,14 @@ func (m *filterMatch) match(r *row, sc *matchScratch) bool {
 	case m.col >= 0:
 		ok = strings.Contains(strings.ToLower(r.cell(m.col).text), m.text)
 	case m.re != nil: // cell by cell: ^ and $ are a cell's ends
-		for _, cl := range r.cells() {
+		for _, cl := range sc.rowCells(r) {
 			if ok = m.re.MatchString(cl.text); ok {
 				break
 			}
 		}
 	default:
 		b := sc.text[:0]
-		for i, cl := range r.cells() {
+		for i, cl := range sc.rowCells(r) {
 			if i > 0 {
 				b = append(b, ' ')
 			}
