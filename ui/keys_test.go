@@ -145,8 +145,10 @@ func TestCommandsAnswerOnTheStatusLineAtOnce(t *testing.T) {
 		h.key(tcell.KeyEnter)
 		h.waitStatus(func(s string) bool { return strings.HasPrefix(s, c.answer) })
 	}
-	src.Sim("10.0.1.13:2375").Crash() // eu-3: a newer warning leads…
-	h.waitStatus(func(s string) bool { return strings.HasPrefix(s, "⚠") && strings.Contains(s, "eu-3") })
+	src.Sim("10.0.1.13:2375").Crash() // eu-3: newer warnings lead (the last: batch-old is down with it)…
+	h.waitStatus(func(s string) bool {
+		return strings.HasPrefix(s, "⚠") && strings.Contains(s, "batch-old is down with eu-3")
+	})
 	h.typeText(":xyz") // …until the same answer comes again
 	h.key(tcell.KeyEnter)
 	h.waitStatus(func(s string) bool { return strings.HasPrefix(s, "unknown command :xyz") })

@@ -284,16 +284,21 @@ func TestTheRescheduleFieldAndThePolicyLabelGiveOneClearError(t *testing.T) {
 	for range tabsToLabels {
 		h.key(tcell.KeyTab)
 	}
+	typed := time.Now()
 	h.typeText(label)
 	// A real wait: "1 of 1 placeable" was on screen before the label.
-	for deadline := time.Now().Add(settle); ; time.Sleep(10 * time.Millisecond) {
+	// The label is 55 keys, each drawn: under -race on a loaded machine
+	// they took more than settle (seen: the last preview shown was of
+	// `…policies=["on-node-f`, the focus still on Labels).
+	for deadline := time.Now().Add(3 * settle); ; time.Sleep(10 * time.Millisecond) {
 		if v := previewed.Load(); v != nil && v.Labels == label && v.Reschedule == sched.RescheduleOff {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no preview of the label within %s (last: %+v); %s\n%s", settle, previewed.Load(), h.launchFocus(), h.text())
+			t.Fatalf("no preview of the label within %s (last: %+v); %s\n%s", 3*settle, previewed.Load(), h.launchFocus(), h.text())
 		}
 	}
+	t.Logf("the label's preview came %s after its first key", time.Since(typed).Round(time.Millisecond))
 	h.wait(settle, "1 of 1 placeable")
 	for range tabsToReschedule - tabsToLabels {
 		h.key(tcell.KeyTab)
