@@ -270,3 +270,20 @@ func TestTheRefresherFindsWhereTheSelectedRowLands(t *testing.T) {
 		})
 	}
 }
+
+// The kept texts of CPU and memory figures read as formatting them does,
+// and no more than maxFigures are kept.
+func TestFigureTextsReadAsFormatted(t *testing.T) {
+	for i := range maxFigures + 100 {
+		v := int64(i)*997 + 1
+		if got, want := figureText(figureKey{mem: true, v: v << 20}), model.FormatBytes(v<<20); got != want {
+			t.Fatalf("memory %d: %q; want %q", v<<20, got, want)
+		}
+		if got, want := figureText(figureKey{v: v}), model.MilliCPU(v).String(); got != want {
+			t.Fatalf("CPUs %d: %q; want %q", v, got, want)
+		}
+	}
+	if n := figureTexts.n.Load(); n > maxFigures {
+		t.Fatalf("%d figures kept; want at most %d", n, maxFigures)
+	}
+}
