@@ -112,6 +112,7 @@ func serveAPI(ctx context.Context, c *backend.Cluster, cfg *manageConfig, stderr
 		listeners = append(listeners, limit.Listener(l))
 	}
 	handler := api.New(c)
+	go handler.Warm(ctx) // docker ps's encodings, made as containers appear, not by the first call
 	if cfg.tls != nil {
 		handler.ForwardOverTLS(forwardTLS(cfg.tls))
 	}

@@ -31,8 +31,11 @@ func simServer(t testing.TB) (*httptest.Server, *backend.Cluster) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.Run(ctx); close(done) }()
-	srv := httptest.NewServer(New(c))
-	t.Cleanup(func() { srv.Close(); cancel(); <-done })
+	h := New(c)
+	warmed := make(chan struct{})
+	go func() { h.Warm(ctx); close(warmed) }()
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { srv.Close(); cancel(); <-done; <-warmed })
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		healthy := 0

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"swarmdeck/backend"
+	"swarmdeck/model"
 )
 
 func TestAppendJSONStringWritesWhatEncodingJSONWrites(t *testing.T) {
@@ -113,4 +117,63 @@ func TestCachedPsAndInfoFollowEveryChange(t *testing.T) {
 		}
 	}
 	compare("a node down")
+}
+
+// TestTheFirstPsAfterAStartIsACopy: with the warmer running, the first
+// `docker ps -a` after a manager start (1,500 containers on 50 nodes)
+// encodes no container itself; its answer is what a server that never
+// warmed answers.
+func TestTheFirstPsAfterAStartIsACopy(t *testing.T) {
+	nodes := backend.GenerateNodes(50, 30)
+	c, err := backend.New(backend.SimSource("sim://50", nodes), backend.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	h := New(c)
+	warmed := make(chan struct{})
+	go func() { h.Warm(ctx); close(warmed) }()
+	t.Cleanup(func() { cancel(); <-done; <-warmed })
+	// Wait until every container is visible and the warmer has seen the
+	// cluster as it is then (the generation it warmed for).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		visible := 0
+		for _, n := range c.Nodes() {
+			if n.Health == model.Healthy {
+				visible += len(n.Containers)
+			}
+		}
+		h.ps.mu.Lock()
+		made := h.ps.made
+		h.ps.mu.Unlock()
+		if visible == 1500 && made >= 1500 {
+			time.Sleep(3 * warmEvery) // a pass that started before the last view finishes
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %d of 1500 containers visible, %d encoded by the warmer", visible, made)
+		}
+	}
+	h.ps.mu.Lock()
+	before := h.ps.made
+	h.ps.mu.Unlock()
+	var warm, fresh []map[string]any
+	getJSON(t, h, "/containers/json?all=1", &warm)
+	h.ps.mu.Lock()
+	after := h.ps.made
+	h.ps.mu.Unlock()
+	if after != before {
+		t.Errorf("the first docker ps -a encoded %d containers itself; the warmer should have", after-before)
+	}
+	getJSON(t, New(c), "/containers/json?all=1", &fresh)
+	for _, l := range [][]map[string]any{warm, fresh} {
+		for _, ct := range l {
+			ct["Status"] = "(said at a slightly different time)"
+		}
+	}
+	if len(warm) != 1500 || !reflect.DeepEqual(warm, fresh) {
+		t.Errorf("docker ps -a from the warmed cache (%d) differs from a fresh server's (%d)", len(warm), len(fresh))
+	}
 }

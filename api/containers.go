@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -152,11 +150,12 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		total += len(n.Containers)
 	}
 	out := make([]psItem, 0, min(total, 1<<20))
+	filtered := f.Len() > 0 // matches reads four keys: 300,000 times for nothing without filters
 	var upSince statusMemo
 	s.ps.mu.Lock()
 	onDown := map[string]bool{} // listed under a down node: not again as waiting (notIn)
 	if s.ps.by == nil {
-		s.ps.by = make(map[*model.Container]*psEncoded, total) // the first call fills it: no growth on the way
+		s.ps.by = make(map[*model.Container]*psTemplate, total) // the first call fills it: no growth on the way
 	}
 	for _, n := range nodes {
 		if n.Health == model.Pending {
@@ -171,19 +170,22 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 		if f.Contains("node") && !f.ExactMatch("node", n.Name) {
 			continue
 		}
-		encs := s.ps.node(n)
+		var encs *psNodeEntries
+		if !down {
+			encs = s.ps.node(n)
+		}
 		for i, c := range n.Containers {
-			if c.ID == "" || (!all && (down || c.State != model.Running)) || !matches(f, c, down) {
+			if c.ID == "" || (!all && (down || c.State != model.Running)) || filtered && !matches(f, c, down) {
 				continue
 			}
 			if down { // rare: not cached, its State is hostDown
-				out = append(out, psItem{created: c.Created.Unix(), enc: encodeSummary(summarize(c, n, true, now)), status: statusText(c, true, now)})
+				out = append(out, psItem{created: c.Created.Unix(), t: encodeSummary(summarize(c, n, true, now)), status: statusText(c, true, now)})
 				continue
 			}
-			if encs[i] == nil {
-				encs[i] = s.ps.get(c, n)
+			if encs.t[i] == nil {
+				encs.t[i] = s.ps.get(c, n)
 			}
-			out = append(out, psItem{created: c.Created.Unix(), enc: encs[i], status: upSince.text(c, now)})
+			out = append(out, psItem{created: c.Created.Unix(), t: encs.t[i], c: c, node: n, status: upSince.text(c, now)})
 		}
 	}
 	s.ps.sweep(nodes)
@@ -194,7 +196,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			sm := summarizeWaiting(q, now)
-			out = append(out, psItem{created: sm.Created, enc: encodeSummary(sm), status: sm.Status})
+			out = append(out, psItem{created: sm.Created, t: encodeSummary(sm), status: sm.Status})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b psItem) int { return cmp.Compare(b.created, a.created) })
@@ -203,236 +205,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriterSize(w, 64<<10)
-	status := make([]byte, 0, 64)
-	bw.WriteByte('[')
-	for i, it := range out {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		bw.Write(it.enc.head)
-		bw.Write(appendJSONString(status[:0], it.status))
-		if _, err := bw.Write(it.enc.tail); err != nil {
-			return // the client went away
-		}
-	}
-	bw.WriteString("]\n")
-	bw.Flush()
-}
-
-// psItem is one container of a `docker ps` answer.
-type psItem struct {
-	created int64
-	enc     *psEncoded
-	status  string
-}
-
-// psEncoded is a container's summary in JSON, cut where its Status goes:
-// head ends with `"Status":`, tail starts after the Status value.
-type psEncoded struct {
-	name, addr string // the node's, as encoded (the name and port IPs use them)
-	head, tail []byte
-}
-
-// psCache keeps each container's encoded summary by the container's
-// record: records are replaced, never changed, when a container changes,
-// so an entry stays right while its node keeps its name and address. The
-// entries of a node's published view are also kept side by side, so a
-// call looks up nodes, not containers.
-type psCache struct {
-	mu     sync.Mutex
-	by     map[*model.Container]*psEncoded
-	byNode map[*model.Node][]*psEncoded // aligned with the view's Containers; nil: not yet needed
-	tails  map[string][]byte            // entries' tails, shared: most containers' are the same bytes
-}
-
-// maxTails bounds the distinct tails kept for sharing.
-const maxTails = 1024
-
-// node returns the entries of n's containers, filled as they are needed.
-// mu is held.
-func (pc *psCache) node(n *model.Node) []*psEncoded {
-	encs, ok := pc.byNode[n]
-	if !ok {
-		if pc.byNode == nil {
-			pc.byNode = map[*model.Node][]*psEncoded{}
-		}
-		encs = make([]*psEncoded, len(n.Containers))
-		pc.byNode[n] = encs
-	}
-	return encs
-}
-
-// get returns c's encoded summary on n, encoding it if it is new. mu is held.
-func (pc *psCache) get(c *model.Container, n *model.Node) *psEncoded {
-	if e := pc.by[c]; e != nil && e.name == n.Name && e.addr == n.Addr {
-		return e
-	}
-	if pc.by == nil {
-		pc.by = map[*model.Container]*psEncoded{}
-	}
-	sm := summarize(c, n, false, time.Time{})
-	scratch := summaryScratch.Get().(*[]byte)
-	b := appendSummaryHead((*scratch)[:0], &sm)
-	cut := len(b)
-	b = appendSummaryTail(b, &sm)
-	// The tail (HostConfig onwards) is the same for every container of a
-	// network mode: shared, it is not kept 300,000 times (24 MiB).
-	e := &psEncoded{name: n.Name, addr: n.Addr, head: slices.Clone(b[:cut])}
-	if t, ok := pc.tails[string(b[cut:])]; ok {
-		e.tail = t
-	} else {
-		e.tail = slices.Clone(b[cut:])
-		if len(pc.tails) < maxTails {
-			if pc.tails == nil {
-				pc.tails = map[string][]byte{}
-			}
-			pc.tails[string(e.tail)] = e.tail
-		}
-	}
-	*scratch = b
-	summaryScratch.Put(scratch)
-	pc.by[c] = e
-	return e
-}
-
-// sweep drops the entries of views and containers gone or replaced once
-// they outnumber the live ones. mu is held.
-func (pc *psCache) sweep(nodes []*model.Node) {
-	if len(pc.byNode) > 2*len(nodes)+64 {
-		keep := make(map[*model.Node][]*psEncoded, len(nodes))
-		for _, n := range nodes {
-			if encs, ok := pc.byNode[n]; ok {
-				keep[n] = encs
-			}
-		}
-		pc.byNode = keep
-	}
-	live := 0
-	for _, n := range nodes {
-		live += len(n.Containers)
-	}
-	if len(pc.by) <= 2*live+1024 {
-		return
-	}
-	keep := make(map[*model.Container]*psEncoded, live)
-	for _, n := range nodes {
-		for _, c := range n.Containers {
-			if e := pc.by[c]; e != nil {
-				keep[c] = e
-			}
-		}
-	}
-	pc.by = keep
-}
-
-// encodeSummary encodes sm, cut at its Status: head and tail share one
-// allocation.
-func encodeSummary(sm summary) *psEncoded {
-	scratch := summaryScratch.Get().(*[]byte)
-	b := appendSummaryHead((*scratch)[:0], &sm)
-	cut := len(b)
-	b = appendSummaryTail(b, &sm)
-	kept := slices.Clone(b) // its own size: entries are kept for every container
-	*scratch = b
-	summaryScratch.Put(scratch)
-	return &psEncoded{head: kept[:cut:cut], tail: kept[cut:]}
-}
-
-var summaryScratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// appendSummaryHead and appendSummaryTail write sm as encoding/json
-// writes the summary struct (same fields, order, escaping and sorted
-// label keys; TestSummaryEncodingIsEncodingJSONs holds them to it),
-// around the Status value: the first `docker ps` after a start encodes
-// every container, and encoding/json took 1.3–2.4 s of it at 300,000.
-func appendSummaryHead(b []byte, sm *summary) []byte {
-	b = append(b, `{"Id":`...)
-	b = appendJSONString(b, sm.ID)
-	b = append(b, `,"Names":`...)
-	if sm.Names == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, n := range sm.Names {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, n)
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"Image":`...)
-	b = appendJSONString(b, sm.Image)
-	b = append(b, `,"ImageID":`...)
-	b = appendJSONString(b, sm.ImageID)
-	b = append(b, `,"Command":`...)
-	b = appendJSONString(b, sm.Command)
-	b = append(b, `,"Created":`...)
-	b = strconv.AppendInt(b, sm.Created, 10)
-	b = append(b, `,"Ports":`...)
-	if sm.Ports == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, p := range sm.Ports {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '{')
-			if p.IP != "" {
-				b = append(b, `"IP":`...)
-				b = appendJSONString(b, p.IP)
-				b = append(b, ',')
-			}
-			b = append(b, `"PrivatePort":`...)
-			b = strconv.AppendUint(b, uint64(p.PrivatePort), 10)
-			if p.PublicPort != 0 {
-				b = append(b, `,"PublicPort":`...)
-				b = strconv.AppendUint(b, uint64(p.PublicPort), 10)
-			}
-			b = append(b, `,"Type":`...)
-			b = appendJSONString(b, p.Type)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"Labels":`...)
-	if sm.Labels == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		var keys [16]string
-		for i, k := range sortedKeys(keys[:0], sm.Labels) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, sm.Labels[k])
-		}
-		b = append(b, '}')
-	}
-	b = append(b, `,"State":`...)
-	b = appendJSONString(b, sm.State)
-	return append(b, `,"Status":`...)
-}
-
-func appendSummaryTail(b []byte, sm *summary) []byte {
-	b = append(b, `,"HostConfig":{"NetworkMode":`...)
-	b = appendJSONString(b, sm.HostConfig.NetworkMode)
-	b = append(b, `},"NetworkSettings":{"Networks":{}},"Mounts":`...)
-	if sm.Mounts == nil {
-		return append(b, "null}"...)
-	}
-	b = append(b, '[')
-	for i := range sm.Mounts {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, "{}"...)
-	}
-	return append(b, "]}"...)
+	writeItems(w, out)
 }
 
 // sortedKeys appends m's keys to keys in the order encoding/json writes

@@ -178,7 +178,9 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: api.New(c)}
+		h := api.New(c)
+		go h.Warm(ctx) // as manage runs it: docker ps's cache fills as containers come
+		srv := &http.Server{Handler: h}
 		go srv.Serve(ln)
 		defer srv.Close()
 		create = apiCreator(ln.Addr().String(), opts.Clients)

@@ -70,6 +70,7 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 		return res, err
 	}
 	h := api.New(c)
+	go h.Warm(ctx) // as manage runs it
 	get := func(path string) (took, cpu time.Duration, n int, err error) {
 		rec := &counter{header: http.Header{}}
 		t, c := time.Now(), cputime.Process()
