@@ -149,7 +149,7 @@ func TestTheFirstPsAfterAStartIsACopy(t *testing.T) {
 		made := h.ps.made
 		h.ps.mu.Unlock()
 		if visible == 1500 && made >= 1500 {
-			time.Sleep(3 * warmEvery) // a pass that started before the last view finishes
+			time.Sleep(3 * warmIdle) // a pass that started before the last view finishes
 			break
 		}
 		if time.Now().After(deadline) {

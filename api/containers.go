@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -20,24 +21,29 @@ import (
 	"swarmdeck/model"
 )
 
-// configFrom reads a Docker create body into the model's config, with
-// Swarm's meaning of CpuShares (a number of CPUs); the body itself rides
-// along so the engine gets everything else it says. The name and the
-// resources are checked as Docker checks them, against a cluster whose
-// largest node has maxCPUs CPUs.
-func configFrom(body []byte, name string, maxCPUs int) (model.Config, error) {
+// createBody is a Docker create body decoded into the model's config,
+// with Swarm's meaning of CpuShares (a number of CPUs): all of it but the
+// name, and the resources to check (config checks both as Docker does).
+// The body itself rides along (Raw) so the engine gets everything else
+// it says.
+type createBody struct {
+	cfg   model.Config // Raw is the body
+	res   model.Resources
+	hasHC bool // the body has a HostConfig: its resources are checked
+}
+
+// decodeCreate decodes a create body. The result keeps body as its Raw.
+func decodeCreate(body []byte) (*createBody, error) {
 	var req container.CreateRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return model.Config{}, fmt.Errorf("%w: the create request is not JSON: %v", errBadRequest, err)
+		return nil, fmt.Errorf("%w: the create request is not JSON: %v", errBadRequest, err)
 	}
 	if req.Config == nil || req.Image == "" {
-		return model.Config{}, fmt.Errorf("%w: the create request names no image", errBadRequest)
+		return nil, fmt.Errorf("%w: the create request names no image", errBadRequest)
 	}
-	if err := model.CheckName(name); err != nil {
-		return model.Config{}, err
-	}
-	cfg := model.Config{Name: strings.TrimPrefix(name, "/"), Image: req.Image, Cmd: req.Cmd, Env: req.Env,
-		Labels: req.Labels, NetworkMode: "bridge", Raw: body}
+	d := &createBody{cfg: model.Config{Image: req.Image, Cmd: req.Cmd, Env: req.Env,
+		Labels: req.Labels, NetworkMode: "bridge", Raw: body}}
+	cfg := &d.cfg
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
@@ -46,6 +52,7 @@ func configFrom(body []byte, name string, maxCPUs int) (model.Config, error) {
 	}
 	sort.Strings(cfg.Expose)
 	if hc := req.HostConfig; hc != nil {
+		d.hasHC = true
 		// "default" stays as the client sent it: its endpoint settings are
 		// keyed by it, and the engine knows what it means.
 		if m := string(hc.NetworkMode); m != "" {
@@ -56,13 +63,68 @@ func configFrom(body []byte, name string, maxCPUs int) (model.Config, error) {
 				cfg.Ports = append(cfg.Ports, model.PortBinding{HostIP: b.HostIP, HostPort: b.HostPort, ContainerPort: p.Port(), Proto: p.Proto()})
 			}
 		}
-		res := resourcesOf(hc.Resources)
-		if err := res.Check(maxCPUs, false); err != nil {
+		d.res = resourcesOf(hc.Resources)
+		cfg.VolumesFrom, cfg.Links, cfg.Memory = hc.VolumesFrom, hc.Links, hc.Memory
+	}
+	return d, nil
+}
+
+// config is the body's config for a container of that name, checked. Its
+// slices and labels map are the body's, shared by every container made
+// from it: the manager copies them before it changes them (as a
+// placement does to add the swarm ID label).
+func (d *createBody) config(name string, maxCPUs int) (model.Config, error) {
+	if err := model.CheckName(name); err != nil {
+		return model.Config{}, err
+	}
+	cfg := d.cfg
+	cfg.Name = strings.TrimPrefix(name, "/")
+	if d.hasHC {
+		if err := d.res.Check(maxCPUs, false); err != nil {
 			return model.Config{}, err
 		}
-		cfg.VolumesFrom, cfg.Links, cfg.Memory, cfg.CPUs = hc.VolumesFrom, hc.Links, hc.Memory, res.CPUs()
+		cfg.CPUs = d.res.CPUs()
 	}
 	return cfg, nil
+}
+
+// createBodies remembers create bodies already decoded, by their bytes.
+// A scale-out sends one body thousands of times (the name is in the
+// query), and decoding Docker's CreateRequest is most of what the
+// endpoint itself spends on a create: a body seen before is not decoded
+// again. Every container created from it also shares one copy of the
+// body as its recreate body (Config.Raw) instead of keeping its own.
+type createBodies struct {
+	mu sync.Mutex
+	by map[string]*createBody
+}
+
+// Bounds of the bodies remembered: past maxBodies the table starts
+// afresh; a body over maxBodyKept is not kept.
+const (
+	maxBodies   = 256
+	maxBodyKept = 64 << 10
+)
+
+// decode is decodeCreate, remembered. body is not kept (a copy is).
+func (cb *createBodies) decode(body []byte) (*createBody, error) {
+	cb.mu.Lock()
+	d := cb.by[string(body)]
+	cb.mu.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	d, err := decodeCreate(slices.Clone(body)) // its own size: io.ReadAll's buffer is larger
+	if err != nil || len(body) > maxBodyKept {
+		return d, err
+	}
+	cb.mu.Lock()
+	if cb.by == nil || len(cb.by) >= maxBodies {
+		cb.by = make(map[string]*createBody, 16)
+	}
+	cb.by[string(d.cfg.Raw)] = d
+	cb.mu.Unlock()
+	return d, nil
 }
 
 // resourcesOf takes the fields the manager checks and reserves.
@@ -77,7 +139,12 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	cfg, err := configFrom(body, r.URL.Query().Get("name"), s.maxCPUs())
+	d, err := s.bodies.decode(body)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	cfg, err := d.config(r.URL.Query().Get("name"), s.maxCPUs())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -88,7 +155,20 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"Id": ct.ID, "Warnings": warnings})
+	// {"Id":…,"Warnings":[…]} as encoding/json writes the map.
+	b := append(make([]byte, 0, 128), `{"Id":`...)
+	b = appendJSONString(b, ct.ID)
+	b = append(b, `,"Warnings":[`...)
+	for i, wn := range warnings {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, wn)
+	}
+	b = append(b, "]}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	w.Write(b)
 }
 
 // portJSON and summary are `docker ps`'s shapes.
@@ -188,7 +268,7 @@ func (s *Server) listContainers(w http.ResponseWriter, r *http.Request) {
 			out = append(out, psItem{created: c.Created.Unix(), t: encs.t[i], c: c, node: n, status: upSince.text(c, now)})
 		}
 	}
-	s.ps.sweep(nodes)
+	s.ps.sweep(nodes, total)
 	s.ps.mu.Unlock()
 	if all {
 		for _, q := range s.c.Queued() {

@@ -234,8 +234,8 @@ func boolByte(b bool) byte {
 }
 
 // sweep drops the entries of views and containers gone or replaced once
-// they outnumber the live ones. mu is held.
-func (pc *psCache) sweep(nodes []*model.Node) {
+// they outnumber the live ones (the nodes' containers). mu is held.
+func (pc *psCache) sweep(nodes []*model.Node, live int) {
 	if len(pc.byNode) > 2*len(nodes)+64 {
 		keep := make(map[*model.Node]*psNodeEntries, len(nodes))
 		for _, n := range nodes {
@@ -244,10 +244,6 @@ func (pc *psCache) sweep(nodes []*model.Node) {
 			}
 		}
 		pc.byNode = keep
-	}
-	live := 0
-	for _, n := range nodes {
-		live += len(n.Containers)
 	}
 	if len(pc.by) <= 2*live+1024 {
 		return
@@ -263,35 +259,45 @@ func (pc *psCache) sweep(nodes []*model.Node) {
 	pc.by = keep
 }
 
-// warmEvery is how often the warmer looks for views it has not seen
-// when the cluster is quiet; while views change it goes over them again
-// as soon as a pass ends.
-const warmEvery = 50 * time.Millisecond
+// How often the warmer looks for views it has not seen: soon again
+// after a pass that found some, less often when the cluster is quiet.
+const (
+	warmBusy = 25 * time.Millisecond
+	warmIdle = 100 * time.Millisecond
+)
 
 // Warm fills the `docker ps` cache in the background as the cluster's
 // views are published, until ctx ends, so that no call (the first after a
-// start included) encodes containers itself. It takes the cache's lock
-// one node at a time and yields between nodes: a request waits for at
-// most one node's containers.
+// start included) encodes containers itself. A pass visits only views it
+// has not seen, takes the cache's lock one node at a time and yields
+// between nodes: a request waits for at most one node's containers.
 func (s *Server) Warm(ctx context.Context) {
-	t := time.NewTicker(warmEvery)
-	defer t.Stop()
-	var seen uint64
-	for ctx.Err() == nil {
-		if gen := s.c.Generation(); gen != seen {
-			seen = gen
-			s.warm(ctx)
-			continue
+	var (
+		gen  uint64
+		seen []*model.Node // the views of the last pass, in their order
+	)
+	for {
+		wait := warmIdle
+		if g := s.c.Generation(); g != gen {
+			gen = g
+			var busy bool
+			seen, busy = s.warm(ctx, seen)
+			if busy {
+				wait = warmBusy
+			}
 		}
 		select {
 		case <-ctx.Done():
-		case <-t.C:
+			return
+		case <-time.After(wait):
 		}
 	}
 }
 
-// warm fills the cache for the cluster's current views.
-func (s *Server) warm(ctx context.Context) {
+// warm fills the cache for the cluster's views that are not in seen (the
+// last pass's, in the same order), and returns them, and whether any was
+// new.
+func (s *Server) warm(ctx context.Context, seen []*model.Node) ([]*model.Node, bool) {
 	nodes := s.c.Nodes()
 	s.ps.mu.Lock()
 	if s.ps.by == nil {
@@ -302,18 +308,27 @@ func (s *Server) warm(ctx context.Context) {
 		s.ps.by = make(map[*model.Container]*psTemplate, total)
 	}
 	s.ps.mu.Unlock()
-	for _, n := range nodes {
-		if n.Health != model.Healthy || ctx.Err() != nil {
+	busy, live := false, 0
+	for i, n := range nodes {
+		if ctx.Err() != nil {
+			return nil, busy
+		}
+		live += len(n.Containers)
+		if i < len(seen) && seen[i] == n || n.Health != model.Healthy {
 			continue
 		}
+		busy = true
 		s.ps.mu.Lock()
 		s.ps.fill(n)
 		s.ps.mu.Unlock()
 		runtime.Gosched()
 	}
-	s.ps.mu.Lock()
-	s.ps.sweep(nodes)
-	s.ps.mu.Unlock()
+	if busy {
+		s.ps.mu.Lock()
+		s.ps.sweep(nodes, live)
+		s.ps.mu.Unlock()
+	}
+	return nodes, busy
 }
 
 // writeItems streams a `docker ps` answer in 64 KiB writes; false when

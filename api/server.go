@@ -40,8 +40,9 @@ type Server struct {
 	followers atomic.Int64 // open /events streams
 	follow    followLimits
 
-	infos infoCache // docker info's lines, per node view
-	ps    psCache   // docker ps's containers, encoded
+	infos  infoCache    // docker info's lines, per node view
+	ps     psCache      // docker ps's containers, encoded
+	bodies createBodies // create bodies already decoded
 }
 
 // followLimits bound /events followers (MaxFollowers and the rest by

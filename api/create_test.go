@@ -1,0 +1,76 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"swarmdeck/model"
+)
+
+// TestCreatesFromOneBodyShareOnlyTheBody: creates that send the same body
+// (a scale-out) decode it once and keep one copy of it as their recreate
+// body, yet every container has its own name, swarm ID and labels, every
+// answer is what encoding/json writes, and a refusal is said again for
+// each create that earns it.
+func TestCreatesFromOneBodyShareOnlyTheBody(t *testing.T) {
+	srv, c := simServer(t)
+	body := `{"Image":"busybox","Env":["A=1"],"Labels":{"team":"a"},"HostConfig":{"Memory":67108864}}`
+	ids := map[string]string{}
+	for _, name := range []string{"one", "two", "three"} {
+		code, out, _ := call(t, srv, "POST", "/containers/create?name="+name, body)
+		if code != 201 {
+			t.Fatalf("create %s: %d %s", name, code, out)
+		}
+		var a struct {
+			Id       string
+			Warnings []string
+		}
+		if err := json.Unmarshal([]byte(out), &a); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(map[string]any{"Id": a.Id, "Warnings": []string{}})
+		if out != string(want)+"\n" {
+			t.Errorf("create %s answered %q, want encoding/json's %q", name, out, want)
+		}
+		ids[name] = a.Id
+	}
+	var raw []byte
+	swarmIDs := map[string]bool{}
+	for _, ct := range c.Containers() {
+		if ids[ct.Name] != ct.ID {
+			continue
+		}
+		if string(ct.Raw) != body {
+			t.Errorf("%s keeps %q as its recreate body, want what the client sent", ct.Name, ct.Raw)
+		}
+		if raw == nil {
+			raw = ct.Raw
+		} else if &raw[0] != &ct.Raw[0] {
+			t.Errorf("%s keeps a copy of the body of its own; the three containers should share one", ct.Name)
+		}
+		if ct.Labels["team"] != "a" || ct.Labels[model.LabelSwarmID] != ct.SwarmID || swarmIDs[ct.SwarmID] {
+			t.Errorf("%s: labels %v, swarm ID %s: each container has its own swarm ID label", ct.Name, ct.Labels, ct.SwarmID)
+		}
+		swarmIDs[ct.SwarmID] = true
+		if ct.Memory != 64<<20 || len(ct.Env) != 1 || ct.Env[0] != "A=1" {
+			t.Errorf("%s: memory %d, env %v", ct.Name, ct.Memory, ct.Env)
+		}
+	}
+	if len(swarmIDs) != 3 {
+		t.Fatalf("found %d of the 3 containers", len(swarmIDs))
+	}
+	// Refusals of a body already seen are made again, each time.
+	for range 2 {
+		if code, out, _ := call(t, srv, "POST", "/containers/create?name=x", body); code != 400 || !strings.Contains(out, "Invalid container name (x)") {
+			t.Errorf("a bad name with a known body: %d %s", code, out)
+		}
+		big := `{"Image":"busybox","HostConfig":{"NanoCpus":9223372036854775807}}`
+		if code, out, _ := call(t, srv, "POST", "/containers/create?name=big", big); code != 400 || !strings.Contains(out, "Range of CPUs") {
+			t.Errorf("too many CPUs: %d %s", code, out)
+		}
+		if code, out, _ := call(t, srv, "POST", "/containers/create?name=bad", `{"Image":"busybox","Tty":"yes"}`); code != 400 || !strings.Contains(out, "not JSON") {
+			t.Errorf("a field of the wrong type: %d %s", code, out)
+		}
+	}
+}
