@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -71,6 +72,22 @@ func TestCreatesFromOneBodyShareOnlyTheBody(t *testing.T) {
 		}
 		if code, out, _ := call(t, srv, "POST", "/containers/create?name=bad", `{"Image":"busybox","Tty":"yes"}`); code != 400 || !strings.Contains(out, "not JSON") {
 			t.Errorf("a field of the wrong type: %d %s", code, out)
+		}
+	}
+}
+
+// TestVersionPrefixIsTheRegexps: the hand-written match of the /vX.Y
+// prefix cuts exactly where `^/v[0-9]+\.[0-9]+/` matches.
+func TestVersionPrefixIsTheRegexps(t *testing.T) {
+	re := regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+	for _, p := range []string{"/v1.41/info", "/v1.24/containers/json", "/v10.100/x", "/v1.41", "/v1.41/", "/v1./x", "/v.41/x",
+		"/v1/x", "/vx.1/x", "/info", "", "/", "/v", "v1.41/info", "/v1.4a/x", "/v01.041//", "/V1.41/info", "//v1.41/info"} {
+		want := 0
+		if loc := re.FindStringIndex(p); loc != nil {
+			want = loc[1] - 1
+		}
+		if got := versionPrefix(p); got != want {
+			t.Errorf("versionPrefix(%q) = %d, want %d", p, got, want)
 		}
 	}
 }

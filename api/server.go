@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,7 +139,38 @@ const (
 	RouteForwarded = "forwarded" // a replica passed the request to the primary
 )
 
-var versioned = regexp.MustCompile(`^/v[0-9]+\.[0-9]+/`)
+// versionPrefix is the length of path's /vX.Y prefix (`^/v[0-9]+\.[0-9]+`),
+// 0 when it has none; what follows it is the slash. A regexp did this for
+// every request.
+func versionPrefix(path string) int {
+	if len(path) < 2 || path[0] != '/' || path[1] != 'v' {
+		return 0
+	}
+	i := 2
+	digits := func() bool {
+		start := i
+		for i < len(path) && path[i] >= '0' && path[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if !digits() || i >= len(path) || path[i] != '.' {
+		return 0
+	}
+	i++
+	if !digits() || i >= len(path) || path[i] != '/' {
+		return 0
+	}
+	return i
+}
+
+// Docker's headers on every answer, canonical keys set directly (Set
+// canonicalized "API-Version" into a new string per request).
+var (
+	apiVersionValue   = []string{APIVersion}
+	experimentalValue = []string{"false"}
+	serverValue       = []string{"swarmdeck"}
+)
 
 // ServeHTTP strips the /vX.Y prefix, stamps Docker's headers and routes;
 // a replica passes all but /_ping, /info and /debug to the primary.
@@ -157,8 +187,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// no primary: a read is answered from this manager's own view
 	}
-	if loc := versioned.FindStringIndex(r.URL.Path); loc != nil {
-		r.URL.Path = r.URL.Path[loc[1]-1:]
+	if n := versionPrefix(r.URL.Path); n > 0 {
+		r.URL.Path = r.URL.Path[n:]
 		r.URL.RawPath = ""
 	}
 	foldName(r)
@@ -166,9 +196,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
 	h := w.Header()
-	h.Set("API-Version", APIVersion)
-	h.Set("Docker-Experimental", "false")
-	h.Set("Server", "swarmdeck")
+	h["Api-Version"], h["Docker-Experimental"], h["Server"] = apiVersionValue, experimentalValue, serverValue
 	s.mux.ServeHTTP(w, r)
 }
 
