@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"swarmdeck/model"
 )
@@ -88,6 +90,42 @@ func TestVersionPrefixIsTheRegexps(t *testing.T) {
 		}
 		if got := versionPrefix(p); got != want {
 			t.Errorf("versionPrefix(%q) = %d, want %d", p, got, want)
+		}
+	}
+}
+
+// TestNodeInfoIsEncodingJSONs: a node's SystemStatus lines, written with
+// keys encoded once, are what encoding/json writes for Swarm's pairs.
+func TestNodeInfoIsEncodingJSONs(t *testing.T) {
+	o := model.DefaultOvercommit
+	for _, n := range []*model.Node{
+		{Name: "node-1", Addr: "10.0.0.1:2375", ID: "AB:CD", Health: model.Healthy, CPUs: 4, Memory: 8 << 30, Version: "20.10",
+			Labels: map[string]string{"zone": "eu", "disk": "ssd"}, Updated: time.Unix(1.7e9, 0),
+			Containers: []*model.Container{{State: model.Running, Config: model.Config{CPUs: 500, Memory: 1 << 30}}, {State: model.Exited}}},
+		{Name: `n"<&>`, Addr: "[::1]:2375", Health: model.Unhealthy, Error: "dial tcp: refused\n\x00", Labels: map[string]string{"é": "\u2028"}},
+	} {
+		var pairs [][2]string
+		pairs = append(pairs, [2]string{" " + n.Name, n.Addr}, [2]string{"  └ ID", n.ID}, [2]string{"  └ Status", n.Health.String()},
+			[2]string{"  └ Availability", n.Availability.String()})
+		k := model.CountContainers(n.Containers)
+		if n.Health == model.Healthy {
+			pairs = append(pairs, [2]string{"  └ Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", k.Total, k.Running, k.Paused, k.Stopped)})
+		} else {
+			pairs = append(pairs, [2]string{"  └ Containers", fmt.Sprint(k.Total)})
+		}
+		pairs = append(pairs, [2]string{"  └ Reserved CPUs", n.ReservedCPUsText(o)}, [2]string{"  └ Reserved Memory", n.ReservedMemoryText(o)},
+			[2]string{"  └ Labels", labelList(n.Labels)})
+		if n.Error != "" {
+			pairs = append(pairs, [2]string{"  └ Error", n.Error})
+		}
+		updated := ""
+		if !n.Updated.IsZero() {
+			updated = n.Updated.UTC().Format(time.RFC3339)
+		}
+		pairs = append(pairs, [2]string{"  └ UpdatedAt", updated}, [2]string{"  └ ServerVersion", n.Version})
+		want, _ := json.Marshal(pairs)
+		if got := "[" + string(nodeInfo(n, o).status[1:]) + "]"; got != string(want) {
+			t.Errorf("%s:\n got %s\nwant %s", n.Name, got, want)
 		}
 	}
 }

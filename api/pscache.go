@@ -266,9 +266,10 @@ const (
 	warmIdle = 100 * time.Millisecond
 )
 
-// Warm fills the `docker ps` cache in the background as the cluster's
-// views are published, until ctx ends, so that no call (the first after a
-// start included) encodes containers itself. A pass visits only views it
+// Warm fills the `docker ps` cache (and docker info's) in the background
+// as the cluster's views are published, until ctx ends, so that no call
+// (the first after a start included) encodes containers itself, and a
+// `docker info` during a start does not encode thousands of nodes. A pass visits only views it
 // has not seen, takes the cache's lock one node at a time and yields
 // between nodes: a request waits for at most one node's containers.
 func (s *Server) Warm(ctx context.Context) {
@@ -294,9 +295,9 @@ func (s *Server) Warm(ctx context.Context) {
 	}
 }
 
-// warm fills the cache for the cluster's views that are not in seen (the
-// last pass's, in the same order), and returns them, and whether any was
-// new.
+// warm fills the `docker ps` and `docker info` caches for the cluster's
+// views that are not in seen (the last pass's, in the same order), and
+// returns the views, and whether any was new.
 func (s *Server) warm(ctx context.Context, seen []*model.Node) ([]*model.Node, bool) {
 	nodes := s.c.Nodes()
 	s.ps.mu.Lock()
@@ -308,27 +309,35 @@ func (s *Server) warm(ctx context.Context, seen []*model.Node) ([]*model.Node, b
 		s.ps.by = make(map[*model.Container]*psTemplate, total)
 	}
 	s.ps.mu.Unlock()
-	busy, live := false, 0
+	live := 0
+	var fresh []*model.Node
 	for i, n := range nodes {
-		if ctx.Err() != nil {
-			return nil, busy
-		}
 		live += len(n.Containers)
-		if i < len(seen) && seen[i] == n || n.Health != model.Healthy {
+		if i < len(seen) && seen[i] == n {
 			continue
 		}
-		busy = true
+		fresh = append(fresh, n)
+	}
+	if len(fresh) == 0 {
+		return nodes, false
+	}
+	s.infos.warm(nodes, fresh, s.c.Scheduler().Overcommit())
+	for _, n := range fresh {
+		if ctx.Err() != nil {
+			return nil, true
+		}
+		if n.Health != model.Healthy {
+			continue
+		}
 		s.ps.mu.Lock()
 		s.ps.fill(n)
 		s.ps.mu.Unlock()
 		runtime.Gosched()
 	}
-	if busy {
-		s.ps.mu.Lock()
-		s.ps.sweep(nodes, live)
-		s.ps.mu.Unlock()
-	}
-	return nodes, busy
+	s.ps.mu.Lock()
+	s.ps.sweep(nodes, live)
+	s.ps.mu.Unlock()
+	return nodes, true
 }
 
 // writeItems streams a `docker ps` answer in 64 KiB writes; false when

@@ -150,20 +150,7 @@ func (c *infoCache) parts(nodes []*model.Node, o model.Overcommit) []*infoPart {
 	out := make([]*infoPart, len(nodes))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.by == nil || c.o != o || len(c.by) > 2*len(nodes)+64 {
-		// Overcommit changes every total; views replaced since the last
-		// sweep leave dead entries: start afresh, keeping the live ones.
-		old := c.by
-		c.by = make(map[*model.Node]*infoPart, len(nodes))
-		if c.o == o {
-			for _, n := range nodes {
-				if p := old[n]; p != nil {
-					c.by[n] = p
-				}
-			}
-		}
-		c.o = o
-	}
+	c.sweep(nodes, o)
 	for i, n := range nodes {
 		p := c.by[n]
 		if p == nil {
@@ -175,42 +162,112 @@ func (c *infoCache) parts(nodes []*model.Node, o model.Overcommit) []*infoPart {
 	return out
 }
 
+// warm makes the parts of the views in fresh (some of nodes) that are not
+// kept yet, outside the lock, yielding every few nodes: the warmer does
+// it so that a call during a start does not encode thousands of nodes.
+func (c *infoCache) warm(nodes, fresh []*model.Node, o model.Overcommit) {
+	c.mu.Lock()
+	c.sweep(nodes, o)
+	var todo []*model.Node
+	for _, n := range fresh {
+		if c.by[n] == nil {
+			todo = append(todo, n)
+		}
+	}
+	c.mu.Unlock()
+	made := make([]*infoPart, len(todo))
+	for i, n := range todo {
+		made[i] = nodeInfo(n, o)
+		if i%64 == 63 {
+			runtime.Gosched()
+		}
+	}
+	c.mu.Lock()
+	if c.o == o {
+		for i, n := range todo {
+			if c.by[n] == nil {
+				c.by[n] = made[i]
+			}
+		}
+	}
+	c.mu.Unlock()
+}
+
+// sweep starts afresh when the overcommit changed (it changes every
+// total), and drops the parts of views replaced since, once they
+// outnumber the live ones. mu is held.
+func (c *infoCache) sweep(nodes []*model.Node, o model.Overcommit) {
+	if c.by != nil && c.o == o && len(c.by) <= 2*len(nodes)+64 {
+		return
+	}
+	old := c.by
+	c.by = make(map[*model.Node]*infoPart, len(nodes))
+	if c.o == o {
+		for _, n := range nodes {
+			if p := old[n]; p != nil {
+				c.by[n] = p
+			}
+		}
+	}
+	c.o = o
+}
+
+// The fixed keys of a node's SystemStatus lines, each encoded once with
+// what goes before its value (they hold "└", which made every encoding
+// check its UTF-8).
+var (
+	keyID           = infoKey("  └ ID")
+	keyStatus       = infoKey("  └ Status")
+	keyAvailability = infoKey("  └ Availability")
+	keyContainers   = infoKey("  └ Containers")
+	keyCPUs         = infoKey("  └ Reserved CPUs")
+	keyMemory       = infoKey("  └ Reserved Memory")
+	keyLabels       = infoKey("  └ Labels")
+	keyError        = infoKey("  └ Error")
+	keyUpdated      = infoKey("  └ UpdatedAt")
+	keyVersion      = infoKey("  └ ServerVersion")
+)
+
+func infoKey(k string) string { return string(appendJSONString([]byte(",["), k)) + "," }
+
 // nodeInfo encodes a node's lines of SystemStatus, as Swarm printed them.
 func nodeInfo(n *model.Node, o model.Overcommit) *infoPart {
 	p := &infoPart{}
-	var b []byte
-	line := func(k, v string) {
-		b = append(b, ',')
-		b = appendPair(b, k, v)
+	b := make([]byte, 0, 512)
+	line := func(key, v string) {
+		b = append(b, key...)
+		b = appendJSONString(b, v)
+		b = append(b, ']')
 	}
-	line(" "+n.Name, n.Addr)
-	line("  └ ID", n.ID)
-	line("  └ Status", n.Health.String())
-	line("  └ Availability", n.Availability.String())
+	b = append(b, ',')
+	b = appendPair(b, " "+n.Name, n.Addr)
+	line(keyID, n.ID)
+	line(keyStatus, n.Health.String())
+	line(keyAvailability, n.Availability.String())
 	nk := model.CountContainers(n.Containers)
 	if n.Health == model.Healthy {
-		line("  └ Containers", fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", nk.Total, nk.Running, nk.Paused, nk.Stopped))
+		line(keyContainers, fmt.Sprintf("%d (%d Running, %d Paused, %d Stopped)", nk.Total, nk.Running, nk.Paused, nk.Stopped))
 		p.k = nk
 		p.ncpu = int(n.TotalCPUs(o) / 1000)
 		p.mem = n.TotalMemory(o)
 		p.images = len(n.Images)
 	} else {
-		line("  └ Containers", strconv.Itoa(nk.Total))
+		line(keyContainers, strconv.Itoa(nk.Total))
 		p.k.Total = nk.Total // docker ps -a lists them, state unknown
 	}
-	line("  └ Reserved CPUs", n.ReservedCPUsText(o))
-	line("  └ Reserved Memory", n.ReservedMemoryText(o))
-	line("  └ Labels", labelList(n.Labels))
+	line(keyCPUs, n.ReservedCPUsText(o))
+	line(keyMemory, n.ReservedMemoryText(o))
+	line(keyLabels, labelList(n.Labels))
 	if n.Error != "" {
-		line("  └ Error", n.Error)
+		line(keyError, n.Error)
 	}
 	updated := ""
 	if !n.Updated.IsZero() {
 		updated = n.Updated.UTC().Format(time.RFC3339)
 	}
-	line("  └ UpdatedAt", updated)
-	line("  └ ServerVersion", n.Version)
-	p.status = b
+	line(keyUpdated, updated)
+	line(keyVersion, n.Version)
+	p.status = slices.Clip(b)
 	return p
 }
 
