@@ -60,7 +60,8 @@ func (s *Server) ForwardOverTLS(c *tls.Config) {
 	s.scheme = "https"
 }
 
-// New makes the endpoint for a cluster.
+// New makes the endpoint for a cluster. Run Warm beside it (manage does)
+// so that docker ps and docker info find their encodings made.
 func New(c *backend.Cluster) *Server {
 	s := &Server{c: c, mux: http.NewServeMux(), execs: map[string]execOwner{}, scheme: "http",
 		follow: followLimits{max: MaxFollowers, buffer: followerBuffer, writeTimeout: followerWriteTimeout}}
