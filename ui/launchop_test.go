@@ -82,8 +82,9 @@ func countNamed(c *backend.Cluster, prefix string) int {
 
 // TestALaunchShowsProgressAndStopsWhenAsked launches 1,000 containers,
 // holds the launch after 120, and checks the status line's progress,
-// that the console still answers keys, and that Esc then y stops it with
-// a summary and no container after the 120th.
+// that the console still answers keys, that the launch pauses while
+// "Stop launching?" is open (no create is asked for until the answer), n
+// goes on, and y stops it with a summary and no container after.
 func TestALaunchShowsProgressAndStopsWhenAsked(t *testing.T) {
 	g := &gated{gate: make(chan struct{}, 1000)}
 	h := startWith(t, demoSource(t), 160, 45, func(c *backend.Cluster) Backend { g.Cluster = c; return g })
@@ -100,63 +101,37 @@ func TestALaunchShowsProgressAndStopsWhenAsked(t *testing.T) {
 	h.wait(settle, "Nodes [6]", "launching api: 120/1000")
 	h.typeText("2")
 	h.wait(settle, "Containers [126]") // the demo's 6 and 120 api
+	// While the question is open the launch pauses: #121, asked for
+	// before it, finishes; no other is asked for, with tokens to spare.
 	h.key(tcell.KeyEscape)
-	h.wait(settle, "Stop launching api?", "Go on", "Stop")
-	h.typeText("n") // go on
+	h.wait(settle, "Stop launching api? It is paused until you answer.", "Go on", "Stop",
+		"launching api: paused at 120/1000 (y stops, n goes on)")
+	for range 10 {
+		g.gate <- struct{}{}
+	}
+	h.wait(settle, "launching api: paused at 121/1000")
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n := g.calls.Load(); n > 121 {
+			t.Fatalf("%d creates asked for while the launch was paused at 121", n)
+		}
+	}
+	h.typeText("n") // go on: the 9 tokens left are used
 	h.gone(settle, "Stop launching api?")
-	g.gate <- struct{}{}
-	h.wait(settle, "launching api: 121/1000")
+	h.wait(settle, "launching api: 130/1000… (Esc stops)")
 	h.key(tcell.KeyEscape)
-	h.wait(settle, "Stop launching api?")
+	h.wait(settle, "Stop launching api?", "launching api: paused at 130/1000")
 	h.typeText("y")
-	h.wait(settle, "launch of api cancelled after 121 of 1000 launched")
-	if n := countNamed(h.cluster, "api-"); n != 121 {
-		t.Fatalf("%d api containers after stopping at 121", n)
+	h.wait(settle, "launch of api cancelled after 130 of 1000 launched")
+	if n := countNamed(h.cluster, "api-"); n != 130 {
+		t.Fatalf("%d api containers after stopping at 130", n)
 	}
 	// Nothing holds the next one any more: the launch is over.
 	for range 10 {
 		g.gate <- struct{}{}
 	}
-	h.wait(settle, "launch of api cancelled after 121 of 1000 launched")
-	if n := countNamed(h.cluster, "api-"); n != 121 {
-		t.Fatalf("%d api containers after the launch ended at 121", n)
-	}
-}
-
-// TestALaunchPausesWhileItAsksToStop: while "Stop launching?" is open
-// the launch starts no container (the one in flight finishes), and the
-// status line says it is paused; n goes on, y stops it and sums it up.
-func TestALaunchPausesWhileItAsksToStop(t *testing.T) {
-	g := &gated{gate: make(chan struct{}, 1000)}
-	h := startWith(t, demoSource(t), 160, 45, func(c *backend.Cluster) Backend { g.Cluster = c; return g })
-	h.wait(settle, "Nodes: 5/6 healthy")
-	h.fillLaunch("nginx", "api", "", "1000")
-	h.key(tcell.KeyEnter)
-	for range 20 {
-		g.gate <- struct{}{}
-	}
-	h.wait(settle, "launching api: 20/1000… (Esc stops)")
-	h.key(tcell.KeyEscape)
-	h.wait(settle, "Stop launching api? It is paused until you answer.", "launching api: paused at 20/1000 (y stops, n goes on)")
-	// #21 was asked for before the question: it finishes, and no other
-	// is asked for, with tokens to spare, until the answer.
-	for range 10 {
-		g.gate <- struct{}{}
-	}
-	h.wait(settle, "launching api: paused at 21/1000")
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if n := g.calls.Load(); n > 21 {
-			t.Fatalf("%d creates asked for while the launch was paused at 21", n)
-		}
-	}
-	h.typeText("n") // go on: the 9 tokens left are used
-	h.wait(settle, "launching api: 30/1000… (Esc stops)")
-	h.key(tcell.KeyEscape)
-	h.wait(settle, "launching api: paused at 30/1000")
-	h.typeText("y")
-	h.wait(settle, "launch of api cancelled after 30 of 1000 launched")
-	if n := countNamed(h.cluster, "api-"); n != 30 {
-		t.Fatalf("%d api containers after stopping at 30", n)
+	h.wait(settle, "launch of api cancelled after 130 of 1000 launched")
+	if n := countNamed(h.cluster, "api-"); n != 130 {
+		t.Fatalf("%d api containers after the launch ended at 130", n)
 	}
 }
 
