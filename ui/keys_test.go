@@ -199,3 +199,27 @@ func TestFilterRegexpsMatchCellByCell(t *testing.T) {
 	h.typeText("?")
 	h.wait(settle, "a regexp matched cell by cell (^ and $ are a cell's start and end: /web-[0-9]+$)")
 }
+
+// TestEveryKeyOnAnEmptyViewAnswers presses the keys of the views that
+// act on the selected row, and every moving key, on each view filtered to
+// no row (where ↓ froze the console): nothing opens, the filter stays,
+// and the console answers the next key, ? here.
+func TestEveryKeyOnAnEmptyViewAnswers(t *testing.T) {
+	h := start(t, demoSource(t), 160, 40)
+	h.wait(settle, "Nodes [6]")
+	for _, v := range []struct{ key, title string }{{"1", "Nodes"}, {"2", "Containers"}, {"3", "Networks"}, {"4", "Events"}} {
+		h.typeText(v.key + "/nothing-is-called-this")
+		h.key(tcell.KeyEnter)
+		h.wait(settle, v.title+" [0/")
+		for _, k := range []tcell.Key{tcell.KeyEnter, tcell.KeyDown, tcell.KeyUp, tcell.KeyPgDn, tcell.KeyPgUp, tcell.KeyHome, tcell.KeyEnd, tcell.KeyCtrlD} {
+			h.key(k)
+		}
+		h.typeText(" jkgGoOilsSrDKHEdpa")
+		h.typeText("?")
+		h.wait(settle, "Keys: "+strings.ToLower(v.title))
+		h.key(tcell.KeyEscape)
+		h.wait(settle, v.title+" [0/") // the filter stayed
+		h.key(tcell.KeyEscape)
+		h.gone(settle, " [0/")
+	}
+}
