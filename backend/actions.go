@@ -599,10 +599,29 @@ func (c *Cluster) removeOnDownNode(ctx context.Context, ct *model.Container, n *
 			"Use docker rm -f to remove it now: its copy is removed from %s when the node comes back", describe(ct), n.name(), n.name())}
 	}
 	key := removalKey(ct)
+	// While the removal is recorded, the node's evacuation (a new primary's
+	// reconcile, the end of a grace period) leaves the container on it:
+	// queued meanwhile, it would be moved after the rm said it was gone.
+	c.mu.Lock()
+	if n.containers[ct.ID] == nil {
+		c.mu.Unlock()
+		return c.Remove(ctx, ct.ID, force) // queued or gone since it was found: as it is now
+	}
+	c.removingDown[ct.ID] = false
+	c.mu.Unlock()
 	if err := c.setTombstone(ctx, key, true); err != nil {
+		c.mu.Lock()
+		if skipped := c.removingDown[ct.ID]; skipped && n.containers[ct.ID] != nil && hasPolicy(ct) {
+			c.enqueue(n, ct, n.failedAt, failedWhy(n)) // as the evacuation would have
+			c.rebuild(n)
+			c.nudge()
+		}
+		delete(c.removingDown, ct.ID)
+		c.mu.Unlock()
 		return fmt.Errorf("cannot remove %s: its node %s is down and the removal could not be recorded: %w", describe(ct), n.name(), err)
 	}
 	c.mu.Lock()
+	delete(c.removingDown, ct.ID)
 	c.abandoned[key] = removedWhileDown
 	back := n.health == model.Healthy // it came back meanwhile: remove it now
 	if !back && n.containers[ct.ID] != nil {

@@ -131,6 +131,7 @@ type Cluster struct {
 	takenBack     map[string]bool             // IDs of failed moves' new copies on down nodes: stale when they return
 	buriedAt      map[string]time.Time        // removal records (Tombstones) by ID → when recorded, for their expiry
 	renaming      map[string]bool             // names held by renames under way
+	removingDown  map[string]bool             // IDs of containers an rm -f on their down node is recording, not queued meanwhile → an evacuation skipped it
 	rebalancing   atomic.Bool                 // a rebalance on recovery is running
 	gen           atomic.Uint64               // bumped on every change (under mu, read without it)
 
@@ -238,7 +239,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetryAt: map[string]time.Time{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetryAt: map[string]time.Time{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{}, removingDown: map[string]bool{},
 		connecting: make(chan struct{}, connectSlots),
 	}
 	c.wheel.slots = make([][]*node, beatSlots(opts.Heartbeat))

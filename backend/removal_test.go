@@ -228,3 +228,58 @@ func TestARenameHoldsItsName(t *testing.T) {
 		again()
 	}
 }
+
+// slowRemovals is a state whose removal records are written only once
+// the test lets them through.
+type slowRemovals struct {
+	*MemoryState
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *slowRemovals) SetRemoved(ctx context.Context, id string, removed bool) error {
+	if removed {
+		s.entered <- struct{}{}
+		<-s.release
+	}
+	return s.MemoryState.SetRemoved(ctx, id, removed)
+}
+
+// TestAnRmOnADownNodeIsNotUndoneByItsEvacuation: `docker rm -f` of web,
+// whose node a is down, while its grace period ends during the write of
+// the removal record (found by the fault soak: a new primary's evacuation
+// queued the container while its rm recorded the removal, the rm said it
+// was gone, and the rescheduler created it again on another node). The rm
+// wins: web is never created elsewhere.
+func TestAnRmOnADownNodeIsNotUndoneByItsEvacuation(t *testing.T) {
+	web := running("web", true)
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
+	state := &slowRemovals{MemoryState: &MemoryState{}, entered: make(chan struct{}), release: make(chan struct{})}
+	opts := fast()
+	opts.State = state
+	opts.RescheduleGrace = 300 * time.Millisecond
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	src.Sim("a:2375").Crash()
+	waitFor(t, 3*time.Second, "a down", func() bool { return health(c, "a:2375") == model.Unhealthy })
+
+	done := make(chan error, 1)
+	go func() { done <- c.Remove(context.Background(), "web", true) }()
+	<-state.entered
+	time.Sleep(2 * opts.RescheduleGrace) // the grace ends: a's containers are evacuated now
+	close(state.release)
+	if err := <-done; err != nil {
+		t.Fatalf("rm -f web: %v", err)
+	}
+	time.Sleep(time.Second) // the rescheduler's passes
+	for _, n := range c.Nodes() {
+		for _, ct := range n.Containers {
+			if ct.Name == "web" {
+				t.Fatalf("web is on %s (%s) after rm -f said it was removed", n.Name, ct.State)
+			}
+		}
+	}
+	if w := c.Queued(); len(w) != 0 {
+		t.Fatalf("%d containers wait to be rescheduled after rm -f of web: %+v", len(w), w)
+	}
+}

@@ -78,13 +78,14 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 		cs = append(cs, ct)
 	}
 	slices.SortFunc(cs, func(a, b *model.Container) int { return strings.Compare(a.Name, b.Name) })
-	why := fmt.Sprintf("%s left discovery", n.name())
-	if n.health != model.Disconnected {
-		why = fmt.Sprintf("%s is %s after %d failed connections: %s", n.name(), n.health, n.failures, n.lastErr)
-	}
+	why := failedWhy(n)
 	for _, ct := range cs {
 		if isGlobal(ct) {
 			continue // a global container's copy belongs to its node: never rescheduled
+		}
+		if _, ok := c.removingDown[ct.ID]; ok {
+			c.removingDown[ct.ID] = true // an rm -f is recording its removal: it goes, it does not move
+			continue
 		}
 		if l := c.landing[ct.SwarmID]; l != nil && l.to == n {
 			// The new copy of a move whose old copy is going: the move
@@ -117,6 +118,14 @@ func (c *Cluster) evacuate(n *node, since time.Time) {
 	}
 	c.rebuild(n)
 	c.nudge()
+}
+
+// failedWhy says why n's containers leave it.
+func failedWhy(n *node) string {
+	if n.health == model.Disconnected {
+		return fmt.Sprintf("%s left discovery", n.name())
+	}
+	return fmt.Sprintf("%s is %s after %d failed connections: %s", n.name(), n.health, n.failures, n.lastErr)
 }
 
 // enqueue takes one container off its failed node and queues it to be
