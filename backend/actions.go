@@ -66,7 +66,7 @@ func (c *Cluster) CreateWarn(ctx context.Context, cfg model.Config, w *[]string)
 		return nil, err
 	}
 	c.emit(model.Event{Kind: model.EventPlaced, Node: n.name(), Container: describe(ct), ContainerID: ct.ID, Action: "create",
-		Message: fmt.Sprintf("placed %s on %s", describe(ct), n.name())})
+		Message: "placed " + describe(ct) + " on " + n.name()})
 	return ct, nil
 }
 

@@ -667,7 +667,7 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	}
 	if !strings.HasPrefix(ev.Action, "exec_") { // every container event, as docker events shows them
 		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: ev.Action,
-			Message: fmt.Sprintf("%s on %s: %s (%s)", ct.Name, n.name(), ev.Action, ct.State)})
+			Message: containerMessage(ct, n.name(), ev.Action)})
 	}
 	return nil
 }
@@ -685,8 +685,15 @@ func (c *Cluster) createdHere(n *node, id string) bool {
 		return false
 	}
 	c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: ct.Name, ContainerID: ct.ID, Action: "create",
-		Message: fmt.Sprintf("%s on %s: create (%s)", ct.Name, n.name(), ct.State)})
+		Message: containerMessage(ct, n.name(), "create")})
 	return true
+}
+
+// containerMessage is a container event's text: "web on node-1: start
+// (running)". Concatenated, not formatted: one is made per container
+// event (a million at a million creates).
+func containerMessage(ct *model.Container, node, action string) string {
+	return ct.Name + " on " + node + ": " + action + " (" + ct.State.String() + ")"
 }
 
 // noteError records why the node's last call or stream failed, for the
