@@ -371,7 +371,7 @@ func (a *active) matchAffinity(ev *eval, ns *nodeState) bool {
 	switch a.e.Key {
 	case "container":
 		if lit, ok := a.e.literal(); ok {
-			return ns.names[lit] > 0 || ns.namedWithID(lit)
+			return ns.named(ev.s, lit) || ns.namedWithID(lit)
 		}
 		for _, c := range ns.containers {
 			name := strings.TrimPrefix(c.Name, "/")

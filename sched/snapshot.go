@@ -111,7 +111,6 @@ type nodeState struct {
 	labels     []int32 // by key slot: interned value, or -1 when absent
 	images     []int32 // interned image IDs, tags and repositories
 	containers []*model.Container
-	names      map[string]int            // container names (no slash) → count
 	clabels    map[string]map[string]int // container label key → value → containers with it
 	ports      []portUse                 // host ports bound by the node's containers
 	hostPorts  []portUse                 // ports exposed by its host-network containers
@@ -421,7 +420,6 @@ func (s *Snapshot) index(n *model.Node) *nodeState {
 		id:         s.strs.id(n.ID),
 		name:       s.strs.id(n.Name),
 		containers: slices.Clone(n.Containers),
-		names:      make(map[string]int, len(n.Containers)),
 		clabels:    map[string]map[string]int{},
 	}
 	for k, v := range n.Labels {
@@ -510,7 +508,7 @@ func (ns *nodeState) hasLabel(slot int32) bool {
 	return slot >= 0 && int(slot) < len(ns.labels) && ns.labels[slot] >= 0
 }
 
-// indexContainer adds (delta 1) or removes (delta -1) c's names, IDs and
+// indexContainer adds (delta 1) or removes (delta -1) c.s labels and
 // ports in the node's indexes.
 func (ns *nodeState) indexContainer(c *model.Container, delta int) {
 	if delta < 0 {
@@ -545,17 +543,6 @@ func (ns *nodeState) indexContainer(c *model.Container, delta int) {
 			}
 		}
 	}
-	bump := func(k string) {
-		if k == "" {
-			return
-		}
-		if ns.names[k] += delta; ns.names[k] <= 0 {
-			delete(ns.names, k)
-		}
-	}
-	if name := strings.TrimPrefix(c.Name, "/"); name != "" {
-		bump(name)
-	}
 }
 
 // unindexedLabel is the container label kept out of clabels: the swarm
@@ -563,6 +550,23 @@ func (ns *nodeState) indexContainer(c *model.Container, delta int) {
 // which an affinity names rarely; one that does reads the node's
 // containers.
 const unindexedLabel = model.LabelSwarmID
+
+// named reports whether a container of the node is named name (without
+// the slash). Names are not indexed per node: the cluster-wide count
+// answers the usual "nowhere" at once, and only a node of a cluster that
+// has the name reads its containers (a per-node index was a map entry per
+// container, 53 MiB at a million, and a map update per create).
+func (ns *nodeState) named(s *Snapshot, name string) bool {
+	if name == "" || s.names[name] == 0 {
+		return false
+	}
+	for _, c := range ns.containers {
+		if strings.TrimPrefix(c.Name, "/") == name {
+			return true
+		}
+	}
+	return false
+}
 
 // namedWithID reports whether a named container of the node has the ID
 // (affinity sees the IDs of named containers only). IDs are not indexed:
