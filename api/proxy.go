@@ -29,6 +29,12 @@ func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if err := s.c.MovingError(ct); err != nil { // a rename, pause, exec… of a copy that is going
+			writeError(w, err)
+			return
+		}
+	}
 	r, done := s.whileHealthy(r, n.Addr)
 	defer done()
 	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)

@@ -290,6 +290,9 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 			cs = append(cs, q.c)
 		}
 		ct = model.FindContainer(cs, ref, c.nodeOf)
+		if ct == nil {
+			ct = c.movingNamedLocked(cs, ref)
+		}
 	}
 	if ct == nil {
 		if gid, copies := c.globalNamedLocked(ref); gid != "" {
@@ -307,6 +310,54 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 		return ct, n, n.view, &DownNodeError{Container: describe(ct), Node: n.name()}
 	}
 	return ct, n, n.view, nil
+}
+
+// movingNamedLocked is the container a bare name means while a drain or
+// rebalance moves it: the old copy, which still runs, and not the new one
+// the move is creating under the same name and swarm ID. Nil when the name
+// is ambiguous otherwise, or unknown. c.mu is held.
+func (c *Cluster) movingNamedLocked(cs []*model.Container, ref string) *model.Container {
+	name := strings.TrimPrefix(ref, "/")
+	var old *model.Container
+	var named []*model.Container
+	for _, ct := range cs {
+		if strings.TrimPrefix(ct.Name, "/") != name {
+			continue
+		}
+		named = append(named, ct)
+		if c.relocating[ct.ID] {
+			if old != nil {
+				return nil
+			}
+			old = ct
+		}
+	}
+	if old == nil || old.SwarmID == "" {
+		return nil
+	}
+	for _, ct := range named {
+		if ct.SwarmID != old.SwarmID {
+			return nil
+		}
+	}
+	return old
+}
+
+// MovingError is the refusal of a change to a container a drain or a
+// rebalance is moving (a removal, a rename, a stop…): the move would undo
+// it or fail on it. Nil when it is not moving.
+func (c *Cluster) MovingError(ct *model.Container) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.relocating[ct.ID] {
+		return nil
+	}
+	from := ct.Node
+	if n := c.nodes[ct.Node]; n != nil {
+		from = n.name()
+	}
+	return &model.ConflictError{Msg: fmt.Sprintf("Container %s is being moved off %s (a drain or a rebalance): try again when the move has ended; docker ps shows both copies until then",
+		describe(ct), from)}
 }
 
 // byIDLocked finds the container whose full ID is ref, on a node or
@@ -404,6 +455,9 @@ func (c *Cluster) act(ctx context.Context, ref, what string, work time.Duration,
 	}
 	ct, n, _, err := c.find(ref)
 	if err != nil {
+		return err
+	}
+	if err := c.MovingError(ct); err != nil {
 		return err
 	}
 	cctx, cancel := c.userCtx(ctx, n, work)
@@ -520,6 +574,11 @@ func (c *Cluster) Remove(ctx context.Context, ref string, force bool) error {
 	}
 	if down := (*DownNodeError)(nil); errors.As(err, &down) {
 		return c.removeOnDownNode(ctx, ct, n, force)
+	}
+	if ct != nil {
+		if err := c.MovingError(ct); err != nil {
+			return err
+		}
 	}
 	// The removal of a moved container whose old copy is still on a failed
 	// node is recorded before the engine removes it: a primary killed in

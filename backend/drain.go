@@ -357,10 +357,11 @@ func mergeKeys[V any](a, b map[string]V) map[string]bool {
 // relocation is one container to move off its node, to a chosen node or
 // wherever the scheduler says.
 type relocation struct {
-	ct   *model.Container
-	from *node
-	to   string // a node address; empty: the scheduler's choice
-	why  string
+	ct    *model.Container
+	from  *node
+	to    string // a node address; empty: the scheduler's choice
+	why   string
+	drain bool // it leaves a draining node: only while it still drains
 }
 
 // drainPending lists the moves the drained nodes still need: every
@@ -377,7 +378,7 @@ func (c *Cluster) drainPending() []relocation {
 			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) || c.stuck(ct) != "" || time.Now().Before(c.moveRetryAt[ct.ID]) {
 				continue
 			}
-			out = append(out, relocation{ct: ct, from: n, why: n.name() + " is draining"})
+			out = append(out, relocation{ct: ct, from: n, why: n.name() + " is draining", drain: true})
 		}
 	}
 	slices.SortFunc(out, func(a, b relocation) int {
@@ -426,7 +427,7 @@ func (c *Cluster) relocateUnits(ctx context.Context, units [][]relocation, stopA
 	for i, u := range units {
 		first[i] = len(out)
 		for _, m := range u {
-			out = append(out, MoveOutcome{Container: describe(m.ct), From: m.from.name(), Why: m.why, Err: errNotTried})
+			out = append(out, MoveOutcome{Container: describe(m.ct), From: m.from.name(), Why: m.why, Err: errEarlierFailed})
 		}
 	}
 	var (
@@ -470,12 +471,16 @@ func (c *Cluster) relocateUnits(ctx context.Context, units [][]relocation, stopA
 func (c *Cluster) relocateOnce(ctx context.Context, m relocation) (string, error) {
 	c.mu.Lock()
 	busy := c.relocating[m.ct.ID]
-	if !busy {
+	drained := !m.drain || c.avail[m.from.entry.Addr] == model.Drain
+	if !busy && drained {
 		c.relocating[m.ct.ID] = true
 	}
 	c.mu.Unlock()
-	if busy {
+	switch {
+	case busy:
 		return "", fmt.Errorf("%s is already moving", describe(m.ct))
+	case !drained: // activated or paused since the drain listed it: it stays
+		return "", fmt.Errorf("%w: %s is no longer draining", errNotTried, m.from.name())
 	}
 	defer func() {
 		c.mu.Lock()
@@ -485,10 +490,14 @@ func (c *Cluster) relocateOnce(ctx context.Context, m relocation) (string, error
 	return c.relocate(ctx, m)
 }
 
-// errNotTried marks a move skipped after an earlier one failed.
-var errNotTried = errors.New("not tried: an earlier move failed")
+// errNotTried marks a move skipped: an earlier one failed, or its reason
+// no longer holds.
+var errNotTried = errors.New("not tried")
 
-// IsNotTried reports whether a move was skipped after an earlier failure.
+var errEarlierFailed = fmt.Errorf("%w: an earlier move failed", errNotTried)
+
+// IsNotTried reports whether a move was skipped (an earlier one failed,
+// or its node no longer drains).
 func IsNotTried(err error) bool { return errors.Is(err, errNotTried) }
 
 // relocate moves one container: the new copy is created (same name and
