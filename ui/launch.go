@@ -590,8 +590,10 @@ func (a *App) previewLater() {
 	lf.curMu.Unlock()
 }
 
-// recomputingAfter is how long a preview computes before its summary
-// says it is being recomputed (at 1,000 nodes a big Count takes seconds).
+// recomputingAfter is how long a preview of new values computes before
+// the summary says it is being recomputed (at 1,000 nodes a big Count
+// takes seconds). The same values again over a changed cluster (every
+// 500 ms at most) say nothing: the preview shown stays right meanwhile.
 const recomputingAfter = 150 * time.Millisecond
 
 // showRecomputing marks the preview as being recomputed for preview
@@ -616,11 +618,12 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 	var gen uint64
 	seen := false
 	for {
+		typed := false // new values, not the same ones again over a changed cluster
 		select {
 		case <-ctx.Done():
 			return
 		case v := <-lf.reqs:
-			last, seen = v, true
+			last, seen, typed = v, true, true
 		case <-tick.C:
 			if !seen || a.b.Generation() == gen {
 				continue
@@ -632,7 +635,11 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 		lf.curMu.Lock()
 		lf.cur = cancel
 		lf.curMu.Unlock()
-		sign := time.AfterFunc(recomputingAfter, func() { a.update(func() { a.showRecomputing(lf, seq) }) })
+		sign := time.AfterFunc(recomputingAfter, func() {
+			if typed { // the same values again: the preview shown stays right meanwhile
+				a.update(func() { a.showRecomputing(lf, seq) })
+			}
+		})
 		v := last
 		if v.Image == "" {
 			v.Image = "(image)"
