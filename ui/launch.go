@@ -598,13 +598,14 @@ const recomputingAfter = 150 * time.Millisecond
 
 // showRecomputing marks the preview as being recomputed for preview
 // number seq, unless a preview as new was shown since: the summary line
-// leads with "recomputing…", the rest is the last preview's.
+// reads "⟳ recomputing… was: " and the last preview's summary; the rest
+// is the last preview's.
 func (a *App) showRecomputing(lf *launchForm, seq uint64) {
 	if a.launch != lf || lf.installed >= seq {
 		return
 	}
 	summary, rest, _ := strings.Cut(lf.shown, "\n")
-	lf.preview.SetText(a.th.tag(a.th.warn) + "⟳ recomputing…" + a.th.reset() + " " + summary + "\n" + rest)
+	lf.preview.SetText(a.th.tag(a.th.warn) + "⟳ recomputing…" + a.th.reset() + " was: " + summary + "\n" + rest)
 }
 
 // previewWorker computes previews off the UI goroutine, always for the

@@ -398,7 +398,7 @@ func TestThePreviewSaysItIsRecomputingAndTheNewestValuesWin(t *testing.T) {
 	h.typeText("slo")
 	h.wait(settle, "✓ slo → ", "1 of 1 placeable")
 	h.typeText("w")
-	h.wait(settle, "⟳ recomputing… 1 of 1 placeable", "✓ slo → ")
+	h.wait(settle, "⟳ recomputing… was: 1 of 1 placeable", "✓ slo → ")
 	h.typeText("er")
 	h.wait(settle, "✓ slower → ")
 	h.gone(settle, "recomputing")
