@@ -578,16 +578,16 @@ func (a *App) previewLater() {
 		return
 	}
 	v := lf.values()
-	select {
-	case <-lf.reqs:
-	default:
-	}
-	lf.reqs <- v
 	lf.curMu.Lock()
 	if lf.cur != nil {
 		lf.cur() // the preview in the works is for older values: drop it
 	}
 	lf.curMu.Unlock()
+	select {
+	case <-lf.reqs:
+	default:
+	}
+	lf.reqs <- v
 }
 
 // recomputingAfter is how long a preview of new values computes before
@@ -618,18 +618,28 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 	var last launchValues
 	var gen uint64
 	seen := false
+	again := false // the last preview was dropped: compute the latest values at once
 	for {
-		typed := false // new values, not the same ones again over a changed cluster
-		select {
-		case <-ctx.Done():
-			return
-		case v := <-lf.reqs:
-			last, seen, typed = v, true, true
-		case <-tick.C:
-			if !seen || a.b.Generation() == gen {
-				continue
+		typed := again // new values, not the same ones again over a changed cluster
+		if again {
+			select {
+			case v := <-lf.reqs:
+				last = v
+			default: // the dropped one was for the latest values (dropped just after it began)
+			}
+		} else {
+			select {
+			case <-ctx.Done():
+				return
+			case v := <-lf.reqs:
+				last, seen, typed = v, true, true
+			case <-tick.C:
+				if !seen || a.b.Generation() == gen {
+					continue
+				}
 			}
 		}
+		again = false
 		gen = a.b.Generation()
 		seq := lf.seq.Add(1)
 		cctx, cancel := context.WithCancel(ctx)
@@ -659,7 +669,8 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			return // the form closed: no preview to show
 		}
 		if stale {
-			continue // newer values came meanwhile: they are waiting in reqs
+			again = true // newer values came meanwhile
+			continue
 		}
 		a.update(func() {
 			if a.launch != lf {

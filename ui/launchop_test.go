@@ -402,6 +402,14 @@ func TestThePreviewSaysItIsRecomputingAndTheNewestValuesWin(t *testing.T) {
 	h.typeText("er")
 	h.wait(settle, "✓ slower → ")
 	h.gone(settle, "recomputing")
+	// Many keys in a row, each dropping the preview before it: the last
+	// value is always previewed (a key that came just as the worker took
+	// its values dropped the preview of the newest values once, and none
+	// followed).
+	for i := range 40 {
+		h.typeText(string(rune('a' + i%26)))
+	}
+	h.wait(settle, "✓ slowerabcdefghijklmnopqrstuvwxyzabcdefghijklmn → ")
 	shownMu.Lock()
 	defer shownMu.Unlock()
 	if slices.Contains(shown, "slow") {
