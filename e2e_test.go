@@ -149,7 +149,7 @@ func TestConsoleEndToEndOnRealEngines(t *testing.T) {
 		}
 		return ""
 	}
-	s = wait(5*time.Second, "Containers [", "node-3/e2e-pinned")
+	s = wait(15*time.Second, "Containers [", "node-3/e2e-pinned", "waiting: Unable") // the reason comes with the first try to move it
 	if row := rowOf(s, "node-3/e2e-pinned"); !strings.Contains(row, "waiting: Unable") {
 		t.Fatalf("the waiting container's row does not say it waits, and why: %q\n%s", row, s)
 	}
