@@ -201,7 +201,7 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 			}
 			if len(failed) > 0 {
 				code = exitRefused
-				fmt.Fprintf(stdout, "failed to move: %d (the manager keeps trying while the node is draining)\n", len(failed))
+				fmt.Fprintf(stdout, "failed to move: %d (the manager tries again while the node is draining: 15 s later, then twice as late each time, up to 5 minutes)\n", len(failed))
 				for _, o := range failed {
 					fmt.Fprintf(stdout, "  %s: %s\n", o.Container, o.Error)
 				}

@@ -388,7 +388,7 @@ func testOverlayMoveOnDrain(t *testing.T, bed overlayBed) {
 	holder.Process.Kill()
 	holder.Wait()
 	began = time.Now()
-	runsOnceOn(second, 60*time.Second) // a move that stopped its container is tried again 30 s later
+	runsOnceOn(second, 90*time.Second) // a failed move is tried again 15 s later, then 30 s…
 	t.Logf("moved %s after the port was free", time.Since(began).Round(time.Millisecond))
 	ping(t, rc, peer, moved)
 	attachedOnce("after the drain")

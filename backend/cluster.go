@@ -117,11 +117,10 @@ type Cluster struct {
 	moveErrs   map[string]string             // container ID → the last failed move's error, said once
 	// stoppedToMove are running containers a move stopped to free their
 	// name on a cluster-wide network and could not start again: the next
-	// try still moves them as running containers. moveRetryAt holds back
-	// the next try of such a move that failed (each try stops the
-	// container for a moment).
+	// try still moves them as running containers. moveRetry holds back
+	// the next try of a drain's move that failed, longer each time.
 	stoppedToMove map[string]bool
-	moveRetryAt   map[string]time.Time
+	moveRetry     map[string]moveRetry
 	initial       map[string]bool             // addresses of the first discovery listing
 	goneGlobals   map[string]bool             // global IDs being removed: no new copies
 	newGlobals    map[string]bool             // global IDs whose docker run is creating the copies: reconcile waits
@@ -239,7 +238,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetryAt: map[string]time.Time{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{}, removingDown: map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetry: map[string]moveRetry{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{}, removingDown: map[string]bool{},
 		connecting: make(chan struct{}, connectSlots),
 	}
 	c.wheel.slots = make([][]*node, beatSlots(opts.Heartbeat))

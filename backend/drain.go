@@ -216,6 +216,7 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 				res.Blocking = append(res.Blocking, Blocker{Container: ct, Reason: c.stuck(ct)})
 			case ct.ID != "" && (movable(ct) || force):
 				delete(c.moveErrs, ct.ID) // the outcome of this drain, not of an earlier one
+				delete(c.moveRetry, ct.ID)
 				if force && !movable(ct) {
 					c.forced[ct.ID] = true
 				}
@@ -375,7 +376,7 @@ func (c *Cluster) drainPending() []relocation {
 			continue
 		}
 		for _, ct := range n.containers {
-			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) || c.stuck(ct) != "" || time.Now().Before(c.moveRetryAt[ct.ID]) {
+			if c.relocating[ct.ID] || !(movable(ct) || c.forced[ct.ID]) || c.stuck(ct) != "" || time.Now().Before(c.moveRetry[ct.ID].at) {
 				continue
 			}
 			out = append(out, relocation{ct: ct, from: n, why: n.name() + " is draining", drain: true})
@@ -613,7 +614,7 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	delete(c.forced, old.ID)
 	delete(c.moveErrs, old.ID)
 	delete(c.stoppedToMove, old.ID)
-	delete(c.moveRetryAt, old.ID)
+	delete(c.moveRetry, old.ID)
 	c.rebuild(m.from)
 	var failed *node
 	if l := c.landing[sid]; l.failed {
@@ -658,6 +659,20 @@ func (c *Cluster) startNewCopy(ctx context.Context, to *node, id string, stopped
 	}
 	return first
 }
+
+// moveRetry is when a drain's failed move is tried again, and how long it
+// waited last time.
+type moveRetry struct {
+	at   time.Time
+	wait time.Duration
+}
+
+// A drain's move that failed is tried again moveRetryFirst later, then
+// twice as late each time, up to moveRetryMax.
+const (
+	moveRetryFirst = 15 * time.Second
+	moveRetryMax   = 5 * time.Minute
+)
 
 // landing is a move whose old copy is going: evacuate leaves its new copy
 // on to to the move, and says so with failed.
@@ -711,8 +726,19 @@ func (c *Cluster) moveFailed(m relocation, err error) error {
 	c.mu.Lock()
 	same := c.moveErrs[m.ct.ID] == err.Error()
 	c.moveErrs[m.ct.ID] = err.Error()
+	if m.drain {
+		// Each try may stop the container for a moment (overlay networks)
+		// or leave a copy on another engine for one: the next one waits,
+		// longer each time, and is reported.
+		r := c.moveRetry[m.ct.ID]
+		r.wait = min(max(2*r.wait, moveRetryFirst), moveRetryMax)
+		r.at = time.Now().Add(r.wait)
+		c.moveRetry[m.ct.ID] = r
+		err = fmt.Errorf("%w (tried again in %s)", err, r.wait)
+		same = false
+	}
 	c.mu.Unlock()
-	if same { // a drain retries every few seconds: say it once
+	if same { // a rebalance's outcome is said once
 		return err
 	}
 	c.emit(model.Event{Kind: model.EventFailure, Node: m.from.name(), Container: describe(m.ct), ContainerID: m.ct.ID, Action: "move_failed",

@@ -162,7 +162,6 @@ func (c *Cluster) leave(ctx context.Context, m relocation, to *node, shared []mo
 		if err == nil {
 			delete(c.stoppedToMove, old.ID)
 		}
-		c.moveRetryAt[old.ID] = time.Now().Add(stopFirstRetry)
 		c.mu.Unlock()
 		c.reread(ctx, m.from, old.ID)
 		if len(errs) > 0 {
@@ -225,11 +224,6 @@ func (c *Cluster) reattach(ctx context.Context, to *node, ct *model.Container, e
 		c.reread(ctx, to, ct.ID)
 	}
 }
-
-// A move that stopped its container to free its name on a cluster-wide
-// network and failed is tried again stopFirstRetry later, not at the
-// drain's usual pace.
-const stopFirstRetry = 30 * time.Second
 
 // A reconnect is tried connectTries times, connectRetry apart; so is the
 // start of a move's new copy right after the old one left its networks

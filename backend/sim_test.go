@@ -217,7 +217,7 @@ func TestRescheduleOnNodeFailure(t *testing.T) {
 		if ct == nil {
 			t.Fatalf("%s is not on b or c", name)
 		}
-		waitFor(t, time.Second, name+" in its state", func() bool {
+		waitFor(t, 5*time.Second, name+" in its state", func() bool {
 			ct, _, _ := c.Inspect(ct.ID)
 			return ct != nil && ct.State == want
 		})
