@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -36,14 +37,20 @@ const refreshEvery = 100 * time.Millisecond
 // rebuilds share.
 const busyEvery = 300 * time.Millisecond
 
+// maxGap is the longest a rebuild waits after the last because of what
+// that one cost.
+const maxGap = time.Second
+
 // burstEvents is how many events one rebuild takes in to count as a burst.
 const burstEvents = 50
 
 // nextGap is how long after a rebuild the next may start: refreshEvery,
-// busyEvery after a burst, and never less than four times what the
-// rebuild took, so rebuilds take at most a fifth of a core.
+// busyEvery after a burst, and four times what the rebuild took, so
+// rebuilds take at most a fifth of a core, up to maxGap: a rebuild that
+// takes long (a filter over 300,000 rows while 10,000 nodes connect)
+// still leaves the header and the views at most that far behind.
 func nextGap(took time.Duration, events int) time.Duration {
-	gap := max(refreshEvery, 4*took)
+	gap := min(max(refreshEvery, 4*took), maxGap)
 	if events >= burstEvents {
 		gap = max(gap, busyEvery)
 	}
@@ -110,9 +117,10 @@ type App struct {
 	// The header and status line as the last full draw showed them: a
 	// change to either needs one.
 	drawnHeader, drawnStatus string
-	quiet                    time.Duration // quietEvery; tests make it longer
-	kick                     chan struct{} // asks the refresher to arrange a view again (a filter or sort on many rows)
-	follow                   time.Duration // followFor; tests make it longer
+	quiet                    time.Duration          // quietEvery; tests make it longer
+	kick                     chan struct{}          // asks the refresher to arrange a view again (a filter or sort on many rows)
+	front                    atomic.Pointer[string] // the view shown, for the refresher
+	follow                   time.Duration          // followFor; tests make it longer
 
 	// The launch preview's computation (previewText; tests hold it), and
 	// a test hook called when a preview is shown.
@@ -401,7 +409,10 @@ type eventFeed struct {
 // prepare formats the new events and arranges the rows of every view
 // that changed as the operator last filtered and sorted it, off the UI
 // goroutine, so install only swaps. A view whose rows and arrangement
-// are those it last prepared is left out.
+// are those it last prepared is left out. A view not shown whose many
+// rows are filtered or sorted is left to arrange until it is shown (a
+// filter over 300,000 containers is half a second of CPU, and a launch
+// changes them at every rebuild): it keeps its last rows, marked pending.
 func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool) {
 	for _, e := range evs {
 		feed.rows = append(feed.rows, eventRow(e, feed.seq))
@@ -417,10 +428,19 @@ func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool)
 		feed.last = map[string]arranged{}
 	}
 	st.prepared = map[string]arranged{}
+	front := ""
+	if f := a.front.Load(); f != nil {
+		front = *f
+	}
 	for v, rows := range map[string]*rowSet{viewNodes: st.nodeRows, viewContainers: st.ctrRows, viewNetworks: st.netRows,
 		viewEvents: rowsOf(feed.rows[:len(feed.rows):len(feed.rows)])} {
 		c := a.contents[v]
-		if p, ok := feed.last[v]; ok && !first && p.ar == c.publishedArrangement() && p.rows.same(rows) {
+		ar := c.publishedArrangement()
+		if p, ok := feed.last[v]; ok && !first && p.ar == ar && p.rows.same(rows) {
+			continue
+		}
+		if _, ok := feed.last[v]; ok && !first && v != front && rows.len() > syncRows && (ar.filter != "" || ar.sortCol >= 0) {
+			st.later = append(st.later, v)
 			continue
 		}
 		p := c.prepare(rows)
@@ -444,6 +464,16 @@ func (a *App) install(st *state) redraw {
 		if p, ok := st.prepared[v]; ok {
 			a.setRows(v, p)
 			table = table || v == a.current
+		}
+	}
+	for _, v := range st.later {
+		if c := a.contents[v]; !c.pending {
+			c.pending = true // its rows changed: arranged once shown
+			a.title(v)
+			if v == a.current { // shown since the refresher looked
+				a.wake()
+				table = true
+			}
 		}
 	}
 	a.showStatus()
@@ -507,6 +537,10 @@ func (a *App) title(view string) {
 // show switches to a view.
 func (a *App) show(view string) {
 	a.current, a.back = view, ""
+	a.front.Store(&view)
+	if a.contents[view].pending {
+		a.wake() // left to arrange until shown (App.prepare)
+	}
 	a.pages.SwitchToPage(view)
 	a.app.SetFocus(a.tables[view])
 	a.showHints()

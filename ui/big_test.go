@@ -231,6 +231,8 @@ func TestRebuildsAreSpacedByTheirCostAndBursts(t *testing.T) {
 		{time.Millisecond, burstEvents, busyEvery},
 		{100 * time.Millisecond, 0, 400 * time.Millisecond},
 		{100 * time.Millisecond, 1000, 400 * time.Millisecond},
+		{2 * time.Second, 0, maxGap},
+		{2 * time.Second, burstEvents, maxGap},
 	} {
 		if got := nextGap(tt.took, tt.events); got != tt.want {
 			t.Errorf("after a rebuild of %s taking in %d events: next in %s; want %s", tt.took, tt.events, got, tt.want)
@@ -286,4 +288,40 @@ func TestFigureTextsReadAsFormatted(t *testing.T) {
 	if n := figureTexts.n.Load(); n > maxFigures {
 		t.Fatalf("%d figures kept; want at most %d", n, maxFigures)
 	}
+}
+
+// A view not shown whose many rows are sorted or filtered is not
+// arranged again at each change (a sort of 300,000 containers is half a
+// second of CPU, and a launch changes them at every rebuild): it keeps
+// its last rows, marked pending, and is arranged once shown.
+func TestAViewNotShownIsArrangedOnceShown(t *testing.T) {
+	src, err := backend.Open("sim://200?containers=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, src, 160, 40)
+	h.wait(settle, "Nodes: 200/200 healthy")
+	h.typeText("2")
+	h.wait(settle, "Containers [6000]")
+	h.typeText("o")
+	h.wait(settle, "NODE/NAME↑")
+	h.gone(settle, "Containers [6000] …")
+	h.typeText("1")
+	h.wait(settle, "Nodes [200]")
+	if _, err := h.cluster.Create(context.Background(), model.Config{Name: "probe", Image: "busybox:latest"}); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(settle, "Containers: 6000/6001 running")
+	var pending bool
+	var rows int
+	h.app.Application().QueueUpdate(func() {
+		c := h.app.contents[viewContainers]
+		pending, rows = c.pending, c.rows.len()
+	})
+	if !pending || rows != 6000 {
+		t.Fatalf("the containers view, not shown, was arranged again: %d rows, pending %v", rows, pending)
+	}
+	h.typeText("2")
+	h.wait(settle, "Containers [6001]")
+	h.gone(settle, "Containers [6001] …")
 }

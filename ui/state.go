@@ -62,6 +62,7 @@ type state struct {
 
 	// Set by prepare, off the UI goroutine:
 	prepared map[string]arranged // by view: rows filtered and sorted, only for views that changed
+	later    []string            // views whose rows changed, left to arrange until shown (see App.prepare)
 	alerts   []message           // failures and reschedules among the new events, for the status line
 }
 
