@@ -162,34 +162,28 @@ func (c *infoCache) parts(nodes []*model.Node, o model.Overcommit) []*infoPart {
 	return out
 }
 
-// warm makes the parts of the views in fresh (some of nodes) that are not
-// kept yet, outside the lock, yielding every few nodes: the warmer does
-// it so that a call during a start does not encode thousands of nodes.
-func (c *infoCache) warm(nodes, fresh []*model.Node, o model.Overcommit) {
+// warm makes the part of view n if it is not kept yet, outside the lock:
+// the warmer does it, so that a call during a start does not encode
+// thousands of nodes.
+func (c *infoCache) warm(n *model.Node, o model.Overcommit) {
 	c.mu.Lock()
-	c.sweep(nodes, o)
-	var todo []*model.Node
-	for _, n := range fresh {
-		if c.by[n] == nil {
-			todo = append(todo, n)
-		}
+	kept := c.by != nil && c.o == o && c.by[n] != nil
+	c.mu.Unlock()
+	if kept {
+		return
+	}
+	p := nodeInfo(n, o)
+	c.mu.Lock()
+	if c.by != nil && c.o == o && c.by[n] == nil {
+		c.by[n] = p
 	}
 	c.mu.Unlock()
-	made := make([]*infoPart, len(todo))
-	for i, n := range todo {
-		made[i] = nodeInfo(n, o)
-		if i%64 == 63 {
-			runtime.Gosched()
-		}
-	}
+}
+
+// sweepFor is sweep with the lock taken.
+func (c *infoCache) sweepFor(nodes []*model.Node, o model.Overcommit) {
 	c.mu.Lock()
-	if c.o == o {
-		for i, n := range todo {
-			if c.by[n] == nil {
-				c.by[n] = made[i]
-			}
-		}
-	}
+	c.sweep(nodes, o)
 	c.mu.Unlock()
 }
 
