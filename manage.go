@@ -238,6 +238,9 @@ func parseManage(args []string, stderr io.Writer) (*manageConfig, error) {
 		if _, err := st.Load(context.Background()); err != nil {
 			return nil, fmt.Errorf("node availability cannot be read (fix the file, or move it away to start with every node active): %w", err)
 		}
+		if err := st.CheckWritable(); err != nil {
+			return nil, fmt.Errorf("node availability could not be kept (choose another --state-file): %w", err)
+		}
 		if _, err := st.Removed(context.Background()); err != nil {
 			return nil, fmt.Errorf("removal records cannot be read (fix the file, or move it away): %w", err)
 		}

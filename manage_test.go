@@ -41,6 +41,8 @@ func TestManageFlagsAsSwarm(t *testing.T) {
 			want: "node availability cannot be read (fix the file, or move it away to start with every node active): state file testdata/state-broken.json: invalid character 'n' looking for beginning of object key string"},
 		{name: "a state file with an unknown availability", args: []string{"--state-file", "testdata/state-bad-availability.json", "a:1"},
 			want: "node availability cannot be read (fix the file, or move it away to start with every node active): state file testdata/state-bad-availability.json, node 127.0.0.1:2375: unknown availability \"asleep\" (want active, pause or drain)"},
+		{name: "a state file that cannot be written", args: []string{"--state-file", "/proc/nonexistent/state.json", "a:1"},
+			want: "node availability could not be kept (choose another --state-file): state file /proc/nonexistent/state.json: mkdir /proc/nonexistent: no such file or directory"},
 		{name: "an unknown flag", args: []string{"--colour", "a:1"}, want: "unknown flag: --colour"},
 		{name: "a bad -H", args: []string{"-H", "http://x", "a:1"}, want: `invalid -H "http://x": want tcp://host:port or unix:///path`},
 		{name: "-H unix:// without a path", args: []string{"-H", "unix://", "a:1"}, want: `invalid -H "unix://": want tcp://host:port or unix:///path`},

@@ -103,6 +103,11 @@ func parseArgs(fs *pflag.FlagSet, args []string, nargs int) (int, bool) {
 		return exitUsage, false
 	}
 	if fs.NArg() != nargs {
+		what := "too many arguments"
+		if fs.NArg() < nargs {
+			what = "too few arguments"
+		}
+		fmt.Fprintf(fs.Output(), "swarmdeck %s: %s: want %d, got %d %q\n", fs.Name(), what, nargs, fs.NArg(), fs.Args())
 		fs.Usage()
 		return exitUsage, false
 	}

@@ -110,6 +110,8 @@ dry run: nothing moved
 		{[]string{"rebalance", "--max-moves", "abc"}, `swarmdeck rebalance: invalid argument "abc" for "--max-moves" flag`},
 		{[]string{"rebalance", "--max-moves", "1e3"}, `swarmdeck rebalance: invalid argument "1e3" for "--max-moves" flag`},
 		{[]string{"node", "drain", "", "--host", host}, "swarmdeck node: the node name is empty"},
+		{[]string{"node", "drain", "n1", "n2", "--host", host}, `swarmdeck node: too many arguments: want 2, got 3 ["drain" "n1" "n2"]`},
+		{[]string{"node", "drain", "--host", host}, `swarmdeck node: too few arguments: want 2, got 1 ["drain"]`},
 		{[]string{"node", "drain", "n2", "--wait", "-5s", "--host", host}, "swarmdeck node: --wait must be 0 or more, got -5s"},
 	} {
 		if _, errs, code := run(tc.args...); code != exitUsage || !strings.Contains(errs, tc.want) {

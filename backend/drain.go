@@ -634,8 +634,10 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	if failed != nil {
 		return to.name(), c.moveFailed(m, fmt.Errorf("%s failed as the move ended: the container waits to be rescheduled", to.name()))
 	}
-	c.emit(model.Event{Kind: model.EventMove, Node: to.name(), Container: describe(ct), ContainerID: ct.ID, Action: "move",
-		Message: fmt.Sprintf("moved %s from %s to %s: %s", describe(ct), m.from.name(), to.name(), m.why)})
+	took := time.Since(q.since).Round(time.Millisecond)
+	c.emit(model.Event{Kind: model.EventMove, Node: to.name(), Container: describe(ct), ContainerID: ct.ID, Action: "move", Duration: took,
+		Message: fmt.Sprintf("moved %s from %s to %s: %s", describe(ct), m.from.name(), to.name(), m.why)},
+		"from", m.from.name(), "cause", m.why)
 	return to.name(), nil
 }
 
@@ -742,6 +744,6 @@ func (c *Cluster) moveFailed(m relocation, err error) error {
 		return err
 	}
 	c.emit(model.Event{Kind: model.EventFailure, Node: m.from.name(), Container: describe(m.ct), ContainerID: m.ct.ID, Action: "move_failed",
-		Message: err.Error() + " (" + m.why + ")"})
+		Message: err.Error() + " (" + m.why + ")"}, "cause", m.why, "error", err.Error())
 	return err
 }

@@ -1,12 +1,16 @@
 package backend
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -329,4 +333,51 @@ func TestMovesNotStartedWhenTheDrainEndsStay(t *testing.T) {
 	if got := len(names(c, "b:2375")); got != moveConcurrency {
 		t.Fatalf("b holds %d containers: %v; want the %d moved before a was activated", got, names(c, "b:2375"), moveConcurrency)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// A drain's move is a structured log record that says where from, why and
+// how long it took, as a reschedule's does.
+func TestAMoveIsLoggedWithItsCauseAndDuration(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, running("web", true)), simNode("b", 4, 8<<30, nil)})
+	var logs syncBuffer
+	opts := fast()
+	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	c := startSim(t, src, opts)
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	res, err := c.SetAvailability(context.Background(), "a", model.Drain, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.WaitDrain(context.Background(), res)
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var rec struct {
+			Event, From, Cause, Node string
+			Duration                 time.Duration
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Event == "move" {
+			if rec.From != "a" || rec.Node != "b" || rec.Cause != "a is draining" || rec.Duration <= 0 {
+				t.Fatalf("move record %s", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no move record in\n%s", logs.String())
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +119,12 @@ func DefaultStatePath(discovery string) string {
 	if err != nil {
 		dir = os.TempDir()
 	}
+	if list, ok := strings.CutPrefix(discovery, "nodes://"); ok {
+		// The same engines in another order are the same cluster.
+		addrs := strings.Split(list, ",")
+		slices.Sort(addrs)
+		discovery = "nodes://" + strings.Join(addrs, ",")
+	}
 	sum := sha256.Sum256([]byte(discovery))
 	return filepath.Join(dir, "swarmdeck", "state-"+hex.EncodeToString(sum[:6])+".json")
 }
@@ -208,6 +215,22 @@ func (s *FileState) write(f stateFile) error {
 		return fmt.Errorf("state file: %w", err)
 	}
 	return nil
+}
+
+// CheckWritable reports whether the file can be written where it is: its
+// folder made if missing, a file created in it and removed. A manager
+// checks at start, rather than at the first pause or drain.
+func (s *FileState) CheckWritable() error {
+	dir := filepath.Dir(s.Path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("state file %s: %w", s.Path, err)
+	}
+	tmp, err := os.CreateTemp(dir, ".state-*.json")
+	if err != nil {
+		return fmt.Errorf("state file %s: %w", s.Path, err)
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
 }
 
 // Watch implements StateStore: one manager owns the file.

@@ -18,6 +18,9 @@ func TestTheDefaultStateFileIsOnePerDiscovery(t *testing.T) {
 	if again := DefaultStatePath("nodes://10.0.0.1:2375,10.0.0.2:2375"); again != a {
 		t.Errorf("the same discovery gave %s, then %s", a, again)
 	}
+	if other := DefaultStatePath("nodes://10.0.0.2:2375,10.0.0.1:2375"); other != a {
+		t.Errorf("the same engines in another order gave %s, then %s", a, other)
+	}
 	for _, p := range []string{a, b} {
 		if dir := filepath.Dir(p); filepath.Base(dir) != "swarmdeck" || !strings.HasPrefix(filepath.Base(p), "state-") {
 			t.Errorf("%s is not swarmdeck/state-HASH.json in the user's configuration folder", p)
