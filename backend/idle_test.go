@@ -82,21 +82,7 @@ func BenchmarkRefreshUnchanged(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts := Options{RefreshMin: time.Hour} // only the benchmark's refreshes
-	c, err := New(src, opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c.Run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	c := startSim(b, src, Options{RefreshMin: time.Hour}) // only the benchmark's refreshes
 	for !allHealthy(c, 1000)() {
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -109,7 +95,7 @@ func BenchmarkRefreshUnchanged(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if err := c.refresh(ctx, nodes[i%len(nodes)], nil); err != nil {
+		if err := c.refresh(context.Background(), nodes[i%len(nodes)], nil); err != nil {
 			b.Fatal(err)
 		}
 	}

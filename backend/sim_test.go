@@ -43,7 +43,7 @@ func running(name string, policy bool) *model.Container {
 }
 
 // startSim runs a manager over simulated engines until the test ends.
-func startSim(t *testing.T, src *Source, opts Options) *Cluster {
+func startSim(t testing.TB, src *Source, opts Options) *Cluster {
 	t.Helper()
 	c, err := New(src, opts)
 	if err != nil {
