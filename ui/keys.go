@@ -589,8 +589,8 @@ func (a *App) askStopLaunch() {
 	a.showStatus()
 	a.showModal(fmt.Sprintf("Stop launching %s? It is paused until you answer.", op.what), []string{"Go on", "Stop"}, func(label string) {
 		if label == "Stop" && a.launching == op {
-			op.cancel()
-			a.say("stopping the launch of "+op.what+"…", false)
+			op.stop()
+			a.say("stopping the launch of "+op.what+" after the container in flight…", false)
 			return
 		}
 		op.resume()

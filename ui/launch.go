@@ -270,13 +270,29 @@ type launchLayout struct {
 // launchOp is a launch running in the background: the status line shows
 // its progress, Esc offers to stop it.
 type launchOp struct {
-	what   string // the name (or image) launched
-	count  int
-	cancel context.CancelFunc
-	done   atomic.Int64 // containers done
+	what  string // the name (or image) launched
+	count int
+	done  atomic.Int64 // containers done
 
-	mu     sync.Mutex
-	paused chan struct{} // set while "Stop launching?" is open; closed to go on
+	mu      sync.Mutex
+	paused  chan struct{} // set while "Stop launching?" is open; closed to go on
+	stopped bool          // y: no container after the one in flight
+}
+
+// errStopped is how a launch the operator stopped ends its next wait.
+var errStopped = errors.New("launch stopped")
+
+// stop ends the launch before its next container; the one in flight
+// finishes and is counted (cancelling it could leave a container made
+// but not counted, nor started).
+func (op *launchOp) stop() {
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.stopped = true
+	if op.paused != nil {
+		close(op.paused)
+		op.paused = nil
+	}
 }
 
 // pause holds the launch before its next container (the one in flight
@@ -312,17 +328,21 @@ func (op *launchOp) progress(pulling string) string {
 }
 
 // wait returns when the launch may start its next container: at once
-// unless it is paused; ctx's error if it ends meanwhile.
+// unless it is paused; errStopped once it is stopped, ctx's error if ctx
+// ends meanwhile.
 func (op *launchOp) wait(ctx context.Context) error {
 	op.mu.Lock()
-	ch := op.paused
+	ch, stopped := op.paused, op.stopped
 	op.mu.Unlock()
-	if ch == nil {
+	switch {
+	case stopped:
+		return errStopped
+	case ch == nil:
 		return ctx.Err()
 	}
 	select {
 	case <-ch:
-		return ctx.Err()
+		return op.wait(ctx) // resumed, or stopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -760,7 +780,7 @@ func (a *App) submitLaunch() {
 	}
 	what := cmp.Or(cfg.Name, cfg.Image)
 	ctx, cancel := context.WithCancel(a.ctx)
-	op := &launchOp{what: what, count: count, cancel: cancel}
+	op := &launchOp{what: what, count: count}
 	a.launching = op
 	a.closeLaunch()
 	a.show(viewContainers)
