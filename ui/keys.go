@@ -442,19 +442,35 @@ func actionable(key string) bool {
 }
 
 // targets are the containers an action applies to: the marked ones
-// still shown, else the selected one.
-func (a *App) targets() []string {
+// shown, else, when nothing is marked, the selected one; hidden is how
+// many marked ones the filter hides (they are left alone). Marks of
+// containers that are gone are dropped. It reads every row: on a key.
+func (a *App) targets() (keys []string, hidden int) {
 	c := a.contents[viewContainers]
-	var keys []string
+	if len(c.marked) > 0 {
+		present := map[string]bool{}
+		for i := range c.rows.len() {
+			if k := c.rows.at(i).key; c.marked[k] {
+				present[k] = true
+			}
+		}
+		for k := range c.marked {
+			if !present[k] {
+				delete(c.marked, k)
+			}
+		}
+		a.title(viewContainers)
+	}
 	for _, i := range c.view {
 		if k := c.rows.at(i).key; c.marked[k] && actionable(k) {
 			keys = append(keys, k)
 		}
 	}
-	if len(keys) == 0 && actionable(a.selected()) {
+	hidden = len(c.marked) - len(keys)
+	if len(c.marked) == 0 && actionable(a.selected()) {
 		keys = []string{a.selected()}
 	}
-	return keys
+	return keys, hidden
 }
 
 // toggleMark marks or unmarks the selected container (Space), for bulk
@@ -484,8 +500,12 @@ func (a *App) containerAction(what string, ask bool) {
 	if a.current != viewContainers {
 		return
 	}
-	refs := a.targets()
+	refs, hidden := a.targets()
 	if len(refs) == 0 {
+		if hidden > 0 {
+			a.say(fmt.Sprintf("%s: the %d marked containers are hidden by the filter /%s (Esc clears it; Esc again clears the marks)",
+				what, hidden, a.contents[viewContainers].filter), true)
+		}
 		return
 	}
 	name := a.containerName(refs[0])
@@ -513,10 +533,10 @@ func (a *App) containerAction(what string, ask bool) {
 				}
 			}
 			a.update(func() {
-				if len(refs) > 1 {
-					clear(a.contents[viewContainers].marked)
-					a.title(viewContainers)
+				for _, ref := range refs { // done with: a mark of a removed one would count on
+					delete(a.contents[viewContainers].marked, ref)
 				}
+				a.title(viewContainers)
 				if len(refs) > 1 && len(errs) > 0 {
 					a.done(fmt.Sprintf("%s %s (%d failed)", what, name, len(errs)), errors.Join(errs...))
 					return
@@ -532,6 +552,9 @@ func (a *App) containerAction(what string, ask bool) {
 		}
 		if what == "remove" {
 			q += " A running one is killed first."
+		}
+		if hidden > 0 {
+			q += fmt.Sprintf(" (%d more marked are hidden by the filter: left alone.)", hidden)
 		}
 		a.confirm(q, run)
 		return

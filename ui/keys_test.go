@@ -223,3 +223,56 @@ func TestEveryKeyOnAnEmptyViewAnswers(t *testing.T) {
 		h.gone(settle, " [0/")
 	}
 }
+
+// TestMarksFollowTheirContainers: a mark goes with the container acted
+// on (the outside trial: Space, D, y left "1 marked" behind, and the next
+// mark read "2 marked"); marks the filter hides are left alone, and D
+// says so, rather than nothing, when every mark is hidden.
+func TestMarksFollowTheirContainers(t *testing.T) {
+	h := start(t, demoSource(t), 200, 30)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("2")
+	h.wait(settle, "Containers [6]")
+	h.key(tcell.KeyHome) // eu-1/cache-eu
+	h.typeText(" ")
+	h.wait(settle, "1 marked", "✓ eu-1/cache-eu")
+	h.typeText("D")
+	h.wait(settle, "Remove container eu-1/cache-eu?")
+	h.typeText("y")
+	h.wait(settle, "remove eu-1/cache-eu: done", "Containers [5]")
+	h.gone(settle, "marked")
+	h.key(tcell.KeyHome) // eu-1/db
+	h.typeText(" ")
+	h.wait(settle, "1 marked", "✓ eu-1/db")
+
+	// db is marked; mark both webs, then hide them all behind /batch.
+	h.typeText("/web-")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [2/5] /web-")
+	h.typeText(" j ")
+	h.wait(settle, "3 marked")
+	h.key(tcell.KeyEscape)
+	h.typeText("/batch")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [1/5] /batch")
+	h.typeText("D")
+	h.waitStatus(func(s string) bool {
+		return strings.HasPrefix(s, "remove: the 3 marked containers are hidden by the filter /batch (Esc clears it")
+	})
+	if n := countNamed(h.cluster, "web-") + countNamed(h.cluster, "db") + countNamed(h.cluster, "batch-old"); n != 4 {
+		t.Fatalf("D with every mark hidden removed something: %d of web-1, web-2, db, batch-old left", n)
+	}
+
+	// Two of the three shown: D removes those two, names the one left.
+	h.key(tcell.KeyEscape)
+	h.typeText("/web-")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [2/5] /web-", "3 marked")
+	h.typeText("D")
+	h.wait(settle, "Remove 2 containers?", "1 more marked are hidden by the filter: left alone.")
+	h.typeText("y")
+	h.wait(settle, "remove 2 containers: done", "Containers [0/3] /web-", "1 marked")
+	if countNamed(h.cluster, "db") != 1 {
+		t.Fatal("db, marked but hidden, was removed")
+	}
+}
