@@ -276,3 +276,22 @@ func TestMarksFollowTheirContainers(t *testing.T) {
 		t.Fatal("db, marked but hidden, was removed")
 	}
 }
+
+// TestThePreviewRefusesABadImageReference: the preview says an image
+// reference is not valid, as the launch would fail (the outside trial's
+// "Bad Image!!" was "1 of 1 placeable … it is pulled there first").
+func TestThePreviewRefusesABadImageReference(t *testing.T) {
+	h := start(t, demoSource(t), 160, 45)
+	h.wait(settle, "Nodes [6]")
+	h.typeText("n")
+	h.wait(settle, "Where it would go")
+	h.typeText("Bad Image!!")
+	h.wait(settle, `✗ Image: "Bad Image!!": invalid reference format`, "✗ Image")
+	h.gone(settle, "placeable")
+	for range len("Bad Image!!") {
+		h.key(tcell.KeyBackspace2)
+	}
+	h.typeText("nginx:1.25")
+	h.wait(settle, "1 of 1 placeable")
+	h.gone(settle, "✗ Image")
+}

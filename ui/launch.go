@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
@@ -42,6 +43,9 @@ const (
 	onFailureGoOn = "go on" // try every one, and count the failures
 )
 
+// noImage stands for the image in a preview before one is typed.
+const noImage = "(image)"
+
 // launchError is a form value that is wrong, with the field it is in.
 type launchError struct {
 	Field string
@@ -61,6 +65,11 @@ func (v launchValues) config() (model.Config, int, error) {
 		Labels: map[string]string{}, NetworkMode: "bridge"}
 	if cfg.Image == "" {
 		return bad("Image", errors.New("an image is required"))
+	}
+	if cfg.Image != noImage {
+		if _, err := reference.ParseAnyReference(cfg.Image); err != nil {
+			return bad("Image", fmt.Errorf("%q: %w", cfg.Image, err)) // dockerd's words: invalid reference format…
+		}
 	}
 	if err := model.CheckName(cfg.Name); err != nil {
 		return bad("Name", err)
@@ -197,7 +206,7 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 			soft = dim + " (soft expressions dropped)" + rs
 		}
 		fmt.Fprintf(&sb, "%s✓ %s → %s%s%s\n", ok, label, p.Node.Name, rs, soft)
-		if cfg.Image != "(image)" && !hasImage(p.Node, cfg.Image) { // "(image)": none typed yet
+		if cfg.Image != noImage && !hasImage(p.Node, cfg.Image) {
 			fmt.Fprintf(&sb, "   %s⇣ %s is not on %s: it is pulled there first%s\n", th.tag(th.accent), tview.Escape(cfg.Image), p.Node.Name, rs)
 		}
 		if i == 0 {
@@ -673,7 +682,7 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 		})
 		v := last
 		if v.Image == "" {
-			v.Image = "(image)"
+			v.Image = noImage
 		}
 		nodes := a.b.Nodes()
 		v.MaxCPUs = 0
