@@ -172,6 +172,7 @@ func TestFilterRegexpsMatchCellByCell(t *testing.T) {
 		{"^eu-1/", "Containers [2/6]", []string{"eu-1/db", "eu-1/cache-eu"}, []string{"eu-2/web-1"}},
 		{"!^eu-", "Containers [2/6]", []string{"us-1/web-2", "us-1/cache-us"}, []string{"eu-1/db"}},
 		{"name:^us-1/.*-us$", "Containers [1/6]", []string{"us-1/cache-us"}, []string{"us-1/web-2"}},
+		{"!", "Containers [6/6]", []string{"eu-1/db", "us-1/web-2"}, nil}, // "!" alone excludes nothing (it showed no row)
 	} {
 		h.typeText("/" + c.filter)
 		h.key(tcell.KeyEnter)

@@ -489,6 +489,10 @@ func compileFilter(f string, columns []string) filterMatch {
 		return m
 	}
 	if rest, ok := strings.CutPrefix(f, "!"); ok {
+		if rest == "" { // "!" alone, on the way to "!term": no filter yet
+			m.empty = true
+			return m
+		}
 		m.not, f = true, rest
 	}
 	if name, rest, ok := strings.Cut(f, ":"); ok {
