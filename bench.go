@@ -20,6 +20,14 @@ import (
 const wayStart = "start"
 
 // bench runs the C1M benchmark: `swarmdeck bench --way sched,cluster,api`.
+// The largest benchmark: a million nodes, ten million containers (placed
+// or, with --per-node, on the nodes at start), 1,024 clients.
+const (
+	benchMaxNodes      = 1_000_000
+	benchMaxContainers = 10_000_000
+	benchMaxClients    = 1024
+)
+
 func bench(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,6 +66,22 @@ func bench(args []string, stdout, stderr io.Writer) int {
 	if opts.Nodes < 1 || opts.Containers < 1 || opts.Clients < 1 || perNode < 0 {
 		fmt.Fprintln(stderr, "swarmdeck bench: --nodes, --containers and --clients must be at least 1, --per-node at least 0")
 		return exitUsage
+	}
+	// Bounds that fit this process's memory (about 1 KiB a container and
+	// a node): beyond them it would run out of memory, not measure.
+	for _, b := range []struct {
+		flag     string
+		got, max int
+	}{
+		{"--nodes", opts.Nodes, benchMaxNodes},
+		{"--containers", opts.Containers, benchMaxContainers},
+		{"--clients", opts.Clients, benchMaxClients},
+		{"--per-node", perNode, benchMaxContainers / opts.Nodes},
+	} {
+		if b.got > b.max {
+			fmt.Fprintf(stderr, "swarmdeck bench: %s %d is more than this benchmark handles (at most %d)\n", b.flag, b.got, b.max)
+			return exitUsage
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

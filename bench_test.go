@@ -26,6 +26,12 @@ func TestBenchCommand(t *testing.T) {
 			wantErr: "swarmdeck bench: --way \"postal\": want sched, cluster, api, start\n"},
 		{name: "no containers", args: []string{"--containers", "0"}, code: 2,
 			wantErr: "swarmdeck bench: --nodes, --containers and --clients must be at least 1, --per-node at least 0\n"},
+		{name: "more nodes than memory holds", args: []string{"--nodes", "1000000000000"}, code: 2,
+			wantErr: "swarmdeck bench: --nodes 1000000000000 is more than this benchmark handles (at most 1000000)\n"},
+		{name: "more containers than memory holds", args: []string{"--containers", "1000000000000"}, code: 2,
+			wantErr: "swarmdeck bench: --containers 1000000000000 is more than this benchmark handles (at most 10000000)\n"},
+		{name: "more containers at start than memory holds", args: []string{"--way", "start", "--nodes", "100000", "--per-node", "200"}, code: 2,
+			wantErr: "swarmdeck bench: --per-node 200 is more than this benchmark handles (at most 100)\n"},
 		{name: "more than the nodes hold", args: []string{"--nodes", "1", "--containers", "5000"}, code: 1,
 			wantErr: "swarmdeck bench: sched: placement 404: no resources available to schedule container\n"},
 	} {

@@ -139,7 +139,7 @@ func contains(s []string, v string) bool {
 type placed struct {
 	Name   string        `json:"name"`
 	Node   string        `json:"node"`
-	Ranked []string      `json:"ranked"`
+	Ranked []string      `json:"ranked,omitempty"`
 	Soft   *bool         `json:"soft,omitempty"`
 	Nodes  []explainNode `json:"nodes,omitempty"`
 	asked  model.Config  // what was requested, to word the scores
@@ -227,9 +227,11 @@ func place(args []string, stdout, stderr io.Writer) int {
 		js = &jsonArray{w: out}
 		defer js.close()
 	}
-	// Text mode without --explain prints only the chosen node: the
-	// best-node path (no ranking), and nothing is kept per placement.
-	rank := f.explain || js != nil
+	// Without --explain only the chosen node is printed (the best-node
+	// path, nothing kept per placement), but for one placement in JSON,
+	// whose "ranked" lists every node that passed: with --count, a ranking
+	// per placement would repeat every node's name each time.
+	rank := f.explain || js != nil && f.count == 1
 	for i := 1; i <= f.count; i++ {
 		cfg := base
 		if f.name != "" && f.count > 1 {

@@ -160,7 +160,7 @@ func decodeDoc(path string, data []byte, raw *rawFile) error {
 		if errors.Is(err, io.EOF) {
 			return &Error{Path: path, Msg: "the file is empty: a cluster file lists its nodes under nodes:"}
 		}
-		return yamlError(path, err, 0)
+		return yamlError(path, data, err, 0)
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
@@ -257,7 +257,7 @@ func parseStream(path string, data []byte, sp split) (f *File, err error, done b
 			var te *yaml.TypeError
 			switch err := dec.Decode(&d.rs); {
 			case errors.As(err, &te):
-				d.err = yamlError(path, err, first.line-1)
+				d.err = yamlError(path, data, err, first.line-1)
 			case err != nil || len(d.rs) != len(group):
 				d.own = false
 			default:
@@ -350,8 +350,10 @@ func (r *rawNode) shift(d int) {
 }
 
 // yamlError turns the decoder's error into the file's words, its line
-// moved by base.
-func yamlError(path string, err error, base int) error {
+// moved by base. A value of the wrong type is named by its key, read from
+// that line of file (the decoder says only "cannot unmarshal !!str `lots`
+// into float64").
+func yamlError(path string, file []byte, err error, base int) error {
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
 	typed := errors.As(err, &te)
@@ -361,9 +363,29 @@ func yamlError(path string, err error, base int) error {
 	first := strings.TrimPrefix(msgs[0], "yaml: ")
 	if m := yamlLine.FindStringSubmatch(first); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{Path: path, Line: line + base, Msg: typeNames.Replace(m[2]), typed: typed}
+		msg := typeNames.Replace(m[2])
+		if key := keyOnLine(file, line+base); typed && key != "" && strings.HasPrefix(msg, "cannot unmarshal") {
+			msg = key + ": " + msg
+		}
+		return &Error{Path: path, Line: line + base, Msg: msg, typed: typed}
 	}
 	return &Error{Path: path, Msg: typeNames.Replace(first), typed: typed}
+}
+
+// yamlKey is a block mapping's key at the start of a line ("  cpus: x",
+// "- name: a").
+var yamlKey = regexp.MustCompile(`^\s*(?:-\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*:(?:\s|$)`)
+
+// keyOnLine is the key that line n (from 1) of file begins with, or "".
+func keyOnLine(file []byte, n int) string {
+	for i := 1; i < n && len(file) > 0; i++ {
+		_, file, _ = bytes.Cut(file, []byte("\n"))
+	}
+	line, _, _ := bytes.Cut(file, []byte("\n"))
+	if m := yamlKey.FindSubmatch(line); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 type parser struct {

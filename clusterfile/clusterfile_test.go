@@ -17,7 +17,7 @@ func TestBrokenFilesNameTheLineAndTheProblem(t *testing.T) {
 		{"unknown-node-key.yaml", "5: field lables not found in a node (keys: name, id, addr, cpus, memory, labels, health, failures, version, images, containers)"},
 		{"bad-memory.yaml", `4: node a: memory: invalid size: 'lots' (want bytes or a size such as 512m, 2g or 2GiB)`},
 		{"fractional-node-cpus.yaml", "3: node a: cpus must be a whole number from 1 to 1048576"},
-		{"words-for-cpus.yaml", "3: cannot unmarshal !!str `four` into float64"},
+		{"words-for-cpus.yaml", "3: cpus: cannot unmarshal !!str `four` into float64"},
 		{"no-cpus.yaml", "2: node a: cpus must be a whole number from 1 to 1048576"},
 		{"bad-strategy.yaml", `1: strategy not supported: "roundrobin" (use spread, binpack or random)`},
 		{"bad-filter.yaml", `1: filter not supported: "ports" (use health, port, containerslots, dependency, affinity, constraint, whitelist)`},
