@@ -500,7 +500,18 @@ func (a *App) layoutHeader() {
 	a.root.ResizeItem(a.header, max(lines, 1), 0)
 }
 
-// setRows replaces a table's rows, keeping the selected row by key.
+// toTop puts the cursor on the front view's first row, if it has one: a
+// new order is seen from its start.
+func (a *App) toTop() {
+	if len(a.contents[a.current].view) > 0 {
+		a.tables[a.current].Select(1, 0)
+	}
+}
+
+// setRows replaces a table's rows, keeping the selected row by key,
+// unless the cursor is on the first row: it stays there (at start the
+// rows come in as nodes connect, and a first row followed by its key
+// scrolled the view to the middle).
 func (a *App) setRows(view string, p arranged) {
 	t, c := a.tables[view], a.contents[view]
 	sel, _ := t.GetSelection()
@@ -508,6 +519,9 @@ func (a *App) setRows(view string, p arranged) {
 	r := p.selAt // found by the refresher: no search here
 	if !c.swap(p) || p.sel != key {
 		r = c.find(key) // the view was arranged here, or the selection moved since
+	}
+	if sel <= 1 && len(c.view) > 0 {
+		r = 1 // the cursor at the top stays there: the list as it comes, a new sort from its start
 	}
 	if r > 0 {
 		t.Select(r, 0)

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -324,4 +325,77 @@ func TestAViewNotShownIsArrangedOnceShown(t *testing.T) {
 	h.typeText("2")
 	h.wait(settle, "Containers [6001]")
 	h.gone(settle, "Containers [6001] …")
+}
+
+// The cursor on the first row stays on the first row when rows come in
+// before it (at start, nodes connect in any order: a first row followed
+// by its key scrolled the containers view to the middle); a cursor moved
+// down follows its row.
+func TestTheFirstRowStaysOnTopAsRowsComeIn(t *testing.T) {
+	a := New(nil)
+	c := a.contents[viewContainers]
+	all := manyRows(3, 30)
+	a.setRows(viewContainers, c.prepare(rowsOf(all[60:]))) // node-3 connected first
+	a.tables[viewContainers].Select(1, 0)
+	a.setRows(viewContainers, c.prepare(rowsOf(all))) // then node-1 and node-2, listed before it
+	if sel, _ := a.tables[viewContainers].GetSelection(); sel != 1 || c.key(1) != "0-0" {
+		t.Fatalf("the cursor moved to row %d; want it on top (node-1/app-1)", sel)
+	}
+	a.tables[viewContainers].Select(5, 0) // node-1/app-5 (key 0-4)
+	key := c.key(5)
+	rows := manyRows(3, 30)
+	rows = append(rows[60:], rows[:60]...) // node-3's rows first now
+	a.setRows(viewContainers, c.prepare(rowsOf(rows)))
+	if sel, _ := a.tables[viewContainers].GetSelection(); c.key(sel) != key || sel != 35 {
+		t.Fatalf("the cursor is on row %d (%s); want row 35 (%s)", sel, c.key(sel), key)
+	}
+}
+
+// After o or O the view is seen from the start of its new order, also
+// when the rows are many (arranged by the refresher).
+func TestANewSortIsSeenFromItsStart(t *testing.T) {
+	src, err := backend.Open("sim://200?containers=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, src, 160, 40)
+	h.wait(settle, "Nodes: 200/200 healthy")
+	h.typeText("2")
+	h.wait(settle, "Containers [6000]")
+	h.typeText("oo")
+	h.wait(settle, "IMAGE↑")
+	h.gone(settle, "Containers [6000] …")
+	h.typeText("O")
+	h.wait(settle, "IMAGE↓")
+	h.gone(settle, "Containers [6000] …")
+	var sel int
+	var image string
+	h.app.Application().QueueUpdate(func() {
+		c := h.app.contents[viewContainers]
+		sel, _ = h.app.tables[viewContainers].GetSelection()
+		image = c.rows.at(c.view[sel-1]).cell(1).text
+	})
+	if sel != 1 || image != "redis:7" {
+		t.Fatalf("after IMAGE↓ the cursor is on row %d (%s); want row 1 (redis:7)", sel, image)
+	}
+}
+
+// While nodes connect (10,000 take a while) the header counts them as
+// connecting, not as unhealthy; before discovery lists any, it says so.
+func TestTheHeaderCountsNodesStillConnecting(t *testing.T) {
+	h := start(t, demoSource(t), 200, 40)
+	h.wait(settle, "Nodes [6]")
+	for _, tt := range []struct {
+		f    figures
+		want string
+	}{
+		{figures{nodes: 10000, healthy: 212, pending: 9788}, "Nodes: 212/10000 healthy, 9788 connecting"},
+		{figures{nodes: 10000, healthy: 9990}, "Nodes: 9990/10000 healthy"},
+		{figures{}, "Nodes: none listed yet"},
+	} {
+		text, _ := headerOf(h.cluster, newTheme(), tt.f).layout(0)
+		if plain := regexp.MustCompile(`\[[^\]]*\]`).ReplaceAllString(text, ""); !strings.Contains(plain, tt.want) {
+			t.Errorf("the header for %+v says\n%s\nwant %q", tt.f, plain, tt.want)
+		}
+	}
 }

@@ -111,9 +111,11 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		a.show(viewOrder[ev.Rune()-'1'])
 	case 'o':
 		a.contents[a.current].cycleSort()
+		a.toTop()
 		a.title(a.current)
 	case 'O':
 		a.contents[a.current].reverse()
+		a.toTop()
 	case 'j':
 		return tcell.NewEventKey(tcell.KeyDown, 0, tcell.ModNone)
 	case 'k':

@@ -134,6 +134,9 @@ func build(b Backend, th theme, cache *rowCache) *state {
 		case model.Drain:
 			f.draining++
 		}
+		if n.Health == model.Pending {
+			f.pending++
+		}
 		if n.Health != model.Healthy {
 			continue
 		}
@@ -368,6 +371,7 @@ func (h header) layout(width int) (string, int) {
 // figures are the header's counts.
 type figures struct {
 	healthy, nodes, running, containers, waiting, paused, draining int
+	pending                                                        int // nodes not connected yet
 	usedCPU, totCPU, rawCPU                                        model.MilliCPU
 	usedMem, totMem, rawMem                                        int64
 	overcommit                                                     model.Overcommit
@@ -403,8 +407,16 @@ func headerOf(b Backend, th theme, f figures) header {
 		nodeColor = th.warn
 	}
 	c, r := th.tag(nodeColor), th.reset()
+	nodes := headerSeg{fmt.Sprintf("Nodes: %s%d/%d healthy%s", c, f.healthy, f.nodes, r), fmt.Sprintf("Nodes %s%d/%d%s", c, f.healthy, f.nodes, r)}
+	switch {
+	case f.nodes == 0:
+		nodes = headerSeg{"Nodes: none listed yet", "Nodes: none yet"}
+	case f.pending > 0: // still connecting, not failed: at start, 10,000 nodes take a while
+		nodes.long += fmt.Sprintf(", %d connecting", f.pending)
+		nodes.short += fmt.Sprintf(" (%d conn.)", f.pending)
+	}
 	g3 := []headerSeg{
-		{fmt.Sprintf("Nodes: %s%d/%d healthy%s", c, f.healthy, f.nodes, r), fmt.Sprintf("Nodes %s%d/%d%s", c, f.healthy, f.nodes, r)},
+		nodes,
 		{fmt.Sprintf("Containers: %d/%d running", f.running, f.containers), fmt.Sprintf("Ctrs %d/%d up", f.running, f.containers)},
 	}
 	if f.waiting > 0 {
