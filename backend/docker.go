@@ -312,9 +312,19 @@ func (d *DockerEngine) Networks(ctx context.Context) ([]model.Network, error) {
 		if len(n.IPAM.Config) > 0 {
 			out[i].Subnet = n.IPAM.Config[0].Subnet
 		}
-		for id := range n.Containers {
+		// The list leaves the containers out (API 1.28 and up): inspect
+		// each network for them, running ones, as a simulated engine lists.
+		ins, err := d.cli.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+		switch {
+		case cerrdefs.IsNotFound(err):
+			continue // removed since the list
+		case err != nil:
+			return nil, err
+		}
+		for id := range ins.Containers {
 			out[i].Containers = append(out[i].Containers, id)
 		}
+		slices.Sort(out[i].Containers)
 	}
 	return out, nil
 }

@@ -743,3 +743,42 @@ func TestRealAnUnnamedCreateRefusedSaysWhat(t *testing.T) {
 		t.Fatalf("the refused create said %v", err)
 	}
 }
+
+// TestRealNetworksListTheirRunningContainers: a real engine's network
+// list leaves the containers out (API 1.28 and up), so the console's
+// networks view counted 0 on every network; each network is inspected
+// for them, as a simulated engine lists them.
+func TestRealNetworksListTheirRunningContainers(t *testing.T) {
+	tb := requireTestbed(t)
+	c := startReal(t, tb, Options{})
+	ct, err := c.Create(context.Background(), model.Config{Name: "netcount", Image: "busybox",
+		Cmd: []string{"sleep", "30"}, Env: []string{"constraint:node==node-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Remove(context.Background(), ct.ID, true) })
+	if err := c.Start(context.Background(), ct.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	var eng Engine
+	for _, n := range c.nodes {
+		if n.name() == "node-1" {
+			eng = n.eng
+		}
+	}
+	c.mu.Unlock()
+	nets, err := eng.Networks(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nw := range nets {
+		if nw.Name == "bridge" {
+			if !slices.Contains(nw.Containers, ct.ID) {
+				t.Fatalf("node-1's bridge lists %v; want %s among them", nw.Containers, ct.ID)
+			}
+			return
+		}
+	}
+	t.Fatalf("node-1 has no bridge network: %v", nets)
+}
