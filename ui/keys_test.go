@@ -11,6 +11,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"swarmdeck/backend"
+	"swarmdeck/clusterfile"
 	"swarmdeck/model"
 )
 
@@ -295,4 +296,26 @@ func TestThePreviewRefusesABadImageReference(t *testing.T) {
 	h.typeText("nginx:1.25")
 	h.wait(settle, "1 of 1 placeable")
 	h.gone(settle, "✗ Image")
+}
+
+// TestALongDiscoveryURLLeavesTheCapacityNote: the header's first line
+// held a nodes:// URL of three addresses alone, and the capacity note
+// ("healthy only") fell off the fourth line exactly when a node was down
+// (the outside trial on real engines at 80x24, with figures a little
+// longer than the demo's: here 72 columns). The URL's short form is cut.
+func TestALongDiscoveryURLLeavesTheCapacityNote(t *testing.T) {
+	f, err := clusterfile.Load("../examples/demo.yaml") // ap-1 is down from the start
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := backend.SimSource("nodes://127.0.0.1:23851,127.0.0.1:23852,127.0.0.1:23853", f.Nodes)
+	src.Simulated = false // as real engines: no SIMULATED tag
+	h := start(t, src, 72, 24)
+	s := h.wait(settle, "Nodes [6]", "nodes://127.0.0.1:23851,127.0.0.1:23852…", "(healthy only")
+	if lines := strings.Split(s, "\n"); !strings.Contains(lines[0], "Role: primary") {
+		t.Errorf("the role is not on the first line:\n%s", s)
+	}
+	h.screen.SetSize(200, 40)
+	h.screen.PostEvent(tcell.NewEventResize(200, 40))
+	h.wait(settle, "nodes://127.0.0.1:23851,127.0.0.1:23852,127.0.0.1:23853", "(capacity of the healthy nodes only")
 }

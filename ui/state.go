@@ -377,10 +377,21 @@ type figures struct {
 	overcommit                                                     model.Overcommit
 }
 
+// maxShortURL is the most of the discovery URL the header's short form
+// shows.
+const maxShortURL = 40
+
 func headerOf(b Backend, th theme, f figures) header {
 	src := b.Source()
 	title := fmt.Sprintf("%sswarmdeck%s  %s", th.tag(th.title), th.reset(), tview.Escape(src.URL))
-	g1 := []headerSeg{{title, title}}
+	// A long discovery URL (nodes://a,b,c…) would take the first line
+	// alone and push the capacity note off an 80-column header: its short
+	// form is cut.
+	cut := title
+	if u := []rune(src.URL); len(u) > maxShortURL {
+		cut = fmt.Sprintf("%sswarmdeck%s  %s…", th.tag(th.title), th.reset(), tview.Escape(string(u[:maxShortURL-1])))
+	}
+	g1 := []headerSeg{{title, cut}}
 	if src.Simulated {
 		sim := "[black:yellow:b] SIMULATED [-:-:-]"
 		if th.noColor {
