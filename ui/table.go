@@ -70,7 +70,7 @@ var colSpecs = map[string]colSpec{
 	"STATUS": {1, 12, 0}, "STATE": {1, 9, 0}, "MESSAGE": {1, 24, 0},
 	"LABELS": {2, 10, 3}, "RULES": {2, 10, 3}, "SUBNET": {2, 8, 1},
 	"PORTS": {3, 10, 2}, "CONTAINER": {3, 8, 2},
-	"ADDRESS": {4, 10, 4}, "IMAGE": {4, 10, 4}, "NODE": {4, 6, 3},
+	"ADDRESS": {4, 21, 4}, "IMAGE": {4, 10, 4}, "NODE": {4, 6, 3},
 	"VERSION": {0, 0, 1}, "RESCHEDULE": {5, 6, 1}, "SCOPE": {0, 0, 2}, "UPDATED": {0, 0, 2},
 	"NODE/NAME": {6, 14, 0}, "NAME": {6, 8, 0},
 }
