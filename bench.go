@@ -119,6 +119,9 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		}
 		opts.Way, opts.HeapProfile = w, heap
 		res, err := c1m.Run(ctx, opts)
+		if errors.Is(err, c1m.ErrInterrupted) && res.Placed > 0 {
+			fmt.Fprintln(stdout, res) // what was placed until then
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "swarmdeck bench: %s: %v\n", w, err)
 			return exitRefused

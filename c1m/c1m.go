@@ -7,6 +7,7 @@ package c1m
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -162,6 +163,8 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 	defer func() { cancel(); <-done }()
 	for healthy(c) < len(nodes) {
 		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w while the manager was starting (%d of %d nodes healthy)", ErrInterrupted, healthy(c), len(nodes))
 		case err := <-done:
 			return fmt.Errorf("the manager stopped: %w", err)
 		case <-time.After(50 * time.Millisecond):
@@ -185,7 +188,7 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		defer srv.Close()
 		create = apiCreator(ln.Addr().String(), opts.Clients)
 	}
-	var next atomic.Int64
+	var next, placed atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, opts.Clients)
 	start, cpu := time.Now(), cputime.Process()
@@ -193,24 +196,40 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(opts.Containers) {
+			// Stop at an interrupt: a simulated engine's create does not
+			// look at the context, so the loop must.
+			for ctx.Err() == nil && next.Add(1) <= int64(opts.Containers) {
 				if err := create(ctx); err != nil {
-					errs <- err
-					cancel()
+					if ctx.Err() == nil {
+						errs <- err
+						cancel()
+					}
 					return
 				}
+				placed.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	res.Elapsed, res.CPU = time.Since(start), cputime.Process()-cpu
+	res.Placed = int(placed.Load())
 	close(errs)
 	if err := <-errs; err != nil {
 		return fmt.Errorf("creating: %w", err)
 	}
-	res.Placed = opts.Containers
+	if res.Placed < opts.Containers {
+		// Interrupted: the figures so far, then why they stop there.
+		if err := res.measure(nil); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w after %d of %d containers", ErrInterrupted, res.Placed, opts.Containers)
+	}
 	return res.measure(opts.HeapProfile)
 }
+
+// ErrInterrupted is a run whose context ended (Ctrl-C) before every
+// container was placed; the Result then holds the figures so far.
+var ErrInterrupted = errors.New("interrupted")
 
 func healthy(c *backend.Cluster) int {
 	n := 0

@@ -2,8 +2,11 @@ package c1m
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEveryWayPlacesEveryContainer runs the benchmark small, each way:
@@ -49,5 +52,32 @@ func TestFullClusterIsAnError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "no resources available to schedule container") {
 			t.Fatalf("%s: %v; want Swarm's no-resources refusal", way, err)
 		}
+	}
+}
+
+// TestAnInterruptStopsTheRunWithTheFiguresSoFar: a run whose context
+// ends (Ctrl-C) stops creating at once, says it was interrupted and how
+// far it got, and keeps the figures so far; it does not go on until the
+// nodes are full (as it did: a simulated engine's create does not look
+// at the context).
+func TestAnInterruptStopsTheRunWithTheFiguresSoFar(t *testing.T) {
+	opts := Options{Nodes: 20, Containers: 1000000, Clients: 4, Way: WayCluster}
+	full, err := Run(context.Background(), opts)
+	if err == nil || errors.Is(err, ErrInterrupted) || full.Placed == 0 {
+		t.Fatalf("filling 20 nodes: %d placed, %v; want the no-resources refusal after some", full.Placed, err)
+	}
+	for _, way := range []string{WayCluster, WayAPI} {
+		t.Run(way, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			opts.Way = way
+			res, err := Run(ctx, opts)
+			if !errors.Is(err, ErrInterrupted) {
+				t.Fatalf("err %v, want it interrupted", err)
+			}
+			if res.Placed >= full.Placed || !strings.Contains(err.Error(), fmt.Sprintf("after %d of 1000000", res.Placed)) && res.Placed > 0 {
+				t.Fatalf("%d placed (the nodes hold %d), %v: want the containers placed until the interrupt, named", res.Placed, full.Placed, err)
+			}
+		})
 	}
 }
