@@ -218,8 +218,12 @@ func viaCluster(ctx context.Context, nodes []*model.Node, opts Options, res *Res
 		return fmt.Errorf("creating: %w", err)
 	}
 	if res.Placed < opts.Containers {
-		// Interrupted: the figures so far, then why they stop there.
-		if err := res.measure(nil); err != nil {
+		// Interrupted: the figures so far, then why they stop there. The
+		// manager has stopped with the context: keep its state alive to
+		// weigh it.
+		err := res.measure(nil)
+		runtime.KeepAlive(c)
+		if err != nil {
 			return err
 		}
 		return fmt.Errorf("%w after %d of %d containers", ErrInterrupted, res.Placed, opts.Containers)
