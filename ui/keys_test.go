@@ -52,9 +52,7 @@ func TestMovingOverAViewLeftEmptyAnswersTheNextKey(t *testing.T) {
 	}
 	// A filter that matches nothing from the start, too.
 	h.key(tcell.KeyEscape)
-	h.typeText("/nothing-is-called-this")
-	h.key(tcell.KeyEnter)
-	h.wait(settle, "Containers [0/4]")
+	h.filter("nothing-is-called-this", "Containers [0/4]")
 	for _, m := range moves {
 		m.key(h)
 	}
@@ -184,9 +182,7 @@ func TestFilterRegexpsMatchCellByCell(t *testing.T) {
 		h.wait(settle, "Containers [6]")
 	}
 
-	h.typeText("/db$")
-	h.key(tcell.KeyEnter)
-	h.wait(settle, "Containers [1/6] /db$")
+	h.filter("db$", "Containers [1/6] /db$")
 	h.typeText("/") // the prompt holds db$: type over it
 	for range 3 {
 		h.key(tcell.KeyBackspace2)
@@ -248,15 +244,11 @@ func TestMarksFollowTheirContainers(t *testing.T) {
 	h.wait(settle, "1 marked", "✓ eu-1/db")
 
 	// db is marked; mark both webs, then hide them all behind /batch.
-	h.typeText("/web-")
-	h.key(tcell.KeyEnter)
-	h.wait(settle, "Containers [2/5] /web-")
+	h.filter("web-", "Containers [2/5] /web-")
 	h.typeText(" j ")
 	h.wait(settle, "3 marked")
 	h.key(tcell.KeyEscape)
-	h.typeText("/batch")
-	h.key(tcell.KeyEnter)
-	h.wait(settle, "Containers [1/5] /batch")
+	h.filter("batch", "Containers [1/5] /batch")
 	h.typeText("D")
 	h.waitStatus(func(s string) bool {
 		return strings.HasPrefix(s, "remove: the 3 marked containers are hidden by the filter /batch (Esc clears it")
@@ -318,4 +310,12 @@ func TestALongDiscoveryURLLeavesTheCapacityNote(t *testing.T) {
 	h.screen.SetSize(200, 40)
 	h.screen.PostEvent(tcell.NewEventResize(200, 40))
 	h.wait(settle, "nodes://127.0.0.1:23851,127.0.0.1:23852,127.0.0.1:23853", "(capacity of the healthy nodes only")
+}
+
+// filter types a / filter and waits for the view's title to say title.
+func (h *harness) filter(f, title string) string {
+	h.t.Helper()
+	h.typeText("/" + f)
+	h.key(tcell.KeyEnter)
+	return h.wait(settle, title)
 }
