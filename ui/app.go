@@ -569,7 +569,7 @@ type hint struct {
 
 var viewHints = map[string][]hint{
 	viewNodes:      {{"⏎", "containers", 0}, {"i", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"P", "pull", 1}, {"␣", "mark", 2}, {"K", "kill", 2}, {"H", "hang", 2}, {"E", "heal", 2}},
-	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 2}, {"␣", "mark", 2}, {"n", "launch", 1}},
+	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 1}, {"␣", "mark", 1}, {"n", "launch", 1}},
 	viewNetworks:   {{"⏎", "details", 0}, {"c", "create", 1}, {"D", "remove", 1}},
 	viewEvents:     {{"⏎", "details", 0}},
 }
