@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	units "github.com/docker/go-units"
 
 	"swarmdeck/backend"
@@ -203,9 +204,39 @@ type (
 		NetworkMode string `json:"NetworkMode"`
 	}
 	summaryNetworks struct {
-		Networks struct{} `json:"Networks"`
+		Networks psNetworks `json:"Networks"`
 	}
 )
+
+// psNetworks are a container's networks in `docker ps`, by name, from
+// the endpoints its engine last reported (what the manager keeps of
+// them: the network's ID, the address, the aliases and the address asked
+// for). None is {}, as dockerd writes it.
+type psNetworks map[string]*network.EndpointSettings
+
+// MarshalJSON writes no networks as {}.
+func (m psNetworks) MarshalJSON() ([]byte, error) {
+	if len(m) == 0 {
+		return []byte("{}"), nil
+	}
+	return json.Marshal(map[string]*network.EndpointSettings(m))
+}
+
+// networksOf is c's psNetworks; nil when it has none.
+func networksOf(c *model.Container) psNetworks {
+	if len(c.Endpoints) == 0 {
+		return nil
+	}
+	m := make(psNetworks, len(c.Endpoints))
+	for _, ep := range c.Endpoints {
+		es := &network.EndpointSettings{NetworkID: ep.NetworkID, IPAddress: ep.IPv4, Aliases: ep.Aliases}
+		if ep.AskedIPv4 != "" {
+			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ep.AskedIPv4}
+		}
+		m[ep.Network] = es
+	}
+	return m
+}
 
 // listContainers is `docker ps`: names as node/name, Host Down for
 // containers of an unhealthy node and for those waiting to be rescheduled
@@ -301,7 +332,8 @@ func sortedKeys(keys []string, m map[string]string) []string {
 func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summary {
 	sm := summary{ID: c.ID, Names: []string{"/" + n.Name + "/" + c.Name}, Image: c.Image, Command: strings.Join(c.Cmd, " "),
 		Created: c.Created.Unix(), Labels: c.DockerLabels(), State: stateText(c, down), Status: statusText(c, down, now),
-		HostConfig: summaryHostConfig{NetworkMode: c.NetworkMode}, Mounts: []struct{}{}, Ports: []portJSON{}}
+		HostConfig: summaryHostConfig{NetworkMode: c.NetworkMode}, Mounts: []struct{}{}, Ports: []portJSON{},
+		NetworkSettings: summaryNetworks{Networks: networksOf(c)}}
 	ip := hostOf(n.Addr)
 	for _, p := range c.Ports {
 		cp, _ := strconv.Atoi(p.ContainerPort)
@@ -397,7 +429,7 @@ func startedOr(c *model.Container) time.Time {
 // key=value), and status as one of its values.
 // psFilters are the ps filters the cluster applies; any other key is
 // refused, as dockerd refuses one it does not know, rather than ignored.
-var psFilters = map[string]bool{"name": true, "id": true, "label": true, "status": true, "node": true}
+var psFilters = map[string]bool{"name": true, "id": true, "label": true, "status": true, "node": true, "network": true}
 
 // psStatuses are the status values dockerd accepts.
 var psStatuses = map[string]bool{"created": true, "restarting": true, "running": true, "removing": true,
@@ -439,7 +471,23 @@ func matches(f filters.Args, c *model.Container, down bool) bool {
 	if f.Contains("status") && !f.ExactMatch("status", stateText(c, down)) {
 		return false
 	}
+	if nets := f.Get("network"); len(nets) > 0 && !onNetwork(c, nets) {
+		return false
+	}
 	return true
+}
+
+// onNetwork is dockerd's network= filter: c is on one of the networks
+// named, by name or by a prefix of the network's ID.
+func onNetwork(c *model.Container, nets []string) bool {
+	for _, v := range nets {
+		for _, ep := range c.Endpoints {
+			if ep.Network == v || strings.HasPrefix(ep.NetworkID, v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inspectContainer is the engine's inspect, with Swarm's Node object.

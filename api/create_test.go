@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/filters"
 
 	"swarmdeck/model"
 )
@@ -127,5 +130,54 @@ func TestNodeInfoIsEncodingJSONs(t *testing.T) {
 		if got := "[" + string(nodeInfo(n, o).status[1:]) + "]"; got != string(want) {
 			t.Errorf("%s:\n got %s\nwant %s", n.Name, got, want)
 		}
+	}
+}
+
+// TestPsShowsAndFiltersNetworks: docker ps shows a container's networks
+// by name (what {{.Networks}} prints) from the endpoints its engine
+// reported, and network= keeps those on a network named or whose ID
+// starts with the value, as dockerd does.
+func TestPsShowsAndFiltersNetworks(t *testing.T) {
+	web := &model.Container{ID: "w1", Endpoints: []model.Endpoint{{Network: "front", NetworkID: "aaa111"}, {Network: "back", NetworkID: "bbb222", IPv4: "10.0.1.2"}}}
+	db := &model.Container{ID: "d1", Endpoints: []model.Endpoint{{Network: "back", NetworkID: "bbb222", IPv4: "10.0.1.3"}}}
+	lone := &model.Container{ID: "l1"}
+	n := &model.Node{Name: "node-1", Addr: "10.0.0.1:2375"}
+	var sm struct {
+		NetworkSettings struct {
+			Networks map[string]struct{ NetworkID, IPAddress string }
+		}
+	}
+	if err := json.Unmarshal(encodeSummary(summarize(web, n, false, time.Now())).appendEntry(nil, nil, nil, "Up"), &sm); err != nil {
+		t.Fatal(err)
+	}
+	if got := sm.NetworkSettings.Networks; len(got) != 2 || got["back"].NetworkID != "bbb222" || got["back"].IPAddress != "10.0.1.2" {
+		t.Errorf("web's networks in docker ps: %+v", got)
+	}
+	for _, tt := range []struct {
+		values []string
+		want   []*model.Container
+	}{
+		{[]string{"back"}, []*model.Container{web, db}},
+		{[]string{"front"}, []*model.Container{web}},
+		{[]string{"bbb"}, []*model.Container{web, db}}, // an ID prefix
+		{[]string{"front", "nothing"}, []*model.Container{web}},
+		{[]string{"ack"}, nil}, // a name is matched whole
+	} {
+		f := filters.NewArgs()
+		for _, v := range tt.values {
+			f.Add("network", v)
+		}
+		var got []*model.Container
+		for _, c := range []*model.Container{web, db, lone} {
+			if matches(f, c, false) {
+				got = append(got, c)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("network=%v kept %d containers, want %d", tt.values, len(got), len(tt.want))
+		}
+	}
+	if err := checkPsFilters(filters.NewArgs(filters.Arg("network", "back"))); err != nil {
+		t.Errorf("network= refused: %v", err)
 	}
 }

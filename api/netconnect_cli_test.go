@@ -3,6 +3,7 @@ package api
 import (
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,6 +57,18 @@ func TestNetworkConnectIsRecorded(t *testing.T) {
 	}
 	engine("network", "connect", direct, name)
 	recorded("network connect on the engine", "bridge", direct)
+	// docker ps through the manager shows the networks, and network=
+	// keeps the containers on one (by name or ID prefix), as dockerd.
+	for _, cli := range clis {
+		if got := strings.TrimSpace(rc.must(t, cli, "ps", "--filter", "network="+direct, "--format", "{{.Names}} {{.Networks}}")); got != "node-1/"+name+" bridge,"+direct {
+			t.Errorf("%s ps --filter network=%s: %q; want %q", cli, direct, got, "node-1/"+name+" bridge,"+direct)
+		}
+	}
 	engine("network", "disconnect", direct, name)
 	recorded("network disconnect on the engine", "bridge")
+	for _, cli := range clis {
+		if got := strings.TrimSpace(rc.must(t, cli, "ps", "--filter", "network="+direct, "-q")); got != "" {
+			t.Errorf("%s ps --filter network=%s after the disconnect: %q; want nothing", cli, direct, got)
+		}
+	}
 }

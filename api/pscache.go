@@ -500,7 +500,14 @@ func appendSummary(b []byte, sm *summary, h *holes) []byte {
 	h.mark(b, holeStatus)
 	b = append(b, `,"HostConfig":{"NetworkMode":`...)
 	b = appendJSONString(b, sm.HostConfig.NetworkMode)
-	b = append(b, `},"NetworkSettings":{"Networks":{}},"Mounts":`...)
+	b = append(b, `},"NetworkSettings":{"Networks":`...)
+	if nets := sm.NetworkSettings.Networks; len(nets) > 0 {
+		j, _ := nets.MarshalJSON() // rare beside the rest: encoding/json's own
+		b = append(b, j...)
+	} else {
+		b = append(b, "{}"...)
+	}
+	b = append(b, `},"Mounts":`...)
 	if sm.Mounts == nil {
 		return append(b, "null}"...)
 	}

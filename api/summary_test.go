@@ -56,6 +56,13 @@ func TestSummaryEncodingIsEncodingJSONs(t *testing.T) {
 			}
 			c.Ports = append(c.Ports, b)
 		}
+		for range rng.IntN(3) { // networks, as a real engine reports them
+			ep := model.Endpoint{Network: pick() + fmt.Sprint(rng.IntN(3)), NetworkID: fmt.Sprintf("%064x", rng.IntN(1e6)), IPv4: "172.18.0." + fmt.Sprint(rng.IntN(255))}
+			if rng.IntN(2) == 0 {
+				ep.AskedIPv4, ep.Aliases = ep.IPv4, []string{pick(), "db"}
+			}
+			c.Endpoints = append(c.Endpoints, ep)
+		}
 		down := rng.IntN(5) == 0
 		if !down {
 			// The cached template of a container of a healthy node,
