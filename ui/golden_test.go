@@ -121,12 +121,14 @@ func TestGoldenScreens(t *testing.T) {
 			suffix := fmt.Sprintf("-%dx%d", w, hgt)
 			h := start(t, steadySource(t), w, hgt)
 			golden(t, "nodes"+suffix, h.steady("Nodes [5]", "5/5", "eu-1", "us-2"))
-			h.typeText("i") // eu-1, the first row
+			h.key(tcell.KeyHome) // eu-1, the first row, wherever the cursor was left
+			h.typeText("i")
 			golden(t, "node-page"+suffix, h.steady("Node eu-1", "Containers"))
 			h.key(tcell.KeyEscape)
 			h.typeText("2")
 			golden(t, "containers"+suffix, h.steady("Containers [6]", "batch-old"))
-			h.typeText("j") // eu-1/db
+			h.key(tcell.KeyHome) // eu-1/cache-eu: the cursor can start elsewhere on a loaded machine
+			h.typeText("j")      // eu-1/db
 			h.key(tcell.KeyEnter)
 			golden(t, "detail"+suffix, h.steady("Container eu-1/db", "Reschedule: on-node-failure"))
 			h.key(tcell.KeyEscape)
