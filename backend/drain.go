@@ -634,7 +634,7 @@ func (c *Cluster) relocate(ctx context.Context, m relocation) (string, error) {
 	if failed != nil {
 		return to.name(), c.moveFailed(m, fmt.Errorf("%s failed as the move ended: the container waits to be rescheduled", to.name()))
 	}
-	took := time.Since(q.since).Round(time.Millisecond)
+	took := time.Since(q.since).Round(time.Microsecond) // a simulated move can take under a millisecond
 	c.emit(model.Event{Kind: model.EventMove, Node: to.name(), Container: describe(ct), ContainerID: ct.ID, Action: "move", Duration: took,
 		Message: fmt.Sprintf("moved %s from %s to %s: %s", describe(ct), m.from.name(), to.name(), m.why)},
 		"from", m.from.name(), "cause", m.why)
