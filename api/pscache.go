@@ -258,15 +258,18 @@ func (pc *psCache) sweep(nodes []*model.Node, live int) {
 	pc.by = keep
 }
 
-// How the warmer paces itself: a pass every warmBusy while views change
-// (warmIdle when the cluster is quiet), and within a pass at most
+// How the warmer paces itself: a pass every warmBusy while many views
+// change (1 % or more of them since the last pass: a start, a launch),
+// warmIdle otherwise — a quiet 10,000-node cluster still refreshes 200
+// views a second, and a pass reads every view (at warmBusy that was 3 %
+// of a core idle) — and within a pass at most
 // warmSlice of work before a warmRest sleep, so that it takes at most
 // about a third of one core. It sleeps rather than yields: a goroutine
 // that yields stays runnable and queues ahead of the start's own work
 // (at 10,000 nodes that made the start three times longer).
 const (
 	warmBusy  = 25 * time.Millisecond
-	warmIdle  = 100 * time.Millisecond
+	warmIdle  = time.Second
 	warmSlice = 2 * time.Millisecond
 	warmRest  = 2 * time.Millisecond
 )
@@ -302,7 +305,7 @@ func (s *Server) Warm(ctx context.Context) {
 
 // warm fills the `docker ps` and `docker info` caches for the cluster's
 // views that are not in seen (the last pass's), and returns the views,
-// and whether any was new.
+// and whether many were new (1 % or more: the cluster is busy).
 func (s *Server) warm(ctx context.Context, seen map[*model.Node]bool) (map[*model.Node]bool, bool) {
 	nodes := s.c.Views() // in no order: Nodes sorts, at every pass while a manager starts
 	live, fresh, pending := 0, 0, 0
@@ -356,7 +359,7 @@ func (s *Server) warm(ctx context.Context, seen map[*model.Node]bool) (map[*mode
 			s.ps.mu.Unlock()
 		}
 	}
-	return now, true
+	return now, fresh*100 >= len(nodes)
 }
 
 // writeItems streams a `docker ps` answer in 64 KiB writes; false when
