@@ -240,6 +240,22 @@ func TestAContainerPinnedToADrainedNodeBlocksTheDrain(t *testing.T) {
 	}
 }
 
+// holdStartsOn makes the engine at addr hold every start until the test
+// closes release; entered (with room for n) says a start is held.
+func holdStartsOn(src *Source, addr string, n int) *blockedStarts {
+	sim := src.NewEngine
+	slow := &blockedStarts{entered: make(chan struct{}, n), release: make(chan struct{})}
+	src.NewEngine = func(e Entry) (Engine, error) {
+		eng, err := sim(e)
+		if e.Addr != addr {
+			return eng, err
+		}
+		slow.Engine = eng
+		return slow, err
+	}
+	return slow
+}
+
 // TestAContainerBeingMovedAnswersByItsName: while a drain moves web (its
 // new copy created on b, not started yet), the bare name means the old
 // copy, which still runs: inspect finds it (not "no such container" for
@@ -250,16 +266,7 @@ func TestAContainerPinnedToADrainedNodeBlocksTheDrain(t *testing.T) {
 func TestAContainerBeingMovedAnswersByItsName(t *testing.T) {
 	web := running("web", true)
 	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, web), simNode("b", 4, 8<<30, nil)})
-	sim := src.NewEngine
-	slow := &blockedStarts{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	src.NewEngine = func(e Entry) (Engine, error) {
-		eng, err := sim(e)
-		if e.Addr != "b:2375" {
-			return eng, err
-		}
-		slow.Engine = eng
-		return slow, err
-	}
+	slow := holdStartsOn(src, "b:2375", 1)
 	c := startSim(t, src, fast())
 	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
 	ctx := context.Background()
@@ -301,16 +308,7 @@ func TestMovesNotStartedWhenTheDrainEndsStay(t *testing.T) {
 		cs = append(cs, running(fmt.Sprintf("web%d", i), true))
 	}
 	src := SimSource("test", []*model.Node{simNode("a", 64, 64<<30, nil, cs...), simNode("b", 64, 64<<30, nil)})
-	sim := src.NewEngine
-	slow := &blockedStarts{entered: make(chan struct{}, 2*moveConcurrency), release: make(chan struct{})}
-	src.NewEngine = func(e Entry) (Engine, error) {
-		eng, err := sim(e)
-		if e.Addr != "b:2375" {
-			return eng, err
-		}
-		slow.Engine = eng
-		return slow, err
-	}
+	slow := holdStartsOn(src, "b:2375", 2*moveConcurrency)
 	c := startSim(t, src, fast())
 	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
 	ctx := context.Background()
