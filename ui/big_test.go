@@ -296,14 +296,7 @@ func TestFigureTextsReadAsFormatted(t *testing.T) {
 // second of CPU, and a launch changes them at every rebuild): it keeps
 // its last rows, marked pending, and is arranged once shown.
 func TestAViewNotShownIsArrangedOnceShown(t *testing.T) {
-	src, err := backend.Open("sim://200?containers=30", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := start(t, src, 160, 40)
-	h.wait(settle, "Nodes: 200/200 healthy")
-	h.typeText("2")
-	h.wait(settle, "Containers [6000]")
+	h := containersOf6000(t)
 	h.typeText("o")
 	h.wait(settle, "NODE/NAME↑")
 	h.gone(settle, "Containers [6000] …")
@@ -354,14 +347,7 @@ func TestTheFirstRowStaysOnTopAsRowsComeIn(t *testing.T) {
 // After o or O the view is seen from the start of its new order, also
 // when the rows are many (arranged by the refresher).
 func TestANewSortIsSeenFromItsStart(t *testing.T) {
-	src, err := backend.Open("sim://200?containers=30", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := start(t, src, 160, 40)
-	h.wait(settle, "Nodes: 200/200 healthy")
-	h.typeText("2")
-	h.wait(settle, "Containers [6000]")
+	h := containersOf6000(t)
 	h.typeText("oo")
 	h.wait(settle, "IMAGE↑")
 	h.gone(settle, "Containers [6000] …")
@@ -398,4 +384,19 @@ func TestTheHeaderCountsNodesStillConnecting(t *testing.T) {
 			t.Errorf("the header for %+v says\n%s\nwant %q", tt.f, plain, tt.want)
 		}
 	}
+}
+
+// containersOf6000 starts the console on 200 simulated nodes of 30
+// containers at 160x40 and shows its containers view, all 6,000 rows in.
+func containersOf6000(t *testing.T) *harness {
+	t.Helper()
+	src, err := backend.Open("sim://200?containers=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, src, 160, 40)
+	h.wait(settle, "Nodes: 200/200 healthy")
+	h.typeText("2")
+	h.wait(settle, "Containers [6000]")
+	return h
 }
