@@ -218,7 +218,13 @@ func parseStream(path string, data []byte, sp split) (f *File, err error, done b
 	var raw rawFile
 	if err := decodeDoc(path, sp.header, &raw); err != nil {
 		var fe *Error
-		return nil, err, errors.As(err, &fe) && fe.typed
+		if !errors.As(err, &fe) || !fe.typed {
+			return nil, nil, false
+		}
+		// A type error in the settings is the file's only if the items
+		// read as items: a quoted string or flow collection left open in
+		// the last item would have swallowed the lines the header holds.
+		return nil, err, itemsReadOnTheirOwn(data, sp)
 	}
 	if raw.Nodes != nil {
 		return nil, nil, false // more entries of nodes: than the items found
@@ -244,21 +250,15 @@ func parseStream(path string, data []byte, sp split) (f *File, err error, done b
 		// per group rather than per node.
 		for g := 0; g < len(items); g += itemGroup {
 			group := items[g:min(g+itemGroup, len(items))]
-			first, last := group[0], group[len(group)-1]
+			first := group[0]
 			d := decoded{own: true}
-			text := data[first.start:last.end]
-			if sp.flow {
-				// JSON elements and the commas between them: a flow
-				// sequence once bracketed, on the same lines.
-				text = slices.Concat([]byte("["), text, []byte("]"))
-			}
-			dec := yaml.NewDecoder(bytes.NewReader(text))
-			dec.KnownFields(true)
 			var te *yaml.TypeError
-			switch err := dec.Decode(&d.rs); {
+			switch err := decodeItems(groupText(data, sp, group), &d.rs); {
+			case len(d.rs) != len(group):
+				d.own = false // the text is not one item per item found
 			case errors.As(err, &te):
 				d.err = yamlError(path, data, err, first.line-1)
-			case err != nil || len(d.rs) != len(group):
+			case err != nil:
 				d.own = false
 			default:
 				for i := range d.rs {
@@ -301,6 +301,38 @@ func parseStream(path string, data []byte, sp split) (f *File, err error, done b
 
 // itemGroup is how many nodes' items are decoded together.
 const itemGroup = 64
+
+// groupText is the text of a group of items: for JSON, the elements and
+// the commas between them bracketed into a flow sequence on the same lines.
+func groupText(data []byte, sp split, group []item) []byte {
+	text := data[group[0].start:group[len(group)-1].end]
+	if sp.flow {
+		return slices.Concat([]byte("["), text, []byte("]"))
+	}
+	return text
+}
+
+// decodeItems decodes a group's text strictly into rs.
+func decodeItems(text []byte, rs *[]rawNode) error {
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	dec.KnownFields(true)
+	return dec.Decode(rs)
+}
+
+// itemsReadOnTheirOwn reports whether every group of items decodes as
+// that many items, without a syntax error: whether the cut was where the
+// YAML parser would have cut.
+func itemsReadOnTheirOwn(data []byte, sp split) bool {
+	var te *yaml.TypeError
+	for g := 0; g < len(sp.items); g += itemGroup {
+		group := sp.items[g:min(g+itemGroup, len(sp.items))]
+		var rs []rawNode
+		if err := decodeItems(groupText(data, sp, group), &rs); (err != nil && !errors.As(err, &te)) || len(rs) != len(group) {
+			return false
+		}
+	}
+	return true
+}
 
 func tooMany(path string, nodes int) error {
 	return &Error{Path: path, Msg: fmt.Sprintf("%d nodes: a cluster file lists at most %d", nodes, MaxNodes)}

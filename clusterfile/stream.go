@@ -177,6 +177,11 @@ func splitNodes(data []byte) (header []byte, items []item, entries int, ok bool)
 				items[cur].end = off
 				items = append(items, item{start: off, line: line})
 				cur++
+			case ind > 0 && ind <= indent && !isItem(content):
+				// Less indented than the items' content but not a
+				// top-level key: only a quoted string or a flow
+				// collection left open carries on there.
+				return nil, nil, 0, false
 			case ind < indent || (ind == indent && !isItem(content)):
 				seqEnd = off
 			case isItem(content):

@@ -39,6 +39,13 @@ var layouts = []string{
 	"{\"nodes\": [], \"strategy\": \"spread\"}",
 	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\"}], \"nodes\": [{\"name\": \"b\", \"cpus\": 1, \"memory\": \"1g\"}]}",
 	"{\"nodes\": [{\"name\": \"a\", \"cpus\": 1, \"memory\": \"1g\", \"lables\": {}}]}",
+	// A quoted string or a flow collection left open in the last item
+	// carries on over lines that look like settings or like nothing: the
+	// YAML parser reads them as the item's, so must the reader (CI's
+	// fuzzing found the first of these).
+	"nodes:\n  - name: a\n    cpus: 1\n    memory: 1g\n    version: \"1\n 0]\n x\"\n",
+	"nodes:\n- name: a\n  cpus: 1\n  memory: 1g\n  version: \"1\novercommit: x #\"\nstrategy: spread\n",
+	"nodes:\n- name: a\n  cpus: 1\n  memory: 1g\n  labels: {a: b,\novercommit: x}\nstrategy: spread\n",
 }
 
 // TestEveryLayoutReadsAsWhenDecodedWhole reads each layout by node and
