@@ -362,10 +362,10 @@ func (c *Cluster) MovingError(ct *model.Container) error {
 
 // byIDLocked finds the container whose full ID is ref, on a node or
 // among the waiting ones: what model.FindContainer answers first, found
-// by the nodes' maps rather than by reading every container. c.mu is
-// held.
+// by the cluster-wide index (byID) rather than by reading every
+// container or every node's map. c.mu is held.
 func (c *Cluster) byIDLocked(ref string, waiting []*queued) *model.Container {
-	for _, n := range c.nodes {
+	if n := c.byID[ref]; n != nil {
 		if ct := n.containers[ref]; ct != nil {
 			return ct
 		}

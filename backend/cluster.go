@@ -107,8 +107,19 @@ type Cluster struct {
 	evacuated  map[string]string           // swarm ID → the failed node its container was taken off
 	swarmIDs   map[string]int              // swarm ID → containers carrying it, on every node
 	globals    map[*model.Container]bool   // the records of global containers, on every node (pending ones are not records)
-	queue      []*queued                   // containers waiting to be rescheduled
-	queueLen   atomic.Int64                // len(queue), stored with every change: Queued answers an empty queue without the lock
+	// globalNames counts the global records by name (without a leading
+	// "/"): a bare name no global copy bears is told apart without
+	// reading every container (globalNamedLocked).
+	globalNames map[string]int
+	// byID is every node's records by container ID, cluster-wide: the
+	// node that holds it, so that a full ID is found with one lookup
+	// rather than one per node (byIDLocked). When engines at two
+	// addresses report the same container (one engine listed twice),
+	// byID names one of them and sharedIDs counts the others.
+	byID       map[string]*node
+	sharedIDs  map[string]int
+	queue      []*queued    // containers waiting to be rescheduled
+	queueLen   atomic.Int64 // len(queue), stored with every change: Queued answers an empty queue without the lock
 	state      StateStore
 	avail      map[string]model.Availability // by node address; absent: active
 	forced     map[string]bool               // container IDs a forced drain moves despite no policy
@@ -469,6 +480,11 @@ func (c *Cluster) rebuild(n *node) {
 	mn.Containers = c.viewContainers(n, true)
 	c.publish(n, mn)
 	c.snap.SetNode(mn)
+	if checkViews {
+		if p := c.indexProblem(); p != "" {
+			panic("rebuild of " + n.entry.Addr + ": " + p)
+		}
+	}
 }
 
 // viewContainers is what a view of the node lists: its records, and the
@@ -569,6 +585,9 @@ func (c *Cluster) showChange(n *node, went, came *model.Container, records uint6
 		if want := c.viewContainers(n, false); !sameView(want, out) {
 			panic(fmt.Sprintf("showChange on %s: the view lists %s, a rebuild %s", n.entry.Addr, describeAll(out), describeAll(want)))
 		}
+		if p := c.indexProblem(); p != "" {
+			panic("showChange on " + n.entry.Addr + ": " + p)
+		}
 	}
 	if checkViews {
 		directViews.Add(1)
@@ -664,6 +683,9 @@ func (c *Cluster) putContainer(n *node, ct *model.Container) {
 		n.unsort(old)
 	}
 	n.containers[ct.ID] = ct
+	if !ok {
+		c.indexID(n, ct.ID)
+	}
 	c.count(ct, 1)
 	n.changes++
 	i, _ := slices.BinarySearchFunc(n.sorted, ct, byNameAndID)
@@ -675,6 +697,7 @@ func (c *Cluster) dropContainer(n *node, id string) {
 	if old, ok := n.containers[id]; ok {
 		c.count(old, -1)
 		delete(n.containers, id)
+		c.unindexID(n, id)
 		n.unsort(old)
 		n.changes++
 	}
@@ -701,6 +724,7 @@ func (c *Cluster) setContainers(n *node, cs []*model.Container) {
 	for _, ct := range n.containers {
 		c.count(ct, -1)
 	}
+	was := n.containers
 	n.containers = make(map[string]*model.Container, len(cs))
 	n.changes++
 	for _, ct := range cs {
@@ -710,7 +734,63 @@ func (c *Cluster) setContainers(n *node, cs []*model.Container) {
 		n.containers[ct.ID] = ct
 		c.count(ct, 1)
 	}
+	for id := range was {
+		if n.containers[id] == nil {
+			c.unindexID(n, id)
+		}
+	}
+	for id := range n.containers {
+		if was[id] == nil {
+			c.indexID(n, id)
+		}
+	}
 	n.sorted = slices.SortedFunc(maps.Values(n.containers), byNameAndID)
+}
+
+// indexID records that n now holds a container with this ID. c.mu is
+// held.
+func (c *Cluster) indexID(n *node, id string) {
+	if c.byID == nil {
+		c.byID = map[string]*node{}
+	}
+	if h, ok := c.byID[id]; ok && h != n {
+		if c.sharedIDs == nil {
+			c.sharedIDs = map[string]int{}
+		}
+		c.sharedIDs[id]++
+		return
+	}
+	c.byID[id] = n
+}
+
+// unindexID records that n no longer holds a container with this ID.
+// c.mu is held.
+func (c *Cluster) unindexID(n *node, id string) {
+	h, ok := c.byID[id]
+	if !ok {
+		return
+	}
+	if c.sharedIDs[id] == 0 {
+		if h == n {
+			delete(c.byID, id)
+		}
+		return
+	}
+	if c.sharedIDs[id]--; c.sharedIDs[id] == 0 {
+		delete(c.sharedIDs, id)
+	}
+	if h != n {
+		return
+	}
+	// Another node holds it too (an engine listed at two addresses):
+	// found by a scan, which only shared IDs cost.
+	delete(c.byID, id)
+	for _, o := range c.nodes {
+		if o != n && o.containers[id] != nil {
+			c.byID[id] = o
+			return
+		}
+	}
 }
 
 // ticket numbers a read of the node's engine (an inspect, a listing)
@@ -774,14 +854,21 @@ func (c *Cluster) applyList(n *node, t uint64, cs []*model.Container) {
 }
 
 // count adds (delta 1) or removes (delta -1) a node's record of a
-// container in the cluster-wide indexes: swarm ID counts and the global
-// containers. c.mu is held.
+// container in the cluster-wide indexes: swarm ID counts, the global
+// containers and their names. c.mu is held.
 func (c *Cluster) count(ct *model.Container, delta int) {
 	if isGlobal(ct) {
+		if c.globalNames == nil {
+			c.globalNames = map[string]int{}
+		}
+		name := strings.TrimPrefix(ct.Name, "/")
 		if delta > 0 {
 			c.globals[ct] = true
 		} else {
 			delete(c.globals, ct)
+		}
+		if c.globalNames[name] += delta; c.globalNames[name] <= 0 {
+			delete(c.globalNames, name)
 		}
 	}
 	c.countSwarmID(ct.SwarmID, delta)
@@ -988,4 +1075,39 @@ func (c *Cluster) allContainers() []*model.Container {
 		out = append(out, slices.Collect(maps.Values(n.containers))...)
 	}
 	return out
+}
+
+// indexProblem compares the cluster-wide indexes kept as records change
+// (byID, sharedIDs, globalNames) with what a scan of every node's records
+// gives, and says the first difference; "" when they agree. Tests run it
+// after every view they check (checkViews). c.mu is held.
+func (c *Cluster) indexProblem() string {
+	holders := map[string][]*node{}
+	names := map[string]int{}
+	for _, n := range c.nodes {
+		for id, ct := range n.containers {
+			holders[id] = append(holders[id], n)
+			if isGlobal(ct) {
+				names[strings.TrimPrefix(ct.Name, "/")]++
+			}
+		}
+	}
+	if len(c.byID) != len(holders) {
+		return fmt.Sprintf("the ID index holds %d IDs, the nodes %d", len(c.byID), len(holders))
+	}
+	for id, hs := range holders {
+		if h := c.byID[id]; !slices.Contains(hs, h) {
+			return fmt.Sprintf("the ID index says %.12s is on %v, which does not hold it", id, h)
+		}
+		if c.sharedIDs[id] != len(hs)-1 {
+			return fmt.Sprintf("%.12s is on %d nodes, the index counts %d more", id, len(hs), c.sharedIDs[id])
+		}
+	}
+	if len(c.sharedIDs) > len(holders) {
+		return fmt.Sprintf("%d shared IDs counted, but only %d IDs recorded", len(c.sharedIDs), len(holders))
+	}
+	if !maps.Equal(names, c.globalNames) && (len(names) > 0 || len(c.globalNames) > 0) {
+		return fmt.Sprintf("global names: the index counts %v, the records %v", c.globalNames, names)
+	}
+	return ""
 }

@@ -430,8 +430,11 @@ func (c *Cluster) globalNamed(ref string) string {
 // node. c.mu is held.
 func (c *Cluster) globalNamedLocked(ref string) (string, []*model.Container) {
 	name := strings.TrimPrefix(ref, "/")
-	if name == "" || strings.Contains(name, "/") || c.byIDLocked(ref, nil) != nil {
-		return "", nil // a container's full ID is that container, whatever the names
+	if name == "" || c.globalNames[name] == 0 || strings.Contains(name, "/") || c.byIDLocked(ref, nil) != nil {
+		// No global copy bears the name (the usual case: found without
+		// reading every container), or a container's full ID is that
+		// container, whatever the names.
+		return "", nil
 	}
 	gid := ""
 	var copies []*model.Container
