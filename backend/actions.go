@@ -307,9 +307,9 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 	}
 	n := c.nodes[ct.Node]
 	if n.health != model.Healthy {
-		return ct, n, n.view, &DownNodeError{Container: describe(ct), Node: n.name()}
+		return ct, n, c.viewOf(n), &DownNodeError{Container: describe(ct), Node: n.name()}
 	}
-	return ct, n, n.view, nil
+	return ct, n, c.viewOf(n), nil
 }
 
 // movingNamedLocked is the container a bare name means while a drain or
@@ -426,7 +426,7 @@ func (c *Cluster) Engines() map[*model.Node]Engine {
 	out := map[*model.Node]Engine{}
 	for _, n := range c.nodes {
 		if n.health == model.Healthy {
-			out[n.view] = n.eng
+			out[c.viewOf(n)] = n.eng
 		}
 	}
 	return out
@@ -859,15 +859,16 @@ func (c *Cluster) CheckUpdate(ref string, cpus model.MilliCPU, memory int64) err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	o := c.sch.Overcommit()
-	usedCPU, usedMem := n.view.Reserved()
+	view := c.viewOf(n)
+	usedCPU, usedMem := view.Reserved()
 	if cpus >= 0 {
-		if total := n.view.TotalCPUs(o); usedCPU-ct.CPUs+cpus > total {
+		if total := view.TotalCPUs(o); usedCPU-ct.CPUs+cpus > total {
 			return fmt.Errorf("cannot update %s: %s CPUs do not fit on %s (%s of %s reserved by the others)",
 				describe(ct), cpus, n.name(), usedCPU-ct.CPUs, total)
 		}
 	}
 	if memory >= 0 {
-		if total := n.view.TotalMemory(o); usedMem-ct.Memory+memory > total {
+		if total := view.TotalMemory(o); usedMem-ct.Memory+memory > total {
 			return fmt.Errorf("cannot update %s: %s of memory does not fit on %s (%s of %s reserved by the others)",
 				describe(ct), model.FormatBytes(memory), n.name(), model.FormatBytes(usedMem-ct.Memory), model.FormatBytes(total))
 		}

@@ -167,6 +167,12 @@ type Cluster struct {
 	nets            []model.Network
 	netsVer, netsAt uint64
 
+	// stale are the nodes whose list is ahead of their published view
+	// (some may have caught up since); staleN is len(stale), so that
+	// readers find nothing to publish without the lock.
+	stale  []*node
+	staleN atomic.Int64
+
 	events     *broker
 	connecting chan struct{} // a slot per engine being connected (connectSlots)
 	wheel      heartbeats    // every engine's heartbeat and refresh timer
@@ -200,20 +206,24 @@ type node struct {
 	containers map[string]*model.Container // by ID
 	sorted     []*model.Container          // the same, by name then ID
 	changes    uint64                      // bumped whenever containers changes
-	viewAt     uint64                      // changes when view was last built
-	reads      uint64                      // tickets handed to reads of the engine, in order
-	readAt     map[string]uint64           // by container ID: the ticket of the read applied last
-	images     []model.Image
-	networks   []model.Network
-	view       *model.Node // the model built from all this
-	cancel     context.CancelFunc
-	probe      chan struct{}                      // a user's call failed to connect: probe now
-	beat       beatState                          // heartbeats and refreshes, from the wheel
-	slot       int                                // the node's slot on the wheel; c.wheel.mu
-	callsMu    sync.Mutex                         // guards calls and callSeq
-	calls      map[uint64]context.CancelCauseFunc // users' calls on the node, ended when it stops being Healthy (whileHealthyLocked)
-	callSeq    uint64                             // numbers them
-	shown      atomic.Pointer[string]             // name(), published by rebuild for use without the lock
+	viewAt     uint64                      // changes when view (or list) was last brought up to date
+	// list is what the node's view lists once showChange changed it
+	// without publishing (nil: view.Containers is current). It is the
+	// node's own, changed in place; publishView hands it to a new view.
+	list     []*model.Container
+	reads    uint64            // tickets handed to reads of the engine, in order
+	readAt   map[string]uint64 // by container ID: the ticket of the read applied last
+	images   []model.Image
+	networks []model.Network
+	view     *model.Node // the model built from all this
+	cancel   context.CancelFunc
+	probe    chan struct{}                      // a user's call failed to connect: probe now
+	beat     beatState                          // heartbeats and refreshes, from the wheel
+	slot     int                                // the node's slot on the wheel; c.wheel.mu
+	callsMu  sync.Mutex                         // guards calls and callSeq
+	calls    map[uint64]context.CancelCauseFunc // users' calls on the node, ended when it stops being Healthy (whileHealthyLocked)
+	callSeq  uint64                             // numbers them
+	shown    atomic.Pointer[string]             // name(), published by rebuild for use without the lock
 }
 
 // nameLocked is the node's name: the operator's, else the engine's, else
@@ -478,6 +488,7 @@ func (c *Cluster) rebuild(n *node) {
 		mn.Warning = strings.Trim(n.info.Warning+"; "+n.dupWarning, "; ")
 	}
 	mn.Containers = c.viewContainers(n, true)
+	n.list = nil
 	c.publish(n, mn)
 	c.snap.SetNode(mn)
 	if checkViews {
@@ -536,22 +547,27 @@ func (c *Cluster) publish(n *node, mn *model.Node) {
 	c.gen.Add(1)
 }
 
-// showChange publishes the node's view with went (when not nil) taken out
-// and came (when not nil) put in, and applies just that to the scheduler's
-// snapshot: the usual create or remove, without copying the records into
-// a new list and comparing it with the old one. The caller has changed
-// the records (records changes of them, through putContainer or
-// dropContainer) or the creates in flight by exactly that since the view
-// was built. When the view is not as that implies, or a create in flight
-// or given up could show or hide with the change, it rebuilds. c.mu is
-// held.
+// showChange shows the node's containers with went (when not nil) taken
+// out and came (when not nil) put in, and applies just that to the
+// scheduler's snapshot: the usual create or remove, without copying the
+// records into a new list and comparing it with the old one. The caller
+// has changed the records (records changes of them, through putContainer
+// or dropContainer) or the creates in flight by exactly that since the
+// view was built. When the view is not as that implies, or a create in
+// flight or given up could show or hide with the change, it rebuilds.
+//
+// The change goes to the node's own list, changed in place; readers get
+// a view of it when they ask (publishStale), so a million creates that
+// nobody reads meanwhile copy no view and no list. c.mu is held.
 func (c *Cluster) showChange(n *node, went, came *model.Container, records uint64) {
-	old := n.view
-	if old == nil || n.changes != n.viewAt+records || len(c.ghosts) > 0 || c.hides(n, went) || c.hides(n, came) {
+	if n.view == nil || n.changes != n.viewAt+records || len(c.ghosts) > 0 || c.hides(n, went) || c.hides(n, came) {
 		c.rebuild(n)
 		return
 	}
-	cs := old.Containers
+	cs := n.list
+	if cs == nil {
+		cs = n.view.Containers
+	}
 	at, in := -1, -1
 	if went != nil {
 		if at = slices.Index(cs, went); at < 0 {
@@ -565,37 +581,80 @@ func (c *Cluster) showChange(n *node, went, came *model.Container, records uint6
 			return
 		}
 		in, _ = slices.BinarySearchFunc(cs, came, byNameAndID)
-	}
-	// One new list: cs less at, plus came at in.
-	out := make([]*model.Container, 0, len(cs)+1)
-	for i, ct := range cs {
-		if i == in {
-			out = append(out, came)
-		}
-		if i != at {
-			out = append(out, ct)
+		if at >= 0 && at < in {
+			in-- // its place once went is out
 		}
 	}
-	if in == len(cs) {
-		out = append(out, came)
+	if n.list == nil { // the published view's list is the readers': change a copy
+		n.list = make([]*model.Container, len(cs), len(cs)+len(cs)/8+4)
+		copy(n.list, cs)
+		c.stale = append(c.stale, n)
+		c.staleN.Store(int64(len(c.stale)))
 	}
-	mn := *old
-	mn.Containers = out
+	if at >= 0 {
+		n.list = slices.Delete(n.list, at, at+1)
+	}
+	if came != nil {
+		n.list = slices.Insert(n.list, in, came)
+	}
+	n.viewAt = n.changes
 	if checkViews {
-		if want := c.viewContainers(n, false); !sameView(want, out) {
-			panic(fmt.Sprintf("showChange on %s: the view lists %s, a rebuild %s", n.entry.Addr, describeAll(out), describeAll(want)))
+		if want := c.viewContainers(n, false); !sameView(want, n.list) {
+			panic(fmt.Sprintf("showChange on %s: the view lists %s, a rebuild %s", n.entry.Addr, describeAll(n.list), describeAll(want)))
 		}
 		if p := c.indexProblem(); p != "" {
 			panic("showChange on " + n.entry.Addr + ": " + p)
 		}
-	}
-	if checkViews {
 		directViews.Add(1)
 	}
-	c.publish(n, &mn)
-	if !c.snap.SwapContainer(old, &mn, went, came) {
-		c.snap.SetNode(&mn)
+	c.gen.Add(1)
+	if !c.snap.ChangeContainer(n.entry.Addr, went, came, in) {
+		c.rebuild(n)
 	}
+}
+
+// viewOf is the node's view with every change shown. c.mu is held.
+func (c *Cluster) viewOf(n *node) *model.Node {
+	if n.list != nil {
+		c.publishView(n)
+	}
+	return n.view
+}
+
+// publishView gives readers a view of the node's list, which becomes that
+// view's own (the next change copies it again). c.mu is held.
+func (c *Cluster) publishView(n *node) {
+	mn := *n.view
+	mn.Containers = n.list
+	n.list = nil
+	n.view = &mn
+	c.viewMu.Lock()
+	c.views[n.entry.Addr] = &mn
+	c.viewMu.Unlock()
+	c.snap.SetNode(&mn) // the same containers: only its model changes there
+}
+
+// publishStale publishes every node's changes not yet shown, for a
+// reader of the views. It takes the lock only when there are some.
+func (c *Cluster) publishStale() {
+	if c.staleN.Load() == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.publishStaleLocked()
+}
+
+// publishStaleLocked is publishStale with c.mu held.
+func (c *Cluster) publishStaleLocked() {
+	for _, n := range c.stale {
+		if n.list != nil && c.nodes[n.entry.Addr] == n {
+			c.publishView(n)
+		}
+	}
+	clear(c.stale)
+	c.stale = c.stale[:0]
+	c.staleN.Store(0)
 }
 
 // showRead publishes what a read of container id applied since the
@@ -905,10 +964,13 @@ func (c *Cluster) RecentEvents() []model.Event { return c.events.history() }
 func (c *Cluster) Generation() uint64 { return c.gen.Load() }
 
 // Nodes returns every node, pending ones included, in natural order of
-// name. The values are immutable snapshots. It never waits on the
-// cluster's own lock, so a view rebuilt just after an event is emitted
-// may show only on the next call (Generation moves once it is there).
+// name. The values are immutable snapshots. It waits on the cluster's
+// own lock only to publish the creates and removes made since the last
+// reader (publishStale): never during a start, so a view rebuilt just
+// after an event is emitted may show only on the next call (Generation
+// moves once it is there).
 func (c *Cluster) Nodes() []*model.Node {
+	c.publishStale()
 	c.viewMu.RLock()
 	if c.orderAt == c.orderVer && len(c.order) == len(c.views) {
 		out := make([]*model.Node, len(c.order))
@@ -950,6 +1012,7 @@ func (c *Cluster) Nodes() []*model.Node {
 // again after every node that comes, goes or is renamed, which at
 // 10,000 nodes is milliseconds a call while a manager starts).
 func (c *Cluster) Views() []*model.Node {
+	c.publishStale()
 	c.viewMu.RLock()
 	defer c.viewMu.RUnlock()
 	out := make([]*model.Node, 0, len(c.views))
@@ -988,7 +1051,7 @@ func (c *Cluster) Node(addr string) *model.Node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if n, ok := c.nodes[addr]; ok {
-		return n.view
+		return c.viewOf(n)
 	}
 	return nil
 }

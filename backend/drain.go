@@ -202,9 +202,9 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 	if c.nodes[addr] == n {
 		c.rebuild(n)
 	}
-	res := &AvailabilityResult{Node: n.view}
+	res := &AvailabilityResult{Node: c.viewOf(n)}
 	if a == model.Drain {
-		for _, ct := range n.view.Containers {
+		for _, ct := range res.Node.Containers {
 			switch {
 			case isGlobal(ct):
 				// Its copy is removed, not moved: the node is drained.

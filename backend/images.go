@@ -332,5 +332,5 @@ func (c *Cluster) PlaceBuild(exprs []string, cpus model.MilliCPU, memory int64) 
 	if err != nil {
 		return nil, err
 	}
-	return c.nodes[p.Node.Addr].view, nil
+	return c.viewOf(c.nodes[p.Node.Addr]), nil
 }

@@ -201,7 +201,7 @@ func sameImage(a, b model.Image) bool {
 // records or shows a create in flight (a rebuild decides those). c.mu is
 // held.
 func (c *Cluster) touch(n *node) bool {
-	old := n.view
+	old := c.viewOf(n)
 	if old == nil || n.viewAt != n.changes || len(c.ghosts) > 0 {
 		return false
 	}

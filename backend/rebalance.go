@@ -65,6 +65,7 @@ func (c *Cluster) PlanRebalance(maxMoves int) *sched.Plan {
 func (c *Cluster) plan(maxMoves int) *sched.Plan {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.publishStaleLocked() // the plan's nodes are the views readers see
 	return c.sch.Rebalance(c.snap, sched.RebalanceOptions{MaxMoves: maxMoves})
 }
 

@@ -51,7 +51,7 @@ func (c *Cluster) waitingLocked() []*queued {
 func (c *Cluster) waitingAnswer(q *queued) (*model.Container, *node, *model.Node, error) {
 	err := &WaitingError{q.view()}
 	if n := c.nodes[q.from]; n != nil {
-		return q.c, n, n.view, err
+		return q.c, n, c.viewOf(n), err
 	}
 	return q.c, nil, nil, err
 }

@@ -228,6 +228,47 @@ func (s *Snapshot) SwapContainer(prev, n *model.Node, went, came *model.Containe
 	return true
 }
 
+// ChangeContainer is SwapContainer for a manager that publishes its model
+// of the node later (or never, when nobody reads it): went (when not nil)
+// leaves the node's containers and came (when not nil) is put in at
+// index at of what remains; nothing else changed. Only those two are
+// indexed or unindexed, and the node's containers change in place, so a
+// create costs no copy of the node or of its list. The snapshot keeps the
+// node's last model until a SetNode or SwapContainer gives it a new one,
+// whose Containers must then be these. It reports false, changing
+// nothing, when the node is unknown, went is not on it, came is, or at
+// is out of range.
+func (s *Snapshot) ChangeContainer(addr string, went, came *model.Container, at int) bool {
+	i, ok := s.byAddr[addr]
+	if !ok {
+		return false
+	}
+	ns := s.nodes[i]
+	j := -1
+	if went != nil {
+		if j = slices.Index(ns.containers, went); j < 0 {
+			return false
+		}
+	}
+	left := len(ns.containers)
+	if j >= 0 {
+		left--
+	}
+	if came != nil && (at < 0 || at > left || slices.Contains(ns.containers, came)) {
+		return false
+	}
+	if j >= 0 {
+		ns.containers = slices.Delete(ns.containers, j, j+1)
+		s.unindexContainer(ns, went)
+	}
+	if came != nil {
+		ns.containers = slices.Insert(ns.containers, at, came)
+		s.indexNew(ns, came)
+	}
+	s.changed(i)
+	return true
+}
+
 // sameIndexedFields reports whether b differs from a at most in what the
 // snapshot reads live (resources, health) and in its containers.
 // The manager republishes a node with the same labels map and images
