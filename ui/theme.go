@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"maps"
 	"os"
+	"slices"
+	"sync"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -32,8 +35,26 @@ func (t theme) tag(c tcell.Color) string {
 	if t.noColor {
 		return ""
 	}
+	if name, ok := colorNames()[c]; ok {
+		return "[" + name + "]"
+	}
 	return "[" + c.String() + "]"
 }
+
+// colorNames names each named colour by the first of its names in
+// alphabetical order. tcell's Color.String picks one of a colour's
+// aliases at random (gray or grey), so a header formatted twice read
+// differently and the whole screen was redrawn for it.
+var colorNames = sync.OnceValue(func() map[tcell.Color]string {
+	names := slices.Sorted(maps.Keys(tcell.ColorNames))
+	m := make(map[tcell.Color]string, len(names))
+	for _, name := range names {
+		if c := tcell.ColorNames[name]; m[c] == "" {
+			m[c] = name
+		}
+	}
+	return m
+})
 
 // reset ends a colour tag.
 func (t theme) reset() string {
