@@ -121,6 +121,7 @@ type App struct {
 	kick                     chan struct{}          // asks the refresher to arrange a view again (a filter or sort on many rows)
 	front                    atomic.Pointer[string] // the view shown, for the refresher
 	follow                   time.Duration          // followFor; tests make it longer
+	gate                     keyGate                // held from a key until its frame is drawn
 
 	// The launch preview's computation (previewText; tests hold it), and
 	// a test hook called when a preview is shown.
@@ -173,7 +174,6 @@ func (a *App) layout() {
 			sel, _ := t.GetSelection()
 			first, last := min(off, sel-h), max(off, sel)+h
 			c.fit(w-2, first, last)
-			c.drawnAges = c.ages(off, off+h, time.Now())
 			return x + 1, y + 1, w - 2, h - 2
 		})
 		a.tables[v], a.contents[v] = t, c
@@ -184,7 +184,7 @@ func (a *App) layout() {
 		AddItem(a.pages, 0, 1, true).
 		AddItem(a.status, 1, 0, false).
 		AddItem(a.bottom, 1, 0, false)
-	a.app.SetRoot(a.root, true).EnableMouse(true)
+	a.app.SetRoot(drawnRoot{a.root, a.drewAll}, true).EnableMouse(true)
 	a.app.SetInputCapture(a.keys)
 	a.app.SetBeforeDrawFunc(func(s tcell.Screen) bool {
 		a.screen = s
@@ -299,8 +299,32 @@ func (a *App) redraw(r redraw) {
 		a.app.ForceDraw() // everything, laid out again if the screen was resized meanwhile
 	} else {
 		a.tables[a.current].Draw(a.screen)
+		a.noteShown()
 		a.screen.Show()
 	}
+}
+
+// drewAll follows a draw of the whole screen: what the front table shows
+// is noted, and the console's background work goes on (keyGate).
+func (a *App) drewAll() {
+	a.noteShown()
+	a.gate.release()
+}
+
+// noteShown notes what the front view's table shows, as just drawn.
+func (a *App) noteShown() {
+	if isView(a.frontPage()) {
+		a.contents[a.current].drawnShows = a.shows()
+	}
+}
+
+// shows is what the front view's table shows now (content.shows).
+func (a *App) shows() uint64 {
+	t, c := a.tables[a.current], a.contents[a.current]
+	off, _ := t.GetOffset()
+	sel, _ := t.GetSelection()
+	_, _, _, h := t.GetRect()
+	return c.shows(off, off+h, sel, t.GetTitle(), time.Now())
 }
 
 func (a *App) screenSize() (int, int) {
@@ -347,7 +371,7 @@ func (a *App) refresher(ctx context.Context) {
 			if !first && (now.Sub(built) < gap || len(fresh) == 0 && (gen == last || now.Before(built.Add(a.quiet)) && now.After(follow))) {
 				if now.Sub(checked) >= agesEvery {
 					checked = now
-					a.redrawAges()
+					a.redrawMoved()
 				}
 				continue
 			}
@@ -355,6 +379,7 @@ func (a *App) refresher(ctx context.Context) {
 		if len(fresh) > 0 {
 			follow = time.Now().Add(a.follow)
 		}
+		a.gate.wait(ctx) // a key's frame first
 		began := time.Now()
 		gen := a.b.Generation()
 		st := build(a.b, a.th, cache)
@@ -371,28 +396,24 @@ func (a *App) refresher(ctx context.Context) {
 	}
 }
 
-// redrawAges redraws the front view's table, and only it, when an age on
-// it reads differently now: nothing else on screen moves with time.
-func (a *App) redrawAges() {
+// redrawMoved redraws the front view's table, and only it, when what it
+// shows reads differently now (an age moved on): nothing else on screen
+// moves with time.
+func (a *App) redrawMoved() {
 	a.updateIf(func() redraw {
-		if a.agesMoved() {
+		if a.tableMoved() {
 			return redrawTable
 		}
 		return redrawNone
 	})
 }
 
-// agesMoved reports whether an age shown in the front view reads
-// differently now than when it was drawn; on the UI goroutine, over the
+// tableMoved reports whether the front view's table would show anything
+// other than what it showed when last drawn: a cell's text or colour, an
+// age, a mark, the selection, the title. On the UI goroutine, over the
 // rows on screen only.
-func (a *App) agesMoved() bool {
-	if !isView(a.frontPage()) {
-		return false
-	}
-	t, c := a.tables[a.current], a.contents[a.current]
-	off, _ := t.GetOffset()
-	_, _, _, h := t.GetRect()
-	return c.ages(off, off+h, time.Now()) != c.drawnAges
+func (a *App) tableMoved() bool {
+	return isView(a.frontPage()) && a.shows() != a.contents[a.current].drawnShows
 }
 
 // maxEvents is how many events the Events view keeps.
@@ -451,7 +472,8 @@ func (a *App) prepare(st *state, feed *eventFeed, evs []model.Event, first bool)
 // install puts a new state in place, on the UI goroutine: pointer swaps
 // of rows already formatted, filtered and sorted. It says what of the
 // screen changed: the header or the status line (everything is drawn),
-// the front view's rows or ages (its table), or nothing.
+// what the front view's table shows (its table alone: new rows that read
+// as the drawn ones draw nothing), or nothing.
 func (a *App) install(st *state) redraw {
 	a.st = st
 	for _, m := range st.alerts {
@@ -459,11 +481,9 @@ func (a *App) install(st *state) redraw {
 		a.remember(m.at, m.text, true)
 	}
 	a.layoutHeader()
-	table := false
 	for _, v := range viewOrder {
 		if p, ok := st.prepared[v]; ok {
 			a.setRows(v, p)
-			table = table || v == a.current
 		}
 	}
 	for _, v := range st.later {
@@ -472,7 +492,6 @@ func (a *App) install(st *state) redraw {
 			a.title(v)
 			if v == a.current { // shown since the refresher looked
 				a.wake()
-				table = true
 			}
 		}
 	}
@@ -483,7 +502,7 @@ func (a *App) install(st *state) redraw {
 	switch {
 	case a.header.GetText(false) != a.drawnHeader || a.status.GetText(false) != a.drawnStatus || !isView(a.frontPage()):
 		return redrawAll
-	case table || a.agesMoved():
+	case a.tableMoved(): // new rows that show the same (a node refreshed, its age still "<1m") draw nothing
 		return redrawTable
 	}
 	return redrawNone

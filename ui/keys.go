@@ -37,6 +37,7 @@ func isView(name string) bool {
 // keys is the application's input capture. Keys meant for a focused
 // prompt, form or dialog pass through; on a view they are the console's.
 func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
+	a.gate.hold() // until the frame that answers it is drawn
 	if ev.Key() == tcell.KeyCtrlC {
 		a.quit()
 		return nil
@@ -116,6 +117,7 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 	case 'O':
 		a.contents[a.current].reverse()
 		a.toTop()
+		a.title(a.current) // "…" until many rows are arranged
 	case 'j':
 		return tcell.NewEventKey(tcell.KeyDown, 0, tcell.ModNone)
 	case 'k':

@@ -669,6 +669,7 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			}
 		}
 		again = false
+		a.gate.wait(ctx) // the key that asked for it is drawn first
 		gen = a.b.Generation()
 		seq := lf.seq.Add(1)
 		cctx, cancel := context.WithCancel(ctx)
@@ -837,7 +838,11 @@ func (a *App) submitLaunch() {
 				}
 			}
 		}()
-		r := launchAll(ctx, a.b, cfg, count, goOn, op.wait, func(n int) { done.Store(int64(n)) })
+		next := func(ctx context.Context) error {
+			a.gate.wait(ctx) // a key's frame first
+			return op.wait(ctx)
+		}
+		r := launchAll(ctx, a.b, cfg, count, goOn, next, func(n int) { done.Store(int64(n)) })
 		close(ticking)
 		a.update(func() {
 			a.launching = nil

@@ -29,24 +29,28 @@ const (
 )
 
 // cell is one formatted table cell. A cell with a time shows how long
-// ago it was, formatted when drawn, so rows do not go stale. A cell with
-// a bar shows it before its figures when the table has room. key, when
-// set, is what sorting compares instead of the text made to sort
-// naturally (a figure, a time).
+// ago it was, formatted when drawn, so rows do not go stale; to the
+// minute when coarse. A cell with a bar shows it before its figures when
+// the table has room. key, when set, is what sorting compares instead of
+// the text made to sort naturally (a figure, a time).
 type cell struct {
-	text  string
-	bar   string
-	level level
-	at    time.Time
-	key   string
+	text   string
+	bar    string
+	level  level
+	at     time.Time
+	coarse bool
+	key    string
 }
 
 // display is the cell's text at now.
 func (c cell) display(now time.Time) string {
-	if !c.at.IsZero() {
-		return ago(c.at, now)
+	switch {
+	case c.at.IsZero():
+		return c.text
+	case c.coarse && now.Sub(c.at) < time.Minute:
+		return "<1m"
 	}
-	return c.text
+	return ago(c.at, now)
 }
 
 // withBar is the cell's text with its bar, if it has one.
@@ -173,8 +177,10 @@ var nodeColumns = []string{"NAME", "ADDRESS", "STATUS", "CONTAINERS", "CPUS", "M
 // nodeRow formats a node: status with failures and the last error,
 // running/total containers (those waiting to move off it included; none
 // runs while the node is down), reserved CPUs and memory as used/total
-// with a bar, labels, engine version, and how long ago it was last heard
-// from.
+// with a bar, labels, engine version, and how long ago it was last
+// refreshed, to the minute: a healthy engine is refreshed every 30–60 s,
+// so in seconds every node's age moved every second and an idle console
+// redrew the nodes view every second for it.
 func nodeRow(n *model.Node, o model.Overcommit, waiting int) row {
 	status := cell{text: n.Health.String(), level: levelOK}
 	switch n.Health {
@@ -222,7 +228,7 @@ func nodeRow(n *model.Node, o model.Overcommit, waiting int) row {
 		{text: mem, bar: bar(usedMem, totMem, 8), level: usageLevel(usedMem, totMem), key: numKey(usedMem)},
 		{text: labelText(n.Labels, true), level: levelDim},
 		{text: n.Version, level: levelDim},
-		{text: "-", at: n.Updated, level: levelDim, key: ageKey(n.Updated)},
+		{text: "-", at: n.Updated, coarse: true, level: levelDim, key: ageKey(n.Updated)},
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -37,7 +38,7 @@ type content struct {
 	published atomic.Pointer[arrangement]
 	selected  atomic.Pointer[string]
 
-	drawnAges string // the ages on screen at the last draw (see ages)
+	drawnShows uint64 // what the table showed at its last draw (see shows)
 
 	// drawing is the cells of the container rows laid out by the last fit:
 	// a row formats the same cells for as long as it lives, so the draw
@@ -242,25 +243,36 @@ func (c *content) publishedArrangement() arrangement {
 	return arrangement{sortCol: -1}
 }
 
-// ages is the text of every age in the rows shown from table row first
-// to last, at now: what a redraw would change when no row did. It reads
-// a screenful of rows.
-func (c *content) ages(first, last int, now time.Time) string {
-	var sb strings.Builder
+// showsSeed hashes what tables show.
+var showsSeed = maphash.MakeSeed()
+
+// shows is a hash of what the table shows with rows first to last on
+// screen, the row sel selected and title on its border, at now: each
+// cell's text as drawn (ages included) and colour, the marks, the sort
+// arrow. Two draws that show the same have the same hash, so a rebuild
+// whose rows read as the drawn ones draws nothing. It reads a screenful
+// of rows.
+func (c *content) shows(first, last, sel int, title string, now time.Time) uint64 {
+	var h maphash.Hash
+	h.SetSeed(showsSeed)
+	h.WriteString(title)
+	for _, n := range []int{first, sel, c.sortCol, len(c.view)} {
+		maphash.WriteComparable(&h, n)
+	}
+	maphash.WriteComparable(&h, c.desc)
 	for r := max(first, 0); r < min(last, len(c.view)); r++ {
 		row := c.rows.at(c.view[r])
 		cells := c.drawing[row]
 		if cells == nil {
 			cells = row.cells()
 		}
+		maphash.WriteComparable(&h, c.marked[row.key])
 		for _, cl := range cells {
-			if !cl.at.IsZero() {
-				sb.WriteString(ago(cl.at, now))
-				sb.WriteByte(' ')
-			}
+			h.WriteString(cl.withBar(now))
+			h.WriteByte(byte(cl.level))
 		}
 	}
-	return sb.String()
+	return h.Sum64()
 }
 
 // syncRows is the most rows the UI goroutine filters and sorts itself
@@ -371,7 +383,10 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 	if c.caps != nil && c.caps[col] > 0 {
 		mw = c.caps[col]
 	}
-	tc := tview.NewTableCell(tview.Escape(text)).SetMaxWidth(mw).SetExpansion(expansion(c.columns[col]))
+	if strings.IndexByte(text, '[') >= 0 { // tview.Escape is a regexp replace: not for every cell of every frame
+		text = tview.Escape(text)
+	}
+	tc := tview.NewTableCell(text).SetMaxWidth(mw).SetExpansion(expansion(c.columns[col]))
 	return tc.SetTextColor(c.color(cl.level))
 }
 

@@ -405,9 +405,15 @@ func TestRowsAreFormattedWithoutATerminal(t *testing.T) {
 	for _, c := range r.cells() {
 		got = append(got, c.withBar(now))
 	}
-	want := []string{"eu-1", "10.0.0.1:2375", "Healthy (1 failures)", "1/1", "██░░░░░░ 2 / 8", "███░░░░░ 1 GiB / 2.1 GiB", "zone=eu", "20.10.24", "5s"}
+	want := []string{"eu-1", "10.0.0.1:2375", "Healthy (1 failures)", "1/1", "██░░░░░░ 2 / 8", "███░░░░░ 1 GiB / 2.1 GiB", "zone=eu", "20.10.24", "<1m"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("node row\n got %q\nwant %q", got, want)
+	}
+	late := *n // not refreshed for minutes: it says how many
+	late.Updated = now.Add(-5 * time.Minute)
+	lr := nodeRow(&late, model.DefaultOvercommit, 0)
+	if got := lr.cell(8).display(now); got != "5m" {
+		t.Fatalf("a node refreshed 5 minutes ago: UPDATED %q", got)
 	}
 	if r.cell(2).level != levelWarn {
 		t.Fatal("a node with failures is not flagged")
