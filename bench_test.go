@@ -21,7 +21,7 @@ func TestBenchCommand(t *testing.T) {
 		{name: "two ways, one line each", args: []string{"--nodes", "5", "--containers", "20", "--way", "sched,cluster"},
 			wantOut: `^sched .*\ncluster 5 nodes: 20 containers in .*, manager start [0-9.]+ s, .*\n$`},
 		{name: "a manager start", args: []string{"--way", "start", "--nodes", "20", "--per-node", "3"},
-			wantOut: `^start   20 nodes, 60 containers: all visible in [0-9.]+ s; GET /info while starting: .*GET /containers/json\?all=1 [0-9.]+ ms .*per container.*\n$`},
+			wantOut: `^start   20 nodes, 60 containers: all visible in [0-9.]+ s \(CPU [0-9.]+ s\); GET /info while starting: .*GET /containers/json\?all=1 [0-9.]+ ms .*per container.*\n$`},
 		{name: "an unknown way", args: []string{"--way", "postal"}, code: 2,
 			wantErr: "swarmdeck bench: --way \"postal\": want sched, cluster, api, start\n"},
 		{name: "no containers", args: []string{"--containers", "0"}, code: 2,
