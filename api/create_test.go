@@ -98,15 +98,13 @@ func TestVersionPrefixIsTheRegexps(t *testing.T) {
 }
 
 // TestNodeInfoIsEncodingJSONs: a node's SystemStatus lines, written with
-// keys encoded once, are what encoding/json writes for Swarm's pairs.
+// keys encoded once, are what encoding/json writes for Swarm's pairs; so
+// are those the cache keeps for the node's next view, whether only its
+// refresh time moved on (the kept lines with the new time written in) or
+// more changed.
 func TestNodeInfoIsEncodingJSONs(t *testing.T) {
 	o := model.DefaultOvercommit
-	for _, n := range []*model.Node{
-		{Name: "node-1", Addr: "10.0.0.1:2375", ID: "AB:CD", Health: model.Healthy, CPUs: 4, Memory: 8 << 30, Version: "20.10",
-			Labels: map[string]string{"zone": "eu", "disk": "ssd"}, Updated: time.Unix(1.7e9, 0),
-			Containers: []*model.Container{{State: model.Running, Config: model.Config{CPUs: 500, Memory: 1 << 30}}, {State: model.Exited}}},
-		{Name: `n"<&>`, Addr: "[::1]:2375", Health: model.Unhealthy, Error: "dial tcp: refused\n\x00", Labels: map[string]string{"é": "\u2028"}},
-	} {
+	want := func(n *model.Node) string {
 		var pairs [][2]string
 		pairs = append(pairs, [2]string{" " + n.Name, n.Addr}, [2]string{"  └ ID", n.ID}, [2]string{"  └ Status", n.Health.String()},
 			[2]string{"  └ Availability", n.Availability.String()})
@@ -126,9 +124,41 @@ func TestNodeInfoIsEncodingJSONs(t *testing.T) {
 			updated = n.Updated.UTC().Format(time.RFC3339)
 		}
 		pairs = append(pairs, [2]string{"  └ UpdatedAt", updated}, [2]string{"  └ ServerVersion", n.Version})
-		want, _ := json.Marshal(pairs)
-		if got := "[" + string(nodeInfo(n, o).status[1:]) + "]"; got != string(want) {
+		b, _ := json.Marshal(pairs)
+		return string(b)
+	}
+	got := func(p *infoPart) string { return "[" + string(p.status[1:]) + "]" }
+	nexts := []struct {
+		what   string
+		change func(n *model.Node)
+	}{
+		{"refreshed", func(n *model.Node) { n.Updated = time.Unix(1.8e9, 0) }},
+		{"never refreshed", func(n *model.Node) { n.Updated = time.Time{} }},
+		{"drained", func(n *model.Node) { n.Availability, n.Updated = model.Drain, n.Updated.Add(time.Hour) }},
+		{"a container more", func(n *model.Node) {
+			n.Containers, n.Updated = append(slices.Clip(n.Containers), &model.Container{State: model.Running}), n.Updated.Add(time.Hour)
+		}},
+		{"relabeled", func(n *model.Node) { n.Labels, n.Updated = map[string]string{"zone": "us"}, n.Updated.Add(time.Hour) }},
+		{"failing", func(n *model.Node) { n.Error, n.Health = "EOF", model.Unhealthy }},
+	}
+	for _, n := range []*model.Node{
+		{Name: "node-1", Addr: "10.0.0.1:2375", ID: "AB:CD", Health: model.Healthy, CPUs: 4, Memory: 8 << 30, Version: "20.10",
+			Labels: map[string]string{"zone": "eu", "disk": "ssd"}, Updated: time.Unix(1.7e9, 0),
+			Containers: []*model.Container{{State: model.Running, Config: model.Config{CPUs: 500, Memory: 1 << 30}}, {State: model.Exited}}},
+		{Name: `n"<&>`, Addr: "[::1]:2375", Health: model.Unhealthy, Error: "dial tcp: refused\n\x00", Labels: map[string]string{"é": "\u2028"}},
+	} {
+		if got, want := got(nodeInfo(n, o)), want(n); got != want {
 			t.Errorf("%s:\n got %s\nwant %s", n.Name, got, want)
+		}
+		for _, next := range nexts {
+			c := &infoCache{}
+			c.sweep([]*model.Node{n}, o)
+			c.part(n, o)
+			m := *n
+			next.change(&m)
+			if got, want := got(c.part(&m, o)), want(&m); got != want {
+				t.Errorf("%s, %s:\n got %s\nwant %s", n.Name, next.what, got, want)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -128,20 +129,23 @@ func plain(s string) bool {
 // records are replaced, never changed, when a container changes, so an
 // entry stays right while its node keeps its address (a renamed node is
 // a hole). The templates of a node's published view are also kept side
-// by side, so a call looks up nodes, not containers. A warmer (Warm)
+// by side, by the node's address, so a call looks up nodes, not
+// containers, and a view a refresh copied with only its Updated time moved
+// on keeps its node's entries. A warmer (Warm)
 // fills the cache as views are published, so that even the first call
 // after a start is a copy.
 type psCache struct {
 	mu     sync.Mutex
 	by     map[*model.Container]*psTemplate
-	byNode map[*model.Node]*psNodeEntries
-	shared map[string]*psTemplate // templates by their bytes and holes
-	made   int                    // containers encoded (a test reads it)
+	byNode map[string]*psNodeEntries // by the node's address
+	shared map[string]*psTemplate    // templates by their bytes and holes
+	made   int                       // containers encoded (a test reads it)
 }
 
 // psNodeEntries are the templates of a view's containers, aligned with
 // its Containers; full once every one is there.
 type psNodeEntries struct {
+	view *model.Node
 	t    []*psTemplate
 	full bool
 }
@@ -153,15 +157,32 @@ const maxShared = 4096
 // node returns the entries of n's containers, filled as they are needed.
 // mu is held.
 func (pc *psCache) node(n *model.Node) *psNodeEntries {
-	e := pc.byNode[n]
-	if e == nil {
+	e := pc.byNode[n.Addr]
+	switch {
+	case e != nil && e.view == n:
+	case e != nil && sameEntries(e.view, n):
+		e.view = n
+	default:
 		if pc.byNode == nil {
-			pc.byNode = map[*model.Node]*psNodeEntries{}
+			pc.byNode = map[string]*psNodeEntries{}
 		}
-		e = &psNodeEntries{t: make([]*psTemplate, len(n.Containers))}
-		pc.byNode[n] = e
+		e = &psNodeEntries{view: n, t: make([]*psTemplate, len(n.Containers))}
+		pc.byNode[n.Addr] = e
 	}
 	return e
+}
+
+// sameEntries says whether views a and b of a node have the same
+// `docker ps` entries: the same containers (one list: a refresh that
+// found nothing new copies the view with its list) on a node of the same
+// name and address, which is all of the node a template holds.
+func sameEntries(a, b *model.Node) bool {
+	return a.Name == b.Name && a.Addr == b.Addr && sameList(a.Containers, b.Containers)
+}
+
+// sameList says whether a and b are one list (not merely equal ones).
+func sameList[T any](a, b []T) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // fill makes every entry of a healthy node's view. mu is held.
@@ -232,14 +253,15 @@ func boolByte(b bool) byte {
 	return 0
 }
 
-// sweep drops the entries of views and containers gone or replaced once
-// they outnumber the live ones (the nodes' containers). mu is held.
+// sweep drops the entries of nodes gone, and those of containers gone or
+// replaced once they outnumber the live ones (the nodes' containers). mu
+// is held.
 func (pc *psCache) sweep(nodes []*model.Node, live int) {
-	if len(pc.byNode) > 2*len(nodes)+64 {
-		keep := make(map[*model.Node]*psNodeEntries, len(nodes))
+	if len(pc.byNode) > len(nodes)+64 { // nodes gone
+		keep := make(map[string]*psNodeEntries, len(nodes))
 		for _, n := range nodes {
-			if e, ok := pc.byNode[n]; ok {
-				keep[n] = e
+			if e, ok := pc.byNode[n.Addr]; ok {
+				keep[n.Addr] = e
 			}
 		}
 		pc.byNode = keep
@@ -260,9 +282,10 @@ func (pc *psCache) sweep(nodes []*model.Node, live int) {
 
 // How the warmer paces itself: a pass every warmBusy while many views
 // change (1 % or more of them since the last pass: a start, a launch),
-// warmIdle otherwise — a quiet 10,000-node cluster still refreshes 200
-// views a second, and a pass reads every view (at warmBusy that was 3 %
-// of a core idle) — and within a pass at most
+// else at most every warmIdle, and only once the cluster's Changes moved
+// (a refresh that found nothing new does not move it: a quiet
+// 10,000-node cluster copies about 200 views a second with a new refresh
+// time, which neither cache needs warmed); within a pass at most
 // warmSlice of work before a warmRest sleep, so that it takes at most
 // about a third of one core. It sleeps rather than yields: a goroutine
 // that yields stays runnable and queues ahead of the start's own work
@@ -281,17 +304,13 @@ const (
 // pass visits only views it has not seen, and takes each cache's lock
 // one node at a time: a request waits for at most one node's containers.
 func (s *Server) Warm(ctx context.Context) {
-	var (
-		gen  uint64
-		seen map[*model.Node]bool // the views of the last pass
-	)
+	var changes uint64
+	seen := map[string]*model.Node{} // by address, the view each node was warmed for
 	for {
 		wait := warmIdle
-		if g := s.c.Generation(); g != gen {
-			gen = g
-			var busy bool
-			seen, busy = s.warm(ctx, seen)
-			if busy {
+		if ch := s.c.Changes(); ch != changes {
+			changes = ch
+			if s.warm(ctx, seen) {
 				wait = warmBusy
 			}
 		}
@@ -304,14 +323,15 @@ func (s *Server) Warm(ctx context.Context) {
 }
 
 // warm fills the `docker ps` and `docker info` caches for the cluster's
-// views that are not in seen (the last pass's), and returns the views,
-// and whether many were new (1 % or more: the cluster is busy).
-func (s *Server) warm(ctx context.Context, seen map[*model.Node]bool) (map[*model.Node]bool, bool) {
+// views that are not in seen (by address, the views warmed before), notes
+// them there, and reports whether many were new (1 % or more: the cluster
+// is busy).
+func (s *Server) warm(ctx context.Context, seen map[string]*model.Node) bool {
 	nodes := s.c.Views() // in no order: Nodes sorts, at every pass while a manager starts
 	live, fresh, pending := 0, 0, 0
 	for _, n := range nodes {
 		live += len(n.Containers)
-		if !seen[n] {
+		if seen[n.Addr] != n {
 			fresh++
 		}
 		if n.Health == model.Pending {
@@ -319,17 +339,20 @@ func (s *Server) warm(ctx context.Context, seen map[*model.Node]bool) (map[*mode
 		}
 	}
 	if fresh == 0 {
-		return seen, false
+		return false
 	}
 	if pending > 0 && pending*100 >= len(nodes) {
 		// A start: the engines are being connected. Warming now slowed
 		// a 10,000-node start two to three times (measured, not
 		// explained: not CPU alone); it waits for the start to end.
-		return seen, true
+		return true
 	}
-	now := make(map[*model.Node]bool, len(nodes))
-	for _, n := range nodes {
-		now[n] = true
+	if len(seen) > len(nodes) { // nodes gone
+		here := make(map[string]bool, len(nodes))
+		for _, n := range nodes {
+			here[n.Addr] = true
+		}
+		maps.DeleteFunc(seen, func(addr string, _ *model.Node) bool { return !here[addr] })
 	}
 	o := s.c.Scheduler().Overcommit()
 	s.infos.sweepFor(nodes, o)
@@ -341,13 +364,13 @@ func (s *Server) warm(ctx context.Context, seen map[*model.Node]bool) (map[*mode
 	s.ps.mu.Unlock()
 	slice := time.Now()
 	for _, n := range nodes {
-		if seen[n] {
+		if seen[n.Addr] == n {
 			continue
 		}
 		if time.Since(slice) > warmSlice {
 			select {
 			case <-ctx.Done():
-				return nil, true
+				return true
 			case <-time.After(warmRest):
 			}
 			slice = time.Now()
@@ -358,8 +381,9 @@ func (s *Server) warm(ctx context.Context, seen map[*model.Node]bool) (map[*mode
 			s.ps.fill(n)
 			s.ps.mu.Unlock()
 		}
+		seen[n.Addr] = n
 	}
-	return now, fresh*100 >= len(nodes)
+	return fresh*100 >= len(nodes)
 }
 
 // writeItems streams a `docker ps` answer in 64 KiB writes; false when

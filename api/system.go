@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"bufio"
 	"encoding/json"
 	"fmt"
@@ -134,14 +135,39 @@ type infoPart struct {
 	k            model.Counts
 	ncpu, images int
 	mem          int64
+	updated      [2]int // where in status the UpdatedAt value is (quoted)
 }
 
-// infoCache keeps each node's infoPart by its published view: a view is
-// immutable, so its part stays right until the node is rebuilt.
+// infoCache keeps each node's infoPart with the view it was made for: a
+// view is immutable, so its part stays right until the node is rebuilt,
+// and a view a refresh copied with only its Updated time moved on (about
+// 200 a second on a quiet 10,000-node cluster) has its part made by
+// writing the new time into a copy.
 type infoCache struct {
 	mu sync.Mutex
 	o  model.Overcommit
-	by map[*model.Node]*infoPart
+	by map[string]infoEntry // by node address
+}
+
+type infoEntry struct {
+	view *model.Node
+	part *infoPart
+}
+
+// part returns view n's part, making it if it is not kept. mu is held.
+func (c *infoCache) part(n *model.Node, o model.Overcommit) *infoPart {
+	e, ok := c.by[n.Addr]
+	switch {
+	case ok && e.view == n:
+		return e.part
+	case ok && sameInfo(e.view, n):
+		e.part = e.part.at(n)
+	default:
+		e.part = nodeInfo(n, o)
+	}
+	e.view = n
+	c.by[n.Addr] = e
+	return e.part
 }
 
 // parts returns the parts of nodes, in their order, making those of
@@ -152,32 +178,48 @@ func (c *infoCache) parts(nodes []*model.Node, o model.Overcommit) []*infoPart {
 	defer c.mu.Unlock()
 	c.sweep(nodes, o)
 	for i, n := range nodes {
-		p := c.by[n]
-		if p == nil {
-			p = nodeInfo(n, o)
-			c.by[n] = p
-		}
-		out[i] = p
+		out[i] = c.part(n, o)
 	}
 	return out
 }
 
-// warm makes the part of view n if it is not kept yet, outside the lock:
-// the warmer does it, so that a call during a start does not encode
-// thousands of nodes.
+// warm makes the part of view n if it is not kept yet: the warmer does
+// it, so that a call during a start does not encode thousands of nodes.
+// The lock is held for one node.
 func (c *infoCache) warm(n *model.Node, o model.Overcommit) {
 	c.mu.Lock()
-	kept := c.by != nil && c.o == o && c.by[n] != nil
-	c.mu.Unlock()
-	if kept {
-		return
-	}
-	p := nodeInfo(n, o)
-	c.mu.Lock()
-	if c.by != nil && c.o == o && c.by[n] == nil {
-		c.by[n] = p
+	if c.by != nil && c.o == o {
+		c.part(n, o)
 	}
 	c.mu.Unlock()
+}
+
+// sameInfo says whether views a and b of a node have the same lines but
+// for UpdatedAt: it compares what nodeInfo reads (the container list as
+// one list, not merely an equal one).
+func sameInfo(a, b *model.Node) bool {
+	return a.Name == b.Name && a.Addr == b.Addr && a.ID == b.ID && a.Health == b.Health && a.Availability == b.Availability &&
+		a.CPUs == b.CPUs && a.Memory == b.Memory && a.Error == b.Error && a.Version == b.Version &&
+		len(a.Images) == len(b.Images) && sameList(a.Containers, b.Containers) && maps.Equal(a.Labels, b.Labels)
+}
+
+// at is p with n's UpdatedAt written in.
+func (p *infoPart) at(n *model.Node) *infoPart {
+	q := *p
+	b := make([]byte, 0, len(p.status)+8)
+	b = append(b, p.status[:p.updated[0]]...)
+	b = appendJSONString(b, updatedAt(n))
+	q.updated[1] = len(b)
+	q.status = append(b, p.status[p.updated[1]:]...)
+	return &q
+}
+
+// updatedAt is the node's UpdatedAt line's value.
+func updatedAt(n *model.Node) string {
+	if n.Updated.IsZero() {
+		return ""
+	}
+	return n.Updated.UTC().Format(time.RFC3339)
 }
 
 // sweepFor is sweep with the lock taken.
@@ -188,18 +230,18 @@ func (c *infoCache) sweepFor(nodes []*model.Node, o model.Overcommit) {
 }
 
 // sweep starts afresh when the overcommit changed (it changes every
-// total), and drops the parts of views replaced since, once they
-// outnumber the live ones. mu is held.
+// total), and drops the parts of nodes gone once there are more than a
+// few. mu is held.
 func (c *infoCache) sweep(nodes []*model.Node, o model.Overcommit) {
-	if c.by != nil && c.o == o && len(c.by) <= 2*len(nodes)+64 {
+	if c.by != nil && c.o == o && len(c.by) <= len(nodes)+64 {
 		return
 	}
 	old := c.by
-	c.by = make(map[*model.Node]*infoPart, len(nodes))
+	c.by = make(map[string]infoEntry, len(nodes))
 	if c.o == o {
 		for _, n := range nodes {
-			if p := old[n]; p != nil {
-				c.by[n] = p
+			if e, ok := old[n.Addr]; ok {
+				c.by[n.Addr] = e
 			}
 		}
 	}
@@ -255,11 +297,11 @@ func nodeInfo(n *model.Node, o model.Overcommit) *infoPart {
 	if n.Error != "" {
 		line(keyError, n.Error)
 	}
-	updated := ""
-	if !n.Updated.IsZero() {
-		updated = n.Updated.UTC().Format(time.RFC3339)
-	}
-	line(keyUpdated, updated)
+	b = append(b, keyUpdated...)
+	p.updated[0] = len(b)
+	b = appendJSONString(b, updatedAt(n))
+	p.updated[1] = len(b)
+	b = append(b, ']')
 	line(keyVersion, n.Version)
 	p.status = slices.Clip(b)
 	return p

@@ -100,3 +100,40 @@ func BenchmarkRefreshUnchanged(b *testing.B) {
 		}
 	}
 }
+
+// TestARefreshThatFindsNothingNewIsNoChange: a periodic refresh that finds
+// the engine as it was moves the node's Updated time and Generation (the
+// console shows the time), but not Changes, which a reader that shows no
+// refresh time (the Docker endpoint's warmer) follows; a stopped
+// container moves both.
+func TestARefreshThatFindsNothingNewIsNoChange(t *testing.T) {
+	src, err := Open("sim://3?containers=4", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startSim(t, src, Options{RefreshMin: time.Hour}) // only the test's refreshes
+	waitFor(t, 30*time.Second, "3 healthy nodes", allHealthy(c, 3))
+	c.mu.Lock()
+	n := c.nodes[c.Nodes()[0].Addr]
+	c.mu.Unlock()
+	before := c.Node(n.entry.Addr)
+	gen, changes := c.Generation(), c.Changes()
+	time.Sleep(10 * time.Millisecond) // a refresh time the view can be told apart by
+	if err := c.refresh(context.Background(), n, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := c.Node(n.entry.Addr)
+	switch {
+	case !after.Updated.After(before.Updated):
+		t.Errorf("the refresh left the view's Updated at %v", after.Updated)
+	case c.Generation() == gen:
+		t.Error("the refresh did not move Generation: the console would not see the new refresh time")
+	case c.Changes() != changes:
+		t.Errorf("a refresh that found nothing new moved Changes by %d", c.Changes()-changes)
+	}
+	changes = c.Changes()
+	if err := c.Stop(context.Background(), before.Containers[0].ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "Changes to move after a stop", func() bool { return c.Changes() != changes })
+}

@@ -193,7 +193,8 @@ func sameImage(a, b model.Image) bool {
 		slices.Equal(a.RepoTags, b.RepoTags) && slices.Equal(a.RepoDigests, b.RepoDigests) && maps.Equal(a.Labels, b.Labels)
 }
 
-// touch publishes the node's view with only its refresh time moved on:
+// touch publishes the node's view with only its refresh time moved on
+// (counted in Generation, not in Changes):
 // a periodic refresh that found nothing new (10,000 nodes make over 200 a
 // second) copies the view, not the node's containers, and the scheduler's
 // snapshot only points at the new view (it indexes nothing new). It
@@ -217,7 +218,8 @@ func (c *Cluster) touch(n *node) bool {
 			panic(fmt.Sprintf("touch on %s: the view lists %s, a rebuild %s", n.entry.Addr, describeAll(mn.Containers), describeAll(want)))
 		}
 	}
-	c.publish(n, &mn)
+	c.show(n, &mn)
+	c.touches.Add(1) // Generation moves, Changes does not
 	if !c.snap.SwapContainer(old, &mn, nil, nil) { // the snapshot follows the view, as showChange expects
 		c.snap.SetNode(&mn)
 	}
