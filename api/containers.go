@@ -189,6 +189,7 @@ type summary struct {
 	Created         int64             `json:"Created"`
 	Ports           []portJSON        `json:"Ports"`
 	Labels          map[string]string `json:"Labels"`
+	swarmID         string            // written as the swarm ID label's value (Labels lack it, or hold another): see entrySummary
 	State           string            `json:"State"`
 	Status          string            `json:"Status"`
 	HostConfig      summaryHostConfig `json:"HostConfig"`
@@ -330,8 +331,28 @@ func sortedKeys(keys []string, m map[string]string) []string {
 }
 
 func summarize(c *model.Container, n *model.Node, down bool, now time.Time) summary {
+	sm := summaryOf(c, n, down)
+	sm.Labels, sm.Status = c.DockerLabels(), statusText(c, down, now)
+	return sm
+}
+
+// entrySummary is summarize for a `docker ps` template of a container of
+// a healthy node: without the Status (a hole), and with the swarm ID
+// label left to appendSummary to write in, not put into a copy of the
+// container's labels (that copy was a third of a cold entry's cost).
+func entrySummary(c *model.Container, n *model.Node) summary {
+	sm := summaryOf(c, n, false)
+	sm.Labels = c.Labels
+	if c.SwarmID != "" && c.Labels[model.LabelSwarmID] != c.SwarmID {
+		sm.swarmID = c.SwarmID
+	}
+	return sm
+}
+
+// summaryOf is c's summary but for its labels and Status.
+func summaryOf(c *model.Container, n *model.Node, down bool) summary {
 	sm := summary{ID: c.ID, Names: []string{"/" + n.Name + "/" + c.Name}, Image: c.Image, Command: strings.Join(c.Cmd, " "),
-		Created: c.Created.Unix(), Labels: c.DockerLabels(), State: stateText(c, down), Status: statusText(c, down, now),
+		Created: c.Created.Unix(), State: stateText(c, down),
 		HostConfig: summaryHostConfig{NetworkMode: c.NetworkMode}, Mounts: []struct{}{}, Ports: []portJSON{},
 		NetworkSettings: summaryNetworks{Networks: networksOf(c)}}
 	ip := hostOf(n.Addr)

@@ -208,8 +208,9 @@ func (pc *psCache) get(c *model.Container, n *model.Node) *psTemplate {
 		pc.by = map[*model.Container]*psTemplate{}
 	}
 	pc.made++
-	sm := summarize(c, n, false, time.Time{})
-	h := &holes{c: c, n: n}
+	sm := entrySummary(c, n)
+	var cuts [8]psCut // an entry has at most 6 holes: no allocation for them
+	h := &holes{c: c, n: n, at: cuts[:0]}
 	scratch := summaryScratch.Get().(*[]byte)
 	b := appendSummary((*scratch)[:0], &sm, h)
 	// The key: the bytes, the holes, and the address the ports used.
@@ -233,7 +234,7 @@ func (pc *psCache) get(c *model.Container, n *model.Node) *psTemplate {
 	}
 	t := pc.shared[string(k)]
 	if t == nil {
-		tmpl.b, tmpl.at = slices.Clone(b), slices.Clip(h.at)
+		tmpl.b, tmpl.at = slices.Clone(b), slices.Clone(h.at)
 		t = &tmpl
 		if pc.shared == nil || len(pc.shared) >= maxShared {
 			pc.shared = make(map[string]*psTemplate, 64)
@@ -500,18 +501,27 @@ func appendSummary(b []byte, sm *summary, h *holes) []byte {
 		b = append(b, ']')
 	}
 	b = append(b, `,"Labels":`...)
-	if sm.Labels == nil {
+	if sm.Labels == nil && sm.swarmID == "" {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, '{')
-		var keys [16]string
-		for i, k := range sortedKeys(keys[:0], sm.Labels) {
+		var buf [16]string
+		keys := sortedKeys(buf[:0], sm.Labels)
+		if _, ok := sm.Labels[model.LabelSwarmID]; sm.swarmID != "" && !ok {
+			i, _ := slices.BinarySearch(keys, model.LabelSwarmID)
+			keys = slices.Insert(keys, i, model.LabelSwarmID)
+		}
+		for i, k := range keys {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendJSONString(b, k)
 			b = append(b, ':')
-			if v := sm.Labels[k]; c != nil && k == model.LabelSwarmID && v == c.SwarmID && plain(v) {
+			v := sm.Labels[k]
+			if k == model.LabelSwarmID && sm.swarmID != "" {
+				v = sm.swarmID
+			}
+			if c != nil && k == model.LabelSwarmID && v == c.SwarmID && plain(v) {
 				b = append(b, '"')
 				h.mark(b, holeSwarmID)
 				b = append(b, '"')

@@ -1,11 +1,11 @@
 package api
 
 import (
-	"maps"
 	"bufio"
 	"encoding/json"
 	"fmt"
 	timetypes "github.com/docker/docker/api/types/time"
+	"maps"
 	"net/http"
 	"os"
 	"runtime"
