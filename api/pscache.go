@@ -327,26 +327,24 @@ func (s *Server) Warm(ctx context.Context) {
 // views that are not in seen (by address, the views warmed before), notes
 // them there, and reports whether many were new (1 % or more: the cluster
 // is busy).
+//
+// It warms during a start too, as engines connect: the containers a
+// node's refresh read show in its Pending view, and its Healthy view a
+// moment later lists the same records, so by the time the last engine is
+// connected there is little left for the first `docker ps`. (It once
+// waited while 1 % or more of the nodes were Pending, so a cluster with
+// that many engines that never answer was never warmed.)
 func (s *Server) warm(ctx context.Context, seen map[string]*model.Node) bool {
 	nodes := s.c.Views() // in no order: Nodes sorts, at every pass while a manager starts
-	live, fresh, pending := 0, 0, 0
+	live, fresh := 0, 0
 	for _, n := range nodes {
 		live += len(n.Containers)
 		if seen[n.Addr] != n {
 			fresh++
 		}
-		if n.Health == model.Pending {
-			pending++
-		}
 	}
 	if fresh == 0 {
 		return false
-	}
-	if pending > 0 && pending*100 >= len(nodes) {
-		// A start: the engines are being connected. Warming now slowed
-		// a 10,000-node start two to three times (measured, not
-		// explained: not CPU alone); it waits for the start to end.
-		return true
 	}
 	if len(seen) > len(nodes) { // nodes gone
 		here := make(map[string]bool, len(nodes))
@@ -377,7 +375,7 @@ func (s *Server) warm(ctx context.Context, seen map[string]*model.Node) bool {
 			slice = time.Now()
 		}
 		s.infos.warm(n, o)
-		if n.Health == model.Healthy {
+		if n.Health == model.Healthy || n.Health == model.Pending { // a down node's containers are not cached
 			s.ps.mu.Lock()
 			s.ps.fill(n)
 			s.ps.mu.Unlock()
