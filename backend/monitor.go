@@ -220,6 +220,7 @@ func (c *Cluster) touch(n *node) bool {
 	}
 	c.show(n, &mn)
 	c.touches.Add(1) // Generation moves, Changes does not
+
 	if !c.snap.SwapContainer(old, &mn, nil, nil) { // the snapshot follows the view, as showChange expects
 		c.snap.SetNode(&mn)
 	}
