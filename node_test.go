@@ -30,7 +30,7 @@ func simManager(t *testing.T) (*backend.Cluster, string) {
 				Config: model.Config{Name: fmt.Sprintf("%c%d", 'a'+i, j+1), Image: "busybox", CPUs: 1000, Memory: 1 << 30,
 					NetworkMode: "bridge", Labels: map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}},
 				ID: fmt.Sprintf("%064d", i*10+j), SwarmID: fmt.Sprintf("s%d", i*10+j), Node: n.Addr, State: model.Running,
-				Reschedule: []string{"on-node-failure"},
+				Rules: &model.Rules{Reschedule: []string{"on-node-failure"}},
 			})
 		}
 		nodes = append(nodes, n)

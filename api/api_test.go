@@ -166,7 +166,7 @@ func TestCreateStartStopRemoveThroughTheAPI(t *testing.T) {
 	if err != nil || ct.ID != created.Id || n.Labels["zone"] != "us" || ct.Memory != 64<<20 || ct.CPUs != model.CPUs(2) {
 		t.Fatalf("api: %+v on %+v, %v", ct, n, err)
 	}
-	if ct.Labels[model.LabelConstraints] != `["zone==us"]` || len(ct.Env) != 1 || ct.Env[0] != "A=1" || ct.Reschedule[0] != "on-node-failure" {
+	if ct.Labels[model.LabelConstraints] != `["zone==us"]` || len(ct.Env) != 1 || ct.Env[0] != "A=1" || ct.Reschedule()[0] != "on-node-failure" {
 		t.Fatalf("rules: labels %v env %v", ct.Labels, ct.Env)
 	}
 	for _, step := range []struct{ method, path string }{

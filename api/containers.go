@@ -225,11 +225,11 @@ func (m psNetworks) MarshalJSON() ([]byte, error) {
 
 // networksOf is c's psNetworks; nil when it has none.
 func networksOf(c *model.Container) psNetworks {
-	if len(c.Endpoints) == 0 {
+	if len(c.Endpoints()) == 0 {
 		return nil
 	}
-	m := make(psNetworks, len(c.Endpoints))
-	for _, ep := range c.Endpoints {
+	m := make(psNetworks, len(c.Endpoints()))
+	for _, ep := range c.Endpoints() {
 		es := &network.EndpointSettings{NetworkID: ep.NetworkID, IPAddress: ep.IPv4, Aliases: ep.Aliases}
 		if ep.AskedIPv4 != "" {
 			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: ep.AskedIPv4}
@@ -404,10 +404,10 @@ func statusText(c *model.Container, down bool, now time.Time) string {
 	case c.State == model.Paused:
 		return "Up " + units.HumanDuration(now.Sub(startedOr(c))) + " (Paused)"
 	case c.State == model.Exited:
-		if c.Finished.IsZero() {
-			return fmt.Sprintf("Exited (%d)", c.ExitCode)
+		if c.Finished().IsZero() {
+			return fmt.Sprintf("Exited (%d)", c.ExitCode())
 		}
-		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(now.Sub(c.Finished)))
+		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode(), units.HumanDuration(now.Sub(c.Finished())))
 	}
 	return "Created"
 }
@@ -439,10 +439,10 @@ func (m *statusMemo) text(c *model.Container, now time.Time) string {
 }
 
 func startedOr(c *model.Container) time.Time {
-	if c.Started.IsZero() {
+	if c.Started().IsZero() {
 		return c.Created
 	}
-	return c.Started
+	return c.Started()
 }
 
 // matches applies ps filters other than node=: each value of a key must
@@ -502,7 +502,7 @@ func matches(f filters.Args, c *model.Container, down bool) bool {
 // named, by name or by a prefix of the network's ID.
 func onNetwork(c *model.Container, nets []string) bool {
 	for _, v := range nets {
-		for _, ep := range c.Endpoints {
+		for _, ep := range c.Endpoints() {
 			if ep.Network == v || strings.HasPrefix(ep.NetworkID, v) {
 				return true
 			}
@@ -601,7 +601,7 @@ func lastKnownDoc(ct *model.Container, why, node, addr string) map[string]any {
 		doc["Config"] = raw
 	}
 	doc["State"] = map[string]any{"Status": hostDown, "Running": false, "Dead": true, "Error": why,
-		"StartedAt": ct.Started.Format(time.RFC3339Nano), "FinishedAt": ct.Finished.Format(time.RFC3339Nano)}
+		"StartedAt": ct.Started().Format(time.RFC3339Nano), "FinishedAt": ct.Finished().Format(time.RFC3339Nano)}
 	doc["Node"] = map[string]any{"Name": node, "Addr": addr, "IP": hostOf(addr)}
 	return doc
 }

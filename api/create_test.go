@@ -168,8 +168,8 @@ func TestNodeInfoIsEncodingJSONs(t *testing.T) {
 // reported, and network= keeps those on a network named or whose ID
 // starts with the value, as dockerd does.
 func TestPsShowsAndFiltersNetworks(t *testing.T) {
-	web := &model.Container{ID: "w1", Endpoints: []model.Endpoint{{Network: "front", NetworkID: "aaa111"}, {Network: "back", NetworkID: "bbb222", IPv4: "10.0.1.2"}}}
-	db := &model.Container{ID: "d1", Endpoints: []model.Endpoint{{Network: "back", NetworkID: "bbb222", IPv4: "10.0.1.3"}}}
+	web := &model.Container{ID: "w1", Run: &model.Run{Endpoints: []model.Endpoint{{Network: "front", NetworkID: "aaa111"}, {Network: "back", NetworkID: "bbb222", IPv4: "10.0.1.2"}}}}
+	db := &model.Container{ID: "d1", Run: &model.Run{Endpoints: []model.Endpoint{{Network: "back", NetworkID: "bbb222", IPv4: "10.0.1.3"}}}}
 	lone := &model.Container{ID: "l1"}
 	n := &model.Node{Name: "node-1", Addr: "10.0.0.1:2375"}
 	var sm struct {

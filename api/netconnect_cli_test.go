@@ -38,7 +38,7 @@ func TestNetworkConnectIsRecorded(t *testing.T) {
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 			got = nil
 			if ct, _, err := rc.c.Inspect(name); err == nil {
-				for _, ep := range ct.Endpoints {
+				for _, ep := range ct.Endpoints() {
 					got = append(got, ep.Network)
 				}
 			}

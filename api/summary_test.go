@@ -27,7 +27,7 @@ func TestSummaryEncodingIsEncodingJSONs(t *testing.T) {
 	for i := range 2000 {
 		node := nodes[rng.IntN(len(nodes))]
 		c := &model.Container{ID: fmt.Sprintf("%064x", i), State: model.State(rng.IntN(4)),
-			Created: time.Unix(int64(rng.IntN(2e9)), 0), Started: time.Unix(int64(rng.IntN(2e9)), 0)}
+			Created: time.Unix(int64(rng.IntN(2e9)), 0), Run: &model.Run{Started: time.Unix(int64(rng.IntN(2e9)), 0)}}
 		if rng.IntN(8) == 0 {
 			c.ID = pick() + c.ID
 		}
@@ -64,7 +64,7 @@ func TestSummaryEncodingIsEncodingJSONs(t *testing.T) {
 			if rng.IntN(2) == 0 {
 				ep.AskedIPv4, ep.Aliases = ep.IPv4, []string{pick(), "db"}
 			}
-			c.Endpoints = append(c.Endpoints, ep)
+			c.Run.Endpoints = append(c.Run.Endpoints, ep)
 		}
 		down := rng.IntN(5) == 0
 		if !down {
@@ -107,7 +107,7 @@ func TestPsTemplatesAreShared(t *testing.T) {
 	var cs []*model.Container
 	for i := range 1000 {
 		c := &model.Container{ID: fmt.Sprintf("%064x", i), SwarmID: fmt.Sprintf("%032x", i), State: model.Running,
-			Created: time.Unix(int64(1e9+i), 0), Started: time.Unix(int64(1e9+i), 0)}
+			Created: time.Unix(int64(1e9+i), 0), Run: &model.Run{Started: time.Unix(int64(1e9+i), 0)}}
 		c.Name, c.Image, c.NetworkMode, c.Cmd = fmt.Sprintf("web-%d", i), "nginx:1.25", "bridge", []string{"nginx", "-g", "daemon off;"}
 		c.Labels = map[string]string{"app": "web", model.LabelSwarmID: c.SwarmID}
 		if i%2 == 1 {

@@ -141,10 +141,13 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 		return nil, nil, err
 	}
 	n := c.nodes[p.Node.Addr]
-	pc := &model.Container{Config: cfg, SwarmID: swarmID, Node: n.entry.Addr, State: model.Created, Created: time.Now(),
-		Constraints: exprs(req.Constraints), Affinities: exprs(req.Affinities), Whitelists: exprs(req.Whitelists)}
-	if req.Reschedule != "" {
-		pc.Reschedule = []string{req.Reschedule}
+	pc := &model.Container{Config: cfg, SwarmID: swarmID, Node: n.entry.Addr, State: model.Created, Created: time.Now()}
+	if len(req.Constraints)+len(req.Affinities)+len(req.Whitelists) > 0 || req.Reschedule != "" {
+		rules := model.Rules{Constraints: exprs(req.Constraints), Affinities: exprs(req.Affinities), Whitelists: exprs(req.Whitelists)}
+		if req.Reschedule != "" {
+			rules.Reschedule = []string{req.Reschedule}
+		}
+		pc.SetRules(rules)
 	}
 	c.pending[swarmID] = pc
 	c.showChange(n, nil, pc, 0)

@@ -283,7 +283,7 @@ func GenerateNodes(n, perNode int) []*model.Node {
 	nodes := make([]*model.Node, n)
 	created := time.Now()                // set here, so a simulated engine shares the containers instead of copying them to set it
 	var labelSets [][2]map[string]string // by app: with the reschedule policy, without; shared by the containers
-	onFailure := []string{"on-node-failure"}
+	onFailure := &model.Rules{Reschedule: []string{"on-node-failure"}}
 	for i := range nodes {
 		sz := sizes[i%len(sizes)]
 		nd := &model.Node{
@@ -326,7 +326,7 @@ func GenerateNodes(n, perNode int) []*model.Node {
 			// shape adds it): containers with the same labels share a map.
 			c.SwarmID = fmt.Sprintf("%032x%032x", i+1, j+1)
 			if j%3 == 0 {
-				c.Reschedule = onFailure
+				c.Rules = onFailure // shared: records never change
 			}
 			nd.Containers = append(nd.Containers, c)
 		}

@@ -188,9 +188,11 @@ func fromInspect(in container.InspectResponse, addr string, nodeCPUs int) *model
 	sort.Strings(c.Expose)
 	if in.State != nil {
 		c.State, _ = model.ParseState(in.State.Status)
-		c.Started, _ = time.Parse(time.RFC3339Nano, in.State.StartedAt)
-		c.Finished, _ = time.Parse(time.RFC3339Nano, in.State.FinishedAt)
-		c.ExitCode = in.State.ExitCode
+		var run model.Run
+		run.Started, _ = time.Parse(time.RFC3339Nano, in.State.StartedAt)
+		run.Finished, _ = time.Parse(time.RFC3339Nano, in.State.FinishedAt)
+		run.ExitCode = in.State.ExitCode
+		c.SetRun(run)
 	}
 	c.Created, _ = time.Parse(time.RFC3339Nano, in.Created)
 	if hc := in.HostConfig; hc != nil {
@@ -214,7 +216,9 @@ func fromInspect(in container.InspectResponse, addr string, nodeCPUs int) *model
 				c.Ports = append(c.Ports, b) // dynamically assigned host ports
 			}
 		}
-		c.Endpoints = endpoints(in.ID, in.NetworkSettings.Networks)
+		run := c.RunInfo()
+		run.Endpoints = endpoints(in.ID, in.NetworkSettings.Networks)
+		c.SetRun(run)
 	}
 	readRules(c)
 	c.Raw = recreateBody(in)
@@ -263,8 +267,12 @@ func recreateBody(in container.InspectResponse) []byte {
 // readRules fills a container's placement rules from its labels, where
 // the manager keeps them (so a new manager reads them back).
 func readRules(c *model.Container) {
+	if !hasAnyLabel(c.Labels, model.LabelConstraints, model.LabelAffinities, model.LabelWhitelists, model.LabelReschedulePolicies) {
+		c.Rules = nil // the usual container: no copy of its labels to find none
+		return
+	}
 	_, rules := sched.ExtractExpressions(model.Config{Labels: c.Labels})
-	c.Constraints, c.Affinities, c.Whitelists, c.Reschedule = rules[0], rules[1], rules[2], rules[3]
+	c.SetRules(model.Rules{Constraints: rules[0], Affinities: rules[1], Whitelists: rules[2], Reschedule: rules[3]})
 }
 
 func bindings(pm nat.PortMap) []model.PortBinding {

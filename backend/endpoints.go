@@ -27,7 +27,7 @@ import (
 // create, which attaches one network only (moby#17750).
 func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.Config, []model.Endpoint, error) {
 	cfg := ct.Config
-	if len(ct.Endpoints) == 0 {
+	if len(ct.Endpoints()) == 0 {
 		return cfg, nil, nil
 	}
 	c.mu.Lock()
@@ -77,7 +77,7 @@ func (c *Cluster) detachShared(ctx context.Context, ct *model.Container) (model.
 // are not local) decide.
 func clusterWide(ctx context.Context, via Networker, ct *model.Container, shared map[string]bool) []model.Endpoint {
 	var eps []model.Endpoint
-	for _, ep := range ct.Endpoints {
+	for _, ep := range ct.Endpoints() {
 		sctx, cancel := context.WithTimeout(ctx, callTimeout)
 		scope, err := via.NetworkScope(sctx, ep.NetworkID)
 		cancel()
@@ -99,7 +99,7 @@ func (c *Cluster) sharedOf(ctx context.Context, m relocation, running bool) (cfg
 	old := m.ct
 	cfg = old.Config
 	nw, ok := m.from.eng.(Networker)
-	if !ok || len(old.Endpoints) == 0 || !running {
+	if !ok || len(old.Endpoints()) == 0 || !running {
 		return cfg, nil, nil // a stopped copy holds no endpoint
 	}
 	shared = clusterWide(ctx, nw, old, nil)

@@ -113,7 +113,7 @@ func DockerInspect(ct *model.Container) container.InspectResponse {
 		ContainerJSONBase: &container.ContainerJSONBase{
 			ID: ct.ID, Created: ts(ct.Created), Path: path, Args: args, Image: ct.Image, Name: "/" + ct.Name,
 			State: &container.State{Status: container.ContainerState(st), Running: ct.State == model.Running,
-				Paused: ct.State == model.Paused, ExitCode: ct.ExitCode, StartedAt: ts(ct.Started), FinishedAt: ts(ct.Finished)},
+				Paused: ct.State == model.Paused, ExitCode: ct.ExitCode(), StartedAt: ts(ct.Started()), FinishedAt: ts(ct.Finished())},
 			HostConfig: hc, Driver: "overlay2", Platform: "linux",
 		},
 		Config: &container.Config{Image: ct.Image, Cmd: ct.Cmd, Env: ct.Env, Labels: labels, ExposedPorts: exposed,

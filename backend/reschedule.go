@@ -39,7 +39,7 @@ type Queued struct {
 
 // hasPolicy reports whether a container asked to move when its node fails.
 func hasPolicy(ct *model.Container) bool {
-	return slices.Contains(ct.Reschedule, sched.RescheduleOnNodeFailure)
+	return slices.Contains(ct.Reschedule(), sched.RescheduleOnNodeFailure)
 }
 
 // afterGrace evacuates an Unhealthy node now, or after the grace period

@@ -462,11 +462,13 @@ func (s *SimEngine) setState(ctx context.Context, id string, st model.State, act
 	}
 	cp := *c
 	cp.State = st
+	run := cp.RunInfo() // a copy: the old record's Run stays as it was
 	if st == model.Running {
-		cp.Started = s.now()
+		run.Started = s.now()
 	} else {
-		cp.Finished = s.now()
+		run.Finished = s.now()
 	}
+	cp.SetRun(run)
 	s.containers[c.ID] = &cp
 	s.changes++
 	s.emit(action, c.ID)

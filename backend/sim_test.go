@@ -37,7 +37,7 @@ func running(name string, policy bool) *model.Container {
 	c.Labels[model.LabelSwarmID] = c.SwarmID
 	if policy {
 		c.Labels[model.LabelReschedulePolicies] = `["on-node-failure"]`
-		c.Reschedule = []string{"on-node-failure"}
+		c.SetRules(model.Rules{Reschedule: []string{"on-node-failure"}})
 	}
 	return c
 }
@@ -346,7 +346,7 @@ func TestARestartedManagerRebuildsTheSameViewAndRemovesDuplicates(t *testing.T) 
 	second := startSim(t, src, opts)
 	waitFor(t, 2*time.Second, "b seen", func() bool { return health(second, "b:2375") == model.Healthy })
 	ct, _, err := second.Inspect("api")
-	if err != nil || ct.SwarmID != created.SwarmID || !hasPolicy(ct) || ct.Constraints[0] != "node==b" {
+	if err != nil || ct.SwarmID != created.SwarmID || !hasPolicy(ct) || ct.Constraints()[0] != "node==b" {
 		t.Fatalf("api read back as %+v, %v", ct, err)
 	}
 	src.Sim("a:2375").Heal()

@@ -609,12 +609,11 @@ func (p *parser) container(r *rawContainer, n *model.Node) (*model.Container, er
 		c.SwarmID = hash("swarm/" + c.ID)
 		c.Labels[model.LabelSwarmID] = c.SwarmID
 	}
-	c.Constraints = exprStrings(req.Constraints)
-	c.Affinities = exprStrings(req.Affinities)
-	c.Whitelists = exprStrings(req.Whitelists)
+	rules := model.Rules{Constraints: exprStrings(req.Constraints), Affinities: exprStrings(req.Affinities), Whitelists: exprStrings(req.Whitelists)}
 	if req.Reschedule != "" {
-		c.Reschedule = []string{req.Reschedule}
+		rules.Reschedule = []string{req.Reschedule}
 	}
+	c.SetRules(rules)
 	return c, nil
 }
 

@@ -103,8 +103,8 @@ func TestDemoClusterLoads(t *testing.T) {
 	if db.Name != "db" || db.CPUs != model.CPUs(2) || db.Memory != 4<<30 || len(db.Ports) != 1 || db.Ports[0].HostPort != "5432" {
 		t.Fatalf("db read as %+v", db)
 	}
-	if len(db.Constraints) != 1 || db.Constraints[0] != "disk==ssd" || len(db.Reschedule) != 1 || db.Reschedule[0] != "on-node-failure" {
-		t.Fatalf("db rules: constraints %q, reschedule %q", db.Constraints, db.Reschedule)
+	if cs, rs := db.Constraints(), db.Reschedule(); len(cs) != 1 || cs[0] != "disk==ssd" || len(rs) != 1 || rs[0] != "on-node-failure" {
+		t.Fatalf("db rules: constraints %q, reschedule %q", cs, rs)
 	}
 	if db.Labels[model.LabelConstraints] != `["disk==ssd"]` || len(db.Env) != 0 {
 		t.Fatalf("db labels %v env %v: expressions belong in the labels", db.Labels, db.Env)

@@ -145,7 +145,7 @@ func Rebalanceable(c *model.Container) bool {
 	if c.Labels[LabelMode] == ModeGlobal {
 		return false
 	}
-	return slices.Contains(c.Reschedule, RescheduleOnNodeFailure) || c.Labels[LabelRebalance] == "true"
+	return slices.Contains(c.Reschedule(), RescheduleOnNodeFailure) || c.Labels[LabelRebalance] == "true"
 }
 
 // planner is the state of one Rebalance call.

@@ -186,10 +186,11 @@ func randomCluster(rng *rand.Rand) []*model.Node {
 				panic(err)
 			}
 			c.Config = req.Config
+			rules := model.Rules{Constraints: rawOf(req.Constraints), Affinities: rawOf(req.Affinities)}
 			if req.Reschedule != "" {
-				c.Reschedule = []string{req.Reschedule}
+				rules.Reschedule = []string{req.Reschedule}
 			}
-			c.Constraints, c.Affinities = rawOf(req.Constraints), rawOf(req.Affinities)
+			c.SetRules(rules)
 			c.Node = n.Addr
 			n.Containers = append(n.Containers, c)
 			names = append(names, name)
@@ -323,7 +324,7 @@ func recoveredBigCluster(n, perNode int) []*model.Node {
 		for j, c := range nd.Containers {
 			if j%3 == 0 {
 				c.Labels[model.LabelReschedulePolicies] = `["on-node-failure"]`
-				c.Reschedule = []string{sched.RescheduleOnNodeFailure}
+				c.SetRules(model.Rules{Reschedule: []string{sched.RescheduleOnNodeFailure}})
 			}
 		}
 	}

@@ -24,7 +24,7 @@ import (
 func TestAContainerRowKeepsOnlyTheContainer(t *testing.T) {
 	n := &model.Node{Name: "eu-1", Addr: "10.0.0.1:2375", Health: model.Healthy}
 	c := &model.Container{Config: model.Config{Name: "db", Image: "redis", CPUs: model.CPUs(2), Memory: 1 << 30},
-		Constraints: []string{"zone==eu"}, Reschedule: []string{"on-node-failure"}, ID: "abc", State: model.Running, Created: time.Now().Add(-3 * time.Minute)}
+		Rules: &model.Rules{Constraints: []string{"zone==eu"}, Reschedule: []string{"on-node-failure"}}, ID: "abc", State: model.Running, Created: time.Now().Add(-3 * time.Minute)}
 	n.Containers = []*model.Container{c}
 	if size := unsafe.Sizeof(row{}); size > 64 {
 		t.Errorf("a row takes %d bytes; want at most 64", size)

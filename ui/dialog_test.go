@@ -36,7 +36,7 @@ func policySource(url string, busy, empty, perNode, cpus int, name func(i, j int
 				Config: model.Config{Name: name(i, j), Image: "busybox", CPUs: 1000, Memory: 1 << 30, NetworkMode: "bridge",
 					Labels: map[string]string{model.LabelReschedulePolicies: `["on-node-failure"]`}},
 				ID: fmt.Sprintf("%064d", i*100+j), SwarmID: fmt.Sprintf("s%d", i*100+j), Node: n.Addr, State: model.Running,
-				Reschedule: []string{"on-node-failure"},
+				Rules: &model.Rules{Reschedule: []string{"on-node-failure"}},
 			})
 		}
 		nodes = append(nodes, n)

@@ -110,7 +110,7 @@ func TestTheDrainDialogSaysWhatMovesWhatBlocksAndWhatGoes(t *testing.T) {
 	ctr := func(name, id string, labels map[string]string) *model.Container {
 		c := &model.Container{Config: model.Config{Name: name, Labels: labels}, ID: id}
 		if labels[model.LabelReschedulePolicies] != "" {
-			c.Reschedule = []string{"on-node-failure"}
+			c.SetRules(model.Rules{Reschedule: []string{"on-node-failure"}})
 		}
 		return c
 	}

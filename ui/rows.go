@@ -309,16 +309,16 @@ func containerCell(c *model.Container, node string, down bool, col int) cell {
 		}
 		return cell{text: mem}
 	case 5:
-		if len(c.Constraints) == 0 && len(c.Affinities) == 0 {
+		if len(c.Constraints()) == 0 && len(c.Affinities()) == 0 {
 			return cell{level: levelInfo}
 		}
-		rules := append(append([]string{}, c.Constraints...), affinityText(c.Affinities)...)
+		rules := append(append([]string{}, c.Constraints()...), affinityText(c.Affinities())...)
 		return cell{text: strings.Join(rules, " "), level: levelInfo}
 	case 6:
-		if len(c.Reschedule) == 0 {
+		if len(c.Reschedule()) == 0 {
 			return cell{text: "off", level: levelDim}
 		}
-		return cell{text: strings.Join(c.Reschedule, ","), level: levelOK}
+		return cell{text: strings.Join(c.Reschedule(), ","), level: levelOK}
 	case 7:
 		ports := make([]string, len(c.Ports))
 		for i, p := range c.Ports {
