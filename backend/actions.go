@@ -152,9 +152,15 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	c.pending[swarmID] = pc
 	c.showChange(n, nil, pc, 0)
 	nodeCPUs := n.info.CPUs
-	ctx, stop := c.whileHealthyLocked(ctx, n) // a hung engine ends the create when flagged
+	ctx, end, stop := c.healthyCallLocked(ctx, n) // a hung engine ends the create when flagged
 	defer stop()
 	c.mu.Unlock()
+	// The create and the inspect after it share that context, and one
+	// timer gives each call its time in turn: a timed context per call
+	// was a context, a timer and a map of children each (a fifth of what
+	// a create allocated).
+	limit := &callLimit{end: end}
+	defer limit.stop()
 
 	spec := CreateSpec{Config: cfg, SwarmID: swarmID}
 	if cfg.CPUs%1000 == 0 {
@@ -162,14 +168,13 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	} else {
 		spec.NanoCPUs = int64(cfg.CPUs) * 1e6
 	}
-	id, err := c.createOn(ctx, n, spec)
+	id, err := c.createOn(ctx, n, spec, limit)
 	var ct *model.Container
 	var t uint64
 	if err == nil {
 		t = c.ticket(n)
-		ictx, cancel := context.WithTimeout(ctx, callTimeout)
-		ct, _ = n.eng.Inspect(ictx, id)
-		cancel()
+		limit.set(callTimeout)
+		ct, _ = n.eng.Inspect(ctx, id)
 		if ct == nil {
 			cp := *pc
 			cp.ID = id
@@ -220,27 +225,60 @@ func hasAnyLabel(labels map[string]string, keys ...string) bool {
 
 // createOn creates a container on the engine chosen for it. An engine
 // that lacks the image pulls it first, as Swarm's did, then creates: one
-// container either way. Each engine call gets userCallTimeout, the pull
-// pullTimeout, within ctx. A pull that fails leaves ErrNoImage, with the
-// pull's error, so that Swarm's retry on a node with the image can follow.
-func (c *Cluster) createOn(ctx context.Context, n *node, spec CreateSpec) (string, error) {
-	cctx, cancel := context.WithTimeout(ctx, userCallTimeout)
-	id, err := n.eng.Create(cctx, spec)
-	cancel()
-	err = NodeDownCause(ctx, err)
+// container either way. Each engine call gets userCallTimeout (limit ends
+// ctx after it), the pull pullTimeout, within ctx. A pull that fails
+// leaves ErrNoImage, with the pull's error, so that Swarm's retry on a
+// node with the image can follow.
+func (c *Cluster) createOn(ctx context.Context, n *node, spec CreateSpec, limit *callLimit) (string, error) {
+	limit.set(userCallTimeout)
+	id, err := n.eng.Create(ctx, spec)
+	err = limit.said(ctx, NodeDownCause(ctx, err))
 	if !errors.Is(err, ErrNoImage) {
 		return id, err
 	}
+	limit.stop() // the pull has its own time
 	if perr := c.pullForCreate(ctx, n, spec.Config.Image); perr != nil {
 		if errors.Is(perr, ErrNoImage) {
 			return "", err
 		}
 		return "", fmt.Errorf("%w; pulling it on %s failed: %w", err, n.name(), perr)
 	}
-	cctx, cancel = context.WithTimeout(ctx, userCallTimeout)
-	defer cancel()
-	id, err = n.eng.Create(cctx, spec)
-	return id, NodeDownCause(ctx, err)
+	limit.set(userCallTimeout)
+	id, err = n.eng.Create(ctx, spec)
+	return id, limit.said(ctx, NodeDownCause(ctx, err))
+}
+
+// callLimit ends a context (cause context.DeadlineExceeded) once the
+// engine call under way has had its time; set starts the next call's.
+type callLimit struct {
+	end   context.CancelCauseFunc
+	timer *time.Timer
+	d     time.Duration // the current call's time
+}
+
+func (l *callLimit) set(d time.Duration) {
+	l.d = d
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, func() { l.end(context.DeadlineExceeded) })
+		return
+	}
+	l.timer.Reset(d)
+}
+
+func (l *callLimit) stop() {
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+}
+
+// said is err as the call's caller must read it: a call the limit ended
+// only saw its context canceled, and is a deadline exceeded, as with a
+// timed context.
+func (l *callLimit) said(ctx context.Context, err error) error {
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within %s: %w", l.d, context.DeadlineExceeded)
+	}
+	return err
 }
 
 // pinned places req on the node at addr if every filter and the
@@ -493,9 +531,16 @@ func (c *Cluster) userCtx(ctx context.Context, n *node, work time.Duration) (con
 // stops being Healthy. A node already down only has ctx's own end: the
 // caller knew. c.mu is held.
 func (c *Cluster) whileHealthyLocked(ctx context.Context, n *node) (context.Context, context.CancelFunc) {
+	uctx, _, stop := c.healthyCallLocked(ctx, n)
+	return uctx, stop
+}
+
+// healthyCallLocked is whileHealthyLocked that also gives the function
+// that ends the context with a cause of the caller's. c.mu is held.
+func (c *Cluster) healthyCallLocked(ctx context.Context, n *node) (context.Context, context.CancelCauseFunc, context.CancelFunc) {
 	uctx, cancel := context.WithCancelCause(ctx)
 	if n.health != model.Healthy {
-		return uctx, func() { cancel(nil) }
+		return uctx, cancel, func() { cancel(nil) }
 	}
 	// Registered with the node rather than watched by a goroutine per
 	// call (a million creates were a million goroutines): setHealth ends
@@ -508,7 +553,7 @@ func (c *Cluster) whileHealthyLocked(ctx context.Context, n *node) (context.Cont
 	id := n.callSeq
 	n.calls[id] = cancel
 	n.callsMu.Unlock()
-	return uctx, func() {
+	return uctx, cancel, func() {
 		n.callsMu.Lock()
 		delete(n.calls, id)
 		n.callsMu.Unlock()
