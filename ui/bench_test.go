@@ -169,6 +169,7 @@ func BenchmarkEventToScreen(b *testing.B) {
 // benchConsole is a console running on a simulation screen (200x60)
 // over bigCluster, for benchmarks.
 type benchConsole struct {
+	b      *testing.B
 	c      *backend.Cluster
 	a      *App
 	screen tcell.SimulationScreen
@@ -179,7 +180,7 @@ type benchConsole struct {
 // every node.
 func runConsole(b *testing.B, after func(a *App)) *benchConsole {
 	c, stop := bigCluster(b)
-	bc := &benchConsole{c: c, a: New(c), screen: tcell.NewSimulationScreen("UTF-8")}
+	bc := &benchConsole{b: b, c: c, a: New(c), screen: tcell.NewSimulationScreen("UTF-8")}
 	bc.a.Application().SetScreen(bc.screen)
 	bc.screen.SetSize(200, 60)
 	bc.a.Application().SetAfterDrawFunc(func(tcell.Screen) { after(bc.a) })
@@ -208,9 +209,13 @@ func (bc *benchConsole) text() string {
 	return sb.String()
 }
 
+// waitFor waits until the screen shows s; a minute without fails the
+// benchmark with the screen (a benchmark that hung said nothing).
 func (bc *benchConsole) waitFor(s string) {
-	for !strings.Contains(bc.text(), s) {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(bc.text(), s); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			bc.b.Fatalf("after a minute the screen lacks %q:\n%s", s, bc.text())
+		}
 	}
 }
 
@@ -272,8 +277,10 @@ func BenchmarkKeyToScreen(b *testing.B) {
 				if launching && !running.Load() {
 					launches++
 					bc.launch(1000)
-					for !running.Load() {
-						time.Sleep(time.Millisecond)
+					for deadline := time.Now().Add(time.Minute); !running.Load(); time.Sleep(time.Millisecond) {
+						if time.Now().After(deadline) {
+							b.Fatalf("the launch never ran:\n%s", bc.text())
+						}
 					}
 				}
 				v := views[i%2]
@@ -282,7 +289,12 @@ func BenchmarkKeyToScreen(b *testing.B) {
 				start := time.Now()
 				during := running.Load()
 				bc.screen.InjectKey(tcell.KeyRune, v.key, tcell.ModNone)
-				t := <-shown
+				var t time.Time
+				select {
+				case t = <-shown:
+				case <-time.After(time.Minute):
+					b.Fatalf("%c never showed the %s view:\n%s", v.key, v.view, bc.text())
+				}
 				if !launching || during && running.Load() {
 					took = append(took, t.Sub(start))
 				}

@@ -164,7 +164,10 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 	if err != nil {
 		return "", err
 	}
-	snap := sched.NewSnapshot(nodes)
+	snap, err := snapshotOf(ctx, nodes)
+	if err != nil {
+		return "", err
+	}
 	var sb strings.Builder
 	bad, ok, dim, rs := th.tag(th.bad), th.tag(th.ok), th.tag(th.dim), th.reset()
 	placed, why := 0, ""
@@ -854,6 +857,25 @@ func (a *App) submitLaunch() {
 			a.say(msg, bad)
 		})
 	})
+}
+
+// snapshotOf indexes nodes for a preview, as sched.NewSnapshot does, node
+// by node so that a preview dropped meanwhile stops: indexing 10,000
+// nodes of 30 containers is about a second of CPU, and each key typed in
+// the form, and the Launch button, drops the preview in the works (the
+// CPU of those already dropped was taken from the keys pressed during the
+// launch that followed).
+func snapshotOf(ctx context.Context, nodes []*model.Node) (*sched.Snapshot, error) {
+	snap := sched.NewSnapshot(nil)
+	for i, n := range nodes {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		snap.SetNode(n)
+	}
+	return snap, nil
 }
 
 // latestPull is the latest step of a pull of image still running on
