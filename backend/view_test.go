@@ -63,9 +63,17 @@ func TestCreatesAndRemovesShowAsARebuildWould(t *testing.T) {
 					}
 					continue
 				}
+				// Readers see it as soon as the create returns, though its
+				// node's view is published only when they ask.
+				if !inViews(c, ct.ID) {
+					t.Errorf("create %d/%d: %.12s is not in the views right after its create returned", g, i, ct.ID)
+				}
 				if i%4 == 1 {
 					if err := c.Remove(ctx, ct.ID, true); err != nil {
 						t.Errorf("remove %s: %v", ct.ID, err)
+					}
+					if inViews(c, ct.ID) {
+						t.Errorf("create %d/%d: %.12s is still in the views after its removal returned", g, i, ct.ID)
 					}
 					continue
 				}
@@ -186,4 +194,15 @@ func TestInspectDocumentShowsTheSwarmIDLabel(t *testing.T) {
 	if want := fmt.Sprint(map[string]string{model.LabelSwarmID: bare.SwarmID}); fmt.Sprint(bin.Config.Labels) != want {
 		t.Errorf("inspect of a container without labels shows %v, want %v", bin.Config.Labels, want)
 	}
+}
+
+// inViews reports whether a node's view (Nodes, as docker ps and the
+// console read them) lists the container with this ID.
+func inViews(c *Cluster, id string) bool {
+	for _, v := range c.Nodes() {
+		if slices.ContainsFunc(v.Containers, func(ct *model.Container) bool { return ct.ID == id }) {
+			return true
+		}
+	}
+	return false
 }
