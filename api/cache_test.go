@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,5 +195,56 @@ func TestTheFirstPsAfterAStartIsACopy(t *testing.T) {
 				t.Errorf("docker ps -a from the warmed cache (%d) differs from a fresh server's (%d)", len(warm), len(fresh))
 			}
 		})
+	}
+}
+
+// TestKeptTemplatesFollowTheirRecords: when a node's list changes, the
+// templates carried over from its former entries are each its own
+// record's, never a neighbour's; after one create or one remove every
+// record that stayed keeps its template (only the new one is looked up).
+func TestKeptTemplatesFollowTheirRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	tmpl := map[*model.Container]*psTemplate{}
+	record := func() *model.Container {
+		c := &model.Container{ID: fmt.Sprint(len(tmpl))}
+		tmpl[c] = &psTemplate{}
+		return c
+	}
+	for i := range 2000 {
+		old := make([]*model.Container, rng.IntN(12))
+		for k := range old {
+			old[k] = record()
+		}
+		cs := slices.Clone(old)
+		edits := 1 + rng.IntN(3)
+		if i%2 == 0 {
+			edits = 1 // one create or one remove: the usual change
+		}
+		for range edits {
+			switch at := rng.IntN(len(cs) + 1); {
+			case rng.IntN(2) == 0 || len(cs) == 0 || at == len(cs):
+				cs = slices.Insert(cs, at, record())
+			default:
+				cs = slices.Delete(cs, at, at+1)
+			}
+		}
+		was := make([]*psTemplate, len(old))
+		for k, c := range old {
+			was[k] = tmpl[c]
+		}
+		got := make([]*psTemplate, len(cs))
+		kept(got, cs, was, old)
+		missing := 0
+		for j, c := range cs {
+			switch {
+			case got[j] == nil:
+				missing++
+			case got[j] != tmpl[c]:
+				t.Fatalf("list %d: record %s was given record %v's template", i, c.ID, got[j])
+			}
+		}
+		if edits == 1 && missing > max(0, len(cs)-len(old)) {
+			t.Errorf("list %d: after one change %d of %d records lost their template (%d were new)", i, missing, len(cs), max(0, len(cs)-len(old)))
+		}
 	}
 }

@@ -166,10 +166,33 @@ func (pc *psCache) node(n *model.Node) *psNodeEntries {
 		if pc.byNode == nil {
 			pc.byNode = map[string]*psNodeEntries{}
 		}
-		e = &psNodeEntries{view: n, t: make([]*psTemplate, len(n.Containers))}
+		t := make([]*psTemplate, len(n.Containers))
+		if e != nil && e.view.Name == n.Name && e.view.Addr == n.Addr {
+			kept(t, n.Containers, e.t, e.view.Containers)
+		}
+		e = &psNodeEntries{view: n, t: t}
 		pc.byNode[n.Addr] = e
 	}
 	return e
+}
+
+// kept copies into t, aligned with cs, the templates was (aligned with
+// the node's former list old) has for the same records: a create or a
+// remove changes a node's list by one record, so it is a walk of both
+// lists, not a lookup per container. What it cannot align stays nil.
+func kept(t []*psTemplate, cs []*model.Container, was []*psTemplate, old []*model.Container) {
+	i := 0
+	for j, c := range cs {
+		switch {
+		case i < len(old) && old[i] == c:
+		case i+1 < len(old) && old[i+1] == c: // old[i] went
+			i++
+		default:
+			continue // came, or more changed
+		}
+		t[j] = was[i]
+		i++
+	}
 }
 
 // sameEntries says whether views a and b of a node have the same
@@ -281,7 +304,10 @@ func (pc *psCache) sweep(nodes []*model.Node, live int) {
 	pc.by = keep
 }
 
-// How the warmer paces itself: a pass every warmBusy while many views
+// How the warmer paces itself: a pass every warmBusy (a pass reads every
+// view; at 25 ms the passes were a third of the warmer's CPU in a launch
+// through the API, and a node that changes again between passes is warmed
+// once) while many views
 // change (1 % or more of them since the last pass: a start, a launch),
 // else at most every warmIdle, and only once the cluster's Changes moved
 // (a refresh that found nothing new does not move it: a quiet
@@ -292,7 +318,7 @@ func (pc *psCache) sweep(nodes []*model.Node, live int) {
 // that yields stays runnable and queues ahead of the start's own work
 // (at 10,000 nodes that made the start three times longer).
 const (
-	warmBusy  = 25 * time.Millisecond
+	warmBusy  = 100 * time.Millisecond
 	warmIdle  = time.Second
 	warmSlice = 2 * time.Millisecond
 	warmRest  = 2 * time.Millisecond
@@ -305,13 +331,23 @@ const (
 // pass visits only views it has not seen, and takes each cache's lock
 // one node at a time: a request waits for at most one node's containers.
 func (s *Server) Warm(ctx context.Context) {
-	var changes uint64
-	seen := map[string]*model.Node{} // by address, the view each node was warmed for
+	var (
+		changes uint64
+		infoAt  time.Time // the last pass that warmed docker info's lines
+		behind  bool      // docker info's lines were left for a later pass
+	)
+	seen := map[string]warmed{} // by node address
 	for {
 		wait := warmIdle
-		if ch := s.c.Changes(); ch != changes {
+		if ch := s.c.Changes(); ch != changes || behind {
 			changes = ch
-			if s.warm(ctx, seen) {
+			withInfo := time.Since(infoAt) >= warmIdle
+			var busy bool
+			busy, behind = s.warm(ctx, seen, withInfo)
+			if withInfo {
+				infoAt = time.Now()
+			}
+			if busy {
 				wait = warmBusy
 			}
 		}
@@ -323,10 +359,19 @@ func (s *Server) Warm(ctx context.Context) {
 	}
 }
 
-// warm fills the `docker ps` and `docker info` caches for the cluster's
-// views that are not in seen (by address, the views warmed before), notes
-// them there, and reports whether many were new (1 % or more: the cluster
-// is busy).
+// warmed is what the warmer last warmed of a node: the views its `docker
+// ps` entries and its `docker info` lines were made for.
+type warmed struct{ ps, info *model.Node }
+
+// warm fills the `docker ps` cache for the cluster's views that are not
+// in seen (by address, what was warmed before), and the `docker info`
+// cache too with withInfo or while nodes are Pending (a start, when
+// docker info is asked most); it notes what it did in seen, and reports
+// whether many views were new (1 % or more: the cluster is busy) and
+// whether info lines were left behind. Outside a start, info lines are
+// made at most once a second: a launch changes most views between two
+// passes, and making each node's lines at every pass was a third of the
+// warmer's CPU in a launch through the API.
 //
 // It warms during a start too, as engines connect: the containers a
 // node's refresh read show in its Pending view, and its Healthy view a
@@ -334,24 +379,31 @@ func (s *Server) Warm(ctx context.Context) {
 // connected there is little left for the first `docker ps`. (It once
 // waited while 1 % or more of the nodes were Pending, so a cluster with
 // that many engines that never answer was never warmed.)
-func (s *Server) warm(ctx context.Context, seen map[string]*model.Node) bool {
+func (s *Server) warm(ctx context.Context, seen map[string]warmed, withInfo bool) (busy, behind bool) {
 	nodes := s.c.Views() // in no order: Nodes sorts, at every pass while a manager starts
-	live, fresh := 0, 0
+	live, fresh, stale := 0, 0, 0
 	for _, n := range nodes {
 		live += len(n.Containers)
-		if seen[n.Addr] != n {
+		w := seen[n.Addr]
+		if w.ps != n {
 			fresh++
 		}
+		if w.info != n {
+			stale++
+		}
+		if n.Health == model.Pending {
+			withInfo = true
+		}
 	}
-	if fresh == 0 {
-		return false
+	if fresh == 0 && (stale == 0 || !withInfo) {
+		return false, stale > 0
 	}
 	if len(seen) > len(nodes) { // nodes gone
 		here := make(map[string]bool, len(nodes))
 		for _, n := range nodes {
 			here[n.Addr] = true
 		}
-		maps.DeleteFunc(seen, func(addr string, _ *model.Node) bool { return !here[addr] })
+		maps.DeleteFunc(seen, func(addr string, _ warmed) bool { return !here[addr] })
 	}
 	o := s.c.Scheduler().Overcommit()
 	s.infos.sweepFor(nodes, o)
@@ -363,26 +415,32 @@ func (s *Server) warm(ctx context.Context, seen map[string]*model.Node) bool {
 	s.ps.mu.Unlock()
 	slice := time.Now()
 	for _, n := range nodes {
-		if seen[n.Addr] == n {
+		w := seen[n.Addr]
+		ps, info := w.ps != n, withInfo && w.info != n
+		if !ps && !info {
 			continue
 		}
 		if time.Since(slice) > warmSlice {
 			select {
 			case <-ctx.Done():
-				return true
+				return true, true
 			case <-time.After(warmRest):
 			}
 			slice = time.Now()
 		}
-		s.infos.warm(n, o)
-		if n.Health == model.Healthy || n.Health == model.Pending { // a down node's containers are not cached
+		if info {
+			s.infos.warm(n, o)
+			w.info = n
+		}
+		if ps && (n.Health == model.Healthy || n.Health == model.Pending) { // a down node's containers are not cached
 			s.ps.mu.Lock()
 			s.ps.fill(n)
 			s.ps.mu.Unlock()
 		}
-		seen[n.Addr] = n
+		w.ps = n
+		seen[n.Addr] = w
 	}
-	return fresh*100 >= len(nodes)
+	return fresh*100 >= len(nodes), !withInfo && stale > 0
 }
 
 // writeItems streams a `docker ps` answer in 64 KiB writes; false when
