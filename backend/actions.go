@@ -185,6 +185,9 @@ func (c *Cluster) place(ctx context.Context, req *sched.Request, swarmID string,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.pending, swarmID)
+	if t != 0 {
+		c.readDoneLocked(n, t) // applied below
+	}
 	if err != nil {
 		if IsConnectionError(err) || errors.Is(err, ErrNodeDown) {
 			// The engine may still create it; the user was told it

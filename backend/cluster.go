@@ -213,7 +213,8 @@ type node struct {
 	// node's own, changed in place; publishView hands it to a new view.
 	list     []*model.Container
 	reads    uint64            // tickets handed to reads of the engine, in order
-	readAt   map[string]uint64 // by container ID: the ticket of the read applied last
+	readAt   map[string]uint64 // by container ID: the ticket of the read applied last, while an older read is under way
+	flying   []uint64          // tickets of the reads under way (taken, not yet given back by readDone)
 	images   []model.Image
 	networks []model.Network
 	view     *model.Node // the model built from all this
@@ -863,11 +864,41 @@ func (c *Cluster) unindexID(n *node, id string) {
 // before it is made: a read is applied only if no read that began later
 // was applied first, so a slow event's inspect never undoes what a user's
 // call has just re-read.
+//
+// Every ticket is given back by readDone once its read has ended,
+// applied or not: only while a read is under way can an older one arrive.
 func (c *Cluster) ticket(n *node) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n.reads++
+	n.flying = append(n.flying, n.reads)
 	return n.reads
+}
+
+// readDone gives back the ticket of a read that has ended.
+func (c *Cluster) readDone(n *node, t uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDoneLocked(n, t)
+}
+
+// readDoneLocked is readDone with c.mu held.
+func (c *Cluster) readDoneLocked(n *node, t uint64) {
+	if i := slices.Index(n.flying, t); i >= 0 {
+		n.flying[i] = n.flying[len(n.flying)-1]
+		n.flying = n.flying[:len(n.flying)-1]
+	}
+}
+
+// olderUnderWay reports whether a read begun before ticket t is still
+// under way. c.mu is held.
+func (n *node) olderUnderWay(t uint64) bool {
+	for _, f := range n.flying {
+		if f < t {
+			return true
+		}
+	}
+	return false
 }
 
 // applyRead records what a read begun with ticket t said of one
@@ -877,7 +908,15 @@ func (c *Cluster) applyRead(n *node, t uint64, id string, ct *model.Container) b
 	if n.readAt[id] > t {
 		return false
 	}
-	n.readAt[id] = t
+	// Only a read begun before t and still under way could come later
+	// and undo this one: its ticket is kept for that. With none, no older
+	// read can come (tickets only grow), and nothing is kept (the tickets
+	// of a million records were 43 MiB).
+	if n.olderUnderWay(t) {
+		n.readAt[id] = t
+	} else if len(n.readAt) > 0 {
+		delete(n.readAt, id)
+	}
 	if ct == nil {
 		c.dropContainer(n, id)
 	} else {
@@ -900,16 +939,15 @@ func (c *Cluster) applyList(n *node, t uint64, cs []*model.Container) {
 			kept++
 		}
 	}
-	if kept == len(cs) && len(n.containers) == kept && len(n.readAt) == kept {
-		return // the records are the listed containers, each read at t at the latest
-	}
-	listed := make(map[string]bool, len(cs))
-	for _, ct := range cs {
-		listed[ct.ID] = true
-	}
-	for id := range n.containers {
-		if !listed[id] {
-			c.applyRead(n, t, id, nil)
+	if kept != len(cs) || len(n.containers) != kept { // else the records are the listed containers
+		listed := make(map[string]bool, len(cs))
+		for _, ct := range cs {
+			listed[ct.ID] = true
+		}
+		for id := range n.containers {
+			if !listed[id] {
+				c.applyRead(n, t, id, nil)
+			}
 		}
 	}
 	for id, at := range n.readAt {

@@ -145,6 +145,7 @@ func (c *Cluster) refresh(ctx context.Context, n *node, info *EngineInfo) error 
 	cctx, cancel := context.WithTimeout(ctx, 4*callTimeout)
 	defer cancel()
 	t := c.ticket(n)
+	defer c.readDone(n, t) // after the unlock deferred below
 	began := time.Now()
 	cs, err := n.eng.Containers(cctx)
 	if err != nil {
@@ -637,6 +638,7 @@ func (c *Cluster) handle(ctx context.Context, n *node, ev EngineEvent) error {
 	var ct *model.Container
 	var err error
 	t := c.ticket(n)
+	defer c.readDone(n, t) // after the unlock deferred below
 	if ev.Action != "destroy" {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		ct, err = n.eng.Inspect(cctx, ev.ID)

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"testing"
 
 	"swarmdeck/model"
@@ -41,6 +42,28 @@ func TestAnOlderReadNeverUndoesANewerOne(t *testing.T) {
 			list := c.ticket(n)
 			c.applyList(n, list, []*model.Container{web(model.Exited)})
 		}, "exited"},
+		{"an event's inspect begun before a remove does not bring it back, whatever order the tickets are given back in", func(c *Cluster, n *node) {
+			created := c.ticket(n)
+			c.applyRead(n, created, "w", web(model.Running))
+			c.readDone(n, created)
+			event := c.ticket(n)
+			rm := c.ticket(n)
+			c.applyRead(n, rm, "w", nil)
+			c.readDone(n, rm)
+			c.applyRead(n, event, "w", web(model.Running))
+			c.readDone(n, event)
+		}, "gone"},
+		{"a listing under way while a pause is read does not unpause it", func(c *Cluster, n *node) {
+			created := c.ticket(n)
+			c.applyRead(n, created, "w", web(model.Running))
+			c.readDone(n, created)
+			list := c.ticket(n)
+			pause := c.ticket(n)
+			c.applyRead(n, pause, "w", web(model.Paused))
+			c.readDone(n, pause)
+			c.applyList(n, list, []*model.Container{web(model.Running)})
+			c.readDone(n, list)
+		}, "paused"},
 		{"a newer listing drops a container removed behind the manager's back", func(c *Cluster, n *node) {
 			c.applyRead(n, c.ticket(n), "w", web(model.Running))
 			c.applyList(n, c.ticket(n), nil)
@@ -58,5 +81,50 @@ func TestAnOlderReadNeverUndoesANewerOne(t *testing.T) {
 				t.Fatalf("web is %q; want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadTicketsAreKeptOnlyWhileAnOlderReadIsUnderWay: a container's
+// read ticket is what stops an older read from undoing a newer one, so it
+// is needed only while a read begun earlier is still under way; once
+// every read has given its ticket back, none is kept (a million records'
+// tickets were 43 MiB).
+func TestReadTicketsAreKeptOnlyWhileAnOlderReadIsUnderWay(t *testing.T) {
+	c := &Cluster{swarmIDs: map[string]int{}}
+	n := &node{containers: map[string]*model.Container{}, readAt: map[string]uint64{}}
+	read := func(id string) {
+		tk := c.ticket(n)
+		c.applyRead(n, tk, id, &model.Container{Config: model.Config{Name: id}, ID: id})
+		c.readDone(n, tk)
+	}
+	for i := range 100 {
+		read(fmt.Sprint("c", i))
+	}
+	if len(n.readAt) != 0 || len(n.flying) != 0 {
+		t.Fatalf("after 100 reads one at a time, %d tickets kept and %d reads under way; want none", len(n.readAt), len(n.flying))
+	}
+	list := c.ticket(n) // a listing under way: what is read meanwhile keeps its ticket
+	for i := range 10 {
+		read(fmt.Sprint("c", i))
+	}
+	if len(n.readAt) != 10 {
+		t.Fatalf("with a listing under way, %d tickets kept; want the 10 read meanwhile", len(n.readAt))
+	}
+	var cs []*model.Container
+	for i := range 100 {
+		cs = append(cs, &model.Container{Config: model.Config{Name: "old"}, ID: fmt.Sprint("c", i)})
+	}
+	c.applyList(n, list, cs)
+	c.readDone(n, list)
+	for i := range 10 {
+		if got := n.containers[fmt.Sprint("c", i)].Name; got != fmt.Sprint("c", i) {
+			t.Fatalf("c%d read during the listing is %q after it; want the newer read", i, got)
+		}
+	}
+	for i := range 10 {
+		read(fmt.Sprint("c", i))
+	}
+	if len(n.readAt) != 0 || len(n.flying) != 0 {
+		t.Fatalf("once the listing ended and those were read again, %d tickets kept and %d reads under way; want none", len(n.readAt), len(n.flying))
 	}
 }

@@ -290,6 +290,7 @@ func (c *Cluster) move(ctx context.Context, q *queued) {
 func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	t := c.ticket(n)
+	defer c.readDone(n, t) // after the unlock deferred below
 	ct, err := n.eng.Inspect(cctx, id)
 	cancel()
 	c.mu.Lock()

@@ -93,6 +93,18 @@ func TestCreatesAndRemovesShowAsARebuildWould(t *testing.T) {
 		t.Errorf("%d views of %d creates were published without a rebuild: the direct path was barely taken", n, len(made))
 	}
 	waitFor(t, 10*time.Second, "every created container in the views", func() bool { return len(c.Containers()) == len(made)+len(nodes) })
+	// Every read gave its ticket back (a ticket kept for ever would keep
+	// every later read's ticket too).
+	waitFor(t, 10*time.Second, "no read under way on any node", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, n := range c.nodes {
+			if len(n.flying) > 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for _, v := range c.Nodes() {
 		engine, err := src.Sim(v.Addr).Containers(ctx)
 		if err != nil {
