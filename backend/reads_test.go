@@ -43,24 +43,16 @@ func TestAnOlderReadNeverUndoesANewerOne(t *testing.T) {
 			c.applyList(n, list, []*model.Container{web(model.Exited)})
 		}, "exited"},
 		{"an event's inspect begun before a remove does not bring it back, whatever order the tickets are given back in", func(c *Cluster, n *node) {
-			created := c.ticket(n)
-			c.applyRead(n, created, "w", web(model.Running))
-			c.readDone(n, created)
+			readNow(c, n, web(model.Running))
 			event := c.ticket(n)
-			rm := c.ticket(n)
-			c.applyRead(n, rm, "w", nil)
-			c.readDone(n, rm)
+			readNow(c, n, nil) // the remove
 			c.applyRead(n, event, "w", web(model.Running))
 			c.readDone(n, event)
 		}, "gone"},
 		{"a listing under way while a pause is read does not unpause it", func(c *Cluster, n *node) {
-			created := c.ticket(n)
-			c.applyRead(n, created, "w", web(model.Running))
-			c.readDone(n, created)
+			readNow(c, n, web(model.Running))
 			list := c.ticket(n)
-			pause := c.ticket(n)
-			c.applyRead(n, pause, "w", web(model.Paused))
-			c.readDone(n, pause)
+			readNow(c, n, web(model.Paused))
 			c.applyList(n, list, []*model.Container{web(model.Running)})
 			c.readDone(n, list)
 		}, "paused"},
@@ -82,6 +74,14 @@ func TestAnOlderReadNeverUndoesANewerOne(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readNow is a read of container "w" that begins and ends now: ct, or
+// nil when the engine has none.
+func readNow(c *Cluster, n *node, ct *model.Container) {
+	t := c.ticket(n)
+	c.applyRead(n, t, "w", ct)
+	c.readDone(n, t)
 }
 
 // TestReadTicketsAreKeptOnlyWhileAnOlderReadIsUnderWay: a container's
