@@ -118,8 +118,9 @@ type Cluster struct {
 	// byID names one of them and sharedIDs counts the others.
 	byID       map[string]*node
 	sharedIDs  map[string]int
-	queue      []*queued    // containers waiting to be rescheduled
-	queueLen   atomic.Int64 // len(queue), stored with every change: Queued answers an empty queue without the lock
+	queue      []*queued     // containers waiting to be rescheduled
+	queueLen   atomic.Int64  // len(queue), stored with every change: Queued answers an empty queue without the lock
+	queueVer   atomic.Uint64 // moves after queueLen with every change: NodesAndQueued sees the queue did not change while it read
 	state      StateStore
 	avail      map[string]model.Availability // by node address; absent: active
 	forced     map[string]bool               // container IDs a forced drain moves despite no policy
@@ -1151,10 +1152,11 @@ func (c *Cluster) setNetworks(n *node, nets []model.Network) bool {
 }
 
 // setQueue replaces the queue; every change to it goes through here, so
-// that queueLen follows. c.mu is held.
+// that queueLen and queueVer follow. c.mu is held.
 func (c *Cluster) setQueue(q []*queued) {
 	c.queue = q
 	c.queueLen.Store(int64(len(q)))
+	c.queueVer.Add(1)
 }
 
 // Queued returns the containers waiting to be rescheduled, with why; one
@@ -1166,12 +1168,36 @@ func (c *Cluster) Queued() []Queued {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.queuedLocked()
+}
+
+// queuedLocked is Queued; c.mu is held.
+func (c *Cluster) queuedLocked() []Queued {
 	waiting := c.waitingLocked()
 	out := make([]Queued, len(waiting))
 	for i, q := range waiting {
 		out[i] = q.view()
 	}
 	return out
+}
+
+// NodesAndQueued is Nodes and Queued read at one moment: a container
+// taken off a failed node to wait is in exactly one of them. Read one
+// after the other, a container queued in between was in both (the
+// console counted it twice, on its node and as waiting, until its next
+// rebuild) or, placed in between, in neither. With nothing queued and no
+// change to the queue while the nodes are read, it takes no lock.
+func (c *Cluster) NodesAndQueued() ([]*model.Node, []Queued) {
+	ver := c.queueVer.Load()
+	if c.queueLen.Load() == 0 {
+		nodes := c.Nodes()
+		if c.queueVer.Load() == ver {
+			return nodes, []Queued{}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Nodes(), c.queuedLocked()
 }
 
 // nodeOf finds a container's node; c.mu is held.

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,4 +392,67 @@ func TestSpaceMarksRowsForABulkStop(t *testing.T) {
 	h.wait(settle, "Remove 2 containers? A running one is killed first.")
 	h.typeText("y")
 	h.wait(settle, "remove 2 containers: done", "Containers [0/4]")
+}
+
+// tornReads is a manager whose queue changes between two of the
+// console's reads once armed: the first Nodes after that waits, with
+// what it read, until a container is queued.
+type tornReads struct {
+	*backend.Cluster
+	armed atomic.Bool
+}
+
+func (b *tornReads) Nodes() []*model.Node {
+	ns := b.Cluster.Nodes()
+	if len(b.Cluster.Queued()) == 0 && b.armed.CompareAndSwap(true, false) {
+		for deadline := time.Now().Add(settle); len(b.Cluster.Queued()) == 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return ns
+}
+
+// The header and the rows come from one reading of the manager: a
+// container queued off a killed node while the console reads is counted
+// once, on its node or as waiting, never both (the header said 10
+// containers of 9 and eu-2 "0/2, 1 waiting" until the next rebuild, a
+// second later at most).
+func TestTheHeaderAndTheRowsCountAWaitingContainerOnce(t *testing.T) {
+	var torn *tornReads
+	var mu sync.Mutex
+	var headers []string // every header installed once the kill is asked
+	var recording atomic.Bool
+	h := startWith(t, demoSource(t), 200, 40, func(c *backend.Cluster) Backend {
+		torn = &tornReads{Cluster: c}
+		return torn
+	}, func(a *App) {
+		a.drawn = func() {
+			if !recording.Load() {
+				return
+			}
+			mu.Lock()
+			headers = append(headers, a.header.GetText(true))
+			mu.Unlock()
+		}
+	})
+	h.wait(settle, "Nodes: 5/6 healthy")
+	launchAPI(t, h.cluster)
+	h.wait(settle, "Containers: 8/9 running")
+	h.typeText("/eu-2")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Nodes [1/")
+	h.typeText("K")
+	h.wait(settle, "Kill the engine of eu-2?")
+	torn.armed.Store(true)
+	recording.Store(true)
+	h.typeText("y")
+	h.wait(settle, "Waiting to reschedule: 1", "Containers: 7/9 running", "0/1, 1 waiting")
+	mu.Lock()
+	defer mu.Unlock()
+	total := regexp.MustCompile(`Containers: \d+/(\d+) running`)
+	for _, hd := range headers {
+		if m := total.FindStringSubmatch(hd); m == nil || m[1] != "9" {
+			t.Fatalf("a header counted %v containers of 9:\n%s", m, hd)
+		}
+	}
 }

@@ -24,7 +24,7 @@ type Backend interface {
 	RecentEvents() []model.Event
 	Subscribe(buffer int) (<-chan model.Event, func())
 	Generation() uint64
-	Queued() []backend.Queued
+	NodesAndQueued() ([]*model.Node, []backend.Queued) // both at one moment: the header and the rows count a container once
 	Scheduler() *sched.Scheduler
 	Source() *backend.Source
 	Create(ctx context.Context, cfg model.Config) (*model.Container, error)
@@ -103,7 +103,8 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	if cache.nodes == nil {
 		cache.nodes = map[string]*nodeRows{}
 	}
-	st := &state{gen: b.Generation(), nodes: b.Nodes(), byAddr: make(map[string]*model.Node, len(cache.nodes)), waiting: b.Queued()}
+	st := &state{gen: b.Generation(), byAddr: make(map[string]*model.Node, len(cache.nodes))}
+	st.nodes, st.waiting = b.NodesAndQueued()
 	o := b.Scheduler().Overcommit()
 	waitingOn := map[string]int{} // by the failed node's name
 	for _, q := range st.waiting {
