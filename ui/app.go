@@ -587,40 +587,55 @@ type hint struct {
 }
 
 var viewHints = map[string][]hint{
-	viewNodes:      {{"⏎", "containers", 0}, {"i", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"P", "pull", 1}, {"␣", "mark", 2}, {"K", "kill", 2}, {"H", "hang", 2}, {"E", "heal", 2}},
-	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 2}, {"s", "stop", 2}, {"r", "restart", 2}, {"D", "remove", 1}, {"␣", "mark", 1}, {"n", "launch", 1}},
+	viewNodes:      {{"⏎", "containers", 0}, {"i", "details", 0}, {"n", "launch", 1}, {"d", "drain", 1}, {"P", "pull", 2}, {"␣", "mark", 2}},
+	viewContainers: {{"⏎", "details", 0}, {"i", "inspect", 1}, {"l", "logs", 1}, {"S", "start", 0}, {"s", "stop", 0}, {"r", "restart", 2}, {"D", "remove", 1}, {"␣", "mark", 2}, {"n", "launch", 2}},
 	viewNetworks:   {{"⏎", "details", 0}, {"c", "create", 1}, {"D", "remove", 1}},
 	viewEvents:     {{"⏎", "details", 0}},
 }
 
-var commonHints = []hint{{"m", "messages", 3}, {":", "command", 1}, {"/", "filter", 1}, {"?", "help", 0}, {"o", "sort", 3}, {"q", "quit", 0}}
+// drillHints are the nodes view's keys on a simulated cluster only.
+var drillHints = []hint{{"K", "kill", 2}, {"H", "hang", 3}, {"E", "heal", 3}}
+
+var commonHints = []hint{{"m", "messages", 3}, {":", "command", 2}, {"/", "filter", 1}, {"?", "help", 0}, {"o", "sort", 1}, {"q", "quit", 0}}
 
 // showHints fills the hint line with the keys of the focused view, the
 // less used ones left out when the terminal is narrow (? lists them all).
 func (a *App) showHints() {
-	a.hints.SetText(hintLine(viewHints[a.current], commonHints, a.width, a.th))
+	view := viewHints[a.current]
+	if a.current == viewNodes && a.b.Source().Simulated {
+		view = append(slices.Clone(view), drillHints...)
+	}
+	a.hints.SetText(hintLine(view, commonHints, a.width, a.th))
 }
 
-// hintLine is the widest line of hints that fits width (0: no limit).
+// hintLine is the view's hints, a gap, then the common ones, as many as
+// fit width (0: no limit): taken by rank, the lowest first, and within a
+// rank in their order, each that still fits; shown in their order.
 func hintLine(view, common []hint, width int, th theme) string {
-	for rank := 3; ; rank-- {
-		text, plain := "", 0
-		add := func(hs []hint) {
-			for _, h := range hs {
-				if h.rank <= rank {
-					text += th.tag(th.accent) + h.key + th.reset() + h.what + " "
-					plain += len([]rune(h.key+h.what)) + 1
-				}
+	all := append(slices.Clone(view), common...)
+	size := func(h hint) int { return len([]rune(h.key+h.what)) + 1 }
+	keep := make([]bool, len(all))
+	used := 0
+	if len(common) > 0 {
+		used = 1 // the gap between the view's hints and the common ones
+	}
+	for rank := 0; rank <= 3; rank++ {
+		for i, h := range all {
+			if h.rank == rank && (width <= 0 || used+size(h) <= width) {
+				keep[i], used = true, used+size(h)
 			}
 		}
-		add(view)
-		text += " "
-		plain++
-		add(common)
-		if width <= 0 || plain <= width || rank == 0 {
-			return text
+	}
+	var sb strings.Builder
+	for i, h := range all {
+		if i == len(view) {
+			sb.WriteByte(' ')
+		}
+		if keep[i] {
+			sb.WriteString(th.tag(th.accent) + h.key + th.reset() + h.what + " ")
 		}
 	}
+	return sb.String()
 }
 
 // message is one thing the status line said.

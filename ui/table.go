@@ -89,7 +89,10 @@ func (c *content) fit(width, first, last int) {
 	nat := make([]int, n)
 	barW, hasBar := 0, make([]bool, n)
 	for i, name := range c.columns {
-		nat[i] = tview.TaggedStringWidth(name) + 1 // the sort arrow
+		nat[i] = tview.TaggedStringWidth(name)
+		if i == c.sortCol {
+			nat[i]++ // the sort arrow
+		}
 	}
 	clear(c.drawing)
 	if c.drawing == nil {
@@ -135,6 +138,22 @@ func (c *content) fit(width, first, last int) {
 	bars := need(vis, true, 1) <= width
 	for rank := 1; rank <= 4 && !bars && need(vis, false, 9) > width; rank++ {
 		vis = slices.DeleteFunc(vis, func(i int) bool { return colSpecs[c.columns[i]].hide == rank })
+	}
+	// Columns go by whole ranks: give the room left back to those left
+	// out, the last to go first, each that fits shrunk to its minimum.
+	if len(vis) < n && !bars {
+		for rank := 4; rank >= 1; rank-- {
+			for i := range c.columns {
+				if colSpecs[c.columns[i]].hide != rank || slices.Contains(vis, i) {
+					continue
+				}
+				with := append(slices.Clone(vis), i)
+				slices.Sort(with)
+				if need(with, false, 9) <= width {
+					vis = with
+				}
+			}
+		}
 	}
 	caps := make([]int, n)
 	total := need(vis, bars, 0)
