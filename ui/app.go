@@ -385,7 +385,7 @@ func (a *App) refresher(ctx context.Context) {
 		st := build(a.b, a.th, cache)
 		evs := fresh
 		if first {
-			evs = append(history, fresh...)
+			evs = append(history, newSince(history, fresh)...)
 		}
 		a.prepare(st, feed, evs, first)
 		if gap = refreshEvery; !first { // the first formats every row: no measure of the rest
@@ -394,6 +394,25 @@ func (a *App) refresher(ctx context.Context) {
 		fresh, first, last, built, checked = nil, false, gen, time.Now(), time.Now()
 		a.updateIf(func() redraw { return a.install(st) })
 	}
+}
+
+// newSince is the events of fresh not in history: the subscription
+// starts before the history is read, so an event emitted in between is
+// in both (the events view listed it twice).
+func newSince(history, fresh []model.Event) []model.Event {
+	inHistory := make(map[model.Event]int, len(history))
+	for _, e := range history {
+		inHistory[e]++
+	}
+	out := make([]model.Event, 0, len(fresh))
+	for _, e := range fresh {
+		if inHistory[e] > 0 {
+			inHistory[e]--
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // redrawMoved redraws the front view's table, and only it, when what it

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/gdamore/tcell/v2"
 )
 
 // lastLine is the screen's last line: the key hints.
@@ -61,4 +63,29 @@ func TestAt80ColumnsTheHintsAndTheColumnsFit(t *testing.T) {
 			t.Errorf("the row of %s leaves %d columns blank at 80 columns: %s", addr, blank, l)
 		}
 	}
+}
+
+// Enter on a node with nothing to drill into (a Pending node has not
+// listed any container yet) opens the node itself, saying why, rather
+// than an empty containers view; Esc comes back to the nodes.
+func TestEnterOnAPendingNodeOpensTheNode(t *testing.T) {
+	h := start(t, demoSource(t), 80, 24)
+	h.wait(settle, "Nodes [6]", "ap-1")
+	h.typeText("/ap-1")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Nodes [1/6] /ap-1", "Pending")
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "Node ap-1", "Status: Pending: not connected yet", "its containers show once it is", "Error: ")
+	if strings.Contains(h.text(), "Containers [0/") {
+		t.Fatalf("Enter on a Pending node opened an empty containers view:\n%s", h.text())
+	}
+	h.key(tcell.KeyEscape)
+	h.wait(settle, "Nodes [1/6] /ap-1")
+	// A node with containers still drills into them.
+	h.key(tcell.KeyEscape)
+	h.typeText("/eu-1")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Nodes [1/6] /eu-1")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [2/", "eu-1/db")
 }

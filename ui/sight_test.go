@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"runtime"
 	"slices"
@@ -455,4 +456,41 @@ func TestTheHeaderAndTheRowsCountAWaitingContainerOnce(t *testing.T) {
 			t.Fatalf("a header counted %v containers of 9:\n%s", m, hd)
 		}
 	}
+}
+
+// lateHistory is a manager where events come between the console's
+// subscription and its reading of the history: Subscribe creates the
+// container dup before it returns, and waits until its events are in the
+// history.
+type lateHistory struct{ *backend.Cluster }
+
+func (b lateHistory) Subscribe(buffer int) (<-chan model.Event, func()) {
+	ch, stop := b.Cluster.Subscribe(buffer)
+	before := len(b.Cluster.RecentEvents())
+	if _, err := b.Cluster.Create(context.Background(), model.Config{Name: "dup", Image: "busybox"}); err != nil {
+		panic(err)
+	}
+	for deadline := time.Now().Add(settle); len(b.Cluster.RecentEvents()) == before && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	return ch, stop
+}
+
+// An event that comes as the console starts is listed once: it is both
+// in the history the console reads and in its subscription.
+func TestAnEventAtStartIsListedOnce(t *testing.T) {
+	h := startWith(t, demoSource(t), 160, 30, func(c *backend.Cluster) Backend { return lateHistory{c} })
+	h.wait(settle, "Nodes [6]")
+	want := 0
+	for _, e := range h.cluster.RecentEvents() {
+		if strings.Contains(e.Container+" "+e.Message, "dup") {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Fatal("no event about dup")
+	}
+	h.typeText("4/dup")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, fmt.Sprintf("Events [%d/", want))
 }

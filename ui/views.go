@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,10 @@ func (a *App) enter(row int) {
 	}
 	switch a.current {
 	case viewNodes:
+		if n := a.st.byAddr[key]; n != nil && len(n.Containers) == 0 && !a.hasWaiting(n.Name) {
+			a.nodeDetail(key) // nothing to drill into (a Pending node has not listed any yet): the node, and why
+			return
+		}
 		a.nodeContainers(key) // as k9s drills from a node into its pods; i shows the node
 	case viewContainers:
 		a.containerDetail(key)
@@ -54,7 +59,15 @@ func (a *App) nodeDetail(addr string) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s%s%s  %s\n", a.th.tag(a.th.title), tview.Escape(n.Name), a.th.reset(), n.Addr)
 	a.field(&sb, "ID", n.ID)
-	a.field(&sb, "Status", n.Health.String())
+	status := n.Health.String()
+	if n.Health == model.Pending {
+		status += ": not connected yet"
+		if n.Failures > 0 {
+			status += fmt.Sprintf(" (%d failed connections)", n.Failures)
+		}
+		status += "; its containers show once it is"
+	}
+	a.field(&sb, "Status", status)
 	a.field(&sb, "Error", n.Error)
 	a.field(&sb, "Warning", n.Warning)
 	var waiting []backend.Queued
@@ -104,6 +117,12 @@ func (a *App) nodeDetail(addr string) {
 		keys = append(keys, pageKey{'P', "pull an image onto it", func() { a.askPullOnto([]string{addr}, n.Name) }})
 	}
 	a.page("node", "Node "+n.Name+" (Esc back)", sb.String(), keys...)
+}
+
+// hasWaiting reports whether a container waits to move off the node named
+// name.
+func (a *App) hasWaiting(name string) bool {
+	return slices.ContainsFunc(a.st.waiting, func(q backend.Queued) bool { return q.From == name })
 }
 
 // nodeContainers drills from a node into its containers (the waiting
