@@ -35,6 +35,8 @@ type launchValues struct {
 	// Networks are the names of the cluster's networks, for the Network
 	// field; nil until the preview worker has seen them.
 	Networks []string
+	// Width is the preview's width, to wrap its lines to (0: no limit).
+	Width int
 }
 
 // What a launch does at a container that cannot be launched.
@@ -188,18 +190,18 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 		}
 		if snap.NameInUse(name) {
 			why = label + " fails: " + model.NameConflict(name).Error()
-			fmt.Fprintf(&sb, "%s✗ %s: %s%s\n", bad, label, tview.Escape(model.NameConflict(name).Error()), rs)
+			hang(&sb, v.Width, 2, fmt.Sprintf("%s✗ %s: %s%s", bad, label, tview.Escape(model.NameConflict(name).Error()), rs))
 			break
 		}
 		p, err := s.Explain(snap, req)
 		if err != nil {
 			why = label + " fails: " + err.Error()
-			fmt.Fprintf(&sb, "%s✗ %s: %s%s\n", bad, label, tview.Escape(err.Error()), rs)
+			hang(&sb, v.Width, 2, fmt.Sprintf("%s✗ %s: %s%s", bad, label, tview.Escape(err.Error()), rs))
 			var pe *sched.PlacementError
 			if errors.As(err, &pe) {
 				why = label + " fails: " + pe.Summary
-				fmt.Fprintf(&sb, "%s\n", tview.Escape(pe.Summary))
-				writeReports(&sb, pe.Nodes, th)
+				hang(&sb, v.Width, 2, "  "+tview.Escape(pe.Summary))
+				writeReports(&sb, pe.Nodes, th, v.Width)
 			}
 			break
 		}
@@ -208,12 +210,12 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 		if !p.Soft {
 			soft = dim + " (soft expressions dropped)" + rs
 		}
-		fmt.Fprintf(&sb, "%s✓ %s → %s%s%s\n", ok, label, p.Node.Name, rs, soft)
+		hang(&sb, v.Width, 2, fmt.Sprintf("%s✓ %s → %s%s%s", ok, label, p.Node.Name, rs, soft))
 		if cfg.Image != noImage && !hasImage(p.Node, cfg.Image) {
-			fmt.Fprintf(&sb, "   %s⇣ %s is not on %s: it is pulled there first%s\n", th.tag(th.accent), tview.Escape(cfg.Image), p.Node.Name, rs)
+			hang(&sb, v.Width, 5, fmt.Sprintf("   %s⇣ %s is not on %s: it is pulled there first%s", th.tag(th.accent), tview.Escape(cfg.Image), p.Node.Name, rs))
 		}
 		if i == 0 {
-			writeReports(&sb, p.Nodes, th)
+			writeReports(&sb, p.Nodes, th, v.Width)
 			if count > 1 {
 				sb.WriteString("\n")
 			}
@@ -227,13 +229,16 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 	return summary + "\n\n" + sb.String(), nil
 }
 
-func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
+// writeReports writes the per-node lines of a placement, the kept
+// nodes by rank, then the others with why not, each wrapped to width
+// under its node.
+func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme, width int) {
 	kept := slices.Clone(reps)
 	kept = slices.DeleteFunc(kept, func(r sched.NodeReport) bool { return !r.Kept })
 	slices.SortFunc(kept, func(a, b sched.NodeReport) int { return a.Rank - b.Rank })
 	for _, r := range kept {
-		fmt.Fprintf(sb, "   %s#%d %-14s%s weight %d · cpu %d%% · mem %d%% · health %d · %d containers\n",
-			th.tag(th.ok), r.Rank, r.Node.Name, th.reset(), r.Score.Weight, r.Score.CPU, r.Score.Memory, r.Score.Health, r.Score.Containers)
+		hang(sb, width, reportHang, fmt.Sprintf("   %s#%d %-14s%s weight %d · cpu %d%% · mem %d%% · health %d · %d containers",
+			th.tag(th.ok), r.Rank, tview.Escape(r.Node.Name), th.reset(), r.Score.Weight, r.Score.CPU, r.Score.Memory, r.Score.Health, r.Score.Containers))
 	}
 	for _, r := range reps {
 		if !r.Kept {
@@ -241,9 +246,87 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme) {
 			for i, x := range r.Reasons {
 				why[i] = x.String()
 			}
-			fmt.Fprintf(sb, "   %s✗ %-14s%s %s\n", th.tag(th.dim), r.Node.Name, th.reset(), tview.Escape(strings.Join(why, "; ")))
+			hang(sb, width, reportHang, fmt.Sprintf("   %s✗ %-14s%s %s", th.tag(th.dim), tview.Escape(r.Node.Name), th.reset(), tview.Escape(strings.Join(why, "; "))))
 		}
 	}
+}
+
+// reportHang is how far a per-node line's continuation lines are
+// indented: past the line's own start, so that each node's line reads
+// as one.
+const reportHang = 6
+
+// hang writes line to sb wrapped to width (0: as it is), its
+// continuation lines indented by indent: the preview's TextView wraps
+// what is wider than it back to its first column, and a node's line
+// wrapped so read as the next node's. It breaks after a "·" or ";" (a
+// figure or a reason stays whole: "30 containers"), else at a space.
+func hang(sb *strings.Builder, width, indent int, line string) {
+	if first, rest, ok := strings.Cut(line, "\n"); ok { // Swarm's refusals take several lines
+		hang(sb, width, indent, first)
+		for _, l := range strings.Split(rest, "\n") {
+			hang(sb, width, indent, strings.Repeat(" ", indent)+l)
+		}
+		return
+	}
+	if width <= indent+10 || tview.TaggedStringWidth(line) <= width {
+		sb.WriteString(line)
+		sb.WriteByte('\n')
+		return
+	}
+	lead := len(line) - len(strings.TrimLeft(line, " "))
+	// units: runs of words, each ending where a line may best break.
+	var units [][]string
+	open := false
+	for _, w := range strings.Split(line[lead:], " ") {
+		switch {
+		case w == "" && len(units) > 0: // the padding of a name column
+			u := units[len(units)-1]
+			u[len(u)-1] += " "
+		case w == "·" && len(units) > 0:
+			u := units[len(units)-1]
+			u[len(u)-1] += " ·"
+			open = false
+		case open:
+			units[len(units)-1] = append(units[len(units)-1], w)
+		default:
+			units = append(units, []string{w})
+			open = true
+		}
+		if strings.HasSuffix(w, ";") {
+			open = false
+		}
+	}
+	col := lead
+	sb.WriteString(line[:lead])
+	put := func(w string, first bool) {
+		ww := tview.TaggedStringWidth(w)
+		switch {
+		case first:
+		case col+1+ww > width:
+			sb.WriteString("\n" + strings.Repeat(" ", indent))
+			col = indent
+		default:
+			sb.WriteByte(' ')
+			col++
+		}
+		sb.WriteString(w)
+		col += ww
+	}
+	for i, u := range units {
+		text := strings.Join(u, " ")
+		uw := tview.TaggedStringWidth(text)
+		if i > 0 && col+1+uw > width && indent+uw <= width {
+			sb.WriteString("\n" + strings.Repeat(" ", indent))
+			col = indent
+			put(text, true)
+			continue
+		}
+		for j, w := range u {
+			put(w, i == 0 && j == 0)
+		}
+	}
+	sb.WriteByte('\n')
 }
 
 // launchForm is the open launch form. Its fields are in two forms, one
@@ -265,6 +348,7 @@ type launchForm struct {
 	installed uint64        // the last preview shown (UI goroutine)
 	shown     string        // its text (UI goroutine)
 	maxCPUs   int           // the largest node's CPUs, as the preview worker last saw them
+	width     atomic.Int32  // the preview's width inside its border, set by fitLaunch for the preview worker
 	networks  []string      // the cluster's networks, as the preview worker last saw them
 
 	body, left, page *tview.Flex
@@ -390,6 +474,13 @@ func (a *App) fitLaunch() {
 		return
 	}
 	l := launchLayout{narrow: a.width < narrowLaunch, compact: a.height < shortLaunch}
+	w := a.width - 2 // below the form, the whole width
+	if !l.narrow {
+		w = a.width - launchFormWidth - 2
+	}
+	if int32(w) != lf.width.Swap(int32(w)) && lf.body.GetItemCount() > 0 {
+		a.previewLater() // wrapped to the old width
+	}
 	if l == lf.layout && lf.body.GetItemCount() > 0 {
 		return
 	}
@@ -437,9 +528,13 @@ func (a *App) fitLaunch() {
 	lf.fields.SetDirection(tview.FlexRow).AddItem(lf.forms[0], a0+1, 0, true).AddItem(lf.forms[1], 0, 1, false)
 	lf.left.ResizeItem(lf.errLine, 4, 0)
 	lf.left.ResizeItem(lf.fields, 0, 1)
-	lf.body.SetDirection(tview.FlexColumn).AddItem(lf.left, 50, 0, true).AddItem(lf.preview, 0, 1, false)
+	lf.body.SetDirection(tview.FlexColumn).AddItem(lf.left, launchFormWidth, 0, true).AddItem(lf.preview, 0, 1, false)
 	lf.page.ResizeItem(lf.help, 2, 0)
 }
+
+// launchFormWidth is the form's width beside the preview, on a wide
+// terminal.
+const launchFormWidth = 50
 
 const syntaxHelp = "constraint / affinity, one per line:  key==value  key!=value  key==~soft  glob*  /regex/  (?i)x  a|b" +
 	"   keys: node, engine labels (constraints); container, image, container labels (affinities)"
@@ -694,6 +789,7 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			v.MaxCPUs = max(v.MaxCPUs, n.CPUs)
 		}
 		v.Networks = networkNames(a.b.Networks())
+		v.Width = int(lf.width.Load())
 		text, err := a.previewText(cctx, nodes, a.b.Scheduler(), v, a.th)
 		sign.Stop()
 		stale := cctx.Err() != nil

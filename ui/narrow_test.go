@@ -1,12 +1,15 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
+
+	"swarmdeck/backend"
 )
 
 // lastLine is the screen's last line: the key hints.
@@ -88,4 +91,88 @@ func TestEnterOnAPendingNodeOpensTheNode(t *testing.T) {
 	h.wait(settle, "Nodes [1/6] /eu-1")
 	h.key(tcell.KeyEnter)
 	h.wait(settle, "Containers [2/", "eu-1/db")
+}
+
+// previewBox is the lines inside the launch preview's box.
+func (h *harness) previewBox() []string {
+	var in []string
+	inside := false
+	for _, l := range strings.Split(h.text(), "\n") {
+		switch {
+		case strings.Contains(l, "Where it would go"):
+			inside = true
+		case inside && strings.HasPrefix(l, "└"):
+			return in
+		case inside:
+			in = append(in, strings.TrimRight(strings.TrimSuffix(strings.TrimPrefix(strings.TrimRight(l, " "), "│"), "│"), " "))
+		}
+	}
+	return in
+}
+
+// At 80 columns the preview of a launch over 200 nodes leads with its
+// summary and wraps each node's line under that node (its continuation
+// indented past the line's start), never back to the first column where
+// it read as a line of its own; PgDn scrolls through them.
+func TestThePreviewWrapsEachNodesLineUnderIt(t *testing.T) {
+	src, err := backend.Open("sim://200?containers=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, src, 80, 24)
+	h.wait(settle, "Nodes: 200/200 healthy")
+	h.fillLaunch("nginx", "api", "80:80", "300")
+	h.waitFlat(settle, "200 of 300 placeable; api-201 fails")
+	box := h.previewBox()
+	if len(box) == 0 || !strings.HasPrefix(box[0], "200 of 300 placeable") {
+		t.Fatalf("the preview does not lead with its summary:\n%s", h.text())
+	}
+	seen := 0
+	for i := range 6 {
+		box = h.previewBox()
+		if i == 0 { // the summary, a paragraph
+			box = box[max(slices.Index(box, ""), 0):]
+		}
+		for _, l := range box {
+			if l == "" || strings.HasPrefix(l, " ") || strings.HasPrefix(l, "✓") || strings.HasPrefix(l, "✗") {
+				continue
+			}
+			t.Fatalf("a line of the preview wrapped to its first column: %q\n%s", l, h.text())
+		}
+		for _, l := range box {
+			if strings.HasPrefix(l, "   #") {
+				seen++
+			}
+		}
+		h.key(tcell.KeyPgDn)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if seen == 0 {
+		t.Fatalf("no node's line seen while scrolling:\n%s", h.text())
+	}
+}
+
+func TestHangWrapsUnderTheLine(t *testing.T) {
+	for _, tt := range []struct {
+		name, line string
+		width      int
+		want       string
+	}{
+		{"fits", "   #1 node-1 weight 3", 40, "   #1 node-1 weight 3\n"},
+		{"no width", "   #1 node-1 weight 3 · cpu 10%", 0, "   #1 node-1 weight 3 · cpu 10%\n"},
+		{"a figure stays whole", "   #1 node-1         weight -800 · cpu 100% · health 100 · 30 containers", 60,
+			"   #1 node-1         weight -800 · cpu 100% · health 100 ·\n      30 containers\n"},
+		{"reasons break after ;", "   ✗ node-7         port 80 (Bridge mode); constraint zone==eu", 50,
+			"   ✗ node-7         port 80 (Bridge mode);\n      constraint zone==eu\n"},
+		{"a long reason at spaces", "   ✗ n a b c d e f g h i j k l m n o p q r s t u v w x y z", 30,
+			"   ✗ n a b c d e f g h i j k l\n      m n o p q r s t u v w x\n      y z\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var sb strings.Builder
+			hang(&sb, tt.width, reportHang, tt.line)
+			if sb.String() != tt.want {
+				t.Fatalf("hang(%d):\n%s\nwant:\n%s", tt.width, sb.String(), tt.want)
+			}
+		})
+	}
 }
