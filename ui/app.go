@@ -145,7 +145,7 @@ func (a *App) layout() {
 	th := a.th
 	tview.Styles = th.styles()
 	a.header = tview.NewTextView().SetDynamicColors(true).SetWrap(false) // laid out to the width by layoutHeader
-	a.status = tview.NewTextView().SetDynamicColors(true)
+	a.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false) // one line: a long word cut there, not wrapped out of sight
 	a.hints = tview.NewTextView().SetDynamicColors(true)
 	a.prompt = tview.NewInputField()
 	a.bottom = tview.NewPages().AddPage("hints", a.hints, true, true).AddPage("prompt", a.prompt, true, false)
@@ -621,7 +621,7 @@ var commonHints = []hint{{"m", "messages", 3}, {":", "command", 2}, {"/", "filte
 // less used ones left out when the terminal is narrow (? lists them all).
 func (a *App) showHints() {
 	view := viewHints[a.current]
-	if a.current == viewNodes && a.b.Source().Simulated {
+	if a.current == viewNodes && a.b != nil && a.b.Source().Simulated {
 		view = append(slices.Clone(view), drillHints...)
 	}
 	a.hints.SetText(hintLine(view, commonHints, a.width, a.th))
@@ -676,10 +676,10 @@ func (a *App) remember(at time.Time, text string, bad bool) {
 
 // say shows the result of an action in the status line.
 func (a *App) say(msg string, bad bool) {
-	a.remember(time.Now(), msg, bad)
-	a.flash = tview.Escape(msg)
+	a.remember(time.Now(), msg, bad) // in full on the m page
+	a.flash = tview.Escape(cutWords(msg))
 	if bad {
-		a.flash = a.th.tag(a.th.bad) + tview.Escape(msg) + a.th.reset()
+		a.flash = a.th.tag(a.th.bad) + a.flash + a.th.reset()
 	}
 	a.shownFlash, a.flashAt = a.flash, time.Now() // said again, it is new again: it leads an older warning
 	a.showStatus()
@@ -691,7 +691,7 @@ func (a *App) showStatus() {
 	}
 	text := a.flash
 	if a.alert != "" {
-		alert := a.th.tag(a.th.bad) + "⚠ " + tview.Escape(a.alert) + a.th.reset()
+		alert := a.th.tag(a.th.bad) + "⚠ " + tview.Escape(cutWords(a.alert)) + a.th.reset()
 		switch {
 		case text == "":
 			text = alert

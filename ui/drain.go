@@ -42,7 +42,7 @@ func (a *App) availabilityKey(key rune) {
 	}
 	switch key {
 	case 'p':
-		a.confirm(fmt.Sprintf("Pause %s? It takes no new containers; what runs there stays.", n.Name), func() {
+		a.confirm(fmt.Sprintf("Pause %s? It takes no new containers; what runs there stays.", cutName(n.Name)), func() {
 			a.setAvailability(n, model.Pause, false)
 		})
 	case 'a':
@@ -50,7 +50,7 @@ func (a *App) availabilityKey(key rune) {
 	case 'd':
 		moving, blocking, global := drainPlan(n)
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "Drain %s? It takes no new containers", n.Name)
+		fmt.Fprintf(&sb, "Drain %s? It takes no new containers", cutName(n.Name))
 		if len(moving) > 0 {
 			fmt.Fprintf(&sb, ", and %d move off it: %s.", len(moving), strings.Join(moving, ", "))
 		} else {
@@ -64,7 +64,7 @@ func (a *App) availabilityKey(key rune) {
 			fmt.Fprintf(&sb, "\n\nBlocking the drain: %s.\n\"Drain, force\" moves them too.", strings.Join(blocking, ", "))
 			buttons = append(buttons, "Drain, force")
 		}
-		a.showDialog("confirm", "Drain "+n.Name, sb.String(), buttons, func(label string) {
+		a.showDialog("confirm", "Drain "+cutName(n.Name), sb.String(), buttons, func(label string) {
 			switch label {
 			case "Drain":
 				a.setAvailability(n, model.Drain, false)

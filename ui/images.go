@@ -36,7 +36,7 @@ func (a *App) askPull() {
 	for _, i := range c.view {
 		if k := c.rows.at(i).key; c.marked[k] {
 			if n := a.st.byAddr[k]; n != nil {
-				addrs, names = append(addrs, k), append(names, n.Name)
+				addrs, names = append(addrs, k), append(names, cutName(n.Name))
 			}
 		}
 	}

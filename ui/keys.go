@@ -646,12 +646,12 @@ func (a *App) drill(key rune) {
 	}
 	switch key {
 	case 'K':
-		a.confirm(fmt.Sprintf("Kill the engine of %s? Its containers with a reschedule policy will move.", name), func() {
+		a.confirm(fmt.Sprintf("Kill the engine of %s? Its containers with a reschedule policy will move.", cutName(name)), func() {
 			sim.Crash()
 			a.say("killed the engine of "+name, false)
 		})
 	case 'H':
-		a.confirm(fmt.Sprintf("Hang the engine of %s? It will answer nothing until healed.", name), func() {
+		a.confirm(fmt.Sprintf("Hang the engine of %s? It will answer nothing until healed.", cutName(name)), func() {
 			sim.Hang()
 			a.say("hung the engine of "+name, false)
 		})

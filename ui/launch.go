@@ -210,9 +210,9 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 		if !p.Soft {
 			soft = dim + " (soft expressions dropped)" + rs
 		}
-		hang(&sb, v.Width, 2, fmt.Sprintf("%s✓ %s → %s%s%s", ok, label, p.Node.Name, rs, soft))
+		hang(&sb, v.Width, 2, fmt.Sprintf("%s✓ %s → %s%s%s", ok, label, tview.Escape(cutName(p.Node.Name)), rs, soft))
 		if cfg.Image != noImage && !hasImage(p.Node, cfg.Image) {
-			hang(&sb, v.Width, 5, fmt.Sprintf("   %s⇣ %s is not on %s: it is pulled there first%s", th.tag(th.accent), tview.Escape(cfg.Image), p.Node.Name, rs))
+			hang(&sb, v.Width, 5, fmt.Sprintf("   %s⇣ %s is not on %s: it is pulled there first%s", th.tag(th.accent), tview.Escape(cfg.Image), tview.Escape(cutName(p.Node.Name)), rs))
 		}
 		if i == 0 {
 			writeReports(&sb, p.Nodes, th, v.Width)
@@ -238,7 +238,7 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme, width 
 	slices.SortFunc(kept, func(a, b sched.NodeReport) int { return a.Rank - b.Rank })
 	for _, r := range kept {
 		hang(sb, width, reportHang, fmt.Sprintf("   %s#%d %-14s%s weight %d · cpu %d%% · mem %d%% · health %d · %d containers",
-			th.tag(th.ok), r.Rank, tview.Escape(r.Node.Name), th.reset(), r.Score.Weight, r.Score.CPU, r.Score.Memory, r.Score.Health, r.Score.Containers))
+			th.tag(th.ok), r.Rank, tview.Escape(cutName(r.Node.Name)), th.reset(), r.Score.Weight, r.Score.CPU, r.Score.Memory, r.Score.Health, r.Score.Containers))
 	}
 	for _, r := range reps {
 		if !r.Kept {
@@ -246,7 +246,7 @@ func writeReports(sb *strings.Builder, reps []sched.NodeReport, th theme, width 
 			for i, x := range r.Reasons {
 				why[i] = x.String()
 			}
-			hang(sb, width, reportHang, fmt.Sprintf("   %s✗ %-14s%s %s", th.tag(th.dim), tview.Escape(r.Node.Name), th.reset(), tview.Escape(strings.Join(why, "; "))))
+			hang(sb, width, reportHang, fmt.Sprintf("   %s✗ %-14s%s %s", th.tag(th.dim), tview.Escape(cutName(r.Node.Name)), th.reset(), tview.Escape(strings.Join(why, "; "))))
 		}
 	}
 }

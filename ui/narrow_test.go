@@ -10,6 +10,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"swarmdeck/backend"
+	"swarmdeck/clusterfile"
 )
 
 // lastLine is the screen's last line: the key hints.
@@ -175,4 +176,50 @@ func TestHangWrapsUnderTheLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A node named with 200 characters (from a cluster file or a discovery)
+// is cut in its middle in table cells, dialogs and the status line, so
+// the other columns and the rest of a message stay on screen; its page,
+// an event's details and the m page show it whole.
+func TestALongNodeNameIsCutInTablesAndMessages(t *testing.T) {
+	f, err := clusterfile.Load("testdata/longname.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := f.Nodes[0].Name
+	cut := cutName(long)
+	if len(long) != 200 || !strings.Contains(cut, "…") || len([]rune(cut)) != maxName {
+		t.Fatalf("the fixture's name %d long, cut to %q", len(long), cut)
+	}
+	h := start(t, backend.SimSource("sim://long", f.Nodes), 160, 30)
+	h.wait(settle, "Nodes [2]", "short-1")
+	if l := h.lineWith("10.0.9.1:2375"); !strings.Contains(l, cut+" 10.0.9.1:2375 Healthy 1/1") {
+		t.Fatalf("the long name's row: %s", l)
+	}
+	h.typeText("2")
+	h.wait(settle, "Containers [1]")
+	if l := h.lineWith("/web"); !strings.Contains(l, "…") || !strings.Contains(l, "nginx:1.25 running") {
+		t.Fatalf("its container's row: %s", l)
+	}
+	h.typeText("1/xxxz")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Nodes [1/2]")
+	h.typeText("K")
+	h.waitFlat(settle, "Kill the engine of "+cut+"? Its containers")
+	h.typeText("y")
+	h.waitStatus(func(s string) bool { return strings.Contains(s, "killed the engine of "+cut) })
+	h.waitStatus(func(s string) bool { return strings.Contains(s, "Rescheduled container web from "+cut+" to short-1") })
+	// In full: the node's page, the event's details, the messages.
+	h.typeText("i")
+	h.waitFlat(settle, long+" 10.0.9.1:2375")
+	h.key(tcell.KeyEscape)
+	h.typeText("m")
+	h.waitFlat(settle, "killed the engine of "+long)
+	h.key(tcell.KeyEscape)
+	h.typeText("4/Rescheduled")
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Events [1/")
+	h.key(tcell.KeyEnter)
+	h.waitFlat(settle, "MESSAGE: Rescheduled container web from "+long+" to short-1")
 }

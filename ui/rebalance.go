@@ -37,7 +37,7 @@ func planText(p *sched.Plan, th theme, width int) string {
 		if m.Group != 0 && i > 0 && p.Moves[i-1].Group == m.Group {
 			lead = "\n  + " // follows the group's leader
 		}
-		fmt.Fprintf(&sb, "%s%s%s%s  %s → %s\n", lead, th.tag(th.title), tview.Escape(m.Container.Name), th.reset(), m.From.Name, m.To.Name)
+		fmt.Fprintf(&sb, "%s%s%s%s  %s → %s\n", lead, th.tag(th.title), tview.Escape(m.Container.Name), th.reset(), tview.Escape(cutName(m.From.Name)), tview.Escape(cutName(m.To.Name)))
 		fmt.Fprintf(&sb, "%s\n", indented(tview.Escape(m.Why), width))
 		touches := "touches no constraint or affinity"
 		if len(m.Rules) > 0 {

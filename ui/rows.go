@@ -451,10 +451,14 @@ func eventRow(e model.Event, seq int) row {
 	if e.Duration > 0 && !strings.Contains(msg, e.Duration.String()) {
 		msg += " (" + e.Duration.String() + ")"
 	}
-	return newRow(fmt.Sprint(seq), []cell{
+	r := newRow(fmt.Sprint(seq), []cell{
 		{text: e.Time.Format("15:04:05.000"), level: levelDim, key: fmt.Sprintf("%020d", e.Time.UnixNano())}, {text: e.Kind.String(), level: lv},
-		{text: e.Node}, {text: e.Container}, {text: msg, level: lv},
+		{text: e.Node}, {text: e.Container}, {text: cutWords(msg), level: lv},
 	})
+	if r.fixed.cells[4].text != msg {
+		r.fixed.detail = []string{msg} // in full in its details: a long name is cut in the table
+	}
+	return r
 }
 
 // ago prints a duration the way ps does: 5s, 3m, 2h, 4d.

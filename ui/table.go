@@ -402,6 +402,9 @@ func (c *content) GetCell(r, col int) *tview.TableCell {
 	if c.caps != nil && c.caps[col] > 0 {
 		mw = c.caps[col]
 	}
+	if nameColumns[c.columns[col]] && mw > 0 {
+		text = cutMiddle(text, mw) // its start and its end: which of node-1…-17 it is
+	}
 	if strings.IndexByte(text, '[') >= 0 { // tview.Escape is a regexp replace: not for every cell of every frame
 		text = tview.Escape(text)
 	}
@@ -436,8 +439,47 @@ func maxWidth(column string) int {
 		return 120
 	case "PORTS":
 		return 30
+	case "NAME", "NODE", "CONTAINER":
+		return maxName
+	case "NODE/NAME":
+		return 2*maxName + 1
 	}
 	return 0
+}
+
+// nameColumns are the columns of names, cut in their middle.
+var nameColumns = map[string]bool{"NAME": true, "NODE": true, "CONTAINER": true, "NODE/NAME": true}
+
+// maxName is the most of a name a table cell or a one-line message shows
+// (a cluster file or a discovery can name a node with hundreds of
+// characters); the detail pane and the m page show it in full.
+const maxName = 40
+
+// cutName is name cut to maxName.
+func cutName(name string) string { return cutMiddle(name, maxName) }
+
+// cutMiddle cuts s to w runes, in its middle: the start and the end of a
+// name tell it from its neighbours (node-east-…-17, node-east-…-18).
+func cutMiddle(s string, w int) string {
+	if w < 3 || utf8.RuneCountInString(s) <= w {
+		return s
+	}
+	r := []rune(s)
+	head := (w - 1) / 2
+	return string(r[:head]) + "…" + string(r[len(r)-(w-1-head):])
+}
+
+// cutWords is a one-line message with each word longer than maxName cut
+// in its middle.
+func cutWords(msg string) string {
+	if len(msg) <= maxName {
+		return msg
+	}
+	words := strings.Split(msg, " ")
+	for i, w := range words {
+		words[i] = cutName(w)
+	}
+	return strings.Join(words, " ")
 }
 
 func expansion(column string) int {

@@ -224,7 +224,11 @@ func (a *App) eventDetail(row int) {
 	r := c.rows.at(c.view[row-1])
 	var sb strings.Builder
 	for i, col := range c.columns {
-		a.field(&sb, col, r.cell(i).text)
+		text := r.cell(i).text
+		if col == "MESSAGE" && len(r.detail()) > 0 {
+			text = r.detail()[0]
+		}
+		a.field(&sb, col, text)
 	}
 	a.page("detail", "Event (Esc back)", sb.String())
 }
