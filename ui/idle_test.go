@@ -34,6 +34,15 @@ func (l *lagging) Nodes() []*model.Node {
 	return l.Cluster.Nodes()
 }
 
+func (l *lagging) NodesAndQueued() ([]*model.Node, []backend.Queued) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held != nil {
+		return l.held, l.Cluster.Queued()
+	}
+	return l.Cluster.NodesAndQueued()
+}
+
 func (l *lagging) Generation() uint64 { return l.Cluster.Generation() + l.extra.Load() }
 
 func (l *lagging) hold() {
