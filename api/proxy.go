@@ -42,6 +42,10 @@ func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 		hijack(w, r, p, path)
 		return
 	}
+	if r.Method == http.MethodGet && strings.HasSuffix(path, "/logs") {
+		s.proxyLogs(w, r, p, path, ct, n)
+		return
+	}
 	var after func()
 	if r.Method == http.MethodPost && changes[path[strings.LastIndexByte(path, '/')+1:]] {
 		// Read-your-writes: the manager re-reads the container once the
