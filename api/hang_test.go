@@ -45,6 +45,7 @@ func TestCallsInFlightOnAHungEngineEndWhenItsNodeIsFlagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGCONT) })
+	waitStopped(t, pid)
 	stopped := time.Now()
 
 	type call struct {
@@ -114,21 +115,58 @@ func TestCallsInFlightOnAHungEngineEndWhenItsNodeIsFlagged(t *testing.T) {
 	go func() { wg.Wait(); close(ended) }()
 	select {
 	case <-ended:
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		// Calls still hanging: continue the engine so they end, and say which.
 		syscall.Kill(pid, syscall.SIGCONT)
 		<-ended
 	}
 	for i, c := range calls {
 		r := results[i]
-		if late := r.at.Sub(flagged); late > 3*time.Second {
-			t.Errorf("%s ended %s after node-2 was flagged (%s after the engine hung)", c.name, late.Round(time.Millisecond), r.at.Sub(stopped).Round(time.Millisecond))
+		// Generous: the end is the docker CLI's exit, on a loaded machine.
+		if late := r.at.Sub(flagged); late > 8*time.Second {
+			t.Errorf("%s ended %s after node-2 was flagged (%s after the engine hung): %.300q", c.name, late.Round(time.Millisecond), r.at.Sub(stopped).Round(time.Millisecond), r.out)
 		}
 		if c.name == "POST /exec/ID/start (hijacked)" {
 			continue // a raw stream can only be closed
 		}
-		if !strings.Contains(r.out, "the node became unhealthy during the call") {
-			t.Errorf("%s: the user saw %.300q (%v), not why it ended", c.name, r.out, r.err)
+		if strings.Contains(r.out, "the node became unhealthy during the call") {
+			continue
+		}
+		// A docker CLI call whose process started slowly on a loaded
+		// machine may reach the manager only once node-2 is flagged: it is
+		// refused at once, saying the node is unhealthy (Swarm's words).
+		// The raw calls start at once: they are in flight.
+		if c.run != nil && strings.HasPrefix(c.name, "docker ") && strings.Contains(r.out, "node-2") && strings.Contains(strings.ToLower(r.out), "unhealthy") {
+			t.Logf("%s reached the manager after node-2 was flagged: %.200q", c.name, r.out)
+			continue
+		}
+		t.Errorf("%s: the user saw %.300q (%v), not why it ended", c.name, r.out, r.err)
+	}
+}
+
+// waitStopped waits until every thread of process pid is stopped (a
+// SIGSTOP is delivered to each thread as it next runs: on a loaded
+// machine that is not at once).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		running := len(tasks) == 0
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			if err != nil {
+				continue // a thread that ended
+			}
+			// pid (comm) STATE …: the state follows the last ')'.
+			if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 && f[0] != "T" {
+				running = true
+			}
+		}
+		if !running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dockerd %d is not stopped 20 s after SIGSTOP", pid)
 		}
 	}
 }

@@ -100,6 +100,9 @@ func (a *App) nodeDetail(addr string) {
 	for _, q := range waiting {
 		line(waitingRow(q))
 	}
+	if len(n.Containers)+len(waiting) == 0 {
+		sb.WriteString("  none\n")
+	}
 	fmt.Fprintf(&sb, "\n%sImages%s (%d)\n", a.th.tag(a.th.header), a.th.reset(), len(n.Images))
 	for _, im := range n.Images {
 		tags := strings.Join(im.RepoTags, ", ")
