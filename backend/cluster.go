@@ -1023,6 +1023,11 @@ func (c *Cluster) Changes() uint64 { return c.gen.Load() }
 // moves once it is there).
 func (c *Cluster) Nodes() []*model.Node {
 	c.publishStale()
+	return c.published()
+}
+
+// published is every node's published view, in natural order of name.
+func (c *Cluster) published() []*model.Node {
 	c.viewMu.RLock()
 	if c.orderAt == c.orderVer && len(c.order) == len(c.views) {
 		out := make([]*model.Node, len(c.order))
@@ -1197,7 +1202,8 @@ func (c *Cluster) NodesAndQueued() ([]*model.Node, []Queued) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.Nodes(), c.queuedLocked()
+	c.publishStaleLocked()
+	return c.published(), c.queuedLocked()
 }
 
 // nodeOf finds a container's node; c.mu is held.
