@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/distribution/reference"
 	"github.com/gdamore/tcell/v2"
@@ -269,64 +270,97 @@ func hang(sb *strings.Builder, width, indent int, line string) {
 		}
 		return
 	}
-	if width <= indent+10 || tview.TaggedStringWidth(line) <= width {
+	if width <= indent+10 || len(line) <= width {
 		sb.WriteString(line)
 		sb.WriteByte('\n')
 		return
 	}
 	lead := len(line) - len(strings.TrimLeft(line, " "))
 	// units: runs of words, each ending where a line may best break.
-	var units [][]string
-	open := false
-	for _, w := range strings.Split(line[lead:], " ") {
+	type word struct {
+		text string
+		w    int
+	}
+	var units [][]word
+	open, total := false, lead
+	for _, t := range strings.Split(line[lead:], " ") {
 		switch {
-		case w == "" && len(units) > 0: // the padding of a name column
+		case t == "" && len(units) > 0: // the padding of a name column
 			u := units[len(units)-1]
-			u[len(u)-1] += " "
-		case w == "·" && len(units) > 0:
+			u[len(u)-1].text += " "
+			u[len(u)-1].w++
+		case t == "·" && len(units) > 0:
 			u := units[len(units)-1]
-			u[len(u)-1] += " ·"
+			u[len(u)-1].text += " ·"
+			u[len(u)-1].w += 2
 			open = false
 		case open:
-			units[len(units)-1] = append(units[len(units)-1], w)
+			units[len(units)-1] = append(units[len(units)-1], word{t, textWidth(t)})
 		default:
-			units = append(units, []string{w})
+			units = append(units, []word{{t, textWidth(t)}})
 			open = true
 		}
-		if strings.HasSuffix(w, ";") {
+		if strings.HasSuffix(t, ";") {
 			open = false
 		}
+	}
+	for _, u := range units {
+		for _, w := range u {
+			total += w.w + 1
+		}
+	}
+	if total-1 <= width { // the tags took the room the bytes said
+		sb.WriteString(line)
+		sb.WriteByte('\n')
+		return
 	}
 	col := lead
 	sb.WriteString(line[:lead])
-	put := func(w string, first bool) {
-		ww := tview.TaggedStringWidth(w)
-		switch {
-		case first:
-		case col+1+ww > width:
-			sb.WriteString("\n" + strings.Repeat(" ", indent))
-			col = indent
-		default:
-			sb.WriteByte(' ')
-			col++
-		}
-		sb.WriteString(w)
-		col += ww
+	newLine := func() {
+		sb.WriteString("\n" + strings.Repeat(" ", indent))
+		col = indent
 	}
 	for i, u := range units {
-		text := strings.Join(u, " ")
-		uw := tview.TaggedStringWidth(text)
-		if i > 0 && col+1+uw > width && indent+uw <= width {
-			sb.WriteString("\n" + strings.Repeat(" ", indent))
-			col = indent
-			put(text, true)
-			continue
+		uw := len(u) - 1
+		for _, w := range u {
+			uw += w.w
+		}
+		whole := true // the unit goes on this line or the next, whole
+		switch {
+		case i == 0:
+		case col+1+uw <= width:
+			sb.WriteByte(' ')
+			col++
+		case indent+uw <= width:
+			newLine()
+		default:
+			whole = false // longer than a line: word by word
 		}
 		for j, w := range u {
-			put(w, i == 0 && j == 0)
+			if j > 0 || !whole {
+				if col+1+w.w > width {
+					newLine()
+				} else {
+					sb.WriteByte(' ')
+					col++
+				}
+			}
+			sb.WriteString(w.text)
+			col += w.w
 		}
 	}
 	sb.WriteByte('\n')
+}
+
+// textWidth is the width of a word of a preview on screen. A word with
+// no tag is measured by its runes (those of a preview are one column
+// each); only the few with a colour tag are parsed (a preview over 1,000
+// nodes has tens of thousands of words).
+func textWidth(s string) int {
+	if strings.IndexByte(s, '[') >= 0 {
+		return tview.TaggedStringWidth(s)
+	}
+	return utf8.RuneCountInString(s)
 }
 
 // launchForm is the open launch form. Its fields are in two forms, one

@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -222,4 +224,22 @@ func TestALongNodeNameIsCutInTablesAndMessages(t *testing.T) {
 	h.wait(settle, "Events [1/")
 	h.key(tcell.KeyEnter)
 	h.waitFlat(settle, "MESSAGE: Rescheduled container web from "+long+" to short-1")
+}
+
+// BenchmarkPreviewWrapped is a preview over 1,000 nodes (-nodes): every
+// node's line, unwrapped and wrapped to an 80-column terminal's preview.
+func BenchmarkPreviewWrapped(b *testing.B) {
+	c, stop := bigCluster(b)
+	defer stop()
+	nodes, s, th := c.Nodes(), c.Scheduler(), newTheme()
+	for _, width := range []int{0, 78} {
+		b.Run(fmt.Sprintf("width=%d", width), func(b *testing.B) {
+			v := launchValues{Image: "nginx", Name: "api", Ports: "80:80", Count: "1", OnFailure: onFailureStop, Width: width}
+			for b.Loop() {
+				if _, err := previewText(context.Background(), nodes, s, v, th); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
