@@ -138,9 +138,17 @@ type refreshed struct {
 	change func(*model.Node)
 }
 
-func (r refreshed) Nodes() []*model.Node {
+func (r refreshed) Nodes() []*model.Node { return r.refresh(r.Cluster.Nodes()) }
+
+// NodesAndQueued is what the console reads: the nodes refreshed too.
+func (r refreshed) NodesAndQueued() ([]*model.Node, []backend.Queued) {
+	ns, q := r.Cluster.NodesAndQueued()
+	return r.refresh(ns), q
+}
+
+func (r refreshed) refresh(ns []*model.Node) []*model.Node {
 	var out []*model.Node
-	for _, n := range r.Cluster.Nodes() {
+	for _, n := range ns {
 		cp := *n
 		cp.Updated = time.Now()
 		if r.change != nil {
