@@ -1173,21 +1173,27 @@ func (c *Cluster) Queued() []Queued {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.queuedLocked()
+	return c.queuedLocked(false)
 }
 
-// queuedLocked is Queued; c.mu is held.
-func (c *Cluster) queuedLocked() []Queued {
+// queuedLocked is Queued; c.mu is held. With shown, a container whose
+// move is being created is left out: the views list creates in flight on
+// their node (docker ps does not, so Queued keeps it).
+func (c *Cluster) queuedLocked(shown bool) []Queued {
 	waiting := c.waitingLocked()
-	out := make([]Queued, len(waiting))
-	for i, q := range waiting {
-		out[i] = q.view()
+	out := make([]Queued, 0, len(waiting))
+	for _, q := range waiting {
+		if _, creating := c.pending[q.c.SwarmID]; shown && creating && q.c.SwarmID != "" {
+			continue
+		}
+		out = append(out, q.view())
 	}
 	return out
 }
 
 // NodesAndQueued is Nodes and Queued read at one moment: a container
-// taken off a failed node to wait is in exactly one of them. Read one
+// taken off a failed node to wait is in exactly one of them (one whose
+// move is being created is on its new node, as a create in flight). Read one
 // after the other, a container queued in between was in both (the
 // console counted it twice, on its node and as waiting, until its next
 // rebuild) or, placed in between, in neither. With nothing queued and no
@@ -1203,7 +1209,7 @@ func (c *Cluster) NodesAndQueued() ([]*model.Node, []Queued) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.publishStaleLocked()
-	return c.published(), c.queuedLocked()
+	return c.published(), c.queuedLocked(true)
 }
 
 // nodeOf finds a container's node; c.mu is held.
