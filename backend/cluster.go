@@ -595,6 +595,9 @@ func (c *Cluster) showChange(n *node, went, came *model.Container, records uint6
 		}
 	}
 	if n.list == nil { // the published view's list is the readers': change a copy
+		if len(c.stale) > 2*len(c.nodes)+64 {
+			c.publishStaleLocked() // nobody reads: a node listed again after each rebuild must not pile up
+		}
 		n.list = make([]*model.Container, len(cs), len(cs)+len(cs)/8+4)
 		copy(n.list, cs)
 		c.stale = append(c.stale, n)

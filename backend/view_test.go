@@ -218,3 +218,27 @@ func inViews(c *Cluster, id string) bool {
 	}
 	return false
 }
+
+// TestChangedViewsWaitingForAReaderDoNotPileUp: a change lists its node
+// as waiting to be published; with nobody reading (a manager placing a
+// million containers without a console), a node listed again after each
+// rebuild must not make that list grow without end.
+func TestChangedViewsWaitingForAReaderDoNotPileUp(t *testing.T) {
+	src := SimSource("pile", []*model.Node{simNode("a", 64, 256<<30, nil)})
+	c := startSim(t, src, fast())
+	waitFor(t, 10*time.Second, "the node healthy", allHealthy(c, 1))
+	for i := range 500 {
+		if _, err := c.Create(context.Background(), model.Config{Image: "busybox", NetworkMode: "bridge", Labels: map[string]string{}}); err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		for _, n := range c.nodes {
+			c.rebuild(n) // as a refresh or a health change does
+		}
+		stale := len(c.stale)
+		c.mu.Unlock()
+		if stale > 2+64+1 {
+			t.Fatalf("after %d creates, each followed by a rebuild, %d nodes wait to be published on a cluster of 1", i+1, stale)
+		}
+	}
+}
