@@ -31,6 +31,7 @@ type Snapshot struct {
 	rankDirty bool    // nodes came, went or were renamed since the last ranking
 
 	shapes map[string]*shape // request shapes indexed for best-node placements
+	keyBuf []byte            // scratch for a shape's key (Scheduler.indexed)
 	tick   uint64            // placements answered from shapes, for eviction
 	plain  bool              // never index: every placement scans (tests)
 
