@@ -243,3 +243,31 @@ func BenchmarkPreviewWrapped(b *testing.B) {
 		})
 	}
 }
+
+// sourceOnly is a manager that can only say what its source is.
+type sourceOnly struct {
+	Backend
+	src *backend.Source
+}
+
+func (s sourceOnly) Source() *backend.Source { return s.src }
+
+// The failure drills' keys are hinted on a simulated cluster only: on
+// real engines K, H and E answer "failure drills work on simulated
+// clusters only".
+func TestTheDrillsAreHintedOnASimulatedClusterOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		simulated bool
+	}{{"real engines", false}, {"simulated", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := New(sourceOnly{src: &backend.Source{URL: "nodes://a:2375", Simulated: tt.simulated}})
+			hints := a.hints.GetText(true)
+			for _, k := range []string{"Kkill", "Hhang", "Eheal"} {
+				if strings.Contains(hints, k) != tt.simulated {
+					t.Errorf("%s: %q in the hints is %v: %s", tt.name, k, !tt.simulated, hints)
+				}
+			}
+		})
+	}
+}
