@@ -15,16 +15,12 @@ import (
 	"swarmdeck/model"
 )
 
-// simServer serves the API of the demo cluster, simulated.
-func simServer(t testing.TB) (*httptest.Server, *backend.Cluster) {
+// startWarmed runs a manager of src and its endpoint with the warmer, as
+// manage does, until the test's end (after the cleanups registered
+// later, which see them running).
+func startWarmed(t testing.TB, src *backend.Source, opts backend.Options) (*backend.Cluster, *Server) {
 	t.Helper()
-	f, err := clusterfile.Load("../examples/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := backend.SimSource("sim://demo", f.Nodes)
-	src.File = f
-	c, err := backend.New(src, backend.Options{ProbeInterval: 50 * time.Millisecond, Heartbeat: 50 * time.Millisecond})
+	c, err := backend.New(src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +30,22 @@ func simServer(t testing.TB) (*httptest.Server, *backend.Cluster) {
 	h := New(c)
 	warmed := make(chan struct{})
 	go func() { h.Warm(ctx); close(warmed) }()
+	t.Cleanup(func() { cancel(); <-done; <-warmed })
+	return c, h
+}
+
+// simServer serves the API of the demo cluster, simulated.
+func simServer(t testing.TB) (*httptest.Server, *backend.Cluster) {
+	t.Helper()
+	f, err := clusterfile.Load("../examples/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := backend.SimSource("sim://demo", f.Nodes)
+	src.File = f
+	c, h := startWarmed(t, src, backend.Options{ProbeInterval: 50 * time.Millisecond, Heartbeat: 50 * time.Millisecond})
 	srv := httptest.NewServer(h)
-	t.Cleanup(func() { srv.Close(); cancel(); <-done; <-warmed })
+	t.Cleanup(srv.Close)
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		healthy := 0

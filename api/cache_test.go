@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -135,23 +134,11 @@ func TestTheFirstPsAfterAStartIsACopy(t *testing.T) {
 			for _, n := range nodes[:hung] {
 				src.Sim(n.Addr).Hang()
 			}
-			c, err := backend.New(src, backend.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { c.Run(ctx); close(done) }()
-			h := New(c)
-			warmed := make(chan struct{})
-			go func() { h.Warm(ctx); close(warmed) }()
+			c, h := startWarmed(t, src, backend.Options{})
 			t.Cleanup(func() {
 				for _, n := range nodes[:hung] {
-					src.Sim(n.Addr).Heal()
+					src.Sim(n.Addr).Heal() // before the manager stops: its calls to them return
 				}
-				cancel()
-				<-done
-				<-warmed
 			})
 			// Wait until every answering node's containers are visible
 			// and the warmer has seen the cluster as it is then.
