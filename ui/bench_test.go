@@ -259,9 +259,15 @@ func BenchmarkKeyToScreen(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			var want atomic.Pointer[string]
 			var running atomic.Bool // a launch runs, as the UI goroutine last saw
+			var started atomic.Int64 // launches seen running (one can end between two looks at running)
+			var seen *launchOp
 			shown := make(chan time.Time, 1)
 			bc := runConsole(b, func(a *App) {
 				running.Store(a.launching != nil)
+				if a.launching != nil && a.launching != seen {
+					seen = a.launching
+					started.Add(1)
+				}
 				if w := want.Load(); w != nil && a.frontPage() == *w {
 					want.Store(nil)
 					shown <- time.Now()
@@ -276,8 +282,9 @@ func BenchmarkKeyToScreen(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				if launching && !running.Load() {
 					launches++
+					n := started.Load()
 					bc.launch(1000)
-					for deadline := time.Now().Add(time.Minute); !running.Load(); time.Sleep(time.Millisecond) {
+					for deadline := time.Now().Add(time.Minute); started.Load() == n; time.Sleep(time.Millisecond) {
 						if time.Now().After(deadline) {
 							b.Fatalf("the launch never ran:\n%s", bc.text())
 						}
