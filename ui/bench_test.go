@@ -183,7 +183,8 @@ func runConsole(b *testing.B, after func(a *App)) *benchConsole {
 	bc := &benchConsole{b: b, c: c, a: New(c), screen: tcell.NewSimulationScreen("UTF-8")}
 	bc.a.Application().SetScreen(bc.screen)
 	bc.screen.SetSize(200, 60)
-	bc.a.Application().SetAfterDrawFunc(func(tcell.Screen) { after(bc.a) })
+	drawn := bc.a.Application().GetAfterDrawFunc()
+	bc.a.Application().SetAfterDrawFunc(func(s tcell.Screen) { drawn(s); after(bc.a) })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- bc.a.Run(ctx) }()
@@ -258,7 +259,7 @@ func BenchmarkKeyToScreen(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			var want atomic.Pointer[string]
-			var running atomic.Bool // a launch runs, as the UI goroutine last saw
+			var running atomic.Bool  // a launch runs, as the UI goroutine last saw
 			var started atomic.Int64 // launches seen running (one can end between two looks at running)
 			var seen *launchOp
 			shown := make(chan time.Time, 1)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/gdamore/tcell/v2"
-	"github.com/rivo/tview"
 )
 
 // maxHold is the longest the console's background work waits for a
@@ -61,17 +58,4 @@ func (g *keyGate) wait(ctx context.Context) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
-}
-
-// drawnRoot is the screen's root, which says when it was drawn (the
-// gate opens then).
-type drawnRoot struct {
-	*tview.Flex
-	drawn func()
-}
-
-// Draw draws the screen, then calls drawn.
-func (r drawnRoot) Draw(s tcell.Screen) {
-	r.Flex.Draw(s)
-	r.drawn()
 }
