@@ -130,6 +130,9 @@ func TestCallsInFlightOnAHungEngineEndWhenItsNodeIsFlagged(t *testing.T) {
 			continue // a raw stream can only be closed
 		}
 		if strings.Contains(r.out, "the node became unhealthy during the call") {
+			if !strings.Contains(r.out, "node-2") || strings.Contains(r.out, "127.0.0.1:") {
+				t.Errorf("%s: the user saw %.300q: it names the engine's address, not its node", c.name, r.out)
+			}
 			continue
 		}
 		// A docker CLI call whose process started slowly on a loaded

@@ -22,8 +22,9 @@ import (
 // error frame of Docker's stream framing that names the node and why: the
 // docker CLI ends `docker logs -f` with "error from daemon in stream: …"
 // and a failed exit, not a bare end of stream that reads as the
-// container's own end. A TTY container's stream has no framing: it just
-// ends, as before.
+// container's own end. A TTY container's stream has no framing to say
+// it in: it is cut (no last chunk), so the CLI fails ("unexpected EOF")
+// rather than end as if the container had.
 func (s *Server) proxyLogs(w http.ResponseWriter, r *http.Request, p backend.Proxied, path string, ct *model.Container, n *model.Node) {
 	tty, err := engineTTY(r, p, ct.ID)
 	if err != nil {
@@ -36,17 +37,24 @@ func (s *Server) proxyLogs(w http.ResponseWriter, r *http.Request, p backend.Pro
 		return
 	}
 	defer resp.Body.Close()
-	if tty || resp.StatusCode >= 300 {
-		passThrough(w, resp) // a TTY's raw bytes, or the engine's refusal
+	if resp.StatusCode >= 300 {
+		passThrough(w, resp) // the engine's refusal
 		return
 	}
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	rc.Flush()
-	err = copyFrames(w, rc, resp.Body)
+	if tty {
+		err = copyRaw(w, rc, resp.Body)
+	} else {
+		err = copyFrames(w, rc, resp.Body)
+	}
 	if err == nil || r.Context().Err() != nil && !errors.Is(context.Cause(r.Context()), backend.ErrNodeDown) {
 		return // the end of the logs, or the client left
+	}
+	if tty {
+		panic(http.ErrAbortHandler) // cut: the stream did not end, it broke
 	}
 	why := backend.NodeDownCause(r.Context(), err)
 	if errors.Is(why, backend.ErrNodeDown) {
@@ -107,6 +115,27 @@ func copyFrames(w io.Writer, rc *http.ResponseController, body io.Reader) error 
 			return nil
 		}
 		rc.Flush()
+	}
+}
+
+// copyRaw copies a TTY's stream as it comes, flushing each read; nil at
+// its end.
+func copyRaw(w io.Writer, rc *http.ResponseController, body io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil // the client left
+			}
+			rc.Flush()
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 }
 

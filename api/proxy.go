@@ -86,12 +86,17 @@ func (s *Server) whileHealthy(r *http.Request, addr string) (*http.Request, cont
 }
 
 // engineError is err of a call passed to an engine, said as the node
-// going down when that is why it ended.
+// going down when that is why it ended, and naming the node (not the
+// engine's address, which the client's error would otherwise show).
 func engineError(r *http.Request, err error) error {
-	if cause := backend.NodeDownCause(r.Context(), err); cause != err {
-		return cause
+	engine := "the engine"
+	if name := backend.CallNode(r.Context()); name != "" {
+		engine = "the engine of " + name
 	}
-	return fmt.Errorf("the engine did not answer: %w", err)
+	if cause := backend.NodeDownCause(r.Context(), err); errors.Is(cause, backend.ErrNodeDown) {
+		return fmt.Errorf("%s did not answer: %w", engine, backend.ErrNodeDown)
+	}
+	return fmt.Errorf("%s did not answer: %w", engine, err)
 }
 
 // createExec passes an exec create to the container's engine and

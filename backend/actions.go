@@ -575,13 +575,25 @@ func (c *Cluster) WhileHealthy(ctx context.Context, addr string) (context.Contex
 	if n == nil {
 		return context.WithCancel(ctx)
 	}
-	return c.whileHealthyLocked(ctx, n)
+	return c.whileHealthyLocked(context.WithValue(ctx, callNodeKey{}, n.nameLocked()), n)
 }
 
-// NodeDownCause is ErrNodeDown, with err's words after it, when ctx ended
-// because its node turned Unhealthy; otherwise err.
+// callNodeKey keys the name of the node of a call bound by WhileHealthy.
+type callNodeKey struct{}
+
+// CallNode is the name of the node whose health ctx, made by
+// WhileHealthy, follows; "" for another context. An error of the call
+// names the node with it, not the engine's address.
+func CallNode(ctx context.Context) string {
+	name, _ := ctx.Value(callNodeKey{}).(string)
+	return name
+}
+
+// NodeDownCause is ErrNodeDown when ctx ended because its node turned
+// Unhealthy (and the call failed); otherwise err. The call's own error
+// says no more then: the engine's URL and the cancelled request.
 func NodeDownCause(ctx context.Context, err error) error {
-	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNodeDown) && !errors.Is(err, ErrNodeDown) {
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNodeDown) {
 		return cause
 	}
 	return err
