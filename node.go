@@ -192,17 +192,26 @@ func nodeCmd(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	if want == "drain" {
 		if *wait > 0 {
-			var moved, failed []api.Outcome
+			var moved, removed, failed []api.Outcome
 			for _, o := range res.Outcomes {
-				if o.Error != "" {
+				switch {
+				case o.Error != "":
 					failed = append(failed, o)
-				} else {
+				case o.Removed:
+					removed = append(removed, o)
+				default:
 					moved = append(moved, o)
 				}
 			}
 			fmt.Fprintf(stdout, "moved off it: %d\n", len(moved))
 			for _, o := range moved {
 				fmt.Fprintf(stdout, "  %s → %s\n", o.Container, o.To)
+			}
+			if len(removed) > 0 {
+				fmt.Fprintf(stdout, "removed before they moved: %d\n", len(removed))
+				for _, o := range removed {
+					fmt.Fprintf(stdout, "  %s\n", o.Container)
+				}
 			}
 			if len(failed) > 0 {
 				code = exitRefused

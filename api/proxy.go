@@ -29,16 +29,28 @@ func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)
+	stream := r.Header.Get("Upgrade") != "" || strings.HasSuffix(path, "/attach")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if err := s.c.MovingError(ct); err != nil { // a rename, pause, exec… of a copy that is going
+		// A rename, pause, exec… of a copy that is going is refused; one
+		// under way holds a drain's move off the container until it
+		// answers (an attach, which can last, only checks).
+		if stream {
+			err = s.c.MovingError(ct)
+		} else {
+			var release func()
+			if release, err = s.c.HoldAgainstMoves(ct); err == nil {
+				defer release()
+			}
+		}
+		if err != nil {
 			writeError(w, err)
 			return
 		}
 	}
 	r, done := s.whileHealthy(r, n.Addr)
 	defer done()
-	path := strings.Replace(r.URL.Path, "/containers/"+ref+"/", "/containers/"+ct.ID+"/", 1)
-	if r.Header.Get("Upgrade") != "" || strings.HasSuffix(path, "/attach") {
+	if stream {
 		hijack(w, r, p, path)
 		return
 	}

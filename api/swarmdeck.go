@@ -28,6 +28,7 @@ type Outcome struct {
 	Container string `json:"container"`
 	To        string `json:"to,omitempty"`
 	Error     string `json:"error,omitempty"`
+	Removed   bool   `json:"removed,omitempty"` // a user removed it before it moved
 }
 
 // Blocker is a container that stays on a drained node, and why.
@@ -155,7 +156,7 @@ func (s *Server) setAvailability(w http.ResponseWriter, r *http.Request) {
 	out.Warnings = res.Warnings
 	if req.Wait && a == model.Drain {
 		for _, o := range s.c.WaitDrain(r.Context(), res) {
-			out.Outcomes = append(out.Outcomes, Outcome{Container: o.Container, To: o.To, Error: o.Err})
+			out.Outcomes = append(out.Outcomes, Outcome{Container: o.Container, To: o.To, Error: o.Err, Removed: o.Removed})
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

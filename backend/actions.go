@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/network"
@@ -393,6 +394,31 @@ func (c *Cluster) movingNamedLocked(cs []*model.Container, ref string) *model.Co
 func (c *Cluster) MovingError(ct *model.Container) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.movingErrorLocked(ct)
+}
+
+// HoldAgainstMoves is MovingError that, when the container is not moving,
+// also keeps moves off it until release is called: a user's change under
+// way (an rm, a stop, a rename) and a drain's move never overlap, so a
+// removed container is never moved back to life.
+func (c *Cluster) HoldAgainstMoves(ct *model.Container) (release func(), err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.movingErrorLocked(ct); err != nil {
+		return nil, err
+	}
+	c.userCalls[ct.ID]++
+	return sync.OnceFunc(func() {
+		c.mu.Lock()
+		if c.userCalls[ct.ID]--; c.userCalls[ct.ID] <= 0 {
+			delete(c.userCalls, ct.ID)
+		}
+		c.mu.Unlock()
+	}), nil
+}
+
+// movingErrorLocked is MovingError; c.mu is held.
+func (c *Cluster) movingErrorLocked(ct *model.Container) error {
 	if !c.relocating[ct.ID] {
 		return nil
 	}
@@ -501,12 +527,24 @@ func (c *Cluster) act(ctx context.Context, ref, what string, work time.Duration,
 	if err != nil {
 		return err
 	}
-	if err := c.MovingError(ct); err != nil {
+	release, err := c.HoldAgainstMoves(ct)
+	if err != nil {
 		return err
 	}
+	defer release()
 	cctx, cancel := c.userCtx(ctx, n, work)
 	err = NodeDownCause(cctx, call(cctx, n.eng, ct.ID))
 	cancel()
+	if err == nil && what == "remove" {
+		c.mu.Lock()
+		if c.avail[n.entry.Addr] == model.Drain {
+			if c.rmWhileDraining[n.entry.Addr] == nil {
+				c.rmWhileDraining[n.entry.Addr] = map[string]bool{}
+			}
+			c.rmWhileDraining[n.entry.Addr][ct.ID] = true
+		}
+		c.mu.Unlock()
+	}
 	if err != nil {
 		if IsConnectionError(err) {
 			c.probeSoon(n)

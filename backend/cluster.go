@@ -125,8 +125,13 @@ type Cluster struct {
 	avail      map[string]model.Availability // by node address; absent: active
 	forced     map[string]bool               // container IDs a forced drain moves despite no policy
 	relocating map[string]bool               // container IDs being moved by a drain or rebalance
-	landing    map[string]*landing           // moves whose old copy is going, by swarm ID
-	moveErrs   map[string]string             // container ID → the last failed move's error, said once
+	userCalls  map[string]int                // container ID → users' changes under way (a stop, an rm…): no move starts meanwhile
+	// rmWhileDraining are containers a user removed from a draining node,
+	// by its address: the drain's outcome says removed, not lost. Reset
+	// when the node's availability is set again.
+	rmWhileDraining map[string]map[string]bool
+	landing         map[string]*landing // moves whose old copy is going, by swarm ID
+	moveErrs        map[string]string   // container ID → the last failed move's error, said once
 	// stoppedToMove are running containers a move stopped to free their
 	// name on a cluster-wide network and could not start again: the next
 	// try still moves them as running containers. moveRetry holds back
@@ -262,7 +267,7 @@ func New(src *Source, opts Options) (*Cluster, error) {
 		nodes: map[string]*node{}, views: map[string]*model.Node{}, byEngineID: map[string][]*node{}, snap: sched.NewSnapshot(nil),
 		pending: map[string]*model.Container{}, ghosts: map[string]*ghost{}, abandoned: map[string]string{}, evacuated: map[string]string{}, swarmIDs: map[string]int{}, globals: map[*model.Container]bool{},
 		events: newBroker(), wake: make(chan struct{}, 1), takeover: make(chan struct{}, 1),
-		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetry: map[string]moveRetry{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{}, removingDown: map[string]bool{},
+		state: opts.State, avail: map[string]model.Availability{}, forced: map[string]bool{}, relocating: map[string]bool{}, userCalls: map[string]int{}, rmWhileDraining: map[string]map[string]bool{}, landing: map[string]*landing{}, moveErrs: map[string]string{}, stoppedToMove: map[string]bool{}, moveRetry: map[string]moveRetry{}, goneGlobals: map[string]bool{}, newGlobals: map[string]bool{}, globalDefs: map[string]*model.Container{}, globalFails: map[string]time.Time{}, rmGlobals: map[string]map[string]bool{}, takenBack: map[string]bool{}, buriedAt: map[string]time.Time{}, renaming: map[string]bool{}, removingDown: map[string]bool{},
 		connecting: make(chan struct{}, connectSlots),
 	}
 	c.wheel.slots = make([][]*node, beatSlots(opts.Heartbeat))

@@ -60,6 +60,7 @@ type DrainOutcome struct {
 	Container string
 	To        string
 	Err       string
+	Removed   bool // a user removed it before it moved
 }
 
 // WaitDrain waits until each container res.Moving lists has left the
@@ -80,7 +81,11 @@ func (c *Cluster) WaitDrain(ctx context.Context, res *AvailabilityResult) []Drai
 			switch {
 			case n == nil || n.containers[ct.ID] == nil:
 				out[i].To = c.whereSwarmID(ct.SwarmID)
-				if out[i].To == "" {
+				switch {
+				case out[i].To != "":
+				case c.rmWhileDraining[res.Node.Addr][ct.ID]:
+					out[i].Removed = true
+				default:
 					out[i].Err = "it left " + res.Node.Name + " but runs nowhere now"
 				}
 			case c.moveErrs[ct.ID] != "" && !c.relocating[ct.ID]:
@@ -199,6 +204,7 @@ func (c *Cluster) SetAvailability(ctx context.Context, ref string, a model.Avail
 	c.mu.Lock()
 	was := c.avail[addr]
 	setAvailability(c.avail, addr, a)
+	delete(c.rmWhileDraining, addr) // this drain's removals, not an earlier one's
 	if c.nodes[addr] == n {
 		c.rebuild(n)
 	}
@@ -473,8 +479,12 @@ func (c *Cluster) relocateOnce(ctx context.Context, m relocation) (string, error
 	c.mu.Lock()
 	busy := c.relocating[m.ct.ID]
 	drained := !m.drain || c.avail[m.from.entry.Addr] == model.Drain
-	if !busy && drained {
+	now := m.from.containers[m.ct.ID] // moves wait their turn: as it is now
+	gone := now == nil || c.nodes[m.from.entry.Addr] != m.from
+	userCall := c.userCalls[m.ct.ID] > 0
+	if !busy && drained && !gone && !userCall {
 		c.relocating[m.ct.ID] = true
+		m.ct = now
 	}
 	c.mu.Unlock()
 	switch {
@@ -482,6 +492,10 @@ func (c *Cluster) relocateOnce(ctx context.Context, m relocation) (string, error
 		return "", fmt.Errorf("%s is already moving", describe(m.ct))
 	case !drained: // activated or paused since the drain listed it: it stays
 		return "", fmt.Errorf("%w: %s is no longer draining", errNotTried, m.from.name())
+	case gone: // removed since it was listed
+		return "", fmt.Errorf("%w: %s is no longer on %s", errNotTried, describe(m.ct), m.from.name())
+	case userCall: // a drain tries it again once the user's change has ended
+		return "", fmt.Errorf("%w: a user's change to %s is under way", errNotTried, describe(m.ct))
 	}
 	defer func() {
 		c.mu.Lock()

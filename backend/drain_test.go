@@ -379,3 +379,115 @@ func TestAMoveIsLoggedWithItsCauseAndDuration(t *testing.T) {
 	}
 	t.Fatalf("no move record in\n%s", logs.String())
 }
+
+// TestContainersRemovedWhileWaitingToMoveStayRemoved: a drain moves a
+// few containers at a time; one a user removes while it waits its turn is
+// gone for good, and the drain's outcome says it was removed, not lost (an
+// outside trial's rm -f of 20 containers mid-drain answered 0 for 16 of
+// them, which the drain then created again on other nodes).
+func TestContainersRemovedWhileWaitingToMoveStayRemoved(t *testing.T) {
+	var cs []*model.Container
+	for i := range 2 * moveConcurrency {
+		cs = append(cs, running(fmt.Sprintf("web%d", i), true))
+	}
+	src := SimSource("test", []*model.Node{simNode("a", 64, 64<<30, nil, cs...), simNode("b", 64, 64<<30, nil)})
+	slow := holdStartsOn(src, "b:2375", 2*moveConcurrency)
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	ctx := context.Background()
+	res, err := c.SetAvailability(ctx, "a", model.Drain, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range moveConcurrency {
+		<-slow.entered // that many moves hold at their new copy's start
+	}
+	removed := map[string]bool{}
+	for _, ct := range cs {
+		if err := c.Remove(ctx, ct.Name, true); err == nil {
+			removed[ct.Name] = true
+		} else if !errors.As(err, new(*model.ConflictError)) {
+			t.Fatalf("rm -f %s: %v", ct.Name, err)
+		}
+	}
+	if len(removed) != moveConcurrency {
+		t.Fatalf("%d removals answered; want the %d containers not moving yet", len(removed), moveConcurrency)
+	}
+	close(slow.release)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	outcomes := c.WaitDrain(wctx, res)
+	time.Sleep(500 * time.Millisecond) // a move made late would show by now
+	for _, name := range append(names(c, "a:2375"), names(c, "b:2375")...) {
+		if removed[name] {
+			t.Errorf("%s was removed and is back: a %v, b %v", name, names(c, "a:2375"), names(c, "b:2375"))
+		}
+	}
+	for _, o := range outcomes {
+		if o.Removed != removed[o.Container] || o.Err != "" {
+			t.Errorf("outcome %+v; removed by the user: %v", o, removed[o.Container])
+		}
+	}
+}
+
+// holdRemoves makes an engine's removals wait until release is closed.
+type holdRemoves struct {
+	Engine
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *holdRemoves) Remove(ctx context.Context, id string, force bool) error {
+	select {
+	case h.entered <- struct{}{}:
+	default: // the test waits for the first removal only
+	}
+	select {
+	case <-h.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return h.Engine.Remove(ctx, id, force)
+}
+
+// TestADrainDoesNotMoveAContainerARemovalIsRemoving: an rm -f under way
+// (the engine is slow to answer) when the drain begins holds the move
+// off; the container is removed, not moved back to life on another node.
+func TestADrainDoesNotMoveAContainerARemovalIsRemoving(t *testing.T) {
+	src := SimSource("test", []*model.Node{simNode("a", 4, 8<<30, nil, running("web", true)), simNode("b", 4, 8<<30, nil)})
+	hold := &holdRemoves{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	sim := src.NewEngine
+	src.NewEngine = func(e Entry) (Engine, error) {
+		eng, err := sim(e)
+		if e.Addr != "a:2375" {
+			return eng, err
+		}
+		hold.Engine = eng
+		return hold, err
+	}
+	c := startSim(t, src, fast())
+	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	ctx := context.Background()
+	rm := make(chan error, 1)
+	go func() { rm <- c.Remove(ctx, "web", true) }()
+	<-hold.entered
+	res, err := c.SetAvailability(ctx, "a", model.Drain, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // drain passes: none may move web meanwhile
+	close(hold.release)
+	if err := <-rm; err != nil {
+		t.Fatalf("rm -f web: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	outcomes := c.WaitDrain(wctx, res)
+	time.Sleep(500 * time.Millisecond) // a move made late would show by now
+	if got := append(names(c, "a:2375"), names(c, "b:2375")...); len(got) != 0 {
+		t.Fatalf("after rm -f web: a and b hold %v", got)
+	}
+	if len(outcomes) != 1 || !outcomes[0].Removed || outcomes[0].Err != "" {
+		t.Fatalf("outcomes %+v; want web removed", outcomes)
+	}
+}
