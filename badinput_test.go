@@ -96,14 +96,15 @@ func TestPlaceRefusesBadResourcesAndNames(t *testing.T) {
 		message string
 	}{
 		{"-c with no number", []string{"-c"}, `invalid argument "nginx" for "-c, --cpu-shares" flag: must be an integer`},
-		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "Range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
+		{"negative --cpus", []string{"--cpus", "-1"}, "--cpus: Range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
+		{"a billionth of a CPU", []string{"--cpus", "1e-9"}, "--cpus: Range of CPUs is from 0.01 to 16.00, as there are only 16 CPUs available"},
 		{"--cpus ''", []string{"--cpus", ""}, `invalid argument "" for "--cpus" flag: failed to parse  as a rational number`},
 		{"--cpus too precise", []string{"--cpus", "0.0000000001"}, `value is too precise`},
 		{"-m ''", []string{"-m", ""}, `invalid argument "" for "-m, --memory" flag: invalid size: ''`},
 		{"-m 1e30 is not called negative", []string{"-m", "1e30"}, `invalid size: '1e30'`},
 		{"-m past int64", []string{"-m", "99999999999999999999g"}, `larger than 1 EiB`},
-		{"-m below 6MB", []string{"-m", "1k"}, "Minimum memory limit allowed is 6MB"},
-		{"negative -c", []string{"-c", "-1"}, "invalid CPU shares (-1): value must be a positive integer"},
+		{"-m below 6MB", []string{"-m", "1k"}, "--memory: Minimum memory limit allowed is 6MB"},
+		{"negative -c", []string{"-c", "-1"}, "--cpu-shares: invalid CPU shares (-1): value must be a positive integer"},
 		{"overflowing -c", []string{"-c", "9223372036854775807"}, "invalid CPU shares (9223372036854775807): value must be at most 262144"},
 		{"a name with a slash", []string{"--name", "t3/x"}, "Invalid container name (t3/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"},
 		{"a name with a newline", []string{"--name", "a\nb"}, `Invalid container name (a\nb)`},

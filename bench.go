@@ -57,28 +57,35 @@ func bench(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	known := []string{c1m.WaySched, c1m.WayCluster, c1m.WayAPI, wayStart}
+	if len(ways) == 0 {
+		fmt.Fprintf(stderr, "swarmdeck bench: --way is empty: want one or more of %s\n", strings.Join(known, ", "))
+		return exitUsage
+	}
 	for _, w := range ways {
 		if !slices.Contains(known, w) {
 			fmt.Fprintf(stderr, "swarmdeck bench: --way %q: want %s\n", w, strings.Join(known, ", "))
 			return exitUsage
 		}
 	}
-	if opts.Nodes < 1 || opts.Containers < 1 || opts.Clients < 1 || perNode < 0 {
-		fmt.Fprintln(stderr, "swarmdeck bench: --nodes, --containers and --clients must be at least 1, --per-node at least 0")
-		return exitUsage
-	}
-	// Bounds that fit this process's memory (about 1 KiB a container and
-	// a node): beyond them it would run out of memory, not measure.
+	// Each flag within what it means and what this process's memory holds
+	// (about 1 KiB a container and a node): beyond that it would run out
+	// of memory, not measure. --per-node counts only for a start.
 	for _, b := range []struct {
-		flag     string
-		got, max int
+		flag          string
+		got, min, max int
+		used          bool
 	}{
-		{"--nodes", opts.Nodes, benchMaxNodes},
-		{"--containers", opts.Containers, benchMaxContainers},
-		{"--clients", opts.Clients, benchMaxClients},
-		{"--per-node", perNode, benchMaxContainers / opts.Nodes},
+		{"--nodes", opts.Nodes, 1, benchMaxNodes, true},
+		{"--containers", opts.Containers, 1, benchMaxContainers, true},
+		{"--clients", opts.Clients, 1, benchMaxClients, true},
+		{"--per-node", perNode, 0, benchMaxContainers / max(opts.Nodes, 1), slices.Contains(ways, wayStart)},
 	} {
-		if b.got > b.max {
+		switch {
+		case !b.used:
+		case b.got < b.min:
+			fmt.Fprintf(stderr, "swarmdeck bench: %s %d: want at least %d\n", b.flag, b.got, b.min)
+			return exitUsage
+		case b.got > b.max:
 			fmt.Fprintf(stderr, "swarmdeck bench: %s %d is more than this benchmark handles (at most %d)\n", b.flag, b.got, b.max)
 			return exitUsage
 		}

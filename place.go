@@ -106,6 +106,18 @@ func (f *placeFlags) config(image string, cmd []string, maxCPUs int) (model.Conf
 		cfg.Labels[k] = v
 	}
 	res := model.Resources{CPUShares: f.cpuShares, NanoCPUs: int64(f.cpus), Memory: int64(f.memory)}
+	for _, one := range []struct {
+		flag string
+		res  model.Resources
+	}{
+		{"--cpu-shares", model.Resources{CPUShares: res.CPUShares}},
+		{"--cpus", model.Resources{NanoCPUs: res.NanoCPUs}},
+		{"--memory", model.Resources{Memory: res.Memory}},
+	} {
+		if err := one.res.Check(maxCPUs, false); err != nil {
+			return cfg, fmt.Errorf("%s: %w", one.flag, err) // Docker's words, after the flag they are about
+		}
+	}
 	if err := res.Check(maxCPUs, false); err != nil {
 		return cfg, err
 	}
