@@ -160,6 +160,15 @@ func decodeDoc(path string, data []byte, raw *rawFile) error {
 		if errors.Is(err, io.EOF) {
 			return &Error{Path: path, Msg: "the file is empty: a cluster file lists its nodes under nodes:"}
 		}
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			// The parser names where the list began, not the line that
+			// broke it; a key out of line with its item's is the usual
+			// cause, and is found by its indentation.
+			if line, ind, item, keys := misindented(data); line > 0 {
+				return &Error{Path: path, Line: line, Msg: fmt.Sprintf("this line is indented %d spaces, but the keys of the item on line %d are indented %d: keys of one item line up", ind, item, keys)}
+			}
+		}
 		return yamlError(path, data, err, 0)
 	}
 	var next yaml.Node

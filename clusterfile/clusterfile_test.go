@@ -30,6 +30,10 @@ func TestBrokenFilesNameTheLineAndTheProblem(t *testing.T) {
 		{"bad-health.yaml", `5: node a: health "sick": want healthy, unhealthy or pending`},
 		{"node-label.yaml", "5: node a: label node is reserved: constraint:node== matches the node's name and ID"},
 		{"syntax.yaml", "5: mapping values are not allowed in this context"},
+		// The parser names the line the list began on (2); the line out
+		// of step is the one to fix.
+		{"misindented-key.yaml", "7: this line is indented 3 spaces, but the keys of the item on line 6 are indented 4: keys of one item line up"},
+		{"misindented-container-key.yaml", "8: this line is indented 7 spaces, but the keys of the item on line 6 are indented 8: keys of one item line up"},
 		{"no-nodes.yaml", "no nodes: a cluster file lists at least one node under nodes:"},
 		{"empty.yaml", "the file is empty: a cluster file lists its nodes under nodes:"},
 		{"no-image.yaml", "6: container db on node a has no image"},

@@ -242,3 +242,44 @@ func isDocMarker(content []byte) bool {
 	return (bytes.HasPrefix(content, []byte("---")) || bytes.HasPrefix(content, []byte("..."))) &&
 		(len(content) == 3 || content[3] == ' ' || content[3] == '\t')
 }
+
+// misindented finds the first line of a block sequence item that is
+// indented more than the item's dash but less than its first key (the
+// `cpus:` of `  - name: a` moved a space left), with the item's line and
+// the keys' indentation; line 0 when there is none. Only a file the YAML
+// parser refused is looked at: a quoted string or flow collection may
+// carry on at any indentation.
+func misindented(data []byte) (line, ind, itemLine, keys int) {
+	type open struct{ dash, keys, line int }
+	var items []open
+	n := 0
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = off + end + 1
+		}
+		n++
+		in, content := lineContent(data[off:next])
+		off = next
+		if blankOrComment(content) {
+			continue
+		}
+		for len(items) > 0 && in <= items[len(items)-1].dash {
+			items = items[:len(items)-1]
+		}
+		if len(items) > 0 {
+			if top := items[len(items)-1]; in < top.keys {
+				return n, in, top.line, top.keys
+			}
+		}
+		if isItem(content) {
+			rest := content[1:]
+			key := bytes.TrimLeft(rest, " ")
+			if len(key) > 0 && key[0] != '#' && key[0] != '-' && key[0] != '[' && key[0] != '{' && key[0] != '"' && key[0] != '\'' {
+				items = append(items, open{dash: in, keys: in + 1 + len(rest) - len(key), line: n})
+			}
+		}
+	}
+	return 0, 0, 0, 0
+}
