@@ -577,7 +577,7 @@ func (a *App) title(view string) {
 	c := a.contents[view]
 	t := fmt.Sprintf(" %s [%d] ", strings.ToUpper(view[:1])+view[1:], len(c.view))
 	if c.filter != "" {
-		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), c.rows.len(), tview.Escape(c.filter))
+		t = fmt.Sprintf(" %s [%d/%d] /%s ", strings.ToUpper(view[:1])+view[1:], len(c.view), c.rows.len(), tview.Escape(cutWords(c.filter)))
 	}
 	if c.pending {
 		t += "… "

@@ -377,7 +377,7 @@ func (a *App) help() {
 // closes it. keys are more keys the page answers, named in its hints.
 func (a *App) page(name, title, text string, keys ...pageKey) *tview.TextView {
 	tv := tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true).SetWordWrap(true).SetText(text)
-	tv.SetBorder(true).SetTitle(" " + title + " ")
+	tv.SetBorder(true).SetTitle(" " + tview.Escape(cutWords(title)) + " ") // a long name cut: the kind and "Esc back" stay
 	tv.SetDoneFunc(func(tcell.Key) { a.closePage(name) })
 	tv.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
 		if ev.Key() != tcell.KeyRune {

@@ -204,7 +204,13 @@ func TestALongNodeNameIsCutInTablesAndMessages(t *testing.T) {
 	if l := h.lineWith("/web"); !strings.Contains(l, "…") || !strings.Contains(l, "nginx:1.25 running") {
 		t.Fatalf("its container's row: %s", l)
 	}
-	h.typeText("1/xxxz")
+	// A drill into its containers: the title keeps its count.
+	h.typeText("1")
+	h.key(tcell.KeyHome)
+	h.key(tcell.KeyEnter)
+	h.wait(settle, "Containers [1/1] /node:^", "…")
+	h.key(tcell.KeyEscape)
+	h.typeText("/xxxz")
 	h.key(tcell.KeyEnter)
 	h.wait(settle, "Nodes [1/2]")
 	h.typeText("K")
@@ -212,9 +218,10 @@ func TestALongNodeNameIsCutInTablesAndMessages(t *testing.T) {
 	h.typeText("y")
 	h.waitStatus(func(s string) bool { return strings.Contains(s, "killed the engine of "+cut) })
 	h.waitStatus(func(s string) bool { return strings.Contains(s, "Rescheduled container web from "+cut+" to short-1") })
-	// In full: the node's page, the event's details, the messages.
+	// In full: the node's page (its title cut: the kind and Esc back
+	// stay), the event's details, the messages.
 	h.typeText("i")
-	h.waitFlat(settle, long+" 10.0.9.1:2375")
+	h.waitFlat(settle, long+" 10.0.9.1:2375", "Node "+cut+" (Esc back)")
 	h.key(tcell.KeyEscape)
 	h.typeText("m")
 	h.waitFlat(settle, "killed the engine of "+long)
@@ -269,5 +276,35 @@ func TestTheDrillsAreHintedOnASimulatedClusterOnly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A waiting container's row is listed under the node it left, in the
+// natural order of names, not after every other row.
+func TestAWaitingRowIsInNaturalOrder(t *testing.T) {
+	h := start(t, demoSource(t), 200, 40)
+	h.wait(settle, "Nodes: 5/6 healthy")
+	on := launchAPI(t, h.cluster)
+	victim := ""
+	for name, node := range on {
+		if node == "eu-2" {
+			victim = name
+		}
+	}
+	if victim == "" {
+		t.Fatalf("no api container on eu-2: %v", on)
+	}
+	h.killNode("eu-2")
+	h.wait(settle, "Waiting to reschedule: 1")
+	h.typeText("2")
+	s := h.wait(settle, "Containers [", "eu-2/"+victim, "waiting")
+	var names []string
+	for _, l := range strings.Split(s, "\n") {
+		if f := strings.Fields(strings.Trim(l, "║ ")); len(f) > 0 && strings.Contains(f[0], "/") && !strings.HasPrefix(f[0], "NODE/") {
+			names = append(names, f[0])
+		}
+	}
+	if !slices.IsSortedFunc(names, naturalCompare) {
+		t.Fatalf("the rows are not in natural order of names: %v\n%s", names, s)
 	}
 }

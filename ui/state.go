@@ -155,15 +155,29 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	}
 	st.nodeRows = rowsOf(nodeRows)
 	if !ctrsSame || cache.ctrRows == nil {
+		// A waiting container's row is among its failed node's rows, in
+		// the natural order of their names (eu-2/api-1 before eu-2/web-1).
+		waitingOf := map[string][]row{} // by the failed node's name
+		for _, q := range st.waiting {
+			waitingOf[q.From] = append(waitingOf[q.From], waitingRow(q))
+		}
 		segs := make([][]row, 0, len(st.nodes)+1)
 		for _, n := range st.nodes {
-			segs = append(segs, cache.nodes[n.Addr].ctrs)
+			rows := cache.nodes[n.Addr].ctrs
+			if w, ok := waitingOf[n.Name]; ok {
+				rows = byName(append(slices.Clone(rows), w...))
+				delete(waitingOf, n.Name)
+			}
+			segs = append(segs, rows)
 		}
-		waiting := make([]row, len(st.waiting))
-		for i, q := range st.waiting {
-			waiting[i] = waitingRow(q)
+		var gone []row // of nodes no longer listed
+		for _, q := range st.waiting {
+			if w, ok := waitingOf[q.From]; ok {
+				gone = append(gone, w...)
+				delete(waitingOf, q.From)
+			}
 		}
-		cache.ctrRows = segments(append(segs, waiting))
+		cache.ctrRows = segments(append(segs, byName(gone)))
 	}
 	cache.order, cache.waiting = st.nodes, st.waiting
 	st.ctrRows = cache.ctrRows
@@ -234,6 +248,13 @@ func naturalCompare(a, b string) int {
 		return 1
 	}
 	return strings.Compare(a, b)
+}
+
+// byName sorts rows in the natural order of their first cell (the
+// containers view's NODE/NAME), stably.
+func byName(rows []row) []row {
+	slices.SortStableFunc(rows, func(a, b row) int { return naturalCompare(a.cell(0).text, b.cell(0).text) })
+	return rows
 }
 
 // sameRows reports whether two nodes' container rows are the same slice.
