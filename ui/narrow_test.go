@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -306,5 +307,25 @@ func TestAWaitingRowIsInNaturalOrder(t *testing.T) {
 	}
 	if !slices.IsSortedFunc(names, naturalCompare) {
 		t.Fatalf("the rows are not in natural order of names: %v\n%s", names, s)
+	}
+}
+
+// At 80 columns a mark's "✓ " is laid out with its row: the last column
+// (AGE) keeps its text rather than being cut to "…" on every row.
+func TestAMarkKeepsTheLastColumnAt80(t *testing.T) {
+	h := start(t, steadySource(t), 80, 24)
+	h.wait(settle, "Nodes [5]")
+	h.typeText("2")
+	h.wait(settle, "Containers [6]", "eu-1/cache-eu")
+	h.typeText("/batch")
+	h.key(tcell.KeyEnter)
+	h.typeText(" ") // the longest name
+	h.key(tcell.KeyEscape)
+	s := h.wait(settle, "1 marked", "✓ eu-3/batch-old", "Containers [6]")
+	age := regexp.MustCompile(`(\d+[smhd]|<1m) *║$`)
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "/") && strings.HasPrefix(l, "║") && !strings.Contains(l, "NODE/NAME") && !age.MatchString(strings.TrimRight(l, " ")) {
+			t.Fatalf("a row lost its AGE to the mark: %q\n%s", l, s)
+		}
 	}
 }

@@ -109,6 +109,9 @@ func (c *content) fit(width, first, last int) {
 			if m := maxWidth(c.columns[i]); m > 0 {
 				w = min(w, m)
 			}
+			if i == 0 && c.marked[row.key] {
+				w += 2 // "✓ ": the last column would be pushed off
+			}
 			nat[i] = max(nat[i], w)
 			if cl.bar != "" {
 				barW, hasBar[i] = max(barW, len([]rune(cl.bar))+1), true
@@ -482,8 +485,11 @@ func cutWords(msg string) string {
 	return strings.Join(words, " ")
 }
 
+// expansion is the share of the room left a column takes: a message or
+// a node's labels, rarely empty; not RULES, blank on most containers (it
+// took a hundred blank columns at 200).
 func expansion(column string) int {
-	if column == "MESSAGE" || column == "LABELS" || column == "RULES" {
+	if column == "MESSAGE" || column == "LABELS" {
 		return 1
 	}
 	return 0
