@@ -336,7 +336,7 @@ func completeCommand(text string) string {
 func (a *App) help() {
 	keys := [][2]string{
 		{":", "command, by any unique prefix (Tab completes): :" + strings.Join(commands, " :")},
-		{"/", "filter: text, or a regexp matched cell by cell (^ and $ are a cell's start and end: /web-[0-9]+$); !term excludes; column:term (state:waiting) looks in one column; Esc clears"},
+		{"/", "filter: text, or a regexp matched cell by cell (^ and $ are a cell's start and end, and in NODE/NAME also the name's: /^web-[0-9]+$); !term excludes; column:term (state:waiting) looks in one column; Esc clears"},
 		{"Enter", "details of the row, in full (wrapped, scrollable)"},
 		{"m", "the status line's messages, in full"}, {"?", "this help"},
 		{"1 2 3 4, Tab", "nodes, containers, networks, events"},

@@ -171,6 +171,9 @@ func TestFilterRegexpsMatchCellByCell(t *testing.T) {
 		{"^eu-1/", "Containers [2/6]", []string{"eu-1/db", "eu-1/cache-eu"}, []string{"eu-2/web-1"}},
 		{"!^eu-", "Containers [2/6]", []string{"us-1/web-2", "us-1/cache-us"}, []string{"eu-1/db"}},
 		{"name:^us-1/.*-us$", "Containers [1/6]", []string{"us-1/cache-us"}, []string{"us-1/web-2"}},
+		// In NODE/NAME ^ also anchors at the name after the node.
+		{"^web-[12]$", "Containers [2/6]", []string{"eu-2/web-1", "us-1/web-2"}, []string{"eu-1/db"}},
+		{"name:^cache-", "Containers [2/6]", []string{"eu-1/cache-eu", "us-1/cache-us"}, []string{"eu-1/db"}},
 		{"!", "Containers [6/6]", []string{"eu-1/db", "us-1/web-2"}, nil}, // "!" alone excludes nothing (it showed no row)
 	} {
 		h.typeText("/" + c.filter)
@@ -195,7 +198,7 @@ func TestFilterRegexpsMatchCellByCell(t *testing.T) {
 	h.wait(settle, "Containers [1/6] /db$", "eu-1/db")
 
 	h.typeText("?")
-	h.wait(settle, "a regexp matched cell by cell (^ and $ are a cell's start and end: /web-[0-9]+$)")
+	h.waitFlat(settle, "a regexp matched cell by cell (^ and $ are a cell's start and end, and in NODE/NAME also the name's: /^web-[0-9]+$)")
 }
 
 // TestEveryKeyOnAnEmptyViewAnswers presses the keys of the views that

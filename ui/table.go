@@ -559,13 +559,14 @@ type filterMatch struct {
 	empty bool
 	not   bool
 	col   int // -1: the whole row
+	named int // the NODE/NAME column, whose name a regexp also matches alone (^api-1$); -1: none
 	text  string
 	re    *regexp.Regexp
 	err   error // the filter reads as a regexp, and is not a valid one
 }
 
 func compileFilter(f string, columns []string) filterMatch {
-	m := filterMatch{col: -1}
+	m := filterMatch{col: -1, named: slices.Index(columns, "NODE/NAME")}
 	if f == "" {
 		m.empty = true
 		return m
@@ -633,12 +634,12 @@ func (m *filterMatch) match(r *row, sc *matchScratch) bool {
 	var ok bool
 	switch {
 	case m.col >= 0 && m.re != nil:
-		ok = m.re.MatchString(r.cell(m.col).text)
+		ok = m.matchCell(m.col, r.cell(m.col).text)
 	case m.col >= 0:
 		ok = strings.Contains(strings.ToLower(r.cell(m.col).text), m.text)
 	case m.re != nil: // cell by cell: ^ and $ are a cell's ends
-		for _, cl := range sc.rowCells(r) {
-			if ok = m.re.MatchString(cl.text); ok {
+		for i, cl := range sc.rowCells(r) {
+			if ok = m.matchCell(i, cl.text); ok {
 				break
 			}
 		}
@@ -654,6 +655,20 @@ func (m *filterMatch) match(r *row, sc *matchScratch) bool {
 		ok = bytes.Contains(b, []byte(m.text))
 	}
 	return ok != m.not
+}
+
+// matchCell matches the regexp against the text of column i: a cell, or
+// in NODE/NAME also the name after its node (so that /^api-[12]$ finds
+// eu-2/api-1, and /^eu-2\// still finds eu-2's rows).
+func (m *filterMatch) matchCell(i int, text string) bool {
+	if m.re.MatchString(text) {
+		return true
+	}
+	if i != m.named {
+		return false
+	}
+	_, name, ok := strings.Cut(text, "/")
+	return ok && m.re.MatchString(name)
 }
 
 // appendLower appends s lower-cased, as strings.ToLower does.
