@@ -213,7 +213,8 @@ func TestEveryRowOpensItsDetailsInFull(t *testing.T) {
 	h.typeText("/bridge")
 	h.key(tcell.KeyEnter)
 	h.key(tcell.KeyEnter)
-	h.waitFlat(settle, "Network bridge", "DRIVER: bridge", "CONTAINERS: 5") // the five running ones
+	// the five running ones, by node/name as the tables say them
+	h.waitFlat(settle, "Network bridge", "NAME: bridge", "DRIVER: bridge", "CONTAINERS: 5", "eu-1/db", "us-1/web-2")
 	h.key(tcell.KeyEscape)
 
 	// An event: the whole message, cut in the table.

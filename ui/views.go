@@ -210,12 +210,33 @@ func (a *App) networkDetail(row int) {
 	r := c.rows.at(c.view[row-1])
 	var sb strings.Builder
 	for i, col := range c.columns {
+		if col == "NODE/NAME" {
+			col = "NAME" // the node, when it is one node's, is in the name: node-1/net
+		}
 		a.field(&sb, col, r.cell(i).text)
 	}
 	if len(r.detail()) > 0 {
+		// The network lists its containers by ID: say them as the tables
+		// do, node/name, with the short ID. A key press reads every
+		// container once.
+		named := make(map[string]string, len(r.detail()))
+		for _, id := range r.detail() {
+			named[id] = ""
+		}
+		for _, n := range a.st.nodes {
+			for _, ct := range n.Containers {
+				if _, ok := named[ct.ID]; ok {
+					named[ct.ID] = n.Name + "/" + ct.Name
+				}
+			}
+		}
 		fmt.Fprintf(&sb, "\n%sContainers%s\n", a.th.tag(a.th.header), a.th.reset())
-		for _, x := range r.detail() {
-			sb.WriteString("  " + tview.Escape(x) + "\n")
+		for _, id := range r.detail() {
+			if name := named[id]; name != "" {
+				fmt.Fprintf(&sb, "  %-30s %s\n", tview.Escape(name), model.ShortID(id))
+			} else {
+				sb.WriteString("  " + tview.Escape(id) + "\n")
+			}
 		}
 	}
 	a.page("detail", "Network "+r.cell(0).text+" (Esc back)", sb.String())
