@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
@@ -90,7 +91,11 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		a.ask(":", "", a.command)
 		a.prompt.SetInputCapture(func(ev *tcell.EventKey) *tcell.EventKey {
 			if ev.Key() == tcell.KeyTab {
-				a.prompt.SetText(completeCommand(a.prompt.GetText()))
+				text := completeCommand(a.prompt.GetText())
+				a.prompt.SetText(text)
+				if name, cands := resolveCommand(strings.TrimSpace(text)); name == "" && len(cands) > 1 {
+					a.say(fmt.Sprintf(":%s is ambiguous: :%s", strings.TrimSpace(text), strings.Join(cands, " :")), false)
+				}
 				return nil
 			}
 			return ev
@@ -366,7 +371,10 @@ func (a *App) help() {
 	}
 	var sb strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&sb, "  %s%-18s%s %s\n", a.th.tag(a.th.accent), k[0], a.th.reset(), k[1])
+		// Wrapped under its description (the page wrapped it back to the
+		// first column, splitting words at 80 columns).
+		pad := strings.Repeat(" ", max(18-utf8.RuneCountInString(k[0]), 0))
+		hang(&sb, a.width-2, 21, fmt.Sprintf("  %s%s%s%s %s", a.th.tag(a.th.accent), tview.Escape(k[0]), a.th.reset(), pad, tview.Escape(k[1])))
 	}
 	sb.WriteString("\n  " + version.Get().Line())
 	sb.WriteString("\n\n  Esc closes this help.")

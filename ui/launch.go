@@ -185,7 +185,7 @@ func previewText(ctx context.Context, nodes []*model.Node, s *sched.Scheduler, v
 			return "", err
 		}
 		req.Seed = uint64(i + 1)
-		label := name
+		label := cutName(name) // a name of 200 characters took lines of its own (names have no brackets: nothing to escape)
 		if label == "" {
 			label = fmt.Sprintf("#%d", i+1)
 		}
@@ -846,6 +846,9 @@ func (a *App) previewWorker(ctx context.Context, lf *launchForm) {
 			}
 			lf.installed, lf.shown = seq, text
 			lf.preview.SetText(text)
+			if typed {
+				lf.preview.ScrollToBeginning() // new values: their summary, not the old scroll
+			}
 			if a.previewed != nil {
 				a.previewed(v)
 			}

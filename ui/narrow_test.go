@@ -329,3 +329,34 @@ func TestAMarkKeepsTheLastColumnAt80(t *testing.T) {
 		}
 	}
 }
+
+// The preview over new values shows them from their summary, even after
+// PgDn scrolled the last one down; a long container name is cut in it.
+func TestThePreviewOfNewValuesShowsFromTheTop(t *testing.T) {
+	src, err := backend.Open("sim://200?containers=30", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, src, 80, 24)
+	h.wait(settle, "Nodes: 200/200 healthy")
+	h.fillLaunch("nginx", "api", "80:80", "300")
+	h.waitFlat(settle, "200 of 300 placeable")
+	for range 5 {
+		h.key(tcell.KeyPgDn)
+	}
+	h.gone(settle, "200 of 300 placeable")
+	for range tabsToLaunch - tabsToCount {
+		h.key(tcell.KeyBacktab)
+	}
+	h.key(tcell.KeyBackspace2)
+	h.typeText("4") // Count 304
+	h.waitFlat(settle, "200 of 304 placeable")
+	// A name of 200 characters: cut on its line, not lines of its own.
+	for range tabsToCount - tabsToName {
+		h.key(tcell.KeyBacktab)
+	}
+	long := strings.Repeat("n", 199) + "z"
+	h.key(tcell.KeyCtrlU)
+	h.typeText(long)
+	h.waitFlat(settle, cutName(long+"-1")+" → node-")
+}

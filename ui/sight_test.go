@@ -255,6 +255,10 @@ func TestCommandsByPrefixAndTab(t *testing.T) {
 	h.key(tcell.KeyEnter)
 	h.wait(settle, "Networks [")
 	h.typeText(":n")
+	h.key(tcell.KeyTab) // says why it cannot complete
+	h.wait(settle, ":n is ambiguous: :nodes :networks")
+	h.key(tcell.KeyEscape)
+	h.typeText(":n")
 	h.key(tcell.KeyEnter)
 	h.wait(settle, ":n is ambiguous: :nodes :networks")
 }
