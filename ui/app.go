@@ -86,19 +86,20 @@ type App struct {
 	ran    bool // the application's Run has returned: nothing to stop
 
 	// Owned by the UI goroutine:
-	st       *state
-	tables   map[string]*tview.Table
-	contents map[string]*content
-	current  string
-	pages    *tview.Pages
-	root     *tview.Flex
-	header   *tview.TextView
-	status   *tview.TextView
-	prompt   *tview.InputField
-	hints    *tview.TextView
-	bottom   *tview.Pages
-	alert    string // the last failure or reschedule, kept in the status line
-	flash    string // the last action's result
+	st          *state
+	tables      map[string]*tview.Table
+	contents    map[string]*content
+	current     string
+	pages       *tview.Pages
+	root        *tview.Flex
+	header      *tview.TextView
+	status      *tview.TextView
+	prompt      *tview.InputField
+	hints       *tview.TextView
+	bottom      *tview.Pages
+	alert       string // the last failure or reschedule, kept in the status line
+	aboutFilter string // a flash said of the filter shown (it goes when the filter changes)
+	flash       string // the last action's result
 	// When each last changed: the newer leads the status line.
 	alertAt, flashAt time.Time
 	shownFlash       string

@@ -57,6 +57,7 @@ func (a *App) keys(ev *tcell.EventKey) *tcell.EventKey {
 		if c := a.contents[a.current]; c.filter != "" {
 			c.filter = ""
 			c.apply()
+			a.filterChanged()
 			a.title(a.current)
 			if a.back != "" { // a drill from a node: back to the nodes
 				a.show(a.back)
@@ -239,10 +240,22 @@ func (a *App) filterBy(text string) {
 	c := a.contents[a.current]
 	c.filter = text
 	c.apply()
+	a.filterChanged()
 	a.title(a.current)
 	if len(c.view) > 0 {
 		a.tables[a.current].Select(1, 0)
 	}
+}
+
+// filterChanged takes off the status line what it said of the filter
+// that was (the marked containers it hid): it would read as said of the
+// new one.
+func (a *App) filterChanged() {
+	if a.aboutFilter != "" && a.flash == a.aboutFilter {
+		a.flash = ""
+		a.showStatus()
+	}
+	a.aboutFilter = ""
 }
 
 // commands are the : commands; each runs by any prefix that names it
@@ -515,6 +528,7 @@ func (a *App) containerAction(what string, ask bool) {
 	refs, hidden := a.targets()
 	if len(refs) == 0 {
 		if hidden > 0 {
+			defer func() { a.aboutFilter = a.flash }() // said of this filter: it goes with it
 			a.say(fmt.Sprintf("%s: the %d marked containers are hidden by the filter /%s (Esc clears it; Esc again clears the marks)",
 				what, hidden, a.contents[viewContainers].filter), true)
 		}

@@ -261,7 +261,9 @@ func TestMarksFollowTheirContainers(t *testing.T) {
 	}
 
 	// Two of the three shown: D removes those two, names the one left.
+	// Esc clears the filter, and with it what the status line said of it.
 	h.key(tcell.KeyEscape)
+	h.waitStatus(func(s string) bool { return !strings.Contains(s, "hidden by the filter") })
 	h.typeText("/web-")
 	h.key(tcell.KeyEnter)
 	h.wait(settle, "Containers [2/5] /web-", "3 marked")
