@@ -114,11 +114,10 @@ func (h *harness) previewBox() []string {
 	return in
 }
 
-// At 80 columns the preview of a launch over 200 nodes leads with its
-// summary and wraps each node's line under that node (its continuation
-// indented past the line's start), never back to the first column where
-// it read as a line of its own; PgDn scrolls through them.
-func TestThePreviewWrapsEachNodesLineUnderIt(t *testing.T) {
+// launchAt80 opens the launch form at 80x24 over 200 nodes × 30, with
+// nginx api, Ports 80:80, Count 300: 200 placeable.
+func launchAt80(t *testing.T) *harness {
+	t.Helper()
 	src, err := backend.Open("sim://200?containers=30", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +125,15 @@ func TestThePreviewWrapsEachNodesLineUnderIt(t *testing.T) {
 	h := start(t, src, 80, 24)
 	h.wait(settle, "Nodes: 200/200 healthy")
 	h.fillLaunch("nginx", "api", "80:80", "300")
+	return h
+}
+
+// At 80 columns the preview of a launch over 200 nodes leads with its
+// summary and wraps each node's line under that node (its continuation
+// indented past the line's start), never back to the first column where
+// it read as a line of its own; PgDn scrolls through them.
+func TestThePreviewWrapsEachNodesLineUnderIt(t *testing.T) {
+	h := launchAt80(t)
 	h.waitFlat(settle, "200 of 300 placeable; api-201 fails")
 	box := h.previewBox()
 	if len(box) == 0 || !strings.HasPrefix(box[0], "200 of 300 placeable") {
@@ -333,13 +341,7 @@ func TestAMarkKeepsTheLastColumnAt80(t *testing.T) {
 // The preview over new values shows them from their summary, even after
 // PgDn scrolled the last one down; a long container name is cut in it.
 func TestThePreviewOfNewValuesShowsFromTheTop(t *testing.T) {
-	src, err := backend.Open("sim://200?containers=30", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := start(t, src, 80, 24)
-	h.wait(settle, "Nodes: 200/200 healthy")
-	h.fillLaunch("nginx", "api", "80:80", "300")
+	h := launchAt80(t)
 	h.waitFlat(settle, "200 of 300 placeable")
 	for range 5 {
 		h.key(tcell.KeyPgDn)
