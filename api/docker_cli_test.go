@@ -211,6 +211,10 @@ func TestDockerCLIsSeeTheClusterAsOneHost(t *testing.T) {
 	}
 }
 
+// TestDockerEventsStreamsTheCluster: docker events through the manager
+// shows a container's events with Swarm's node attributes, and one
+// create for a container created through the manager, as dockerd shows
+// (the manager's own placement event is the console's, not Docker's).
 func TestDockerEventsStreamsTheCluster(t *testing.T) {
 	rc := startOnTestbed(t)
 	cmd := exec.Command(clis[0], "events")
@@ -230,10 +234,17 @@ func TestDockerEventsStreamsTheCluster(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	rc.must(t, clis[0], "run", "-d", "--name", "evented", "busybox", "sleep", "300")
 	timeout := time.After(10 * time.Second)
+	var creates []string // the create comes before the start
 	for {
 		select {
 		case l := <-lines:
+			if strings.Contains(l, "container create") && strings.Contains(l, "evented") {
+				creates = append(creates, l)
+			}
 			if strings.Contains(l, "container start") && strings.Contains(l, "name=evented") && strings.Contains(l, "node.name=") {
+				if len(creates) != 1 {
+					t.Fatalf("docker events showed %d creates of evented before its start, want 1:\n%s", len(creates), strings.Join(creates, "\n"))
+				}
 				return
 			}
 		case <-timeout:

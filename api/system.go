@@ -453,6 +453,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // fell behind: dropped
 			}
+			if e.Kind == model.EventPlaced {
+				continue // the manager's own word on a create (the console's): the engine's create event follows, and Docker clients count one per container
+			}
 			if nodes[e.Node] == nil {
 				for _, n := range s.c.Nodes() {
 					nodes[n.Name] = n
