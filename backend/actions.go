@@ -329,8 +329,9 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 	defer c.mu.Unlock()
 	waiting := c.waitingLocked()
 	ct := c.byIDLocked(ref, waiting) // a full ID, as after a create: no scan of every container
+	var cs []*model.Container
 	if ct == nil {
-		cs := c.allContainers()
+		cs = c.allContainers()
 		for _, q := range waiting {
 			cs = append(cs, q.c)
 		}
@@ -342,6 +343,9 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 	if ct == nil {
 		if gid, copies := c.globalNamedLocked(ref); gid != "" {
 			return nil, nil, nil, c.globalNameError(ref, copies)
+		}
+		if same := model.NamedContainers(cs, ref, c.nodeOf); len(same) > 1 {
+			return nil, nil, nil, c.ambiguousName(ref, same)
 		}
 		return nil, nil, nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
@@ -355,6 +359,25 @@ func (c *Cluster) find(ref string) (*model.Container, *node, *model.Node, error)
 		return ct, n, c.viewOf(n), &DownNodeError{Container: describe(ct), Node: n.name()}
 	}
 	return ct, n, c.viewOf(n), nil
+}
+
+// ambiguousName is the refusal of a name more than one container has
+// (one made on an engine directly and one through the manager at the same
+// moment, say): Swarm found nothing and said "No such container"; this
+// says why and lists them, by node/name and short ID, so that one can be
+// named. c.mu is held.
+func (c *Cluster) ambiguousName(ref string, same []*model.Container) error {
+	copies := make([]string, len(same))
+	for i, ct := range same {
+		where := ct.Node
+		if n := c.nodes[ct.Node]; n != nil {
+			where = n.name()
+		}
+		copies[i] = where + "/" + strings.TrimPrefix(ct.Name, "/") + " (" + model.ShortID(ct.ID) + ")"
+	}
+	slices.Sort(copies)
+	return &model.InvalidError{Msg: fmt.Sprintf("container name %s is ambiguous: %d containers have it (%s); name one by its ID or as node/name",
+		strings.TrimPrefix(ref, "/"), len(same), strings.Join(copies, ", "))}
 }
 
 // movingNamedLocked is the container a bare name means while a drain or

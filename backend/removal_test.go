@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -281,5 +282,36 @@ func TestAnRmOnADownNodeIsNotUndoneByItsEvacuation(t *testing.T) {
 	}
 	if w := c.Queued(); len(w) != 0 {
 		t.Fatalf("%d containers wait to be rescheduled after rm -f of web: %+v", len(w), w)
+	}
+}
+
+// TestAnAmbiguousNameSaysWhoHasIt: a name two containers have (one made
+// on an engine directly while the manager made the other) is refused
+// with both copies named, node/name and short ID, for every call by that
+// name (Swarm found nothing: "No such container"); each copy still
+// answers by ID and by node/name, and a name nobody has is not found.
+func TestAnAmbiguousNameSaysWhoHasIt(t *testing.T) {
+	a, b := running("bb1", false), running("bb1", false)
+	c := startSim(t, SimSource("test", []*model.Node{simNode("node-1", 4, 8<<30, nil, a), simNode("node-3", 4, 8<<30, nil, b)}), fast())
+	waitFor(t, 5*time.Second, "2 healthy", allHealthy(c, 2))
+	for _, ref := range []string{"bb1", "/bb1"} {
+		_, _, _, err := c.Locate(ref)
+		var ie *model.InvalidError
+		if !errors.As(err, &ie) {
+			t.Fatalf("%s: %v; want an invalid-parameter error", ref, err)
+		}
+		for _, want := range []string{"container name bb1 is ambiguous", "node-1/bb1 (" + model.ShortID(a.ID) + ")", "node-3/bb1 (" + model.ShortID(b.ID) + ")", "by its ID or as node/name"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not say %q", ref, err, want)
+			}
+		}
+	}
+	for ref, want := range map[string]*model.Container{a.ID: a, "node-3/bb1": b, model.ShortID(b.ID): b} {
+		if ct, _, _, err := c.Locate(ref); err != nil || ct.ID != want.ID {
+			t.Errorf("%s: %v, %v; want %s", ref, ct, err, want.ID)
+		}
+	}
+	if _, _, _, err := c.Locate("bb2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bb2: %v; want not found", err)
 	}
 }

@@ -58,22 +58,43 @@ func findByName(cs []*Container, q string, nodeOf func(*Container) *Node) (*Cont
 	var hit *Container
 	hits := 0
 	for _, c := range cs {
-		name := strings.TrimPrefix(c.Name, "/")
-		if name == "" {
-			continue
-		}
-		ok := name == bare
-		if !ok && nodeOf != nil {
-			if n := nodeOf(c); n != nil {
-				ok = qualified(bare, n.Name, name) || qualified(bare, n.ID, name)
-			}
-		}
-		if ok {
+		if named(c, bare, nodeOf) {
 			hit = c
 			hits++
 		}
 	}
 	return hit, hits
+}
+
+// NamedContainers is every container of cs that q names, by name or as
+// node/name, as FindContainer matches names: two or more make the name
+// ambiguous (FindContainer then finds nothing).
+func NamedContainers(cs []*Container, q string, nodeOf func(*Container) *Node) []*Container {
+	bare := strings.TrimPrefix(q, "/")
+	var out []*Container
+	for _, c := range cs {
+		if named(c, bare, nodeOf) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// named says whether bare (a name without its leading slash) names c.
+func named(c *Container, bare string, nodeOf func(*Container) *Node) bool {
+	name := strings.TrimPrefix(c.Name, "/")
+	if name == "" {
+		return false
+	}
+	if name == bare {
+		return true
+	}
+	if nodeOf != nil {
+		if n := nodeOf(c); n != nil {
+			return qualified(bare, n.Name, name) || qualified(bare, n.ID, name)
+		}
+	}
+	return false
 }
 
 // NameConflict is Swarm's error for a container name already taken in the
