@@ -150,7 +150,7 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	warnings := []string{}
+	warnings := ignoredExprLabels(cfg.Labels)
 	ct, err := s.c.CreateWarn(backend.WithRegistryAuth(r.Context(), r.Header.Get("X-Registry-Auth")), cfg, &warnings)
 	if err != nil {
 		writeError(w, err)
@@ -170,6 +170,45 @@ func (s *Server) createContainer(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	w.Write(b)
+}
+
+// exprLabels are the labels Swarm reads as JSON arrays of expressions or
+// policies, in the order their warnings are given.
+var exprLabels = [...]string{model.LabelConstraints, model.LabelAffinities, model.LabelWhitelists, model.LabelReschedulePolicies}
+
+// ignoredExprLabels warns of each of those labels whose value is not a
+// JSON array of strings: Swarm ignores such a label without an error (and
+// so does the manager), so that a typo would otherwise place the
+// container with no constraint and say nothing; the create's answer
+// carries the warnings, which docker run prints.
+func ignoredExprLabels(labels map[string]string) []string {
+	out := []string{}
+	for _, k := range exprLabels {
+		v, ok := labels[k]
+		if !ok {
+			continue
+		}
+		var l []string
+		if json.Unmarshal([]byte(v), &l) != nil {
+			out = append(out, fmt.Sprintf(`label %s=%q is not a JSON array of strings and is ignored, as Swarm ignored it: write it as '["EXPR",…]', or give -e %s:EXPR`,
+				k, v, exprPrefix(k)))
+		}
+	}
+	return out
+}
+
+// exprPrefix is the environment prefix that carries the same list as
+// label k.
+func exprPrefix(k string) string {
+	switch k {
+	case model.LabelAffinities:
+		return "affinity"
+	case model.LabelWhitelists:
+		return "whitelist"
+	case model.LabelReschedulePolicies:
+		return "reschedule"
+	}
+	return "constraint"
 }
 
 // portJSON and summary are `docker ps`'s shapes.

@@ -211,3 +211,36 @@ func TestPsShowsAndFiltersNetworks(t *testing.T) {
 		t.Errorf("network= refused: %v", err)
 	}
 }
+
+// TestAnExpressionLabelThatIsNoJSONIsWarnedOf: Swarm ignores a constraint
+// (affinity, whitelist, reschedule) label that is not a JSON array of
+// strings, so the container is made as if it had none; the create says
+// so in its warnings, which docker run prints, naming the label and the
+// two ways to write it.
+func TestAnExpressionLabelThatIsNoJSONIsWarnedOf(t *testing.T) {
+	srv, _ := simServer(t)
+	for _, tc := range []struct {
+		name, labels string
+		want         []string
+	}{
+		{"okjson", `{"com.docker.swarm.constraints":"[\"zone==eu\"]"}`, nil},
+		{"notjson", `{"com.docker.swarm.constraints":"not json"}`,
+			[]string{`label com.docker.swarm.constraints="not json" is not a JSON array of strings`, "-e constraint:EXPR"}},
+		{"numbers", `{"com.docker.swarm.affinities":"[1,2]","team":"a"}`,
+			[]string{`label com.docker.swarm.affinities="[1,2]" is not a JSON array`, "-e affinity:EXPR"}},
+	} {
+		code, out, _ := call(t, srv, "POST", "/containers/create?name="+tc.name, `{"Image":"busybox","Labels":`+tc.labels+`}`)
+		var a struct{ Warnings []string }
+		if code != 201 || json.Unmarshal([]byte(out), &a) != nil {
+			t.Fatalf("%s: %d %s", tc.name, code, out)
+		}
+		if len(tc.want) == 0 && len(a.Warnings) != 0 || len(tc.want) > 0 && len(a.Warnings) != 1 {
+			t.Fatalf("%s: warnings %q", tc.name, a.Warnings)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(a.Warnings[0], w) {
+				t.Errorf("%s: warning %q does not say %q", tc.name, a.Warnings[0], w)
+			}
+		}
+	}
+}

@@ -49,7 +49,7 @@ func (c *Cluster) CreateWarn(ctx context.Context, cfg model.Config, w *[]string)
 	if isGlobal(&model.Container{Config: cfg}) {
 		ct, warnings, err := c.createGlobal(ctx, req)
 		if w != nil && warnings != nil {
-			*w = warnings
+			*w = append(*w, warnings...)
 		}
 		return ct, err
 	}
