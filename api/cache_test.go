@@ -118,6 +118,14 @@ func TestCachedPsAndInfoFollowEveryChange(t *testing.T) {
 		}
 	}
 	compare("a node down")
+	// Its containers count as stopped (not listed by plain docker ps, in
+	// no state docker knows), so that docker info's figures add up.
+	var down info
+	getJSON(t, warm, "/info", &down)
+	if sum := down["ContainersRunning"].(float64) + down["ContainersPaused"].(float64) + down["ContainersStopped"].(float64); sum != down["Containers"].(float64) {
+		t.Errorf("with a node down, docker info says %v containers: %v running, %v paused, %v stopped", down["Containers"],
+			down["ContainersRunning"], down["ContainersPaused"], down["ContainersStopped"])
+	}
 }
 
 // TestTheFirstPsAfterAStartIsACopy: with the warmer running, the first

@@ -69,7 +69,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	for _, q := range queued {
 		waiting[q.FromAddr] = append(waiting[q.FromAddr], q.Container)
 	}
-	k.Total = len(queued) // those whose node left the pool; the others with their node
+	k.Total = len(queued) // those whose node left the pool (as stopped: below); the others with their node
 	for i, n := range nodes {
 		if w := waiting[n.Addr]; len(w) > 0 {
 			k.Total -= len(w)
@@ -80,6 +80,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	k.Stopped = k.Total
 	var ncpu, images int
 	var mem int64
 	for _, p := range parts {
@@ -299,7 +300,9 @@ func nodeInfoLabeled(n *model.Node, o model.Overcommit, labels string) *infoPart
 		p.images = len(n.Images)
 	} else {
 		line(keyContainers, strconv.Itoa(nk.Total))
-		p.k.Total = nk.Total // docker ps -a lists them, state unknown
+		// docker ps -a lists them (Host Down), plain docker ps does not:
+		// counted as stopped, so that the totals add up
+		p.k.Total, p.k.Stopped = nk.Total, nk.Total
 	}
 	line(keyCPUs, n.ReservedCPUsText(o))
 	line(keyMemory, n.ReservedMemoryText(o))
