@@ -203,3 +203,53 @@ func TestUpdateIsCheckedAgainstTheNode(t *testing.T) {
 		t.Fatalf("update beyond the node: %d %s", code, body)
 	}
 }
+
+// TestWaitOnASimulatedEngine: docker run asks for a wait before it
+// starts a container (-d too); on a simulated engine, which has no API to
+// pass it to, the manager answers it as dockerd: headers at once, the
+// exit once the container exits (next-exit), at once for one not running
+// (not-running), and a bad condition is a 400. It used to be a 500 that
+// docker run printed as "error waiting for container".
+func TestWaitOnASimulatedEngine(t *testing.T) {
+	srv, _ := simServer(t)
+	if code, body, _ := call(t, srv, "POST", "/containers/create?name=waiter", `{"Image":"busybox","HostConfig":{"Memory":67108864}}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	resp, err := http.Post(srv.URL+"/v1.41/containers/waiter/wait?condition=next-exit", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("wait: %d %s", resp.StatusCode, b)
+	}
+	got := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(resp.Body); got <- string(b) }()
+	if code, body, _ := call(t, srv, "POST", "/containers/waiter/start", ""); code != 204 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	select {
+	case b := <-got:
+		t.Fatalf("the wait for the next exit ended before any exit: %q", b)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if code, body, _ := call(t, srv, "POST", "/containers/waiter/stop?t=1", ""); code != 204 {
+		t.Fatalf("stop: %d %s", code, body)
+	}
+	select {
+	case b := <-got:
+		var w struct{ StatusCode *int }
+		if json.Unmarshal([]byte(b), &w) != nil || w.StatusCode == nil {
+			t.Fatalf("the wait answered %q", b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the wait did not end 30 s after the stop")
+	}
+	if code, body, _ := call(t, srv, "POST", "/containers/waiter/wait", ""); code != 200 || !strings.Contains(body, `"StatusCode":`) {
+		t.Fatalf("wait (not-running) on a stopped container: %d %s", code, body)
+	}
+	if code, body, _ := call(t, srv, "POST", "/containers/waiter/wait?condition=later", ""); code != 400 || !strings.Contains(body, "invalid condition") {
+		t.Fatalf("wait with a bad condition: %d %s", code, body)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 
 	"swarmdeck/backend"
 	"swarmdeck/model"
@@ -25,6 +26,10 @@ var errNotProxied = errors.New("this request is passed to the container's engine
 func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 	ref := r.PathValue("name")
 	ct, n, p, err := s.locate(ref)
+	if errors.Is(err, errNotProxied) && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/wait") {
+		s.simWait(w, r, ref)
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -68,6 +73,65 @@ func (s *Server) proxyContainer(w http.ResponseWriter, r *http.Request) {
 	proxy(w, r, p, path, after)
 	if after == nil && r.Method == http.MethodPost {
 		s.c.Refresh(r.Context(), ct.ID) // wait, resize: the answer came as the container changed
+	}
+}
+
+// simWait answers a wait for a container of a simulated engine as dockerd
+// does: the headers at once, then {"StatusCode":N} once the condition
+// holds — not-running (the default): it is not running; next-exit: it
+// exits after the call; removed: it is gone — or nothing if the client
+// leaves first. docker run asks it before the start, -d included, and
+// printed "error waiting for container" when it failed.
+func (s *Server) simWait(w http.ResponseWriter, r *http.Request, ref string) {
+	cond := r.URL.Query().Get("condition")
+	switch cond {
+	case "", "not-running", "next-exit", "removed":
+	default:
+		writeError(w, &model.InvalidError{Msg: fmt.Sprintf("invalid condition: %q (not-running, next-exit or removed)", cond)})
+		return
+	}
+	events, stop := s.c.Subscribe(64)
+	defer stop()
+	ct, _, _, err := s.c.Locate(ref)
+	var down *backend.DownNodeError
+	if err != nil && !errors.As(err, &down) {
+		writeError(w, err)
+		return
+	}
+	id, exit := ct.ID, ct.ExitCode()
+	armed := cond != "next-exit" || ct.State == model.Running || ct.State == model.Paused // next-exit: once it has run
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	http.NewResponseController(w).Flush()
+	tick := time.NewTicker(500 * time.Millisecond) // events can be dropped: look again now and then
+	defer tick.Stop()
+	for {
+		ct, _, _, err := s.c.Locate(id)
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+			fmt.Fprintf(w, "{\"StatusCode\":%d}\n", exit)
+			return
+		case ct == nil || errors.As(err, &down): // its node is down: wait
+		case ct.State == model.Running || ct.State == model.Paused:
+			armed = true
+		case armed && cond != "removed":
+			fmt.Fprintf(w, "{\"StatusCode\":%d}\n", ct.ExitCode())
+			return
+		}
+		if ct != nil {
+			exit = ct.ExitCode()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				events = nil // dropped for falling behind: the ticker looks
+			} else if e.ContainerID == id && e.Action == "die" {
+				armed = true // a start and its exit may both come between two looks
+			}
+		case <-tick.C:
+		}
 	}
 }
 
