@@ -81,3 +81,24 @@ func TestAnInterruptStopsTheRunWithTheFiguresSoFar(t *testing.T) {
 		})
 	}
 }
+
+// TestAnInterruptEndsAStart: Ctrl-C while a start's engines connect ends
+// the start way at once, saying it was interrupted (it hung for ever: the
+// manager's end was read twice, outside trial t5scale finding 8); a
+// context already ended does too.
+func TestAnInterruptEndsAStart(t *testing.T) {
+	for _, after := range []time.Duration{0, 50 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), after)
+		ended := make(chan error, 1)
+		go func() { _, err := Start(ctx, 3000, 30, nil); ended <- err }()
+		select {
+		case err := <-ended:
+			if !errors.Is(err, ErrInterrupted) && !strings.Contains(fmt.Sprint(err), "the manager stopped") {
+				t.Errorf("interrupted after %s: %v; want it said interrupted", after, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("a start interrupted after %s has not ended 60 s later", after)
+		}
+		cancel()
+	}
+}

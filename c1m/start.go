@@ -88,7 +88,10 @@ func Start(ctx context.Context, nodes, perNode int, heapProfile io.Writer) (Star
 	var infos, infoCPUs []time.Duration
 	for visible(c) < res.Containers || healthy(c) < nodes {
 		select {
+		case <-ctx.Done(): // Ctrl-C
+			return res, fmt.Errorf("%w while the manager was starting (%d of %d nodes healthy)", ErrInterrupted, healthy(c), nodes)
 		case err := <-done:
+			done <- err // for the deferred wait, which would otherwise wait for ever
 			return res, fmt.Errorf("the manager stopped: %w", err)
 		case <-time.After(20 * time.Millisecond):
 		}
