@@ -315,3 +315,58 @@ func TestAnAmbiguousNameSaysWhoHasIt(t *testing.T) {
 		t.Errorf("bb2: %v; want not found", err)
 	}
 }
+
+// TestACreateAndARemoveAreToldOnceEach: a container created and removed
+// through the manager shows one create and one destroy among the
+// cluster's container events (what docker events forwards), on a
+// simulated engine as on a real one: the removal's own read dropped the
+// record first, so the engine's destroy event found none and nothing was
+// told (outside trial t5scale finding 9).
+func TestACreateAndARemoveAreToldOnceEach(t *testing.T) {
+	c := startSim(t, SimSource("test", []*model.Node{simNode("node-1", 4, 8<<30, nil)}), fast())
+	waitFor(t, 5*time.Second, "1 healthy", allHealthy(c, 1))
+	events, stop := c.Subscribe(1024)
+	defer stop()
+	ct, err := c.Create(context.Background(), model.Config{Name: "once", Image: "busybox", Memory: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := map[string]int{}
+	for deadline := time.After(10 * time.Second); told["create"] == 0; { // the engine's create event, before the removal
+		select {
+		case e := <-events:
+			if e.Kind == model.EventContainer && e.ContainerID == ct.ID {
+				told[e.Action]++
+			}
+		case <-deadline:
+			t.Fatalf("no create of %s told within 10 s: %v", ct.ID, told)
+		}
+	}
+	if err := c.Remove(context.Background(), ct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.After(10 * time.Second); told["destroy"] == 0; {
+		select {
+		case e := <-events:
+			if e.Kind == model.EventContainer && e.ContainerID == ct.ID {
+				told[e.Action]++
+			}
+		case <-deadline:
+			t.Fatalf("no destroy of %s told within 10 s: %v", ct.ID, told)
+		}
+	}
+	for settle := time.After(time.Second); ; { // a second one would come at once
+		select {
+		case e := <-events:
+			if e.Kind == model.EventContainer && e.ContainerID == ct.ID {
+				told[e.Action]++
+			}
+			continue
+		case <-settle:
+		}
+		break
+	}
+	if told["create"] != 1 || told["destroy"] != 1 {
+		t.Errorf("container events of one create and one remove: %v; want one create and one destroy", told)
+	}
+}

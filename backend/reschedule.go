@@ -296,11 +296,12 @@ func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, before := n.containers[id], n.changes
+	gone := false
 	switch {
 	case err == nil:
 		c.applyRead(n, t, id, ct)
 	case IsNotFound(err):
-		c.applyRead(n, t, id, nil)
+		gone = c.applyRead(n, t, id, nil) && old != nil
 	case IsConnectionError(err):
 		c.probeSoon(n) // the probe, not this read, says whether the engine is down
 	}
@@ -309,6 +310,15 @@ func (c *Cluster) reread(ctx context.Context, n *node, id string) {
 		return
 	}
 	c.showRead(n, id, old, before)
+	if gone {
+		// The engine's destroy event, which comes after, finds no record
+		// and says nothing: the read that dropped it tells, once (a
+		// removal through the manager showed no destroy in docker events
+		// on simulated engines, outside trial t5scale).
+		c.emit(model.Event{Kind: model.EventContainer, Node: n.name(), Container: old.Name, ContainerID: old.ID, Action: "destroy",
+			Message: fmt.Sprintf("%s removed from %s", old.Name, n.name())})
+		c.nudge() // capacity appeared
+	}
 }
 
 // runCtx is the context Run was given, for goroutines started later.
