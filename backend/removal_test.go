@@ -332,29 +332,25 @@ func TestACreateAndARemoveAreToldOnceEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	told := map[string]int{}
-	for deadline := time.After(10 * time.Second); told["create"] == 0; { // the engine's create event, before the removal
-		select {
-		case e := <-events:
-			if e.Kind == model.EventContainer && e.ContainerID == ct.ID {
-				told[e.Action]++
+	// await counts the container's events until want is told.
+	await := func(want string) {
+		t.Helper()
+		for deadline := time.After(10 * time.Second); told[want] == 0; {
+			select {
+			case e := <-events:
+				if e.Kind == model.EventContainer && e.ContainerID == ct.ID {
+					told[e.Action]++
+				}
+			case <-deadline:
+				t.Fatalf("no %s of %s told within 10 s: %v", want, ct.ID, told)
 			}
-		case <-deadline:
-			t.Fatalf("no create of %s told within 10 s: %v", ct.ID, told)
 		}
 	}
+	await("create") // the engine's create event, before the removal
 	if err := c.Remove(context.Background(), ct.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.After(10 * time.Second); told["destroy"] == 0; {
-		select {
-		case e := <-events:
-			if e.Kind == model.EventContainer && e.ContainerID == ct.ID {
-				told[e.Action]++
-			}
-		case <-deadline:
-			t.Fatalf("no destroy of %s told within 10 s: %v", ct.ID, told)
-		}
-	}
+	await("destroy")
 	for settle := time.After(time.Second); ; { // a second one would come at once
 		select {
 		case e := <-events:
