@@ -76,11 +76,13 @@ type rowCache struct {
 	waiting []backend.Queued     // and the waiting containers they include
 	nets    []model.Network      // the networks of the last build
 	netRows *rowSet
+	builds  uint64 // how many builds filled it: each stamps the nodes it saw
 }
 
 // nodeRows is what the last build made of one node.
 type nodeRows struct {
 	node    *model.Node
+	seen    uint64             // the last build that listed it (rowCache.builds)
 	waiting int                // containers waiting to move off it
 	row     row                // the nodes view's row
 	cs      []*model.Container // the node's containers, as formatted, by name (naturalOrder)
@@ -112,17 +114,21 @@ func build(b Backend, th theme, cache *rowCache) *state {
 	}
 	f := figures{nodes: len(st.nodes), waiting: len(st.waiting), overcommit: o}
 	ctrsSame := len(st.nodes) == len(cache.order) && sameQueued(st.waiting, cache.waiting)
-	seen := make(map[string]bool, len(st.nodes))
+	cache.builds++
 	nodeRows := make([]row, 0, len(st.nodes))
 	for i, n := range st.nodes {
 		st.byAddr[n.Addr] = n
-		seen[n.Addr] = true
 		prev := cache.nodes[n.Addr]
 		e := prev
-		if e == nil || e.node != n || e.waiting != waitingOn[n.Name] {
-			e = refreshNode(prev, n, o, waitingOn[n.Name])
+		waiting := 0
+		if len(waitingOn) > 0 {
+			waiting = waitingOn[n.Name]
+		}
+		if e == nil || e.node != n || e.waiting != waiting {
+			e = refreshNode(prev, n, o, waiting)
 			cache.nodes[n.Addr] = e
 		}
+		e.seen = cache.builds
 		if ctrsSame && (cache.order[i].Addr != n.Addr || !sameRows(prev, e)) {
 			ctrsSame = false
 		}
@@ -146,9 +152,9 @@ func build(b Backend, th theme, cache *rowCache) *state {
 		f.totCPU, f.totMem = f.totCPU+n.TotalCPUs(o), f.totMem+n.TotalMemory(o)
 		f.rawCPU, f.rawMem = f.rawCPU+n.TotalCPUs(0), f.rawMem+n.TotalMemory(0)
 	}
-	if len(seen) != len(cache.nodes) {
-		for addr := range cache.nodes {
-			if !seen[addr] {
+	if len(cache.nodes) != len(st.nodes) { // some went (a stamp per node, not a set of 10,000 addresses per build)
+		for addr, e := range cache.nodes {
+			if e.seen != cache.builds {
 				delete(cache.nodes, addr)
 			}
 		}

@@ -226,6 +226,9 @@ func arrangeAgain(rows *rowSet, columns []string, ar arrangement, m *arrangeMemo
 		return identity(rows.len())
 	}
 	n := rows.len()
+	if m != nil && n > 0 && rows.at(0).fixed == nil {
+		*m, m = arrangeMemo{}, nil // containers' rows: nothing to read again (their cells are formatted as read), and 300,000 keys to keep
+	}
 	var last arrangeMemo
 	if m != nil {
 		if m.ar == ar && len(m.fixed) == n {
