@@ -297,12 +297,12 @@ func TestAContainerBeingMovedAnswersByItsName(t *testing.T) {
 	}
 }
 
-// TestMovesNotStartedWhenTheDrainEndsStay: node a is activated while its
-// drain's first moves run (their new copies' starts are held on b); the
-// moves in flight end, and the ones not started yet are not made (an
-// outside trial saw them made 12–23 s after the activation, "because a is
-// draining").
-func TestMovesNotStartedWhenTheDrainEndsStay(t *testing.T) {
+// drainWithMovesHeld drains node a of 2×moveConcurrency containers onto
+// b, whose starts are held: it returns once the first moveConcurrency
+// moves hold at their new copy's start (the rest wait their turn), with
+// the drain's result, a's containers and the hold (close release).
+func drainWithMovesHeld(t *testing.T) (*Cluster, *AvailabilityResult, []*model.Container, *blockedStarts) {
+	t.Helper()
 	var cs []*model.Container
 	for i := range 2 * moveConcurrency {
 		cs = append(cs, running(fmt.Sprintf("web%d", i), true))
@@ -311,14 +311,24 @@ func TestMovesNotStartedWhenTheDrainEndsStay(t *testing.T) {
 	slow := holdStartsOn(src, "b:2375", 2*moveConcurrency)
 	c := startSim(t, src, fast())
 	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
-	ctx := context.Background()
-	res, err := c.SetAvailability(ctx, "a", model.Drain, false)
+	res, err := c.SetAvailability(context.Background(), "a", model.Drain, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range moveConcurrency {
 		<-slow.entered // that many moves hold at their new copy's start
 	}
+	return c, res, cs, slow
+}
+
+// TestMovesNotStartedWhenTheDrainEndsStay: node a is activated while its
+// drain's first moves run (their new copies' starts are held on b); the
+// moves in flight end, and the ones not started yet are not made (an
+// outside trial saw them made 12–23 s after the activation, "because a is
+// draining").
+func TestMovesNotStartedWhenTheDrainEndsStay(t *testing.T) {
+	c, res, _, slow := drainWithMovesHeld(t)
+	ctx := context.Background()
 	if _, err := c.SetAvailability(ctx, "a", model.Active, false); err != nil {
 		t.Fatal(err)
 	}
@@ -386,22 +396,8 @@ func TestAMoveIsLoggedWithItsCauseAndDuration(t *testing.T) {
 // outside trial's rm -f of 20 containers mid-drain answered 0 for 16 of
 // them, which the drain then created again on other nodes).
 func TestContainersRemovedWhileWaitingToMoveStayRemoved(t *testing.T) {
-	var cs []*model.Container
-	for i := range 2 * moveConcurrency {
-		cs = append(cs, running(fmt.Sprintf("web%d", i), true))
-	}
-	src := SimSource("test", []*model.Node{simNode("a", 64, 64<<30, nil, cs...), simNode("b", 64, 64<<30, nil)})
-	slow := holdStartsOn(src, "b:2375", 2*moveConcurrency)
-	c := startSim(t, src, fast())
-	waitFor(t, 2*time.Second, "nodes healthy", allHealthy(c, 2))
+	c, res, cs, slow := drainWithMovesHeld(t)
 	ctx := context.Background()
-	res, err := c.SetAvailability(ctx, "a", model.Drain, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range moveConcurrency {
-		<-slow.entered // that many moves hold at their new copy's start
-	}
 	removed := map[string]bool{}
 	for _, ct := range cs {
 		if err := c.Remove(ctx, ct.Name, true); err == nil {
